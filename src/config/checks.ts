@@ -1,0 +1,286 @@
+// Checks across values of a schema-valid profile, env overrides and key files; builds the final profile.
+// It knows nothing of YAML parsing; it reports through ProfileSource so every problem carries its line.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { XnatError } from '../errors.ts';
+import { decodeKey32 } from '../util/bytes.ts';
+import { formatHostPort, isWildcardHost, type HostPort } from '../util/ports.ts';
+import { DEFAULT_UDP_IDLE_TIMEOUT_MS, type RawAgentProfile, type RawRelayProfile } from './schema.ts';
+import { formatPath, type ProfileIssue, type ProfileSource } from './source.ts';
+import type {
+  AdminProfile,
+  AgentProfile,
+  MappingProfile,
+  PrivateKeySource,
+  RelayProfile,
+  Tuning,
+} from './types.ts';
+
+/** Environment variable that replaces the profile's own private key (base64). */
+export const ENV_PRIVATE_KEY = 'XNAT_PRIVATE_KEY';
+/** Environment variable that replaces admin.token. */
+export const ENV_ADMIN_TOKEN = 'XNAT_ADMIN_TOKEN';
+/** Shortest admin token accepted, in characters. */
+export const MIN_ADMIN_TOKEN_CHARS = 16;
+/** Longest admin token accepted, in characters (a bound, not a recommendation). */
+const MAX_ADMIN_TOKEN_CHARS = 4096;
+/** Largest private key file read, in bytes: a key is 44 characters; anything far bigger is the wrong file. */
+const MAX_KEY_FILE_BYTES = 4096;
+
+/** What the checks need beyond the parsed values. */
+export interface CheckContext {
+  readonly src: ProfileSource;
+  readonly env: NodeJS.ProcessEnv;
+  /** Folder that relative `privateKeyFile` paths start from. */
+  readonly baseDir: string;
+}
+
+type Path = readonly PropertyKey[];
+
+/** An env var counts only when set and non-empty (`VAR= cmd` is a common way to unset). */
+function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function resolvePrivateKey(
+  own: { privateKey?: Buffer | undefined; privateKeyFile?: string | undefined },
+  at: string,
+  ctx: CheckContext,
+  issues: ProfileIssue[],
+): { key: Buffer; source: PrivateKeySource } | undefined {
+  if (own.privateKey && own.privateKeyFile !== undefined)
+    issues.push({ path: [at, 'privateKeyFile'], message: 'set privateKey or privateKeyFile, not both' });
+  const fromEnv = envValue(ctx.env, ENV_PRIVATE_KEY);
+  if (fromEnv !== undefined) {
+    const key = decodeKey32(fromEnv);
+    if (!key) {
+      issues.push({
+        path: [ENV_PRIVATE_KEY],
+        env: true,
+        keyText: true,
+        message: 'must be base64 of 32 bytes',
+      });
+      return undefined;
+    }
+    return { key, source: 'env' };
+  }
+  if (own.privateKey) return { key: own.privateKey, source: 'profile' };
+  if (own.privateKeyFile !== undefined) {
+    const path: Path = [at, 'privateKeyFile'];
+    const file = resolve(ctx.baseDir, own.privateKeyFile);
+    let text: string;
+    try {
+      const buf = readFileSync(file);
+      if (buf.length > MAX_KEY_FILE_BYTES) throw new Error(`larger than ${MAX_KEY_FILE_BYTES} bytes`);
+      text = buf.toString('utf8');
+    } catch (err) {
+      const line = ctx.src.lineOf(path);
+      throw new XnatError('XNAT_ERR_CONFIG_READ', {
+        detail: `${ctx.src.name}${line === undefined ? '' : `:${line}`} ${formatPath(path)}: cannot read ${file}`,
+        cause: err,
+      });
+    }
+    const key = decodeKey32(text);
+    if (!key) {
+      issues.push({ path, keyText: true, message: 'the file must hold base64 of 32 bytes' });
+      return undefined;
+    }
+    return { key, source: 'file' };
+  }
+  issues.push({ path: [at, 'privateKey'], message: `required (or privateKeyFile, or ${ENV_PRIVATE_KEY})` });
+  return undefined;
+}
+
+function resolveAdmin(
+  raw: { listen: HostPort; token?: string | undefined } | undefined,
+  ctx: CheckContext,
+  issues: ProfileIssue[],
+): AdminProfile | undefined {
+  if (!raw) return undefined;
+  const fromEnv = envValue(ctx.env, ENV_ADMIN_TOKEN);
+  const token = fromEnv ?? raw.token;
+  const path: Path = fromEnv !== undefined ? [ENV_ADMIN_TOKEN] : ['admin', 'token'];
+  const env = fromEnv !== undefined;
+  if (token === undefined) {
+    issues.push({ path, message: `required (or set ${ENV_ADMIN_TOKEN})` });
+  } else if (token.length < MIN_ADMIN_TOKEN_CHARS) {
+    issues.push({ path, env, message: `must be at least ${MIN_ADMIN_TOKEN_CHARS} characters` });
+  } else if (token.length > MAX_ADMIN_TOKEN_CHARS) {
+    issues.push({ path, env, message: `must be at most ${MAX_ADMIN_TOKEN_CHARS} characters` });
+  }
+  return { listen: raw.listen, token: token ?? '' };
+}
+
+function toTuning(raw: RawRelayProfile['tuning'], issues: ProfileIssue[]): Tuning {
+  if (raw.keepaliveTimeout <= raw.keepaliveInterval)
+    issues.push({
+      path: ['tuning', 'keepaliveTimeout'],
+      message: 'must be longer than tuning.keepaliveInterval',
+    });
+  return {
+    replayBufferBytes: raw.replayBuffer,
+    streamWindowBytes: raw.streamWindow,
+    maxStreams: raw.maxStreams,
+    keepaliveIntervalMs: raw.keepaliveInterval,
+    keepaliveTimeoutMs: raw.keepaliveTimeout,
+    cipher: raw.cipher,
+  };
+}
+
+/** Flags a later entry whose `keyOf` equals an earlier one's. */
+function duplicates<T>(
+  items: readonly T[],
+  keyOf: (item: T) => string | undefined,
+  pathOf: (i: number) => Path,
+  what: string,
+  issues: ProfileIssue[],
+): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const key = keyOf(item);
+    if (key === undefined) return;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else issues.push({ path: pathOf(i), message: `${what} as entry [${first}]` });
+  });
+}
+
+/** Two listeners clash when they share a non-zero port and their hosts overlap. */
+function listenClashes(listens: readonly { path: Path; at: HostPort }[], issues: ProfileIssue[]): void {
+  for (let i = 0; i < listens.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = listens[j]!;
+      const b = listens[i]!;
+      if (b.at.port === 0 || a.at.port !== b.at.port) continue;
+      if (a.at.host === b.at.host || isWildcardHost(a.at.host) || isWildcardHost(b.at.host))
+        issues.push({ path: b.path, message: `port ${b.at.port} is also used by ${formatPath(a.path)}` });
+    }
+  }
+}
+
+function listensOf(raw: {
+  admin?: { listen: HostPort } | undefined;
+  metrics?: { listen: HostPort } | undefined;
+}) {
+  const out: { path: Path; at: HostPort }[] = [];
+  if (raw.admin) out.push({ path: ['admin', 'listen'], at: raw.admin.listen });
+  if (raw.metrics) out.push({ path: ['metrics', 'listen'], at: raw.metrics.listen });
+  return out;
+}
+
+/** Builds a RelayProfile from schema-valid data, or throws with every problem found. */
+export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): RelayProfile {
+  const issues: ProfileIssue[] = [];
+  const key = resolvePrivateKey(raw.relay, 'relay', ctx, issues);
+  const admin = resolveAdmin(raw.admin, ctx, issues);
+  const tuning = toTuning(raw.tuning, issues);
+  duplicates(
+    raw.agents,
+    (a) => a.name,
+    (i) => ['agents', i, 'name'],
+    'same name',
+    issues,
+  );
+  duplicates(
+    raw.agents,
+    (a) => a.publicKey.toString('base64'),
+    (i) => ['agents', i, 'publicKey'],
+    'same key',
+    issues,
+  );
+  const listens = [{ path: ['relay', 'listen'], at: raw.relay.listen }, ...listensOf(raw)];
+  listenClashes(listens, issues);
+  // A mapping listener on publicHost must not land on one of the relay's own TCP ports.
+  const pub = raw.relay.publicHost;
+  raw.agents.forEach((agent, i) => {
+    agent.allow.forEach((r, j) => {
+      for (const l of listens) {
+        const overlaps = l.at.host === pub || isWildcardHost(pub) || isWildcardHost(l.at.host);
+        if (r.protocol === 'tcp' && overlaps && l.at.port >= r.from && l.at.port <= r.to)
+          issues.push({
+            path: ['agents', i, 'allow', j],
+            message: `covers ${formatPath(l.path)} ${formatHostPort(l.at)}`,
+          });
+      }
+    });
+  });
+  if (issues.length > 0 || !key) throw ctx.src.toError(issues);
+  return {
+    kind: 'relay',
+    source: ctx.src.name,
+    relay: {
+      listen: raw.relay.listen,
+      privateKey: key.key,
+      privateKeySource: key.source,
+      resumeWindowMs: raw.relay.resumeWindow,
+      publicHost: raw.relay.publicHost,
+      handshakeTimeoutMs: raw.relay.handshakeTimeout,
+      maxPendingHandshakes: raw.relay.maxPendingHandshakes,
+    },
+    agents: raw.agents.map((a) => ({ name: a.name, publicKey: a.publicKey, psk: a.psk, allow: a.allow })),
+    admin,
+    metrics: raw.metrics,
+    tuning,
+    log: raw.log,
+  };
+}
+
+/** Builds an AgentProfile from schema-valid data, or throws with every problem found. */
+export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): AgentProfile {
+  const issues: ProfileIssue[] = [];
+  const key = resolvePrivateKey(raw.agent, 'agent', ctx, issues);
+  const admin = resolveAdmin(raw.admin, ctx, issues);
+  const tuning = toTuning(raw.tuning, issues);
+  duplicates(
+    raw.relays,
+    (r) => formatHostPort(r.address).toLowerCase(),
+    (i) => ['relays', i, 'address'],
+    'same address',
+    issues,
+  );
+  duplicates(
+    raw.mappings,
+    (m) => m.name,
+    (i) => ['mappings', i, 'name'],
+    'same name',
+    issues,
+  );
+  duplicates(
+    raw.mappings,
+    (m) => (m.remotePort === 0 ? undefined : `${m.remotePort}/${m.protocol}`),
+    (i) => ['mappings', i, 'remotePort'],
+    'same remotePort and protocol',
+    issues,
+  );
+  const mappings: MappingProfile[] = raw.mappings.map((m, i) => {
+    const base = { name: m.name, remotePort: m.remotePort, local: m.local };
+    if (m.protocol === 'udp')
+      return { ...base, protocol: 'udp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_UDP_IDLE_TIMEOUT_MS };
+    if (m.idleTimeout !== undefined)
+      issues.push({
+        path: ['mappings', i, 'idleTimeout'],
+        message: 'only udp mappings have an idle timeout',
+      });
+    return { ...base, protocol: 'tcp' };
+  });
+  if (raw.reconnect.maxDelay < raw.reconnect.initialDelay)
+    issues.push({
+      path: ['reconnect', 'maxDelay'],
+      message: 'must not be shorter than reconnect.initialDelay',
+    });
+  listenClashes(listensOf(raw), issues);
+  if (issues.length > 0 || !key) throw ctx.src.toError(issues);
+  return {
+    kind: 'agent',
+    source: ctx.src.name,
+    agent: { name: raw.agent.name, privateKey: key.key, privateKeySource: key.source },
+    relays: raw.relays.map((r) => ({ address: r.address, publicKey: r.publicKey, psk: r.psk })),
+    mappings,
+    reconnect: { initialDelayMs: raw.reconnect.initialDelay, maxDelayMs: raw.reconnect.maxDelay },
+    admin,
+    metrics: raw.metrics,
+    tuning,
+    log: raw.log,
+  };
+}

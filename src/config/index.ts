@@ -1,0 +1,17 @@
+// The config area's public face: load and parse profiles, redact them, and the address helpers they use.
+// Callers import from here; the schema and checks behind it are private to src/config/.
+export {
+  loadProfile,
+  loadRelayProfile,
+  loadAgentProfile,
+  parseProfile,
+  parseRelayProfile,
+  parseAgentProfile,
+  parseHostPort,
+  MAX_PROFILE_BYTES,
+} from './load.ts';
+export { redactProfile, REDACTED } from './redact.ts';
+export { ENV_PRIVATE_KEY, ENV_ADMIN_TOKEN, MIN_ADMIN_TOKEN_CHARS } from './checks.ts';
+export { DEFAULT_RELAY_PORT, DEFAULT_UDP_IDLE_TIMEOUT_MS } from './schema.ts';
+export { isAllowed, formatHostPort, formatPortRange } from '../util/ports.ts';
+export type * from './types.ts';

@@ -1,0 +1,131 @@
+// The zod schemas of relay and agent profiles: every key, its type, range and default, one value at a time.
+// Checks across values (duplicates, key sources, env overrides, port clashes) live in checks.ts.
+import { z } from 'zod';
+import {
+  block,
+  duration,
+  host,
+  hostPort,
+  int,
+  keyText,
+  list,
+  name,
+  portRange,
+  size,
+  strict,
+  typeError,
+} from './fields.ts';
+
+const KiB = 1024;
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+const SECOND_MS = 1000;
+const MINUTE_MS = 60 * SECOND_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+
+/** Default relay port agents dial. */
+export const DEFAULT_RELAY_PORT = 7000;
+
+const tuning = strict({
+  replayBuffer: size(64 * KiB, GiB).default(8 * MiB),
+  streamWindow: size(16 * KiB, 16 * MiB).default(256 * KiB),
+  maxStreams: int(1, 65_536).default(4096),
+  keepaliveInterval: duration(100, MINUTE_MS).default(SECOND_MS),
+  // 4 s: a dead link is noticed well inside the 5 s a user tolerates before a game client gives up.
+  keepaliveTimeout: duration(500, 5 * MINUTE_MS).default(4 * SECOND_MS),
+  cipher: z.enum(['auto', 'node', 'noble'], { error: typeError('one of auto, node, noble') }).default('auto'),
+});
+
+const log = strict({
+  level: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], {
+      error: typeError('one of trace, debug, info, warn, error, fatal'),
+    })
+    .default('info'),
+});
+
+function admin(defaultPort: number) {
+  return strict({
+    listen: hostPort(true).default({ host: '127.0.0.1', port: defaultPort }),
+    // Optional here: XNAT_ADMIN_TOKEN may supply it; checks.ts enforces presence and length after overrides.
+    token: z.string({ error: typeError('a string') }).optional(),
+  });
+}
+
+function metrics(defaultPort: number) {
+  return strict({ listen: hostPort(true).default({ host: '127.0.0.1', port: defaultPort }) });
+}
+
+/** Key material of one side: inline text or a file; XNAT_PRIVATE_KEY may replace both (checks.ts). */
+const ownKey = {
+  privateKey: keyText().optional(),
+  privateKeyFile: z
+    .string({ error: typeError('a file path') })
+    .min(1, 'must not be empty')
+    .optional(),
+};
+
+const sharedBlocks = (adminPort: number, metricsPort: number) => ({
+  admin: block(admin(adminPort)).optional(),
+  metrics: block(metrics(metricsPort)).optional(),
+  tuning: block(tuning).prefault({}),
+  log: block(log).prefault({}),
+});
+
+export const relaySchema = strict({
+  relay: block(
+    strict({
+      listen: hostPort(true).default({ host: '0.0.0.0', port: DEFAULT_RELAY_PORT }),
+      ...ownKey,
+      resumeWindow: duration(SECOND_MS, 24 * HOUR_MS).default(120 * SECOND_MS),
+      publicHost: host().default('0.0.0.0'),
+      handshakeTimeout: duration(100, 5 * MINUTE_MS).default(10 * SECOND_MS),
+      maxPendingHandshakes: int(1, 65_535).default(64),
+    }),
+  ),
+  agents: list(
+    strict({
+      name: name(),
+      publicKey: keyText(),
+      psk: keyText().optional(),
+      allow: list(portRange(), 1),
+    }),
+    0,
+  ).default([]),
+  ...sharedBlocks(7001, 9100),
+});
+
+const mapping = strict({
+  name: name(),
+  protocol: z.enum(['tcp', 'udp'], { error: typeError('tcp or udp') }).default('tcp'),
+  remotePort: int(0, 65_535),
+  local: hostPort(false),
+  // No default here: checks.ts must see whether it was written, since it is an error on a tcp mapping.
+  idleTimeout: duration(SECOND_MS, 24 * HOUR_MS).optional(),
+});
+
+export const agentSchema = strict({
+  agent: block(strict({ name: name(), ...ownKey })),
+  relays: list(
+    strict({
+      address: hostPort(false),
+      publicKey: keyText(),
+      psk: keyText().optional(),
+    }),
+    1,
+  ),
+  mappings: list(mapping, 1),
+  reconnect: block(
+    strict({
+      initialDelay: duration(10, MINUTE_MS).default(200),
+      maxDelay: duration(100, 10 * MINUTE_MS).default(10 * SECOND_MS),
+    }),
+  ).prefault({}),
+  ...sharedBlocks(7002, 9101),
+});
+
+export type RawRelayProfile = z.output<typeof relaySchema>;
+export type RawAgentProfile = z.output<typeof agentSchema>;
+
+/** Default flow idle timeout of a udp mapping, in ms. */
+export const DEFAULT_UDP_IDLE_TIMEOUT_MS = 60 * SECOND_MS;

@@ -1,0 +1,161 @@
+// The parsed, normalised shape of relay and agent profiles: durations in ms, sizes in bytes, keys as Buffers.
+// It knows nothing of YAML or validation; the structure mirrors the YAML so key paths read the same.
+import type { HostPort, PortRange } from '../util/ports.ts';
+
+export type { HostPort, PortRange, Protocol } from '../util/ports.ts';
+
+/** pino levels a profile may set. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/** Which ChaCha20-Poly1305 implementation links use; `auto` picks the fastest available. */
+export type CipherChoice = 'auto' | 'node' | 'noble';
+
+/** Where the private key came from, after overrides (shown by `xnat check`, never the key itself). */
+export type PrivateKeySource = 'profile' | 'file' | 'env';
+
+/** Session and mux tuning, the same block on both sides. */
+export interface Tuning {
+  /** Replay buffer cap of a session in bytes; default 8 MiB, 64 KiB..1 GiB. */
+  readonly replayBufferBytes: number;
+  /** Initial per-stream receive window in bytes; default 256 KiB, 16 KiB..16 MiB. */
+  readonly streamWindowBytes: number;
+  /** Streams per session; default 4096, 1..65536. */
+  readonly maxStreams: number;
+  /** Keepalive ping interval in ms; default 1000, 100 ms..60 s. */
+  readonly keepaliveIntervalMs: number;
+  /** A link silent this long is declared dead, in ms; default 4000, above keepaliveIntervalMs, ..5 min. */
+  readonly keepaliveTimeoutMs: number;
+  /** Cipher backend; default `auto`. */
+  readonly cipher: CipherChoice;
+}
+
+/** Logging settings. */
+export interface LogProfile {
+  /** Default `info`. */
+  readonly level: LogLevel;
+}
+
+/** The admin endpoint (dashboard, `xnat status`); absent means no admin endpoint. */
+export interface AdminProfile {
+  /** Default 127.0.0.1:7001 (relay) or 127.0.0.1:7002 (agent); port 0 = any. */
+  readonly listen: HostPort;
+  /** Shared secret of at least 16 characters; XNAT_ADMIN_TOKEN overrides. Secret. */
+  readonly token: string;
+}
+
+/** The Prometheus endpoint; absent means no metrics endpoint. */
+export interface MetricsProfile {
+  /** Default 127.0.0.1:9100 (relay) or 127.0.0.1:9101 (agent); port 0 = any. */
+  readonly listen: HostPort;
+}
+
+/** The relay's own settings (`relay:` block). */
+export interface RelaySettings {
+  /** Where agents connect; default 0.0.0.0:7000; port 0 = any (tests). */
+  readonly listen: HostPort;
+  /** The relay's static X25519 private key, 32 bytes. Secret. */
+  readonly privateKey: Buffer;
+  readonly privateKeySource: PrivateKeySource;
+  /** How long a detached session is kept, in ms; default 120 000, 1 s..24 h. */
+  readonly resumeWindowMs: number;
+  /** Address public mapping listeners bind to; default 0.0.0.0. */
+  readonly publicHost: string;
+  /** Deadline of a link handshake, in ms; default 10 000, 100 ms..5 min. */
+  readonly handshakeTimeoutMs: number;
+  /** Cap on unfinished handshakes at once; default 64, 1..65535. */
+  readonly maxPendingHandshakes: number;
+}
+
+/** One agent the relay accepts (`agents[]`). */
+export interface AgentEntry {
+  /** Unique, [a-z0-9-]{1,32}. */
+  readonly name: string;
+  /** The agent's static X25519 public key, 32 bytes; unique. */
+  readonly publicKey: Buffer;
+  /** Optional pre-shared key, 32 bytes. Secret. */
+  readonly psk: Buffer | undefined;
+  /** Ports and protocols the agent may claim; at least one entry. */
+  readonly allow: readonly PortRange[];
+}
+
+/** A parsed relay profile. */
+export interface RelayProfile {
+  readonly kind: 'relay';
+  /** The file (or label) the profile was read from, for messages. */
+  readonly source: string;
+  readonly relay: RelaySettings;
+  /** Default: none (then every agent is refused). */
+  readonly agents: readonly AgentEntry[];
+  readonly admin: AdminProfile | undefined;
+  readonly metrics: MetricsProfile | undefined;
+  readonly tuning: Tuning;
+  readonly log: LogProfile;
+}
+
+/** The agent's own settings (`agent:` block). */
+export interface AgentSettings {
+  /** [a-z0-9-]{1,32}; shown by the relay and the dashboard. */
+  readonly name: string;
+  /** The agent's static X25519 private key, 32 bytes. Secret. */
+  readonly privateKey: Buffer;
+  readonly privateKeySource: PrivateKeySource;
+}
+
+/** One relay the agent dials (`relays[]`). */
+export interface RelayEntry {
+  /** host:port of the relay; port 1..65535. */
+  readonly address: HostPort;
+  /** The relay's static X25519 public key, 32 bytes. */
+  readonly publicKey: Buffer;
+  /** Optional pre-shared key, 32 bytes. Secret. */
+  readonly psk: Buffer | undefined;
+}
+
+interface MappingBase {
+  /** Unique, [a-z0-9-]{1,32}. */
+  readonly name: string;
+  /** Public port on the relay, 0..65535; 0 = the relay picks a free allowed port. */
+  readonly remotePort: number;
+  /** The LAN target; port 1..65535. */
+  readonly local: HostPort;
+}
+
+/** A TCP mapping. */
+export interface TcpMapping extends MappingBase {
+  readonly protocol: 'tcp';
+}
+
+/** A UDP mapping. */
+export interface UdpMapping extends MappingBase {
+  readonly protocol: 'udp';
+  /** A flow idle this long is dropped, in ms; default 60 000, 1 s..24 h. */
+  readonly idleTimeoutMs: number;
+}
+
+export type MappingProfile = TcpMapping | UdpMapping;
+
+/** The agent's redial policy. */
+export interface ReconnectProfile {
+  /** First redial delay in ms; default 200, 10 ms..60 s. */
+  readonly initialDelayMs: number;
+  /** Cap of any redial delay in ms; default 10 000, initialDelayMs..10 min. */
+  readonly maxDelayMs: number;
+}
+
+/** A parsed agent profile. */
+export interface AgentProfile {
+  readonly kind: 'agent';
+  readonly source: string;
+  readonly agent: AgentSettings;
+  /** At least one. */
+  readonly relays: readonly RelayEntry[];
+  /** At least one. */
+  readonly mappings: readonly MappingProfile[];
+  readonly reconnect: ReconnectProfile;
+  readonly admin: AdminProfile | undefined;
+  readonly metrics: MetricsProfile | undefined;
+  readonly tuning: Tuning;
+  readonly log: LogProfile;
+}
+
+export type Profile = RelayProfile | AgentProfile;
