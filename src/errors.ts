@@ -148,6 +148,24 @@ export const ERRORS = {
     false,
     EXIT.PROTOCOL,
   ),
+  XNAT_ERR_CRYPTO_PROTOCOL_NAME: spec(
+    'The Noise protocol name is not supported.',
+    'Use a name like Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s (25519, ChaChaPoly, BLAKE2s or SHA256).',
+    false,
+    EXIT.INTERNAL,
+  ),
+  XNAT_ERR_CRYPTO_HANDSHAKE_KEYS: spec(
+    'The Noise handshake lacks a key its pattern requires.',
+    'This is a bug in the caller of the handshake: pass s, rs or psks as the pattern needs.',
+    false,
+    EXIT.INTERNAL,
+  ),
+  XNAT_ERR_CRYPTO_DH: spec(
+    'A Diffie-Hellman exchange failed on an invalid public key.',
+    'The peer sent a low-order or malformed X25519 key; the link is closed.',
+    false,
+    EXIT.PROTOCOL,
+  ),
 
   // ---- AUTH (who may connect)
   XNAT_ERR_AUTH_UNKNOWN_AGENT: spec(
@@ -223,6 +241,292 @@ export const ERRORS = {
     'See the reason given in the log line.',
     true,
     EXIT.NETWORK,
+  ),
+  XNAT_ERR_LINK_LISTEN: spec(
+    'The relay could not listen on its link port.',
+    'Another program may hold the port, or it needs privileges; see the detail.',
+    false,
+    EXIT.NETWORK,
+  ),
+  // ---- FORWARD (visitor and LAN sockets joined to streams)
+  XNAT_ERR_FORWARD_SOCKET_RESET: spec(
+    'A forwarded TCP connection was reset or failed.',
+    'The visitor or the LAN service aborted the connection; the other side is reset too.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_FORWARD_STREAM_RESET: spec(
+    'The tunnel stream was aborted.',
+    'See the log line before it for the cause; the socket was reset, not closed.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_FORWARD_TARGET_REFUSED: spec(
+    'The LAN target refused the connection.',
+    'Start the LAN service or fix mappings[].local in the agent profile.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_FORWARD_TARGET_UNREACHABLE: spec(
+    'The LAN target cannot be reached.',
+    'Check mappings[].local and the network between the agent and the service.',
+    true,
+    EXIT.NETWORK,
+  ),
+
+  // ---- MAPPING (public ports on the relay)
+  XNAT_ERR_MAPPING_NOT_ALLOWED: spec(
+    'The mapping is outside the agent allow list.',
+    'Add the port to agents[].allow in the relay profile or change remotePort.',
+    false,
+    EXIT.AUTH,
+  ),
+  XNAT_ERR_MAPPING_IN_USE: spec(
+    'The public port is already used by another mapping.',
+    'Choose another remotePort, or stop the mapping that holds it.',
+    true,
+    EXIT.CONFIG,
+  ),
+  XNAT_ERR_MAPPING_BIND_FAILED: spec(
+    'The relay could not listen on the public port.',
+    'Another program may hold the port, or it needs privileges; see the detail.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_MAPPING_NO_FREE_PORT: spec(
+    'No free port is left in the allowed range.',
+    'Widen the allow range in the relay profile or free ports.',
+    true,
+    EXIT.CONFIG,
+  ),
+  XNAT_ERR_MAPPING_UNKNOWN: spec(
+    'The stream names a mapping this side does not have.',
+    'Relay and agent profiles disagree; restart the agent after changing mappings.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_MAPPING_UNSUPPORTED: spec(
+    'This relay does not forward that protocol yet.',
+    'Use a tcp mapping; UDP forwarding is not available in this version.',
+    false,
+    EXIT.CONFIG,
+  ),
+  XNAT_ERR_MAPPING_NO_AGENT: spec(
+    'No agent session serves this mapping right now.',
+    'Start the agent; visitors are accepted again once it registers.',
+    true,
+    EXIT.NETWORK,
+  ),
+
+  // ---- SESSION (seq/ack/replay, resume, expiry, takeover)
+  XNAT_ERR_SESSION_EXPIRED: spec(
+    'The session expired after its resume window.',
+    'The agent stayed away longer than the resume window; it starts a new session.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_SESSION_REPLACED: spec(
+    'The session was replaced by a newer session of the same agent key.',
+    'Another agent process with this key connected; run one agent per key.',
+    false,
+    EXIT.FAILURE,
+  ),
+  XNAT_ERR_SESSION_UNKNOWN: spec(
+    'The relay does not know this session.',
+    'The relay restarted or forgot the session; the agent starts a new one.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_SESSION_FORBIDDEN: spec(
+    'The session resume was refused for this agent key.',
+    'A session can only be resumed by the agent key that opened it, with a valid proof.',
+    false,
+    EXIT.AUTH,
+  ),
+  XNAT_ERR_SESSION_PROTOCOL: spec(
+    'The peer broke the session protocol.',
+    'The peer is broken or hostile; the link is closed and the session resumes on a new link.',
+    true,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_SESSION_CLOSED: spec(
+    'The session was closed.',
+    'It was closed on purpose by this side or by the peer.',
+    false,
+    EXIT.FAILURE,
+  ),
+  XNAT_ERR_SESSION_TIMEOUT: spec(
+    'The session handshake did not finish before its deadline.',
+    'Check the network path between agent and relay; the agent redials.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_SESSION_VERSION: spec(
+    'The peer speaks an unsupported session protocol version.',
+    'Run compatible xnat versions on agent and relay.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_SESSION_LINK_REPLACED: spec(
+    'A newer link took over this session.',
+    'The agent reconnected; nothing to fix.',
+    true,
+    EXIT.NETWORK,
+  ),
+  // ---- COMMAND (the command framework)
+  XNAT_ERR_COMMAND_UNKNOWN: spec(
+    'The peer has no command of that name.',
+    'Check that both sides run the same xnat version.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_COMMAND_KIND: spec(
+    'The command was called as the wrong kind.',
+    'Call it as the kind its definition declares (request, one-way, buffer or stream).',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_COMMAND_INVALID: spec(
+    'The command payload does not match its schema.',
+    'Fix the field named in the error.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_COMMAND_REPLY_INVALID: spec(
+    'The command reply does not match its schema.',
+    'The handler is broken or the peer runs another version.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_COMMAND_HANDLER_FAILED: spec(
+    'The command handler failed.',
+    'See the peer log for the cause.',
+    false,
+    EXIT.FAILURE,
+  ),
+  XNAT_ERR_COMMAND_DENIED: spec(
+    'The peer does not allow this command.',
+    'Authenticate first or check the permissions of this peer.',
+    false,
+    EXIT.AUTH,
+  ),
+  XNAT_ERR_COMMAND_CHANNEL_CLOSED: spec(
+    'The command channel closed before the call finished.',
+    'The session or endpoint went away; retry once it is back.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_COMMAND_BUSY: spec(
+    'The peer has too many commands in progress.',
+    'Retry later or send fewer commands at once.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_COMMAND_TOO_LARGE: spec(
+    'A command message exceeds the maximum message size.',
+    'Send large payloads with the buffer or stream kinds.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_COMMAND_TOO_DEEP: spec(
+    'A command payload is nested too deeply.',
+    'Flatten the payload.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_COMMAND_MALFORMED: spec(
+    'A command message is malformed.',
+    'The peer is broken or hostile; the message was dropped.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_COMMAND_BUFFER_TOO_LARGE: spec(
+    'The buffer exceeds the size cap of the receiver.',
+    'Send it with the stream kind or raise the cap on the receiving side.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_COMMAND_INTEGRITY: spec(
+    'A transfer arrived with the wrong size or hash.',
+    'The sender or its source is broken; retry the transfer.',
+    true,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_COMMAND_SOURCE: spec(
+    'The transfer source could not be read.',
+    'Check the file path or the stream given to sendStream.',
+    false,
+    EXIT.FAILURE,
+  ),
+
+  // ---- PROTOCOL (xnat's command catalogue)
+  XNAT_ERR_PROTOCOL_VERSION: spec(
+    'The peer speaks another xnat protocol version.',
+    'Run the same xnat version on relay and agent.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_PROTOCOL_OPEN_META: spec(
+    'The stream open metadata is malformed.',
+    'The peer is broken or runs another version; the stream is reset.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+
+  // ---- MUX (streams, windows, command and datagram lanes inside a session)
+  XNAT_ERR_MUX_RESET: spec(
+    'The stream was reset.',
+    'The peer or the application aborted the stream; see the log line for the side that reset it.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_MUX_WINDOW_EXCEEDED: spec(
+    'The peer sent more stream data than its window allowed.',
+    'The peer is broken or hostile; the stream is reset.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_MUX_UNKNOWN_STREAM: spec(
+    'A frame names a stream that was never opened.',
+    'The peer is broken or runs another version; the stream id is reset.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_MUX_PROTOCOL: spec(
+    'A stream frame breaks the mux protocol.',
+    'The peer is broken or hostile (wrong id parity, reused id, data after FIN); the stream is reset.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_MUX_STREAM_LIMIT: spec(
+    'Too many streams are open in this session.',
+    'Wait for streams to finish, or raise the stream limit of the receiving side.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_MUX_REFUSED: spec(
+    'The peer does not accept new streams.',
+    'The peer is closing its session or has no handler for streams yet.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_MUX_CLOSED: spec(
+    'The session carrying the stream is closed.',
+    'Streams end with their session; new ones are opened on the next session.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_MUX_IDS_EXHAUSTED: spec(
+    'The session has used up its stream ids.',
+    'Start a new session; each session allows about two billion streams per side.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_MUX_MESSAGE_SIZE: spec(
+    'A command body or stream open metadata has an invalid size.',
+    'This is a bug in the caller: bodies are 1 byte to 64 KiB, open metadata at most 4 KiB.',
+    false,
+    EXIT.INTERNAL,
   ),
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,0 +1,94 @@
+// Noise CipherState (spec section 5.1): a key k and a 64-bit nonce n over one AEAD backend.
+// It knows nothing of handshakes or links; the record layer owns one per direction after Split().
+import { XnatError } from '../errors.ts';
+import { AEAD_KEY_BYTES, AEAD_TAG_BYTES } from './aead.ts';
+import type { Aead } from './aead.ts';
+
+/** Largest Noise message (handshake or transport), in bytes (spec section 3). */
+export const NOISE_MAX_MESSAGE_BYTES = 65535;
+/** Largest plaintext one transport message may carry, in bytes: the message limit minus the tag. */
+export const NOISE_MAX_PLAINTEXT_BYTES = NOISE_MAX_MESSAGE_BYTES - AEAD_TAG_BYTES;
+/** 2^64-1: the nonce value Noise reserves for Rekey(); encrypting or decrypting at it is refused. */
+export const NONCE_RESERVED = 0xffff_ffff_ffff_ffffn;
+
+const EMPTY = new Uint8Array(0);
+const ZEROS_32 = new Uint8Array(AEAD_KEY_BYTES);
+
+export class CipherState {
+  private k: Buffer | null = null;
+  private n = 0n;
+
+  constructor(readonly aead: Aead) {}
+
+  /** InitializeKey(key): sets k (null = empty, i.e. no encryption) and n = 0. */
+  initializeKey(k: Uint8Array | null): void {
+    if (k !== null && k.length !== AEAD_KEY_BYTES) {
+      throw new XnatError('XNAT_ERR_INTERNAL', { detail: 'cipher key length' });
+    }
+    // A private copy: the caller's buffer may be reused or zeroed later.
+    this.k = k === null ? null : Buffer.from(k);
+    this.n = 0n;
+  }
+
+  /** HasKey(): true when k is non-empty. */
+  hasKey(): boolean {
+    return this.k !== null;
+  }
+
+  /** SetNonce(nonce): for out-of-order transports; xnat's links never call it outside tests. */
+  setNonce(n: bigint): void {
+    if (n < 0n || n > NONCE_RESERVED)
+      throw new XnatError('XNAT_ERR_INTERNAL', { detail: 'nonce out of range' });
+    this.n = n;
+  }
+
+  /** The nonce the next EncryptWithAd/DecryptWithAd will use. */
+  get nonce(): bigint {
+    return this.n;
+  }
+
+  /**
+   * EncryptWithAd(ad, plaintext): ENCRYPT(k, n++, ad, plaintext), or the plaintext itself while k is empty.
+   * XNAT_ERR_CRYPTO_NONCE_EXHAUSTED at n = 2^64-1; XNAT_ERR_CRYPTO_MESSAGE_SIZE above 65535 bytes out.
+   */
+  encryptWithAd(ad: Uint8Array, pt: Uint8Array): Buffer {
+    if (this.k === null) return Buffer.from(pt);
+    if (pt.length > NOISE_MAX_PLAINTEXT_BYTES) {
+      throw new XnatError('XNAT_ERR_CRYPTO_MESSAGE_SIZE', { detail: `plaintext ${pt.length} bytes` });
+    }
+    this.checkNonce();
+    const ct = this.aead.encrypt(this.k, this.n, ad, pt);
+    this.n++;
+    return ct;
+  }
+
+  /**
+   * DecryptWithAd(ad, ciphertext): the plaintext, or XNAT_ERR_CRYPTO_DECRYPT; n advances only on success
+   * (spec: a failed decryption leaves the state unchanged). Returns the ciphertext itself while k is empty.
+   */
+  decryptWithAd(ad: Uint8Array, ct: Uint8Array): Buffer {
+    if (this.k === null) return Buffer.from(ct);
+    if (ct.length > NOISE_MAX_MESSAGE_BYTES) {
+      throw new XnatError('XNAT_ERR_CRYPTO_MESSAGE_SIZE', { detail: `ciphertext ${ct.length} bytes` });
+    }
+    this.checkNonce();
+    const pt = this.aead.decrypt(this.k, this.n, ad, ct);
+    this.n++;
+    return pt;
+  }
+
+  /**
+   * Rekey(): k = first 32 bytes of ENCRYPT(k, 2^64-1, zerolen, zeros[32]) (spec sections 4.2, 11.3).
+   * n is left alone, as the spec says; both sides must rekey at the same point of their message streams.
+   */
+  rekey(): void {
+    if (this.k === null)
+      throw new XnatError('XNAT_ERR_CRYPTO_HANDSHAKE_STATE', { detail: 'rekey without a key' });
+    this.k = this.aead.encrypt(this.k, NONCE_RESERVED, EMPTY, ZEROS_32).subarray(0, AEAD_KEY_BYTES);
+  }
+
+  private checkNonce(): void {
+    // n = 2^64-1 is reserved for Rekey(); reaching it means 2^64-1 messages were sent on one key.
+    if (this.n >= NONCE_RESERVED) throw new XnatError('XNAT_ERR_CRYPTO_NONCE_EXHAUSTED');
+  }
+}

@@ -1,0 +1,156 @@
+// CipherState and SymmetricState: the nonce limit, Rekey per the spec, and HMAC/HKDF against node:crypto.
+import test from 'ava';
+import { createHmac } from 'node:crypto';
+import { getAead } from '../../src/crypto/aead.ts';
+import { CipherState, NONCE_RESERVED, NOISE_MAX_PLAINTEXT_BYTES } from '../../src/crypto/cipher-state.ts';
+import { BLAKE2s, SHA256 } from '../../src/crypto/hash.ts';
+import { HandshakeState } from '../../src/crypto/handshake-state.ts';
+import { isXnatError } from '../../src/errors.ts';
+
+const AD = new Uint8Array(0);
+const key = Buffer.alloc(32, 9);
+
+function pair(backendA: 'node' | 'noble', backendB: 'node' | 'noble'): [CipherState, CipherState] {
+  const a = new CipherState(getAead(backendA));
+  const b = new CipherState(getAead(backendB));
+  a.initializeKey(key);
+  b.initializeKey(key);
+  return [a, b];
+}
+
+test('without a key, EncryptWithAd and DecryptWithAd pass bytes through', (t) => {
+  const cs = new CipherState(getAead('noble'));
+  cs.initializeKey(null);
+  t.false(cs.hasKey());
+  t.is(cs.encryptWithAd(AD, Buffer.from('clear')).toString(), 'clear');
+  t.is(cs.nonce, 0n);
+});
+
+test('nonce 2^64-1 is reserved: encrypt and decrypt there are XNAT_ERR_CRYPTO_NONCE_EXHAUSTED', (t) => {
+  const [a, b] = pair('node', 'noble');
+  a.setNonce(NONCE_RESERVED - 1n);
+  b.setNonce(NONCE_RESERVED - 1n);
+  const last = a.encryptWithAd(AD, Buffer.from('last'));
+  t.is(b.decryptWithAd(AD, last).toString(), 'last');
+  t.is(a.nonce, NONCE_RESERVED);
+  const e1 = t.throws(() => a.encryptWithAd(AD, Buffer.from('one more')));
+  t.true(isXnatError(e1, 'XNAT_ERR_CRYPTO_NONCE_EXHAUSTED'));
+  const e2 = t.throws(() => b.decryptWithAd(AD, last));
+  t.true(isXnatError(e2, 'XNAT_ERR_CRYPTO_NONCE_EXHAUSTED'));
+  t.is(a.nonce, NONCE_RESERVED);
+});
+
+test('a failed decryption does not advance the nonce', (t) => {
+  const [a, b] = pair('node', 'node');
+  const ct = a.encryptWithAd(AD, Buffer.from('x'));
+  const bad = Buffer.from(ct);
+  bad[0]! ^= 1;
+  t.true(
+    isXnatError(
+      t.throws(() => b.decryptWithAd(AD, bad)),
+      'XNAT_ERR_CRYPTO_DECRYPT',
+    ),
+  );
+  t.is(b.nonce, 0n);
+  t.is(b.decryptWithAd(AD, ct).toString(), 'x');
+});
+
+test('transport plaintext above 65519 bytes is XNAT_ERR_CRYPTO_MESSAGE_SIZE', (t) => {
+  const [a, b] = pair('node', 'noble');
+  const ct = a.encryptWithAd(AD, Buffer.alloc(NOISE_MAX_PLAINTEXT_BYTES));
+  t.is(ct.length, 65535);
+  t.is(b.decryptWithAd(AD, ct).length, NOISE_MAX_PLAINTEXT_BYTES);
+  t.true(
+    isXnatError(
+      t.throws(() => a.encryptWithAd(AD, Buffer.alloc(NOISE_MAX_PLAINTEXT_BYTES + 1))),
+      'XNAT_ERR_CRYPTO_MESSAGE_SIZE',
+    ),
+  );
+  t.true(
+    isXnatError(
+      t.throws(() => b.decryptWithAd(AD, Buffer.alloc(65536))),
+      'XNAT_ERR_CRYPTO_MESSAGE_SIZE',
+    ),
+  );
+});
+
+for (const [x, y] of [
+  ['node', 'noble'],
+  ['noble', 'node'],
+] as const) {
+  test(`Rekey follows the spec and both sides interoperate after it (${x} -> ${y})`, (t) => {
+    const [a, b] = pair(x, y);
+    for (let i = 0; i < 3; i++) b.decryptWithAd(AD, a.encryptWithAd(AD, Buffer.from(`m${i}`)));
+    a.rekey();
+    b.rekey();
+    // The nonce is untouched by Rekey (spec section 11.3).
+    t.is(a.nonce, 3n);
+    // Rekey() = first 32 bytes of ENCRYPT(k, 2^64-1, zerolen, zeros[32]); check with a raw AEAD.
+    const expectedKey = getAead('noble').encrypt(key, NONCE_RESERVED, AD, new Uint8Array(32)).subarray(0, 32);
+    const probe = new CipherState(getAead('noble'));
+    probe.initializeKey(expectedKey);
+    probe.setNonce(3n);
+    const ct = a.encryptWithAd(AD, Buffer.from('after rekey'));
+    t.deepEqual(ct, probe.encryptWithAd(AD, Buffer.from('after rekey')));
+    t.is(b.decryptWithAd(AD, ct).toString(), 'after rekey');
+    // A side that did not rekey cannot read the other.
+    const [c, d] = pair(x, y);
+    c.rekey();
+    t.true(
+      isXnatError(
+        t.throws(() => d.decryptWithAd(AD, c.encryptWithAd(AD, Buffer.from('z')))),
+        'XNAT_ERR_CRYPTO_DECRYPT',
+      ),
+    );
+  });
+}
+
+test('split CipherStates of a real handshake rekey in step', (t) => {
+  const init = new HandshakeState({
+    protocolName: 'Noise_NN_25519_ChaChaPoly_SHA256',
+    initiator: true,
+    aead: getAead('node'),
+  });
+  const resp = new HandshakeState({
+    protocolName: 'Noise_NN_25519_ChaChaPoly_SHA256',
+    initiator: false,
+    aead: getAead('noble'),
+  });
+  resp.readMessage(init.writeMessage(new Uint8Array(0)));
+  init.readMessage(resp.writeMessage(new Uint8Array(0)));
+  const a = init.split();
+  const b = resp.split();
+  a.send.rekey();
+  b.recv.rekey();
+  t.is(b.recv.decryptWithAd(AD, a.send.encryptWithAd(AD, Buffer.from('ok'))).toString(), 'ok');
+});
+
+test('HMAC built from the hash matches node:crypto HMAC, and HKDF chains as section 4.3 says', (t) => {
+  for (const [h, nodeName] of [
+    [BLAKE2s, 'blake2s256'],
+    [SHA256, 'sha256'],
+  ] as const) {
+    for (const keyLen of [0, 32, 64, 65, 100]) {
+      const k = Buffer.alloc(keyLen, 0xab);
+      const data = Buffer.from('some data');
+      t.deepEqual(h.hmac(k, data), createHmac(nodeName, k).update(data).digest(), `${h.name} key ${keyLen}`);
+    }
+    const ck = Buffer.alloc(32, 1);
+    const ikm = Buffer.alloc(32, 2);
+    const [o1, o2, o3] = h.hkdf(ck, ikm, 3);
+    const temp = createHmac(nodeName, ck).update(ikm).digest();
+    t.deepEqual(o1, createHmac(nodeName, temp).update(Buffer.of(1)).digest());
+    t.deepEqual(
+      o2,
+      createHmac(nodeName, temp)
+        .update(Buffer.concat([o1!, Buffer.of(2)]))
+        .digest(),
+    );
+    t.deepEqual(
+      o3,
+      createHmac(nodeName, temp)
+        .update(Buffer.concat([o2!, Buffer.of(3)]))
+        .digest(),
+    );
+  }
+});
