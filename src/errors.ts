@@ -373,6 +373,7 @@ export const ERRORS = {
     true,
     EXIT.NETWORK,
   ),
+
   // ---- COMMAND (the command framework)
   XNAT_ERR_COMMAND_UNKNOWN: spec(
     'The peer has no command of that name.',
@@ -527,6 +528,25 @@ export const ERRORS = {
     'This is a bug in the caller: bodies are 1 byte to 64 KiB, open metadata at most 4 KiB.',
     false,
     EXIT.INTERNAL,
+  ),
+  // ---- ADMIN (admin endpoint, status, metrics)
+  XNAT_ERR_ADMIN_LISTEN: spec(
+    'The admin or metrics endpoint could not listen.',
+    'Another program may hold the port; change admin.listen or metrics.listen.',
+    false,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_ADMIN_CONNECT: spec(
+    'The admin endpoint cannot be reached.',
+    'Check that the relay or agent runs with an admin block and the address is right.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_ADMIN_NOT_CONFIGURED: spec(
+    'The profile has no admin block.',
+    'Add admin: {listen, token} to the profile, or pass --admin and --token.',
+    false,
+    EXIT.CONFIG,
   ),
 } as const satisfies Record<string, ErrorSpec>;
 

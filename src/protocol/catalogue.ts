@@ -1,0 +1,239 @@
+// The one catalogue of xnat's control commands: name, kind, direction, zod schemas, one-line doc.
+// It knows no handler: relay, agent and admin register their own against these specs (see client.ts).
+import { z } from 'zod';
+import { XnatError } from '../errors.ts';
+import type { CommandKind } from '../command/registry.ts';
+
+/** Version of this catalogue and of the STREAM_OPEN meta; hello refuses any other. */
+export const PROTOCOL_VERSION = 1;
+
+/** Who sends a command to whom. 'admin': an admin client to an admin endpoint; 'admin-push': the reverse. */
+export type CommandDirection = 'agent->relay' | 'relay->agent' | 'either' | 'admin' | 'admin-push';
+
+/** One catalogue entry. `reply` is absent for one-way commands. */
+export interface CommandSpec<Req extends z.ZodType = z.ZodType, Rep extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  readonly kind: CommandKind;
+  readonly direction: CommandDirection;
+  readonly request: Req;
+  readonly reply?: Rep;
+  readonly doc: string;
+}
+
+function spec<Req extends z.ZodType, Rep extends z.ZodType>(
+  s: CommandSpec<Req, Rep> & { reply: Rep },
+): CommandSpec<Req, Rep> & { reply: Rep };
+function spec<Req extends z.ZodType>(
+  s: CommandSpec<Req, z.ZodNever> & { reply?: undefined },
+): CommandSpec<Req, z.ZodNever>;
+function spec(s: CommandSpec): CommandSpec {
+  return s;
+}
+
+// ---- shared shapes
+
+/** Names of agents and mappings: 1-64 of [A-Za-z0-9._-]. */
+export const nameSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
+const port = z.number().int().min(0).max(65535);
+const shortText = z.string().max(200);
+/** An error as it crosses the wire inside a reply: code and message, never a stack. */
+export const wireErrorSchema = z.object({ code: z.string().max(64), message: z.string().max(300) });
+const counters = z.record(z.string().max(64), z.number());
+
+export const mappingPhaseSchema = z.enum(['pending', 'registering', 'ready', 'failed']);
+
+// ---- the commands
+
+export const hello = spec({
+  name: 'hello',
+  kind: 'request',
+  direction: 'agent->relay',
+  request: z.object({
+    protocolVersion: z.number().int().min(0),
+    agentName: nameSchema,
+    software: shortText,
+  }),
+  reply: z.object({
+    relayName: nameSchema.optional(),
+    protocolVersion: z.number().int().min(0),
+    /** How long the relay keeps a detached session, in ms. */
+    resumeWindowMs: z.number().int().min(0),
+  }),
+  doc: 'First command of a session: versions and names; another protocolVersion fails with XNAT_ERR_PROTOCOL_VERSION.',
+});
+
+export const mappingRegister = spec({
+  name: 'mapping.register',
+  kind: 'request',
+  direction: 'agent->relay',
+  request: z.object({
+    mappings: z
+      .array(
+        z.object({
+          name: nameSchema,
+          protocol: z.enum(['tcp', 'udp']),
+          /** 0 = any port in the range this agent is allowed. */
+          remotePort: port,
+        }),
+      )
+      .max(256),
+  }),
+  reply: z.object({
+    results: z
+      .array(
+        z.object({
+          name: nameSchema,
+          ok: z.boolean(),
+          remotePort: port.optional(),
+          error: wireErrorSchema.optional(),
+        }),
+      )
+      .max(256),
+  }),
+  doc: 'Claims public ports for mappings; each mapping succeeds or fails on its own.',
+});
+
+export const mappingStatus = spec({
+  name: 'mapping.status',
+  kind: 'request',
+  direction: 'either',
+  request: z.object({ name: nameSchema.optional() }),
+  reply: z.object({
+    mappings: z
+      .array(
+        z.object({
+          name: nameSchema,
+          protocol: z.enum(['tcp', 'udp']),
+          remotePort: port,
+          phase: mappingPhaseSchema,
+          error: wireErrorSchema.optional(),
+          agents: z.array(nameSchema).max(256).optional(),
+          activeStreams: z.number().int().min(0),
+          totalStreams: z.number().int().min(0),
+        }),
+      )
+      .max(1024),
+  }),
+  doc: 'Phases of the mappings (all, or the one named), as the status snapshot shows them.',
+});
+
+export const statsQuery = spec({
+  name: 'stats.query',
+  kind: 'request',
+  direction: 'either',
+  request: z.object({}),
+  reply: z.object({
+    /** Wall-clock ms since the epoch when the counters were read. */
+    at: z.number(),
+    session: counters,
+    streams: counters,
+    commands: counters.optional(),
+  }),
+  doc: 'Session and stream counters of the answering side (numbers only).',
+});
+
+export const sessionKick = spec({
+  name: 'session.kick',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({ agentName: nameSchema, reason: shortText.optional() }),
+  reply: z.object({ kicked: z.boolean() }),
+  doc: 'Closes the session of the named agent; kicked is false when it had none.',
+});
+
+export const configReload = spec({
+  name: 'config.reload',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({}),
+  reply: z.object({ reloaded: z.boolean(), changes: z.array(shortText).max(256) }),
+  doc: 'Re-reads the profile; an invalid profile fails with its XNAT_ERR_CONFIG_ code and changes nothing.',
+});
+
+export const relayShutdown = spec({
+  name: 'relay.shutdown',
+  kind: 'oneway',
+  direction: 'relay->agent',
+  request: z.object({ reason: shortText, reconnectAfterMs: z.number().int().min(0) }),
+  doc: 'Broadcast before the relay stops: agents wait reconnectAfterMs before redialling.',
+});
+
+/** A relay or agent status snapshot (src/observe/status.ts); checked loosely, it is for display. */
+export const statusSnapshotSchema = z.looseObject({ role: z.enum(['relay', 'agent']), version: z.string() });
+
+export const adminStatus = spec({
+  name: 'admin.status',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({}),
+  reply: statusSnapshotSchema,
+  doc: 'The current status snapshot object.',
+});
+
+export const adminSubscribe = spec({
+  name: 'admin.subscribe',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({ intervalMs: z.number().int().min(100).max(60_000) }),
+  reply: z.object({ subscriptionId: z.number().int().min(0) }),
+  doc: 'Asks for admin.snapshot pushes every intervalMs until admin.unsubscribe or the connection ends.',
+});
+
+export const adminSnapshot = spec({
+  name: 'admin.snapshot',
+  kind: 'oneway',
+  direction: 'admin-push',
+  request: z.object({ subscriptionId: z.number().int().min(0), snapshot: statusSnapshotSchema }),
+  doc: 'One pushed status snapshot of a subscription.',
+});
+
+export const adminUnsubscribe = spec({
+  name: 'admin.unsubscribe',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({ subscriptionId: z.number().int().min(0) }),
+  reply: z.object({ ok: z.boolean() }),
+  doc: 'Stops a subscription; ok is false when it was unknown.',
+});
+
+export const adminAuth = spec({
+  name: 'admin.auth',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({ token: z.string().min(1).max(512) }),
+  reply: z.object({ ok: z.literal(true) }),
+  doc: 'Authenticates an admin connection with its token; a wrong token fails with XNAT_ERR_COMMAND_DENIED.',
+});
+
+/** Every command of xnat, by name. */
+export const COMMANDS = {
+  [hello.name]: hello,
+  [mappingRegister.name]: mappingRegister,
+  [mappingStatus.name]: mappingStatus,
+  [statsQuery.name]: statsQuery,
+  [sessionKick.name]: sessionKick,
+  [configReload.name]: configReload,
+  [relayShutdown.name]: relayShutdown,
+  [adminStatus.name]: adminStatus,
+  [adminSubscribe.name]: adminSubscribe,
+  [adminSnapshot.name]: adminSnapshot,
+  [adminUnsubscribe.name]: adminUnsubscribe,
+  [adminAuth.name]: adminAuth,
+} as const satisfies Record<string, CommandSpec>;
+
+export type HelloRequest = z.output<typeof hello.request>;
+export type HelloReply = z.output<typeof hello.reply>;
+export type MappingRegisterRequest = z.output<typeof mappingRegister.request>;
+export type MappingRegisterReply = z.output<typeof mappingRegister.reply>;
+export type RegisterResult = MappingRegisterReply['results'][number];
+export type MappingStatusReply = z.output<typeof mappingStatus.reply>;
+export type StatsQueryReply = z.output<typeof statsQuery.reply>;
+export type RelayShutdown = z.output<typeof relayShutdown.request>;
+
+/** Throws XNAT_ERR_PROTOCOL_VERSION unless `version` is PROTOCOL_VERSION (the relay's hello handler calls it). */
+export function checkProtocolVersion(version: number): void {
+  if (version !== PROTOCOL_VERSION)
+    throw new XnatError('XNAT_ERR_PROTOCOL_VERSION', {
+      detail: `peer ${version}, this side ${PROTOCOL_VERSION}`,
+    });
+}
