@@ -1,0 +1,326 @@
+// The link handshake over a Duplex: preface, IKpsk2 messages, reject/abort/busy hints, key confirmation.
+// It knows nothing of records after the first one, nor of deadlines and caps (link.ts enforces those).
+import type { Duplex } from 'node:stream';
+import { XnatError, isErrorCode, toXnatError, type ErrorCode } from '../errors.ts';
+import type { Clock } from '../util/clock.ts';
+import type { Aead } from './aead.ts';
+import { HandshakeState } from './handshake-state.ts';
+import { PSK_BYTES, keyFingerprint, type KeyPair } from './keys.ts';
+import type { LinkInit, LinkOptions } from './link-records.ts';
+import {
+  ByteQueue,
+  HANDSHAKE_FRAME_MAX_BYTES,
+  HandshakeTag,
+  LENGTH_PREFIX_BYTES,
+  LINK_NOISE_PROTOCOL,
+  PREFACE_BYTES,
+  RECORD_MAX_BYTES,
+  RECORD_MIN_BYTES,
+  checkPreface,
+  encodeHandshakeFrame,
+  encodePreface,
+} from './link-wire.ts';
+
+/**
+ * The psk of an agent configured without one: 32 zero bytes, as WireGuard does. The handshake shape
+ * stays the same for every agent, and security then rests on the static keys alone.
+ */
+export const ZERO_PSK: Buffer = Buffer.alloc(PSK_BYTES);
+/** How long a socket may linger to deliver a last hint (reject, abort, busy) before it is destroyed, in ms. */
+export const FAREWELL_LINGER_MS = 1000;
+/** Bytes read ahead during a handshake before the socket is paused (two full records). */
+const HANDSHAKE_READ_AHEAD_BYTES = 2 * (LENGTH_PREFIX_BYTES + RECORD_MAX_BYTES);
+
+const EMPTY = new Uint8Array(0);
+
+/** A handshake failure, with the hint frame (if any) to send before the socket goes. */
+export class HandshakeFailure {
+  constructor(
+    readonly error: XnatError,
+    readonly farewell?: Buffer,
+  ) {}
+}
+
+/**
+ * Reads preface and length-prefixed frames from a socket during the handshake, waiting as needed;
+ * fail() (the deadline) wakes any waiter with the error. release() hands the unread bytes over.
+ */
+export class HandshakeReader {
+  readonly queue = new ByteQueue();
+  private failure: XnatError | undefined;
+  private ended: string | undefined;
+  private wake: (() => void) | undefined;
+  private released = false;
+
+  constructor(private readonly socket: Duplex) {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+    socket.on('error', this.onError);
+  }
+
+  fail(err: XnatError): void {
+    this.failure ??= err;
+    this.wakeUp();
+  }
+
+  /** Why the socket stopped before the handshake did, once it has. */
+  get endReason(): string | undefined {
+    return this.ended;
+  }
+
+  /** The 8 preface bytes; XNAT_ERR_LINK_PREFACE as soon as the bytes seen cannot be a preface. */
+  async readPreface(onEnd: () => XnatError): Promise<Buffer> {
+    for (;;) {
+      this.check();
+      if (checkPreface(this.queue.peek(Math.min(this.queue.length, PREFACE_BYTES)))) {
+        return this.queue.take(PREFACE_BYTES);
+      }
+      await this.more(onEnd);
+    }
+  }
+
+  /** One frame: u16 length (minLen..maxLen, else XNAT_ERR_LINK_HANDSHAKE_MALFORMED) and that many bytes. */
+  async readFrame(maxLen: number, onEnd: () => XnatError): Promise<Buffer> {
+    for (;;) {
+      this.check();
+      if (this.queue.length >= LENGTH_PREFIX_BYTES) {
+        const len = this.queue.peekU16();
+        if (len === 0 || len > maxLen) {
+          throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', { detail: `frame length ${len}` });
+        }
+        if (this.queue.length >= LENGTH_PREFIX_BYTES + len) {
+          this.queue.take(LENGTH_PREFIX_BYTES);
+          return this.queue.take(len);
+        }
+      }
+      await this.more(onEnd);
+    }
+  }
+
+  /** Stops reading (the socket is left paused) and returns the bytes read but not consumed. */
+  release(): Buffer[] {
+    if (!this.released) {
+      this.released = true;
+      this.socket.pause();
+      this.socket.off('data', this.onData);
+      this.socket.off('end', this.onEnd);
+      this.socket.off('close', this.onClose);
+      this.socket.off('error', this.onError);
+    }
+    return this.queue.drain();
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  private async more(onEnd: () => XnatError): Promise<void> {
+    if (this.ended !== undefined) throw onEnd();
+    this.socket.resume();
+    await new Promise<void>((resolve) => (this.wake = resolve));
+    this.check();
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.queue.push(chunk);
+    // A peer may not push more than a frame or two ahead; past that, TCP backpressure holds it.
+    if (this.queue.length > HANDSHAKE_READ_AHEAD_BYTES) this.socket.pause();
+    this.wakeUp();
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended ??= 'end';
+    this.wakeUp();
+  };
+
+  private readonly onClose = (): void => {
+    this.ended ??= 'close';
+    this.wakeUp();
+  };
+
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    this.fail(new XnatError('XNAT_ERR_LINK_RESET', { detail: err.code ?? 'socket error', cause: err }));
+  };
+}
+
+/** What the initiator side needs beyond LinkOptions. */
+export interface InitiatorParams {
+  readonly staticKeys: KeyPair;
+  readonly remoteStaticKey: Uint8Array;
+  readonly psk?: Uint8Array;
+  readonly aead?: Aead;
+}
+
+/** The agent's side: preface + message 1, then message 2 or a hint. Throws HandshakeFailure. */
+export async function runInitiator(
+  socket: Duplex,
+  reader: HandshakeReader,
+  params: InitiatorParams,
+  options: LinkOptions,
+): Promise<LinkInit> {
+  const preface = encodePreface();
+  const hs = new HandshakeState({
+    protocolName: LINK_NOISE_PROTOCOL,
+    initiator: true,
+    prologue: preface,
+    s: params.staticKeys,
+    rs: params.remoteStaticKey,
+    psks: [params.psk ?? ZERO_PSK],
+    aead: params.aead,
+  });
+  const msg1 = hs.writeMessage(EMPTY);
+  socket.write(Buffer.concat([preface, encodeHandshakeFrame(HandshakeTag.NOISE, msg1)]));
+
+  // A relay that cannot decrypt message 1 (we hold the wrong relay key) closes without a word.
+  const noReply = (): XnatError =>
+    new XnatError('XNAT_ERR_AUTH_RELAY_KEY', { detail: 'relay closed the connection without a reply' });
+  const frame = await reader.readFrame(HANDSHAKE_FRAME_MAX_BYTES, noReply);
+  const tag = frame[0];
+  const body = frame.subarray(1);
+  switch (tag) {
+    case HandshakeTag.NOISE:
+      try {
+        hs.readMessage(body);
+      } catch (err) {
+        const e = toXnatError(err);
+        if (e.code !== 'XNAT_ERR_CRYPTO_DECRYPT') throw e;
+        // Only the psk is left to differ: message 1 was accepted, so both static keys are right.
+        throw new HandshakeFailure(
+          new XnatError('XNAT_ERR_AUTH_PSK', { detail: 'message 2 did not decrypt', cause: e }),
+          encodeHandshakeFrame(HandshakeTag.ABORT),
+        );
+      }
+      break;
+    case HandshakeTag.REJECT: {
+      let code: string;
+      try {
+        code = hs.symmetricState.decryptAndHash(body).toString('latin1');
+      } catch {
+        throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', { detail: 'unauthenticated reject' });
+      }
+      const known: ErrorCode = isErrorCode(code) ? code : 'XNAT_ERR_LINK_HANDSHAKE_MALFORMED';
+      throw new XnatError(known, { detail: 'rejected by the relay' });
+    }
+    case HandshakeTag.BUSY:
+      throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_BUSY', { detail: 'from the relay' });
+    default:
+      throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', { detail: `handshake tag ${tag}` });
+  }
+  const { send, recv } = hs.split();
+  return {
+    socket,
+    role: 'initiator',
+    send,
+    recv,
+    remoteStaticKey: Buffer.from(params.remoteStaticKey),
+    handshakeHash: hs.getHandshakeHash(),
+    leftover: reader.release(),
+    options,
+  };
+}
+
+/** What the responder side needs beyond LinkOptions. */
+export interface ResponderParams {
+  readonly staticKeys: KeyPair;
+  readonly lookupAgent: (publicKey: Buffer) => { psk?: Uint8Array } | undefined;
+  readonly aead?: Aead;
+  /** Called once the agent's static key is known, for log context. */
+  readonly onAgentKey?: (publicKey: Buffer) => void;
+}
+
+/**
+ * The relay's side: preface, message 1, lookup, message 2, then the first transport record (key
+ * confirmation: a replayed message 1 never gets past it). Throws HandshakeFailure or XnatError.
+ */
+export async function runResponder(
+  socket: Duplex,
+  reader: HandshakeReader,
+  params: ResponderParams,
+  options: LinkOptions,
+): Promise<LinkInit> {
+  const gone = (): XnatError =>
+    new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', { detail: 'agent closed during the handshake' });
+  const preface = await reader.readPreface(gone);
+  const frame = await reader.readFrame(HANDSHAKE_FRAME_MAX_BYTES, gone);
+  if (frame[0] !== HandshakeTag.NOISE) {
+    throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', { detail: `handshake tag ${frame[0]}` });
+  }
+  const hs = new HandshakeState({
+    protocolName: LINK_NOISE_PROTOCOL,
+    initiator: false,
+    prologue: preface,
+    s: params.staticKeys,
+    aead: params.aead,
+  });
+  try {
+    hs.readMessage(frame.subarray(1));
+  } catch (err) {
+    const e = toXnatError(err);
+    // Nothing is sent back: a prober without our public key learns nothing.
+    if (e.code === 'XNAT_ERR_CRYPTO_DECRYPT') throw new XnatError('XNAT_ERR_AUTH_RELAY_KEY', { cause: e });
+    throw e;
+  }
+  const agentKey = hs.remoteStaticKey!;
+  params.onAgentKey?.(agentKey);
+  const agent = params.lookupAgent(agentKey);
+  if (!agent) {
+    // Encrypted under the state after message 1: only an agent holding our public key can read it.
+    const reason = hs.symmetricState.encryptAndHash(Buffer.from('XNAT_ERR_AUTH_UNKNOWN_AGENT', 'latin1'));
+    throw new HandshakeFailure(
+      new XnatError('XNAT_ERR_AUTH_UNKNOWN_AGENT', { detail: `agent ${keyFingerprint(agentKey)}` }),
+      encodeHandshakeFrame(HandshakeTag.REJECT, reason),
+    );
+  }
+  hs.setPsks([agent.psk ?? ZERO_PSK]);
+  socket.write(encodeHandshakeFrame(HandshakeTag.NOISE, hs.writeMessage(EMPTY)));
+  const { send, recv } = hs.split();
+
+  // Key confirmation: the agent's first record, or its abort hint (too short to be a record).
+  const first = await reader.readFrame(RECORD_MAX_BYTES, gone);
+  if (first.length < RECORD_MIN_BYTES) {
+    if (first.length === 1 && first[0] === HandshakeTag.ABORT) {
+      throw new XnatError('XNAT_ERR_AUTH_PSK', {
+        detail: `agent ${keyFingerprint(agentKey)} could not decrypt`,
+      });
+    }
+    throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', {
+      detail: `first record length ${first.length}`,
+    });
+  }
+  const firstPlaintext = recv.decryptWithAd(EMPTY, first);
+  return {
+    socket,
+    role: 'responder',
+    send,
+    recv,
+    remoteStaticKey: agentKey,
+    handshakeHash: hs.getHandshakeHash(),
+    leftover: reader.release(),
+    firstPlaintext,
+    options,
+  };
+}
+
+/**
+ * Ends a failed handshake: sends the farewell hint (if any) and ends the socket, destroying it after
+ * FAREWELL_LINGER_MS at the latest; without a hint, destroys it at once.
+ */
+export function closeAfterFailure(socket: Duplex, clock: Clock, farewell: Buffer | undefined): void {
+  // Late socket errors (EPIPE after our end) must not crash the process.
+  socket.on('error', () => {});
+  if (!farewell || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
+  socket.resume(); // drain and drop whatever the peer still sends, so our FIN is not turned into a RST
+  socket.end(farewell);
+  const t = clock.setTimeout(() => socket.destroy(), FAREWELL_LINGER_MS);
+  socket.once('close', () => t.cancel());
+}

@@ -1,0 +1,467 @@
+// The established Link: the record layer over one Duplex (batching, encryption, keepalive, rekey, close).
+// It knows nothing of the handshake that made its keys nor of what the upper layer's bytes mean.
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { XnatError, toXnatError, type ErrorCode } from '../errors.ts';
+import { realClock, type Clock, type TimerHandle } from '../util/clock.ts';
+import { silentLogger, type Logger } from '../observe/log.ts';
+import type { Aead } from './aead.ts';
+import {
+  ByteQueue,
+  LENGTH_PREFIX_BYTES,
+  RECORD_MAX_BYTES,
+  RECORD_MAX_DATA_BYTES,
+  RECORD_MIN_BYTES,
+  RecordKind,
+  decodeClose,
+  encodeClose,
+  encodePingPong,
+  type CloseBody,
+} from './link-wire.ts';
+
+/** Default interval between keepalive PINGs, in milliseconds. */
+export const KEEPALIVE_INTERVAL_MS = 1000;
+/** Default silence (no record at all received) after which a link is declared dead, in milliseconds. */
+export const KEEPALIVE_TIMEOUT_MS = 4000;
+/** Default plaintext bytes sent on one key before a rekey: 1 GiB. */
+export const REKEY_AFTER_BYTES = 1024 ** 3;
+/** Default age of a sending key before a rekey, in milliseconds: 10 minutes. */
+export const REKEY_AFTER_MS = 10 * 60_000;
+/** Default bytes queued (unsent plus socket-buffered) before write() returns false: 1 MiB. */
+export const LINK_HIGH_WATER_MARK_BYTES = 1024 * 1024;
+/** After close(), how long the socket may linger for the peer's FIN before it is destroyed, in milliseconds. */
+export const CLOSE_LINGER_MS = 2000;
+/** PINGs awaiting their PONG that are remembered for RTT; older ones are forgotten. */
+const MAX_PINGS_IN_FLIGHT = 16;
+/** Weight of a new RTT sample in the smoothed RTT (RFC 6298's alpha). */
+const RTT_ALPHA = 0.125;
+
+const EMPTY = new Uint8Array(0);
+
+/** Settings shared by both ends of a link. All durations in milliseconds. */
+export interface LinkOptions {
+  /** Time source; default the real clock. */
+  clock?: Clock;
+  /** Parent logger; the link binds a child. Default silent. */
+  logger?: Logger;
+  /** Cipher backend for the handshake and records; default getAead('auto'). */
+  aead?: Aead;
+  /** Interval between keepalive PINGs; default 1000. */
+  keepaliveIntervalMs?: number;
+  /** No record at all received for this long -> XNAT_ERR_LINK_KEEPALIVE; default 4000. Checked on each ping tick. */
+  keepaliveTimeoutMs?: number;
+  /** Plaintext bytes sent on one key before the sender rekeys; default 1 GiB. */
+  rekeyAfterBytes?: number;
+  /** Age of the sending key before the sender rekeys; default 10 minutes. */
+  rekeyAfterMs?: number;
+  /** Bytes queued (unsent plus socket-buffered) before write() returns false; default 1 MiB. */
+  highWaterMark?: number;
+}
+
+/** The two directions' cipher states as the record layer uses them (a Noise CipherState fits). */
+export interface RecordCipher {
+  encryptWithAd(ad: Uint8Array, pt: Uint8Array): Buffer;
+  decryptWithAd(ad: Uint8Array, ct: Uint8Array): Buffer;
+  rekey(): void;
+}
+
+/** What a finished handshake hands to the record layer. Built by connectLink / LinkAcceptor only. */
+export interface LinkInit {
+  readonly socket: Duplex;
+  readonly role: 'initiator' | 'responder';
+  readonly send: RecordCipher;
+  readonly recv: RecordCipher;
+  readonly remoteStaticKey: Buffer;
+  readonly handshakeHash: Buffer;
+  /** Bytes already read from the socket past the handshake (records not yet processed). */
+  readonly leftover: Buffer[];
+  /** The plaintext of a record the handshake already decrypted (the key confirmation), processed first. */
+  readonly firstPlaintext?: Buffer;
+  readonly options: LinkOptions;
+}
+
+/** Counters of one link; bytes are wire bytes (length prefixes and tags included). */
+export interface LinkStats {
+  bytesIn: number;
+  bytesOut: number;
+  recordsIn: number;
+  recordsOut: number;
+  rekeys: number;
+}
+
+/**
+ * One physical connection with its own keys. Events: 'data' (chunk: Buffer, upper-layer bytes in order),
+ * 'drain', 'rtt' (smoothed RTT in ms after each PONG), 'close' (err?: XnatError; none after a local close()).
+ * The socket is read from the next macrotask on, so listeners attached right after `await` miss nothing.
+ */
+export class Link extends EventEmitter {
+  readonly role: 'initiator' | 'responder';
+  readonly remoteStaticKey: Buffer;
+  readonly handshakeHash: Buffer;
+  readonly stats: LinkStats = { bytesIn: 0, bytesOut: 0, recordsIn: 0, recordsOut: 0, rekeys: 0 };
+  /** The peer's CLOSE record, once received. */
+  remoteClose: CloseBody | undefined;
+
+  private readonly socket: Duplex;
+  private readonly send: RecordCipher;
+  private readonly recv: RecordCipher;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly keepaliveTimeoutMs: number;
+  private readonly rekeyAfterBytes: number;
+  private readonly rekeyAfterMs: number;
+  private readonly highWaterMark: number;
+  private readonly inbox = new ByteQueue();
+  private readonly pings = new Map<bigint, number>();
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private corked = false;
+  private flushScheduled = false;
+  private needDrain = false;
+  private isClosed = false;
+  private srtt: number | undefined;
+  private nextPingId = 0n;
+  private lastReceivedAt: number;
+  private bytesSinceRekey = 0;
+  private keepaliveTimer: TimerHandle | undefined;
+  private rekeyTimer: TimerHandle | undefined;
+  private lingerTimer: TimerHandle | undefined;
+
+  constructor(init: LinkInit) {
+    super();
+    const o = init.options;
+    this.socket = init.socket;
+    this.role = init.role;
+    this.send = init.send;
+    this.recv = init.recv;
+    this.remoteStaticKey = init.remoteStaticKey;
+    this.handshakeHash = init.handshakeHash;
+    this.clock = o.clock ?? realClock;
+    this.log = (o.logger ?? silentLogger()).child({ link: init.role });
+    this.keepaliveTimeoutMs = o.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS;
+    this.rekeyAfterBytes = o.rekeyAfterBytes ?? REKEY_AFTER_BYTES;
+    this.rekeyAfterMs = o.rekeyAfterMs ?? REKEY_AFTER_MS;
+    // Never below the socket's own mark: then "over our mark" implies the socket will emit 'drain'.
+    this.highWaterMark = Math.max(
+      o.highWaterMark ?? LINK_HIGH_WATER_MARK_BYTES,
+      this.socket.writableHighWaterMark,
+    );
+    this.lastReceivedAt = this.clock.now();
+
+    this.socket.on('error', this.onSocketError);
+    this.socket.on('end', this.onSocketEnd);
+    this.socket.on('close', this.onSocketClose);
+    this.socket.on('drain', this.maybeDrain);
+
+    this.keepaliveTimer = this.clock.setInterval(
+      this.onKeepaliveTick,
+      o.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS,
+    );
+    this.armRekeyTimer();
+    // The first record: for the initiator it is the key confirmation the responder waits for.
+    this.sendPing();
+
+    for (const c of init.leftover) this.inbox.push(c);
+    const first = init.firstPlaintext;
+    setImmediate(() => {
+      if (this.isClosed) return;
+      if (first) {
+        this.stats.recordsIn++;
+        this.onPlaintext(first);
+      }
+      this.processInbox();
+      if (this.isClosed) return;
+      this.socket.on('data', this.onSocketData);
+      this.socket.resume();
+    });
+  }
+
+  /** Smoothed round-trip time from keepalive PINGs, in milliseconds; undefined before the first PONG. */
+  get rttMs(): number | undefined {
+    return this.srtt;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /**
+   * Queues upper-layer bytes; they are batched into records of up to RECORD_MAX_DATA_BYTES and flushed with
+   * one socket write per batch. Returns false once queued plus socket-buffered bytes exceed highWaterMark;
+   * 'drain' follows. After close or destroy the bytes are dropped and false is returned.
+   */
+  write(chunk: Buffer | readonly Buffer[]): boolean {
+    if (this.isClosed) return false;
+    if (Buffer.isBuffer(chunk)) this.enqueue(chunk);
+    else for (const c of chunk) this.enqueue(c);
+    while (this.pendingBytes >= RECORD_MAX_DATA_BYTES && !this.isClosed) this.sendData(RECORD_MAX_DATA_BYTES);
+    if (this.pendingBytes > 0) this.scheduleFlush();
+    if (this.pendingBytes + this.socket.writableLength > this.highWaterMark) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Sends queued data and a CLOSE record (code may be empty; reason up to 256 bytes), then ends the socket. */
+  close(code: ErrorCode | '' = '', reason = ''): void {
+    if (this.isClosed) return;
+    try {
+      this.flushPending();
+      this.seal(encodeClose(code, reason));
+    } catch (err) {
+      this.destroy(toXnatError(err));
+      return;
+    }
+    this.uncork();
+    this.finish(undefined);
+    this.socket.end();
+    this.lingerTimer = this.clock.setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS);
+  }
+
+  /** Tears the link down now: queued bytes are dropped, the socket destroyed, 'close' emitted once with err. */
+  destroy(err?: XnatError): void {
+    this.lingerTimer?.cancel();
+    this.socket.destroy();
+    if (this.isClosed) return;
+    this.finish(err);
+  }
+
+  private finish(err: XnatError | undefined): void {
+    this.isClosed = true;
+    this.keepaliveTimer?.cancel();
+    this.rekeyTimer?.cancel();
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (err) this.log.debug({ code: err.code, detail: err.detail }, 'link closed');
+    else this.log.debug('link closed');
+    this.emit('close', err);
+  }
+
+  // ---- sending
+
+  private enqueue(c: Buffer): void {
+    if (c.length === 0) return;
+    this.pending.push(c);
+    this.pendingBytes += c.length;
+  }
+
+  /** Builds one DATA record of the first `n` queued bytes: one copy of the bytes into the plaintext. */
+  private sendData(n: number): void {
+    const pt = Buffer.allocUnsafe(1 + n);
+    pt[0] = RecordKind.DATA;
+    let filled = 1;
+    while (filled <= n) {
+      const c = this.pending[0]!;
+      const k = Math.min(c.length, n + 1 - filled);
+      c.copy(pt, filled, 0, k);
+      filled += k;
+      if (k === c.length) this.pending.shift();
+      else this.pending[0] = c.subarray(k);
+    }
+    this.pendingBytes -= n;
+    this.seal(pt);
+  }
+
+  private flushPending(): void {
+    while (this.pendingBytes > 0) this.sendData(Math.min(this.pendingBytes, RECORD_MAX_DATA_BYTES));
+  }
+
+  /** Encrypts one plaintext and writes prefix + ciphertext; encryption order is wire order. */
+  private seal(pt: Buffer): void {
+    const ct = this.send.encryptWithAd(EMPTY, pt);
+    const prefix = Buffer.allocUnsafe(LENGTH_PREFIX_BYTES);
+    prefix.writeUInt16BE(ct.length, 0);
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      this.scheduleFlush();
+    }
+    this.socket.write(prefix);
+    this.socket.write(ct);
+    this.stats.recordsOut++;
+    this.stats.bytesOut += LENGTH_PREFIX_BYTES + ct.length;
+    this.bytesSinceRekey += pt.length;
+    if (this.bytesSinceRekey >= this.rekeyAfterBytes && pt[0] !== RecordKind.REKEY) this.rekey();
+  }
+
+  /** Sends REKEY under the old key, then switches the sending key (the peer switches after reading it). */
+  private rekey(): void {
+    this.seal(Buffer.of(RecordKind.REKEY));
+    this.send.rekey();
+    this.bytesSinceRekey = 0;
+    this.stats.rekeys++;
+    this.armRekeyTimer();
+    this.log.debug({ rekeys: this.stats.rekeys }, 'link rekeyed');
+  }
+
+  private armRekeyTimer(): void {
+    this.rekeyTimer?.cancel();
+    this.rekeyTimer = this.clock.setTimeout(() => this.guard(() => this.rekey()), this.rekeyAfterMs);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.onFlush);
+  }
+
+  private readonly onFlush = (): void => {
+    this.flushScheduled = false;
+    if (this.isClosed) return;
+    this.guard(() => this.flushPending());
+    this.uncork();
+    this.maybeDrain();
+  };
+
+  private uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  }
+
+  private readonly maybeDrain = (): void => {
+    if (!this.needDrain || this.isClosed) return;
+    if (this.pendingBytes + this.socket.writableLength > this.highWaterMark) return;
+    this.needDrain = false;
+    this.emit('drain');
+  };
+
+  private sendPing(): void {
+    const id = this.nextPingId++;
+    const body = Buffer.allocUnsafe(8);
+    body.writeBigUInt64BE(id, 0);
+    this.pings.set(id, this.clock.now());
+    if (this.pings.size > MAX_PINGS_IN_FLIGHT) this.pings.delete(this.pings.keys().next().value!);
+    this.seal(encodePingPong(RecordKind.PING, body));
+  }
+
+  private readonly onKeepaliveTick = (): void => {
+    if (this.isClosed) return;
+    const silentMs = this.clock.now() - this.lastReceivedAt;
+    if (silentMs >= this.keepaliveTimeoutMs) {
+      this.destroy(
+        new XnatError('XNAT_ERR_LINK_KEEPALIVE', { detail: `nothing received for ${silentMs} ms` }),
+      );
+      return;
+    }
+    this.guard(() => this.sendPing());
+  };
+
+  /** Runs a send step; a failure there (nonce exhausted, socket gone) destroys the link instead of throwing. */
+  private guard(fn: () => void): void {
+    if (this.isClosed) return;
+    try {
+      fn();
+    } catch (err) {
+      this.destroy(toXnatError(err));
+    }
+  }
+
+  // ---- receiving
+
+  private readonly onSocketData = (chunk: Buffer): void => {
+    this.inbox.push(chunk);
+    this.processInbox();
+  };
+
+  private processInbox(): void {
+    const q = this.inbox;
+    while (!this.isClosed && q.length >= LENGTH_PREFIX_BYTES) {
+      const len = q.peekU16();
+      if (len < RECORD_MIN_BYTES || len > RECORD_MAX_BYTES) {
+        this.destroy(new XnatError('XNAT_ERR_LINK_RECORD_MALFORMED', { detail: `record length ${len}` }));
+        return;
+      }
+      if (q.length < LENGTH_PREFIX_BYTES + len) return;
+      q.take(LENGTH_PREFIX_BYTES);
+      const ct = q.take(len);
+      this.stats.recordsIn++;
+      this.stats.bytesIn += LENGTH_PREFIX_BYTES + len;
+      let pt: Buffer;
+      try {
+        pt = this.recv.decryptWithAd(EMPTY, ct);
+      } catch (err) {
+        const e = toXnatError(err, 'XNAT_ERR_CRYPTO_DECRYPT');
+        this.log.warn({ code: e.code }, 'link record rejected');
+        this.destroy(e);
+        return;
+      }
+      this.onPlaintext(pt);
+    }
+  }
+
+  private onPlaintext(pt: Buffer): void {
+    this.lastReceivedAt = this.clock.now();
+    try {
+      this.handleRecord(pt);
+    } catch (err) {
+      const e = toXnatError(err);
+      if (e.code === 'XNAT_ERR_INTERNAL') this.log.error({ err }, 'link record handler failed');
+      this.destroy(e);
+    }
+  }
+
+  private handleRecord(pt: Buffer): void {
+    const kind = pt[0];
+    const body = pt.subarray(1);
+    switch (kind) {
+      case RecordKind.DATA:
+        if (body.length > 0) this.emit('data', body);
+        return;
+      case RecordKind.PING:
+        expectLength(body, 8, 'ping');
+        this.seal(encodePingPong(RecordKind.PONG, body));
+        return;
+      case RecordKind.PONG: {
+        expectLength(body, 8, 'pong');
+        const id = body.readBigUInt64BE(0);
+        const sentAt = this.pings.get(id);
+        if (sentAt === undefined) return;
+        this.pings.delete(id);
+        const sample = Math.max(0, this.clock.now() - sentAt);
+        this.srtt = this.srtt === undefined ? sample : this.srtt + RTT_ALPHA * (sample - this.srtt);
+        this.emit('rtt', this.srtt);
+        return;
+      }
+      case RecordKind.CLOSE: {
+        const close = decodeClose(body);
+        this.remoteClose = close;
+        const detail = close.code
+          ? `${close.code}${close.reason ? `: ${close.reason}` : ''}`
+          : close.reason || 'normal';
+        this.finish(new XnatError('XNAT_ERR_LINK_CLOSED_BY_PEER', { detail }));
+        this.socket.end();
+        this.lingerTimer = this.clock.setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS);
+        return;
+      }
+      case RecordKind.REKEY:
+        expectLength(body, 0, 'rekey');
+        this.recv.rekey();
+        return;
+      default:
+        throw new XnatError('XNAT_ERR_LINK_RECORD_MALFORMED', { detail: `record kind ${kind}` });
+    }
+  }
+
+  private readonly onSocketError = (cause: NodeJS.ErrnoException): void => {
+    if (this.isClosed) return;
+    this.destroy(new XnatError('XNAT_ERR_LINK_RESET', { detail: cause.code ?? 'socket error', cause }));
+  };
+
+  private readonly onSocketEnd = (): void => {
+    if (this.isClosed) return;
+    this.destroy(new XnatError('XNAT_ERR_LINK_RESET', { detail: 'peer ended without CLOSE' }));
+  };
+
+  private readonly onSocketClose = (): void => {
+    this.lingerTimer?.cancel();
+    if (this.isClosed) return;
+    this.destroy(new XnatError('XNAT_ERR_LINK_RESET', { detail: 'socket closed' }));
+  };
+}
+
+function expectLength(body: Buffer, n: number, what: string): void {
+  if (body.length !== n)
+    throw new XnatError('XNAT_ERR_LINK_RECORD_MALFORMED', { detail: `${what} body length` });
+}

@@ -1,0 +1,407 @@
+// The stream multiplexer of one session side: stream ids, the fair round-robin scheduler, and the command
+// and datagram lanes. It knows frames, not bytes on a link: ordering and replay are the transport's job.
+import { EventEmitter } from 'node:events';
+import { type ErrorCode, XnatError, isXnatError } from '../errors.ts';
+import { type Logger, silentLogger } from '../observe/log.ts';
+import { type Clock, realClock } from '../util/clock.ts';
+import {
+  type Frame,
+  FrameType,
+  MAX_FRAME_PAYLOAD,
+  MAX_OPEN_META_BYTES,
+  type StreamOpenFrame,
+} from '../wire/frame.ts';
+import { MuxStream, type StreamHost } from './mux-stream.ts';
+import { RoundRobin } from './round-robin.ts';
+import {
+  MAX_STREAMS,
+  MAX_STREAM_ID,
+  type MuxRole,
+  type MuxTransport,
+  STREAM_CHUNK_BYTES,
+  STREAM_INITIAL_WINDOW_BYTES,
+  STREAM_MAX_WINDOW_BYTES,
+} from './mux-transport.ts';
+
+export { MuxStream, type MuxStreamStats } from './mux-stream.ts';
+export type { MuxRole, MuxTransport } from './mux-transport.ts';
+
+/** Mux settings; sizes in bytes. */
+export interface MuxOptions {
+  /** Relay-opened stream ids are odd, agent-opened even. */
+  readonly role: MuxRole;
+  /** Receive window of each stream; default and minimum 256 KiB (the protocol's initial window). */
+  readonly initialWindow?: number;
+  /** Largest receive window a stream grows to while its reader keeps up; default 16 MiB. */
+  readonly maxWindow?: number;
+  /** Streams open at once, this side's limit for both directions; default 4096. */
+  readonly maxStreams?: number;
+  /** Largest DATA payload per scheduler turn; default 16 KiB, at most MAX_FRAME_PAYLOAD. */
+  readonly chunkSize?: number;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+/** Per-mux counters; streams are counted in both directions. */
+export interface MuxStats {
+  readonly streamsOpen: number;
+  /** Streams opened by this side. */
+  readonly streamsOpened: number;
+  /** Streams opened by the peer and accepted. */
+  readonly streamsAccepted: number;
+  readonly resetsSent: number;
+  readonly resetsReceived: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly commandsSent: number;
+  readonly commandsReceived: number;
+  readonly datagramsSent: number;
+  readonly datagramsReceived: number;
+  readonly datagramsDropped: number;
+  /** Frames for streams already gone (a race after a reset or a finish), ignored. */
+  readonly lateFrames: number;
+}
+
+type Counters = { -readonly [K in keyof MuxStats]: MuxStats[K] };
+
+/**
+ * Events: 'stream' (stream: MuxStream, meta: Buffer) for each stream the peer opens; 'command' (body:
+ * Buffer); 'datagram' (flowId: number, data: Buffer); 'drain' when the transport takes data again after
+ * a false from sendCommand; 'closed' (err?: XnatError) once, when the mux is finished.
+ */
+export class Mux extends EventEmitter {
+  private readonly transport: MuxTransport;
+  private readonly role: MuxRole;
+  private readonly initialWindow: number;
+  private readonly maxWindow: number;
+  private readonly maxStreams: number;
+  private readonly chunkSize: number;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly table = new Map<number, MuxStream>();
+  private readonly host: StreamHost;
+  private nextId: number;
+  private highestPeerId = 0;
+  /** Streams with data and send window, served one chunk per turn. */
+  private readonly ready = new RoundRobin<MuxStream>();
+  private transportClosed = false;
+  private closing = false;
+  private finished = false;
+  private readonly counters: Counters = {
+    streamsOpen: 0,
+    streamsOpened: 0,
+    streamsAccepted: 0,
+    resetsSent: 0,
+    resetsReceived: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    commandsSent: 0,
+    commandsReceived: 0,
+    datagramsSent: 0,
+    datagramsReceived: 0,
+    datagramsDropped: 0,
+    lateFrames: 0,
+  };
+
+  constructor(transport: MuxTransport, opts: MuxOptions) {
+    super();
+    this.transport = transport;
+    this.role = opts.role;
+    this.initialWindow = Math.max(
+      STREAM_INITIAL_WINDOW_BYTES,
+      opts.initialWindow ?? STREAM_INITIAL_WINDOW_BYTES,
+    );
+    // Grants travel as u32 deltas; a window far below 2 GiB keeps every delta in range.
+    this.maxWindow = Math.min(
+      2 ** 30,
+      Math.max(this.initialWindow, opts.maxWindow ?? STREAM_MAX_WINDOW_BYTES),
+    );
+    this.maxStreams = Math.max(1, opts.maxStreams ?? MAX_STREAMS);
+    this.chunkSize = Math.min(MAX_FRAME_PAYLOAD, Math.max(1, opts.chunkSize ?? STREAM_CHUNK_BYTES));
+    this.clock = opts.clock ?? realClock;
+    this.logger = opts.logger ?? silentLogger();
+    this.nextId = this.role === 'relay' ? 1 : 2;
+    this.host = this.makeHost();
+    transport.on('frame', this.onFrame);
+    transport.on('drain', this.onDrain);
+    transport.on('closed', this.onTransportClosed);
+  }
+
+  /** Streams not yet finished (both FINs crossed) nor destroyed, by id. */
+  get streams(): ReadonlyMap<number, MuxStream> {
+    return this.table;
+  }
+
+  get stats(): MuxStats {
+    return { ...this.counters, streamsOpen: this.table.size };
+  }
+
+  /**
+   * Opens a stream to the peer. `meta` (at most 4 KiB) travels in the STREAM_OPEN; so do the first bytes of
+   * `firstData` that fit one chunk (no extra round trip), the rest follows as ordinary writes.
+   * Throws XNAT_ERR_MUX_CLOSED, _STREAM_LIMIT, _IDS_EXHAUSTED or _MESSAGE_SIZE.
+   */
+  openStream(meta: Buffer, firstData?: Buffer): MuxStream {
+    if (this.closing || this.finished) throw new XnatError('XNAT_ERR_MUX_CLOSED');
+    if (meta.length > MAX_OPEN_META_BYTES) {
+      throw new XnatError('XNAT_ERR_MUX_MESSAGE_SIZE', { detail: `meta ${meta.length} bytes` });
+    }
+    if (this.table.size >= this.maxStreams) {
+      throw new XnatError('XNAT_ERR_MUX_STREAM_LIMIT', { detail: `limit ${this.maxStreams}` });
+    }
+    if (this.nextId > MAX_STREAM_ID) throw new XnatError('XNAT_ERR_MUX_IDS_EXHAUSTED');
+    const id = this.nextId;
+    this.nextId += 2;
+    const stream = this.addStream(id, meta);
+    this.counters.streamsOpened++;
+    let first: Buffer = Buffer.alloc(0);
+    if (firstData && firstData.length > 0 && this.transport.writable) {
+      const room = Math.min(this.chunkSize, MAX_FRAME_PAYLOAD - 2 - meta.length);
+      first = firstData.length <= room ? firstData : firstData.subarray(0, room);
+      stream.consumeOpenCredit(first.length);
+    }
+    const open: StreamOpenFrame = { type: FrameType.STREAM_OPEN, streamId: id, meta, data: first };
+    this.transport.sendReliable(open);
+    this.grantExtraInitial(stream);
+    if (firstData && first.length < firstData.length) stream.write(firstData.subarray(first.length));
+    this.logger.debug({ streamId: id, firstBytes: first.length }, 'stream opened');
+    return stream;
+  }
+
+  /** Sends one datagram of flow `flowId` on the best-effort lane; false when it was dropped (counted). */
+  sendDatagram(flowId: number, data: Buffer): boolean {
+    if (!Number.isInteger(flowId) || flowId < 0 || flowId > MAX_STREAM_ID) {
+      throw new XnatError('XNAT_ERR_INTERNAL', { detail: 'flowId is not a u32' });
+    }
+    if (this.finished || data.length > MAX_FRAME_PAYLOAD) {
+      this.counters.datagramsDropped++;
+      return false;
+    }
+    const sent = this.transport.sendDatagram({ type: FrameType.DATAGRAM, flowId, data });
+    if (sent) this.counters.datagramsSent++;
+    else this.counters.datagramsDropped++;
+    return sent;
+  }
+
+  /**
+   * Sends one COMMAND frame (reliable, ordered), ahead of any queued stream data. The body is always
+   * accepted; false means back off until 'drain'. Throws XNAT_ERR_MUX_MESSAGE_SIZE (empty or over 64 KiB)
+   * or XNAT_ERR_MUX_CLOSED.
+   */
+  sendCommand(body: Buffer): boolean {
+    if (this.finished) throw new XnatError('XNAT_ERR_MUX_CLOSED');
+    if (body.length === 0 || body.length > MAX_FRAME_PAYLOAD) {
+      throw new XnatError('XNAT_ERR_MUX_MESSAGE_SIZE', { detail: `command body ${body.length} bytes` });
+    }
+    this.counters.commandsSent++;
+    return this.transport.sendReliable({ type: FrameType.COMMAND, body });
+  }
+
+  /** Resets every open stream with `code` (STREAM_RESET sent while the transport lives). */
+  resetAll(code: ErrorCode): void {
+    for (const stream of [...this.table.values()]) stream.reset(code);
+  }
+
+  /** Graceful: refuses new streams both ways, lets open ones finish, then emits 'closed'. Idempotent. */
+  close(): void {
+    if (this.closing || this.finished) return;
+    this.closing = true;
+    this.maybeFinish();
+  }
+
+  /** Immediate: resets every stream (with err's code, else XNAT_ERR_MUX_CLOSED) and emits 'closed' (err). Idempotent. */
+  destroy(err?: XnatError): void {
+    if (this.finished) return;
+    const code: ErrorCode = err?.code ?? 'XNAT_ERR_MUX_CLOSED';
+    for (const stream of [...this.table.values()]) {
+      if (this.transportClosed) stream.abort(code);
+      else stream.reset(code);
+    }
+    this.finish(err);
+  }
+
+  // ---- receiving
+
+  private readonly onFrame = (frame: Frame): void => {
+    if (this.finished) return;
+    switch (frame.type) {
+      case FrameType.STREAM_OPEN:
+        return this.onOpen(frame);
+      case FrameType.STREAM_DATA: {
+        const stream = this.table.get(frame.streamId);
+        if (!stream) return this.onStray(frame.streamId, true);
+        this.counters.bytesIn += frame.data.length;
+        const bad = stream.onData(frame.data);
+        if (bad) this.violation(stream, bad);
+        return;
+      }
+      case FrameType.STREAM_WINDOW: {
+        const stream = this.table.get(frame.streamId);
+        if (stream) stream.onWindow(frame.delta);
+        else this.onStray(frame.streamId, true);
+        return;
+      }
+      case FrameType.STREAM_FIN: {
+        const stream = this.table.get(frame.streamId);
+        if (stream) stream.onFin();
+        else this.onStray(frame.streamId, true);
+        return;
+      }
+      case FrameType.STREAM_RESET: {
+        const stream = this.table.get(frame.streamId);
+        if (stream) stream.onReset(frame.code);
+        else this.onStray(frame.streamId, false);
+        return;
+      }
+      case FrameType.COMMAND:
+        this.counters.commandsReceived++;
+        this.emit('command', frame.body);
+        return;
+      case FrameType.DATAGRAM:
+        this.counters.datagramsReceived++;
+        this.emit('datagram', frame.flowId, frame.data);
+        return;
+      default:
+        this.logger.debug({ frameType: frame.type }, 'mux ignored a session frame');
+    }
+  };
+
+  private onOpen(frame: StreamOpenFrame): void {
+    const id = frame.streamId;
+    if (this.isLocalId(id) || id <= this.highestPeerId) {
+      // Wrong parity, or an id the peer used before: ids are allocated increasing and never reused.
+      this.logger.warn({ streamId: id }, 'stream open with a wrong or reused id');
+      const existing = this.table.get(id);
+      if (existing) existing.reset('XNAT_ERR_MUX_PROTOCOL');
+      else this.sendReset(id, 'XNAT_ERR_MUX_PROTOCOL');
+      return;
+    }
+    this.highestPeerId = id;
+    if (this.closing || this.listenerCount('stream') === 0) return this.sendReset(id, 'XNAT_ERR_MUX_REFUSED');
+    if (this.table.size >= this.maxStreams) {
+      this.logger.warn({ streamId: id, limit: this.maxStreams }, 'stream limit reached');
+      return this.sendReset(id, 'XNAT_ERR_MUX_STREAM_LIMIT');
+    }
+    const stream = this.addStream(id, frame.meta);
+    this.counters.streamsAccepted++;
+    this.grantExtraInitial(stream);
+    this.counters.bytesIn += frame.data.length;
+    const bad = stream.onData(frame.data);
+    if (bad) return this.violation(stream, bad);
+    this.emit('stream', stream, frame.meta);
+  }
+
+  /** A frame for an id not in the table: ignored if the id existed (race), answered with a RESET if never opened. */
+  private onStray(id: number, answer: boolean): void {
+    const existed = this.isLocalId(id) ? id < this.nextId : id <= this.highestPeerId;
+    if (existed) {
+      this.counters.lateFrames++;
+      return;
+    }
+    if (answer) this.sendReset(id, 'XNAT_ERR_MUX_UNKNOWN_STREAM');
+  }
+
+  private violation(stream: MuxStream, code: ErrorCode): void {
+    this.logger.warn({ streamId: stream.id, code }, 'stream protocol violation');
+    stream.reset(code);
+  }
+
+  // ---- sending and scheduling
+
+  private readonly onDrain = (): void => {
+    this.pump();
+    this.emit('drain');
+  };
+
+  /** Serves ready streams round-robin, one chunk per turn, while the transport takes data. */
+  private pump(): void {
+    if (!this.transportClosed) this.ready.serve(() => this.transport.writable);
+  }
+
+  private sendReset(id: number, code: ErrorCode): void {
+    if (this.transportClosed) return;
+    this.counters.resetsSent++;
+    this.transport.sendReliable({ type: FrameType.STREAM_RESET, streamId: id, code });
+  }
+
+  private grantExtraInitial(stream: MuxStream): void {
+    const extra = stream.extraInitialWindow();
+    if (extra > 0)
+      this.transport.sendReliable({ type: FrameType.STREAM_WINDOW, streamId: stream.id, delta: extra });
+  }
+
+  // ---- streams and lifecycle
+
+  private isLocalId(id: number): boolean {
+    return (id % 2 === 1) === (this.role === 'relay');
+  }
+
+  private addStream(id: number, meta: Buffer): MuxStream {
+    const stream = new MuxStream({
+      id,
+      meta,
+      host: this.host,
+      initialWindow: this.initialWindow,
+      maxWindow: this.maxWindow,
+    });
+    // The application is expected to listen for 'error'; this one only keeps a peer's reset from ever
+    // crashing the process when it does not (design invariant 4).
+    stream.on('error', (err: Error) => {
+      this.logger.debug({ streamId: id, code: isXnatError(err) ? err.code : undefined }, 'stream error');
+    });
+    this.table.set(id, stream);
+    return stream;
+  }
+
+  private makeHost(): StreamHost {
+    const send = (frame: Frame) => {
+      if (!this.transportClosed) this.transport.sendReliable(frame);
+    };
+    return {
+      clock: this.clock,
+      chunkSize: this.chunkSize,
+      transportClosed: () => this.transportClosed,
+      rttMs: () => this.transport.stats?.rttMs ?? 0,
+      sendWindow: (streamId, delta) => send({ type: FrameType.STREAM_WINDOW, streamId, delta }),
+      sendFin: (streamId) => send({ type: FrameType.STREAM_FIN, streamId }),
+      sendReset: (streamId, code) => this.sendReset(streamId, code),
+      sendData: (frame) => {
+        this.counters.bytesOut += frame.data.length;
+        send(frame);
+      },
+      schedule: (stream) => {
+        this.ready.add(stream);
+        this.pump();
+      },
+      release: (stream) => {
+        if (this.table.get(stream.id) === stream) this.table.delete(stream.id);
+        this.ready.delete(stream);
+        this.maybeFinish();
+      },
+      resetReceived: (stream, code) => {
+        this.counters.resetsReceived++;
+        this.logger.debug({ streamId: stream.id, code }, 'stream reset by peer');
+      },
+    };
+  }
+
+  private maybeFinish(): void {
+    if (this.closing && !this.finished && this.table.size === 0) this.finish(undefined);
+  }
+
+  private finish(err: XnatError | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.transport.off('frame', this.onFrame);
+    this.transport.off('drain', this.onDrain);
+    this.transport.off('closed', this.onTransportClosed);
+    this.ready.clear();
+    this.logger.debug({ code: err?.code, ...this.stats }, 'mux closed');
+    this.emit('closed', err);
+  }
+
+  private readonly onTransportClosed = (err?: Error): void => {
+    this.transportClosed = true;
+    this.destroy(isXnatError(err) ? err : undefined);
+  };
+}

@@ -1,0 +1,267 @@
+// The agent side: the redial loop that dials links, opens or resumes the session on each, and backs off.
+// It knows nothing of how a link is made (the injected dial() does that: TCP, Noise) nor of streams.
+import { EventEmitter } from 'node:events';
+import { isErrorCode, toXnatError, XnatError } from '../errors.ts';
+import type { Logger } from '../observe/log.ts';
+import { Backoff, type BackoffOptions } from '../util/backoff.ts';
+import type { TimerHandle } from '../util/clock.ts';
+import { FrameType, type Frame } from '../wire/frame.ts';
+import { computeResumeProof } from './resume-proof.ts';
+import { Session } from './session.ts';
+import { LinkPort, type SessionLink } from './session-link.ts';
+import {
+  DEFAULT_STABLE_AFTER_MS,
+  resolveSessionOptions,
+  SESSION_HANDSHAKE_TIMEOUT_MS,
+  SESSION_PROTOCOL_VERSION,
+  type ResolvedSessionOptions,
+  type SessionOptions,
+} from './session-options.ts';
+
+/** Agent-side options. */
+export interface SessionClientOptions extends SessionOptions {
+  /** Makes one established, authenticated link to the relay; rejects with a typed error. */
+  dial: () => Promise<SessionLink>;
+  /** Redial backoff; default first delay 200 ms (so the first retry comes within 250 ms), cap 10 s. */
+  backoff?: BackoffOptions;
+  /** The backoff resets after a link stayed attached this long, in ms; default 10 000. */
+  stableAfterMs?: number;
+  /** Deadline for SESSION_ACCEPT/REJECT after sending OPEN/RESUME, in ms; default 10 000. */
+  handshakeTimeoutMs?: number;
+  /** This agent's static public key, shown as Session.agentKey; default empty. */
+  agentKey?: Buffer;
+}
+
+/** Default redial backoff of the agent. */
+export const DEFAULT_CLIENT_BACKOFF: BackoffOptions = {
+  initialMs: 200,
+  maxMs: 10_000,
+  factor: 2,
+  jitter: 0.5,
+};
+
+/**
+ * Agent side. Events: 'session' (session) – a new session (the first, or after the relay refused to
+ * resume the old one, which is then closed with the relay's code); 'link-error' (err: XnatError) – a dial,
+ * handshake or link failure (auth failures included); the loop retries with backoff until close().
+ */
+export class SessionClient extends EventEmitter {
+  private readonly options: SessionClientOptions;
+  private readonly opts: ResolvedSessionOptions;
+  private readonly logger: Logger;
+  private readonly backoff: Backoff;
+  private readonly stableAfterMs: number;
+  private readonly handshakeTimeoutMs: number;
+  private current: Session | undefined;
+  private started = false;
+  private isClosed = false;
+  private dialing = false;
+  private redialTimer: TimerHandle | undefined;
+  /** The link in its session handshake, if any (once attached, the session owns it). */
+  private handshaking: LinkPort | undefined;
+  /** When the session's current link was attached (clock ms), for the stable-link backoff reset. */
+  private attachedAt: number | undefined;
+
+  constructor(options: SessionClientOptions) {
+    super();
+    this.options = options;
+    this.opts = resolveSessionOptions(options);
+    this.logger = this.opts.logger;
+    this.backoff = new Backoff({ ...DEFAULT_CLIENT_BACKOFF, ...options.backoff });
+    this.stableAfterMs = options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? SESSION_HANDSHAKE_TIMEOUT_MS;
+  }
+
+  /** The live session, if one was established and has not closed. */
+  get session(): Session | undefined {
+    return this.current;
+  }
+
+  /** Redial attempts since the backoff last reset (for status). */
+  get attempts(): number {
+    return this.backoff.attempts;
+  }
+
+  start(): void {
+    if (this.started || this.isClosed) return;
+    this.started = true;
+    void this.connect();
+  }
+
+  /** Stops redialing and closes the session gracefully. Idempotent. */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.redialTimer?.cancel();
+    this.redialTimer = undefined;
+    this.handshaking?.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED'));
+    this.handshaking = undefined;
+    this.current?.close();
+  }
+
+  private async connect(): Promise<void> {
+    this.redialTimer = undefined;
+    if (this.isClosed) return;
+    this.dialing = true;
+    let link: SessionLink;
+    try {
+      link = await this.options.dial();
+    } catch (err) {
+      this.dialing = false;
+      if (this.isClosed) return;
+      this.linkFailed(toXnatError(err, 'XNAT_ERR_LINK_CONNECT'));
+      return;
+    } finally {
+      this.dialing = false;
+    }
+    if (this.isClosed) {
+      link.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED'));
+      return;
+    }
+    this.handshake(link);
+  }
+
+  private handshake(link: SessionLink): void {
+    const port = new LinkPort(link, this.logger);
+    this.handshaking = port;
+    const session = this.current;
+    const timer = this.opts.clock.setTimeout(
+      () => port.destroy(new XnatError('XNAT_ERR_SESSION_TIMEOUT', { detail: 'no SESSION_ACCEPT' })),
+      this.handshakeTimeoutMs,
+    );
+    port.onClose = (err) => {
+      timer.cancel();
+      if (this.handshaking === port) this.handshaking = undefined;
+      this.linkFailed(
+        err ?? new XnatError('XNAT_ERR_LINK_CLOSED_BY_PEER', { detail: 'during session handshake' }),
+      );
+    };
+    port.onFrame = (frame) => {
+      timer.cancel();
+      port.onFrame = () => {};
+      port.onClose = () => {};
+      if (this.handshaking === port) this.handshaking = undefined;
+      this.answer(port, session, frame);
+    };
+    if (session) {
+      port.writeFrame({
+        type: FrameType.SESSION_RESUME,
+        sessionId: session.id,
+        proof: computeResumeProof(session.resumeSecret, session.id, link.handshakeHash),
+        received: BigInt(session.receivedCount),
+      });
+    } else {
+      port.writeFrame({ type: FrameType.SESSION_OPEN, version: SESSION_PROTOCOL_VERSION });
+    }
+  }
+
+  /** Handles the relay's answer to our OPEN (session undefined) or RESUME. */
+  private answer(port: LinkPort, session: Session | undefined, frame: Frame): void {
+    if (this.isClosed) {
+      port.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED'));
+      return;
+    }
+    if (frame.type === FrameType.SESSION_REJECT) {
+      const code = isErrorCode(frame.code) ? frame.code : 'XNAT_ERR_SESSION_PROTOCOL';
+      const err = new XnatError(code, {
+        detail: session ? 'resume refused by relay' : 'open refused by relay',
+      });
+      port.end(code);
+      if (session && session === this.current) {
+        // The relay no longer has our session: end it with the relay's reason, then open a new one.
+        this.logger.warn({ code, session: session.idHex }, 'session resume refused');
+        this.current = undefined;
+        session.destroy(err);
+        // Right away unless another process with our key replaced us: racing it would only flap.
+        if (code !== 'XNAT_ERR_SESSION_REPLACED') this.scheduleRedial(0);
+        else this.linkFailed(err);
+        return;
+      }
+      this.linkFailed(err);
+      return;
+    }
+    if (frame.type !== FrameType.SESSION_ACCEPT) {
+      port.destroy(new XnatError('XNAT_ERR_SESSION_PROTOCOL', { detail: `answer frame type ${frame.type}` }));
+      return;
+    }
+    if (session) {
+      if (session !== this.current || session.state === 'closed') {
+        // The session ended (e.g. expired here) while the resume was in flight: start over with OPEN.
+        port.destroy(
+          new XnatError('XNAT_ERR_SESSION_CLOSED', { detail: 'resumed a session that ended meanwhile' }),
+        );
+        return;
+      }
+      if (!frame.resumed || !frame.sessionId.equals(session.id)) {
+        port.destroy(
+          new XnatError('XNAT_ERR_SESSION_PROTOCOL', { detail: 'SESSION_ACCEPT for another session' }),
+        );
+        return;
+      }
+      const err = session.attach(port, frame.received);
+      if (err) port.destroy(err);
+      else this.attachedAt = this.opts.clock.now();
+      return;
+    }
+    if (frame.resumed || frame.received !== 0n) {
+      port.destroy(new XnatError('XNAT_ERR_SESSION_PROTOCOL', { detail: 'SESSION_ACCEPT of a new session' }));
+      return;
+    }
+    const fresh = new Session(
+      {
+        id: frame.sessionId,
+        role: 'agent',
+        agentKey: this.options.agentKey ?? Buffer.alloc(0),
+        resumeSecret: frame.resumeSecret,
+      },
+      { ...this.options, clock: this.opts.clock, logger: this.logger },
+    );
+    this.current = fresh;
+    fresh.on('detached', () => this.sessionDetached(fresh));
+    fresh.once('closed', () => this.sessionClosed(fresh));
+    const err = fresh.attach(port, 0n);
+    if (err) {
+      port.destroy(err);
+      return;
+    }
+    this.attachedAt = this.opts.clock.now();
+    this.logger.info({ session: fresh.idHex }, 'session opened');
+    this.emit('session', fresh);
+  }
+
+  private sessionDetached(session: Session): void {
+    if (session !== this.current) return;
+    this.resetBackoffIfStable();
+    this.scheduleRedial();
+  }
+
+  private sessionClosed(session: Session): void {
+    if (session !== this.current) return;
+    this.current = undefined;
+    // Ended by the peer or expired here: open a new session on a new link.
+    this.resetBackoffIfStable();
+    this.scheduleRedial();
+  }
+
+  private linkFailed(err: XnatError): void {
+    if (this.isClosed) return;
+    this.logger.warn({ code: err.code, detail: err.detail }, 'link failed');
+    this.emit('link-error', err);
+    this.scheduleRedial();
+  }
+
+  private resetBackoffIfStable(): void {
+    if (this.attachedAt !== undefined && this.opts.clock.now() - this.attachedAt >= this.stableAfterMs) {
+      this.backoff.reset();
+    }
+    this.attachedAt = undefined;
+  }
+
+  /** Schedules the next dial after `delayMs` (default: the next backoff delay), unless one is under way. */
+  private scheduleRedial(delayMs?: number): void {
+    if (this.isClosed || this.redialTimer || this.dialing || this.handshaking) return;
+    const delay = delayMs ?? this.backoff.next();
+    this.logger.debug({ delayMs: delay, attempt: this.backoff.attempts }, 'redial scheduled');
+    this.redialTimer = this.opts.clock.setTimeout(() => void this.connect(), delay);
+  }
+}

@@ -1,0 +1,122 @@
+// What the session needs from a Link (SessionLink), and LinkPort: frames in and out of one link.
+// It knows nothing of sequence numbers or sessions; it turns bytes into frames and bad bytes into a dead link.
+import type { EventEmitter } from 'node:events';
+import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
+import type { Logger } from '../observe/log.ts';
+import { encodeFrame } from '../wire/codec.ts';
+import { FrameDecoder } from '../wire/decoder.ts';
+import type { Frame } from '../wire/frame.ts';
+
+/**
+ * The part of src/crypto/link.ts's Link the session uses; the Link satisfies it structurally, and
+ * test/helpers/memory-link.ts implements it in memory.
+ * Events: 'data' (chunk: Buffer, in order), 'drain', 'rtt' (ms), 'close' (err?: XnatError) – once.
+ */
+export interface SessionLink extends EventEmitter {
+  /** Queues bytes; false once the link's queue is above its high-water mark ('drain' follows). */
+  write(chunk: Buffer | readonly Buffer[]): boolean;
+  /** Graceful: flushes, tells the peer `code`, ends. Idempotent. */
+  close(code?: ErrorCode, reason?: string): void;
+  /** Immediate; emits 'close' once with `err`. Idempotent. */
+  destroy(err?: XnatError): void;
+  /** The authenticated static public key of the peer (for the relay: the agent key). */
+  readonly remoteStaticKey: Buffer;
+  /** The Noise handshake hash of this link: unique per link, binds resume proofs to it. */
+  readonly handshakeHash: Buffer;
+  /** Smoothed round-trip time in ms, once measured. */
+  readonly rttMs: number | undefined;
+  readonly closed: boolean;
+}
+
+/**
+ * One link seen as frames: decodes incoming bytes with a FrameDecoder and hands each frame to `onFrame`,
+ * which its owner swaps as the link moves from handshake to session (frames of the same chunk that follow
+ * the handshake frame reach the new handler). A malformed frame or a throwing handler destroys the link.
+ */
+export class LinkPort {
+  /** Receives each decoded frame; replaced by the owner as the link changes hands. */
+  onFrame: (frame: Frame) => void = () => {};
+  /** Called once when the link closes or is destroyed (by anyone), unless released first. */
+  onClose: (err?: XnatError) => void = () => {};
+  /** Called when the link can take more bytes after write() returned false. */
+  onDrain: () => void = () => {};
+  private readonly decoder = new FrameDecoder();
+  private dead = false;
+  private released = false;
+  private readonly handleData = (chunk: Buffer) => this.receive(chunk);
+  private readonly handleClose = (err?: XnatError) => this.closed(err);
+  private readonly handleDrain = () => {
+    if (!this.dead) this.onDrain();
+  };
+
+  constructor(
+    readonly link: SessionLink,
+    private readonly logger: Logger,
+  ) {
+    link.on('data', this.handleData);
+    link.on('close', this.handleClose);
+    link.on('drain', this.handleDrain);
+    if (link.closed) queueMicrotask(() => this.closed());
+  }
+
+  /** True once the link closed or was destroyed; nothing is read or written after that. */
+  get isDead(): boolean {
+    return this.dead || this.link.closed;
+  }
+
+  /** Writes one frame; returns the link's backpressure answer (false: wait for onDrain). */
+  writeFrame(frame: Frame): boolean {
+    return this.writeChunks(encodeFrame(frame));
+  }
+
+  /** Writes already encoded frame bytes. */
+  writeChunks(chunks: readonly Buffer[]): boolean {
+    if (this.isDead) return false;
+    return this.link.write(chunks.length === 1 ? chunks[0]! : chunks);
+  }
+
+  /** Destroys the link with `err`; onClose follows (synchronously if the link emits at once). */
+  destroy(err: XnatError): void {
+    if (this.dead) return;
+    this.link.destroy(err);
+    // A link that does not emit 'close' synchronously still counts as dead from now on.
+    this.closed(err);
+  }
+
+  /** Graceful end of the link with `code`; onClose follows when the link reports its close. */
+  end(code: ErrorCode): void {
+    if (this.isDead) return;
+    this.link.close(code);
+  }
+
+  /** Stops listening to the link without closing it (the owner hands it over or is done with it). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.link.off('data', this.handleData);
+    this.link.off('close', this.handleClose);
+    this.link.off('drain', this.handleDrain);
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.dead) return;
+    try {
+      this.decoder.push(chunk, (frame) => {
+        // A handler may have destroyed the link while earlier frames of this chunk were handled.
+        if (!this.dead) this.onFrame(frame);
+      });
+    } catch (err) {
+      const e = toXnatError(err);
+      if (e.code === 'XNAT_ERR_INTERNAL') this.logger.error({ err }, 'frame handler threw');
+      else this.logger.warn({ code: e.code, detail: e.detail }, 'link broke the frame protocol');
+      this.destroy(e);
+    }
+  }
+
+  private closed(err?: XnatError): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.release();
+    this.onClose(err);
+  }
+}

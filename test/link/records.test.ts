@@ -1,0 +1,226 @@
+// The record layer of established links: bulk data both ways, RTT, tampering, malformed records, rekey by
+// bytes and by time, keepalive on a blackholed path (fake clock), backpressure and close with a reason.
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { isXnatError } from '../../src/errors.ts';
+import { FakeClock } from '../../src/util/clock.ts';
+import { RECORD_MIN_BYTES } from '../../src/crypto/link-wire.ts';
+import {
+  closed,
+  collect,
+  dialAgent,
+  makeKeys,
+  startRelay,
+  tapLinks,
+  waitFor,
+  writeAll,
+} from './link-helpers.ts';
+
+test('data both ways over TCP, random sizes, several MiB, in order; RTT reported', async (t) => {
+  const keys = makeKeys();
+  const relay = await startRelay({ staticKeys: keys.relay, lookupAgent: () => ({}) });
+  const agent = await dialAgent(relay, keys);
+  await waitFor(() => relay.links.length === 1);
+  const r = relay.links[0]!;
+  const up = randomBytes(6 * 1024 * 1024);
+  const down = randomBytes(5 * 1024 * 1024 + 17);
+  const gotUp = collect(r, up.length);
+  const gotDown = collect(agent, down.length);
+  await Promise.all([writeAll(agent, up), writeAll(r, down)]);
+  t.true((await gotUp).equals(up));
+  t.true((await gotDown).equals(down));
+  await waitFor(() => agent.rttMs !== undefined && r.rttMs !== undefined, 5000, 'rtt');
+  t.true(agent.rttMs! >= 0);
+  t.true(agent.stats.bytesOut > up.length && r.stats.bytesIn === agent.stats.bytesOut);
+  t.true(agent.stats.recordsOut >= Math.ceil(up.length / 65518));
+  agent.close();
+  await relay.close();
+});
+
+test('many small writes in one tick are batched into few records', async (t) => {
+  const { agent, relay } = await tapLinks(makeKeys());
+  const before = agent.stats.recordsOut;
+  const got = collect(relay, 1000 * 10);
+  for (let i = 0; i < 1000; i++) agent.write(Buffer.alloc(10, i & 0xff));
+  const data = await got;
+  t.is(data.length, 10_000);
+  t.is(data[9_999], 999 & 0xff);
+  // 10 000 bytes fit in one record; allow a keepalive or two in between.
+  t.true(agent.stats.recordsOut - before <= 3, String(agent.stats.recordsOut - before));
+  agent.destroy();
+  relay.destroy();
+});
+
+test('one flipped bit in a transport record: XNAT_ERR_CRYPTO_DECRYPT and close', async (t) => {
+  const { tap, agent, relay } = await tapLinks(makeKeys());
+  const relayClosed = closed(relay);
+  const agentClosed = closed(agent);
+  tap.toRelay = (c) => {
+    if (c.length < RECORD_MIN_BYTES) return c;
+    const copy = Buffer.from(c);
+    copy[copy.length >> 1]! ^= 0x10;
+    tap.toRelay = (x) => x;
+    return copy;
+  };
+  agent.write(randomBytes(5000));
+  const err = await relayClosed;
+  t.true(isXnatError(err, 'XNAT_ERR_CRYPTO_DECRYPT'), String(err?.code));
+  t.true(relay.closed);
+  // The agent sees its socket go (a reset, not a crypto error: its own records were fine).
+  t.true(isXnatError(await agentClosed, 'XNAT_ERR_LINK_RESET'));
+});
+
+test('length prefix 0xFFFF with garbage: XNAT_ERR_CRYPTO_DECRYPT; a too-short record: malformed', async (t) => {
+  const keys = makeKeys();
+  const a = await tapLinks(keys);
+  const aClosed = closed(a.relay);
+  a.tap.toRelay = () => undefined; // silence the real agent so only garbage arrives
+  const junk = Buffer.alloc(2 + 65535);
+  junk.writeUInt16BE(0xffff, 0);
+  randomBytes(65535).copy(junk, 2);
+  a.tap.injectToRelay(junk);
+  t.true(isXnatError(await aClosed, 'XNAT_ERR_CRYPTO_DECRYPT'));
+  a.agent.destroy();
+
+  const b = await tapLinks(keys);
+  const bClosed = closed(b.relay);
+  b.tap.toRelay = () => undefined;
+  b.tap.injectToRelay(Buffer.from([0, 5, 1, 2, 3, 4, 5]));
+  const err = await bClosed;
+  t.true(isXnatError(err, 'XNAT_ERR_LINK_RECORD_MALFORMED'), String(err?.code));
+  b.agent.destroy();
+});
+
+test('rekey by byte budget on both sides with data intact', async (t) => {
+  const { agent, relay } = await tapLinks(makeKeys(), { rekeyAfterBytes: 100_000 }, { rekeyAfterBytes: 150_000 });
+  const up = randomBytes(3 * 1024 * 1024);
+  const down = randomBytes(2 * 1024 * 1024);
+  const gotUp = collect(relay, up.length);
+  const gotDown = collect(agent, down.length);
+  await Promise.all([writeAll(agent, up), writeAll(relay, down)]);
+  t.true((await gotUp).equals(up));
+  t.true((await gotDown).equals(down));
+  t.true(agent.stats.rekeys >= 20, String(agent.stats.rekeys));
+  t.true(relay.stats.rekeys >= 10, String(relay.stats.rekeys));
+  agent.destroy();
+  relay.destroy();
+});
+
+test('rekey by time budget (fake clock) with data still flowing', async (t) => {
+  const agentClock = new FakeClock();
+  const relayClock = new FakeClock();
+  const { agent, relay } = await tapLinks(
+    makeKeys(),
+    { clock: agentClock, rekeyAfterMs: 500 },
+    { clock: relayClock, rekeyAfterMs: 700 },
+  );
+  for (let round = 1; round <= 4; round++) {
+    const up = randomBytes(200_000);
+    const down = randomBytes(150_000);
+    const gotUp = collect(relay, up.length);
+    const gotDown = collect(agent, down.length);
+    agent.write(up);
+    relay.write(down);
+    agentClock.advance(500);
+    relayClock.advance(700);
+    t.true((await gotUp).equals(up));
+    t.true((await gotDown).equals(down));
+    t.is(agent.stats.rekeys, round);
+    t.is(relay.stats.rekeys, round);
+  }
+  agent.destroy();
+  relay.destroy();
+});
+
+test('keepalive timeout fires on a blackholed path (fake clock)', async (t) => {
+  const agentClock = new FakeClock();
+  const relayClock = new FakeClock();
+  const { tap, agent, relay } = await tapLinks(makeKeys(), { clock: agentClock }, { clock: relayClock });
+  await waitFor(() => agent.rttMs !== undefined && relay.rttMs !== undefined, 5000, 'first pongs');
+  tap.toRelay = () => undefined;
+  tap.toAgent = () => undefined;
+  const agentClosed = closed(agent);
+  const relayClosed = closed(relay);
+  for (let i = 0; i < 3; i++) {
+    agentClock.advance(1000);
+    relayClock.advance(1000);
+    await new Promise((r) => setImmediate(r));
+  }
+  t.false(agent.closed, 'still alive before the deadline');
+  agentClock.advance(1000);
+  relayClock.advance(1000);
+  t.true(isXnatError(await agentClosed, 'XNAT_ERR_LINK_KEEPALIVE'));
+  t.true(isXnatError(await relayClosed, 'XNAT_ERR_LINK_KEEPALIVE'));
+});
+
+test('keepalive pings keep an idle link alive (fake clock)', async (t) => {
+  const agentClock = new FakeClock();
+  const relayClock = new FakeClock();
+  const { agent, relay } = await tapLinks(makeKeys(), { clock: agentClock }, { clock: relayClock });
+  for (let i = 0; i < 10; i++) {
+    agentClock.advance(1000);
+    relayClock.advance(1000);
+    const pongs = agent.stats.recordsIn;
+    await waitFor(() => agent.stats.recordsIn > pongs && relay.stats.recordsIn > i, 5000, 'ping round');
+  }
+  t.false(agent.closed);
+  t.false(relay.closed);
+  agent.destroy();
+  relay.destroy();
+});
+
+test('backpressure: write() returns false on a stalled path, then drain and all bytes arrive', async (t) => {
+  const { tap, agent, relay } = await tapLinks(makeKeys(), { highWaterMark: 256 * 1024 });
+  const held: Buffer[] = [];
+  tap.toRelay = (c) => {
+    held.push(c);
+    return undefined;
+  };
+  const data = randomBytes(2 * 1024 * 1024);
+  let off = 0;
+  let refused = false;
+  while (off < data.length && !refused) {
+    refused = !agent.write(data.subarray(off, off + 64 * 1024));
+    off += 64 * 1024;
+  }
+  t.true(refused, 'write() returned false');
+  const drained = new Promise<void>((r) => agent.once('drain', r));
+  const got = collect(relay, off);
+  tap.toRelay = (c) => c;
+  for (const c of held.splice(0)) tap.injectToRelay(c);
+  await drained;
+  t.true((await got).equals(data.subarray(0, off)));
+  agent.destroy();
+  relay.destroy();
+});
+
+test('close with a reason is delivered to the peer after pending data', async (t) => {
+  const { agent, relay } = await tapLinks(makeKeys());
+  const data = randomBytes(300_000);
+  const got = collect(relay, data.length);
+  const relayClosed = closed(relay);
+  const agentClosed = closed(agent);
+  agent.write(data);
+  agent.close('XNAT_ERR_CLOSED', 'agent shutting down');
+  t.true((await got).equals(data));
+  const err = await relayClosed;
+  t.true(isXnatError(err, 'XNAT_ERR_LINK_CLOSED_BY_PEER'));
+  t.deepEqual(relay.remoteClose, { code: 'XNAT_ERR_CLOSED', reason: 'agent shutting down' });
+  t.regex(err?.detail ?? '', /agent shutting down/);
+  t.is(await agentClosed, undefined);
+  t.false(agent.write(Buffer.from('late')));
+  agent.close(); // idempotent
+  agent.destroy();
+});
+
+test('destroy is immediate and idempotent; close event once', async (t) => {
+  const { agent, relay } = await tapLinks(makeKeys());
+  let closes = 0;
+  agent.on('close', () => closes++);
+  const relayClosed = closed(relay);
+  agent.destroy();
+  agent.destroy();
+  agent.close();
+  t.is(closes, 1);
+  t.true(isXnatError(await relayClosed, 'XNAT_ERR_LINK_RESET'));
+});
