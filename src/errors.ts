@@ -548,6 +548,13 @@ export const ERRORS = {
     false,
     EXIT.CONFIG,
   ),
+  // ---- TUI (the interactive dashboard)
+  XNAT_ERR_TUI_NO_TTY: spec(
+    'The dashboard needs an interactive terminal.',
+    'Run it in a terminal (not through a pipe), or use `xnat status` for a one-shot snapshot.',
+    false,
+    EXIT.USAGE,
+  ),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

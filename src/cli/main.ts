@@ -1,6 +1,13 @@
 // The commander program behind bin/xnat.js: parses argv, runs one command, maps XnatError to exit codes.
 import { Command, CommanderError } from 'commander';
 import { XnatError, toXnatError, EXIT } from '../errors.ts';
+import { VERSION } from '../util/version.ts';
+import { addKeygenCommand } from './keygen.ts';
+import { addInitCommand } from './init.ts';
+import { addCheckCommand } from './check.ts';
+import { addServeCommands } from './serve.ts';
+import { addStatusCommand } from './status.ts';
+import { addDemoCommand } from './demo.ts';
 
 /** Prints `error CODE: message` and the hint to stderr and returns the exit code. */
 export function reportError(err: unknown): number {
@@ -15,9 +22,17 @@ export function reportError(err: unknown): number {
 export function buildProgram(): Command {
   const program = new Command('xnat')
     .description('Self-hosted reverse-tunnel gateway: relay on a VPS, agent behind NAT.')
-    .version('0.1.0')
+    .version(VERSION)
     .exitOverride()
     .showHelpAfterError();
+  addServeCommands(program);
+  addDemoCommand(program);
+  addInitCommand(program);
+  addKeygenCommand(program);
+  addCheckCommand(program);
+  addStatusCommand(program);
+  // Subcommands inherit exitOverride so usage errors come back as CommanderError, not process.exit.
+  for (const c of program.commands) c.exitOverride();
   return program;
 }
 

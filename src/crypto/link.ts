@@ -139,7 +139,9 @@ export class LinkAcceptor extends EventEmitter {
       const failure = err instanceof HandshakeFailure ? err : new HandshakeFailure(toXnatError(err));
       reader.release();
       closeAfterFailure(socket, clock, failure.farewell);
-      log.warn({ code: failure.error.code, detail: failure.error.detail }, 'link handshake failed');
+      // Authentication failures matter to an operator; scanners and timeouts are routine on a public port.
+      const level = failure.error.code.startsWith('XNAT_ERR_AUTH_') ? 'warn' : 'info';
+      log[level]({ code: failure.error.code, detail: failure.error.detail }, 'link handshake failed');
       this.emit('handshakeError', failure.error);
       throw failure.error;
     } finally {

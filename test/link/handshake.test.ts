@@ -1,6 +1,6 @@
 // Link handshake over real TCP on 127.0.0.1: success, each authentication failure with its own code on
 // both sides, garbage and stalled peers, the pending cap, replayed message 1; the relay keeps serving.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { isXnatError, type XnatError } from '../../src/errors.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
@@ -24,7 +24,7 @@ import {
 
 /** Connects a well-behaved agent and checks data flows: the acceptor still serves others. */
 async function assertServes(
-  t: import('ava').ExecutionContext,
+  t: ExecutionContext,
   relay: TestRelay,
   keys: Keys,
   psk?: Uint8Array,

@@ -9,7 +9,7 @@ import type { LinkOptions } from '../../src/crypto/link-records.ts';
 import { createDuplexPair } from '../../src/transport/memory-pair.ts';
 import { dialTcp, listenTcp, type TcpListener } from '../../src/transport/tcp.ts';
 import { REDACT_PATHS } from '../../src/observe/log.ts';
-import { XnatError } from '../../src/errors.ts';
+import type { XnatError } from '../../src/errors.ts';
 
 export interface Keys {
   relay: KeyPair;
@@ -163,6 +163,9 @@ export function createTap(): Tap {
   });
   tapA.on('end', () => tapB.end());
   tapB.on('end', () => tapA.end());
+  // A proxy whose one side fails closes the other, as a TCP relay in the middle would.
+  tapA.on('close', () => !tapA.readableEnded && tapB.destroy());
+  tapB.on('close', () => !tapB.readableEnded && tapA.destroy());
   tapA.on('error', () => {});
   tapB.on('error', () => {});
   return tap;

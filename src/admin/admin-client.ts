@@ -1,0 +1,86 @@
+// A client of the admin endpoint: connects, authenticates with the token, and calls admin commands.
+// Used by `xnat status` and the dashboard; it knows nothing of how snapshots are rendered.
+import net from 'node:net';
+import { CommandEndpoint } from '../command/endpoint.ts';
+import { createRegistry } from '../command/registry.ts';
+import {
+  adminAuth,
+  adminStatus,
+  adminSnapshot,
+  adminSubscribe,
+  callRequest,
+  handleOneWay,
+  sessionKick,
+} from '../protocol/index.ts';
+import { XnatError } from '../errors.ts';
+import type { Status } from '../observe/status.ts';
+import { SocketChannel, MAX_ADMIN_MESSAGE_BYTES } from './socket-channel.ts';
+
+export class AdminClient {
+  private constructor(
+    private readonly endpoint: CommandEndpoint,
+    private readonly socket: net.Socket,
+    private readonly onSnapshot: Set<(s: Status) => void>,
+  ) {}
+
+  /** Connects to host:port and authenticates; XNAT_ERR_ADMIN_CONNECT or XNAT_ERR_COMMAND_DENIED on failure. */
+  static async connect(host: string, port: number, token: string, timeoutMs = 5_000): Promise<AdminClient> {
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host, port });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new XnatError('XNAT_ERR_ADMIN_CONNECT', { detail: `${host}:${port} timeout` }));
+      }, timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+      s.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(
+          new XnatError('XNAT_ERR_ADMIN_CONNECT', {
+            detail: `${host}:${port} ${err.code ?? ''}`,
+            cause: err,
+          }),
+        );
+      });
+    });
+    const listeners = new Set<(s: Status) => void>();
+    const registry = createRegistry();
+    handleOneWay(registry, adminSnapshot, (msg) => {
+      for (const l of listeners) l(msg.snapshot as unknown as Status);
+    });
+    const endpoint = new CommandEndpoint(new SocketChannel(socket), {
+      registry,
+      defaultTimeoutMs: timeoutMs,
+      maxMessageBytes: MAX_ADMIN_MESSAGE_BYTES,
+    });
+    const client = new AdminClient(endpoint, socket, listeners);
+    try {
+      await callRequest(endpoint, adminAuth, { token });
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    return client;
+  }
+
+  async status(): Promise<Status> {
+    return (await callRequest(this.endpoint, adminStatus, {})) as unknown as Status;
+  }
+
+  /** Pushes a snapshot to `listener` every intervalMs until close(). */
+  async subscribe(intervalMs: number, listener: (s: Status) => void): Promise<void> {
+    this.onSnapshot.add(listener);
+    await callRequest(this.endpoint, adminSubscribe, { intervalMs });
+  }
+
+  async kick(agentName: string): Promise<boolean> {
+    return (await callRequest(this.endpoint, sessionKick, { agentName })).kicked;
+  }
+
+  close(): void {
+    this.endpoint.close();
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,117 @@
+// Prometheus exposition over HTTP (GET /metrics), computed from the status snapshot at each scrape.
+// prom-client renders the text format (a well-kept library; the format has escaping rules we'd rather not own).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry, Gauge } from 'prom-client';
+import { XnatError } from '../errors.ts';
+import type { Logger } from '../observe/log.ts';
+import type { Status } from '../observe/status.ts';
+import type { HostPort } from '../config/index.ts';
+
+export interface MetricsServer {
+  readonly address: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Builds the registry; every gauge reads the snapshot taken once per scrape. */
+export function buildMetricsRegistry(status: () => Status): Registry {
+  const registry = new Registry();
+  let snap: Status = status();
+  const sessions = () =>
+    snap.role === 'relay' ? snap.sessions : snap.relays.flatMap((r) => (r.session ? [r.session] : []));
+  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        fill(this);
+      },
+    });
+
+  gauge('xnat_up', 'Always 1 while the process runs; role label says relay or agent.', ['role'], (g) => {
+    snap = status();
+    g.set({ role: snap.role }, 1);
+  });
+  gauge('xnat_sessions', 'Sessions by state.', ['state'], (g) => {
+    for (const s of sessions()) g.inc({ state: s.state }, 1);
+  });
+  gauge('xnat_session_bytes_sent', 'Bytes sent in frames per session.', ['agent', 'session'], (g) => {
+    for (const s of sessions()) g.set({ agent: s.agent, session: s.id.slice(0, 12) }, s.bytesSent);
+  });
+  gauge('xnat_session_bytes_received', 'Bytes received in frames per session.', ['agent', 'session'], (g) => {
+    for (const s of sessions()) g.set({ agent: s.agent, session: s.id.slice(0, 12) }, s.bytesReceived);
+  });
+  gauge(
+    'xnat_session_rtt_seconds',
+    'Smoothed link round-trip time per session.',
+    ['agent', 'session'],
+    (g) => {
+      for (const s of sessions())
+        if (s.rttMs !== undefined) g.set({ agent: s.agent, session: s.id.slice(0, 12) }, s.rttMs / 1000);
+    },
+  );
+  gauge('xnat_session_resumes', 'Times each session resumed on a new link.', ['agent', 'session'], (g) => {
+    for (const s of sessions()) g.set({ agent: s.agent, session: s.id.slice(0, 12) }, s.resumes);
+  });
+  gauge(
+    'xnat_session_replay_bytes',
+    'Bytes held in the replay buffer per session.',
+    ['agent', 'session'],
+    (g) => {
+      for (const s of sessions()) g.set({ agent: s.agent, session: s.id.slice(0, 12) }, s.replayBytes);
+    },
+  );
+  gauge('xnat_mapping_active_streams', 'Open streams per mapping.', ['mapping', 'protocol'], (g) => {
+    for (const m of snap.mappings) g.set({ mapping: m.name, protocol: m.protocol }, m.activeStreams);
+  });
+  gauge('xnat_mapping_streams', 'Streams opened per mapping since start.', ['mapping', 'protocol'], (g) => {
+    for (const m of snap.mappings) g.set({ mapping: m.name, protocol: m.protocol }, m.totalStreams);
+  });
+  gauge('xnat_mapping_ready', '1 when the mapping is ready, else 0.', ['mapping', 'protocol'], (g) => {
+    for (const m of snap.mappings)
+      g.set({ mapping: m.name, protocol: m.protocol }, m.phase === 'ready' ? 1 : 0);
+  });
+  return registry;
+}
+
+export function startMetricsServer(
+  listen: HostPort,
+  status: () => Status,
+  logger: Logger,
+): Promise<MetricsServer> {
+  const registry = buildMetricsRegistry(status);
+  const log = logger.child({ what: 'metrics' });
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new XnatError('XNAT_ERR_ADMIN_LISTEN', {
+          detail: `${listen.host}:${listen.port} ${err.code ?? ''}`,
+          cause: err,
+        }),
+      ),
+    );
+    server.listen({ host: listen.host, port: listen.port }, () => {
+      const addr = server.address() as AddressInfo;
+      log.info({ address: addr.address, port: addr.port }, 'listening');
+      resolve({
+        address: addr.address,
+        port: addr.port,
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      });
+    });
+  });
+}

@@ -1,0 +1,122 @@
+// `xnat relay` and `xnat agent`: load a profile, start the role with its admin and metrics endpoints,
+// and shut down cleanly on SIGINT/SIGTERM.
+import type { Command } from 'commander';
+import { loadAgentProfile, loadRelayProfile, type AgentProfile, type RelayProfile } from '../config/index.ts';
+import { createRootLogger, type Logger } from '../observe/log.ts';
+import { Relay } from '../relay/relay.ts';
+import { Agent } from '../agent/agent.ts';
+import { startAdminServer, type AdminActions } from '../admin/admin-server.ts';
+import { startMetricsServer } from '../admin/metrics.ts';
+
+/** A running role with its endpoints; close() stops everything. */
+export interface Running {
+  readonly logger: Logger;
+  close(): Promise<void>;
+}
+
+async function startEndpoints(
+  profile: RelayProfile | AgentProfile,
+  actions: AdminActions,
+  logger: Logger,
+): Promise<Array<() => Promise<void>>> {
+  const closers: Array<() => Promise<void>> = [];
+  if (profile.admin) {
+    const admin = await startAdminServer({
+      listen: profile.admin.listen,
+      token: profile.admin.token,
+      actions,
+      logger,
+    });
+    closers.push(() => admin.close());
+  }
+  if (profile.metrics) {
+    const metrics = await startMetricsServer(profile.metrics.listen, () => actions.status(), logger);
+    closers.push(() => metrics.close());
+  }
+  return closers;
+}
+
+export async function startRelay(profile: RelayProfile, logger: Logger): Promise<Running & { relay: Relay }> {
+  const relay = new Relay(profile, { logger });
+  await relay.start();
+  const closers = await startEndpoints(
+    profile,
+    { status: () => relay.status(), kick: (n) => relay.kick(n) > 0 },
+    logger,
+  );
+  return {
+    relay,
+    logger,
+    close: async () => {
+      await Promise.all(closers.map((c) => c()));
+      await relay.close();
+    },
+  };
+}
+
+export async function startAgent(profile: AgentProfile, logger: Logger): Promise<Running & { agent: Agent }> {
+  const agent = new Agent(profile, { logger });
+  agent.start();
+  const closers = await startEndpoints(profile, { status: () => agent.status() }, logger);
+  return {
+    agent,
+    logger,
+    close: async () => {
+      await Promise.all(closers.map((c) => c()));
+      agent.close();
+    },
+  };
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+export function untilSignal(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    // xnat's timers are unref'd (realClock): an agent waiting to redial holds no handle, and without this
+    // the process would exit (code 13, unsettled top-level await) while its relay is down.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    const onSignal = (signal: NodeJS.Signals) => {
+      clearInterval(keepAlive);
+      logger.info({ signal }, 'stopping');
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+/** Gives pino's async destination a moment to flush, then exits with `code`. */
+function exitAfterFlush(logger: Logger, code: number): void {
+  logger.flush(() => process.exit(code));
+  setTimeout(() => process.exit(code), 500).unref();
+}
+
+export function addServeCommands(program: Command): void {
+  program
+    .command('relay')
+    .description('run a relay (public side) from its profile')
+    .requiredOption('-p, --profile <file>', 'relay profile (YAML)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error (overrides the profile)')
+    .action(async (opts: { profile: string; logLevel?: string }) => {
+      const profile = loadRelayProfile(opts.profile);
+      const logger = createRootLogger({ level: opts.logLevel ?? profile.log.level, base: { role: 'relay' } });
+      const running = await startRelay(profile, logger);
+      await untilSignal(logger);
+      await running.close();
+      exitAfterFlush(logger, 0);
+    });
+  program
+    .command('agent')
+    .description('run an agent (private side) from its profile')
+    .requiredOption('-p, --profile <file>', 'agent profile (YAML)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error (overrides the profile)')
+    .action(async (opts: { profile: string; logLevel?: string }) => {
+      const profile = loadAgentProfile(opts.profile);
+      const logger = createRootLogger({ level: opts.logLevel ?? profile.log.level, base: { role: 'agent' } });
+      const running = await startAgent(profile, logger);
+      await untilSignal(logger);
+      await running.close();
+      exitAfterFlush(logger, 0);
+    });
+}

@@ -1,0 +1,85 @@
+// `xnat status`: one-shot status of a running relay or agent through its admin endpoint.
+import type { Command } from 'commander';
+import { loadProfile, parseHostPort } from '../config/index.ts';
+import { AdminClient } from '../admin/admin-client.ts';
+import { XnatError } from '../errors.ts';
+import { formatBytes } from '../util/bytes.ts';
+import type { Status, SessionStatus } from '../observe/status.ts';
+
+/** Renders a snapshot as a few human lines. */
+export function renderStatus(s: Status): string {
+  const lines: string[] = [];
+  const session = (x: SessionStatus) =>
+    `  session ${x.id.slice(0, 12)} agent=${x.agent} state=${x.state} rtt=${x.rttMs === undefined ? '-' : `${x.rttMs.toFixed(1)}ms`} ` +
+    `resumes=${x.resumes} sent=${formatBytes(x.bytesSent)} received=${formatBytes(x.bytesReceived)} streams=${x.streams.length}`;
+  if (s.role === 'relay') {
+    lines.push(
+      `relay ${s.version} control=${s.control ? `${s.control.address}:${s.control.port}` : '-'} sessions=${s.sessions.length}`,
+    );
+    for (const x of s.sessions) lines.push(session(x));
+  } else {
+    lines.push(`agent ${s.name} ${s.version}`);
+    for (const r of s.relays) {
+      lines.push(
+        `  relay ${r.address} state=${r.state}${r.lastError ? ` last-error=${r.lastError.code}` : ''}`,
+      );
+      if (r.session) lines.push(`  ${session(r.session)}`);
+    }
+  }
+  for (const m of s.mappings) {
+    lines.push(
+      `  mapping ${m.name} ${m.protocol} remotePort=${m.remotePort} phase=${m.phase}` +
+        `${m.local ? ` local=${m.local}` : ''} active=${m.activeStreams} total=${m.totalStreams}${m.error ? ` error=${m.error.code}` : ''}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export interface AdminTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string;
+}
+
+/** Where the admin endpoint is: from --admin/--token, or from the profile's admin block. */
+export function resolveAdminTarget(opts: { profile?: string; admin?: string; token?: string }): AdminTarget {
+  if (opts.admin) {
+    const hp = parseHostPort(opts.admin);
+    const token = opts.token ?? process.env.XNAT_ADMIN_TOKEN;
+    if (!token)
+      throw new XnatError('XNAT_ERR_CLI_USAGE', {
+        detail: '--token or XNAT_ADMIN_TOKEN is required with --admin',
+      });
+    return { host: hp.host, port: hp.port, token };
+  }
+  if (!opts.profile) throw new XnatError('XNAT_ERR_CLI_USAGE', { detail: 'give --profile or --admin' });
+  const profile = loadProfile(opts.profile);
+  if (!profile.admin) throw new XnatError('XNAT_ERR_ADMIN_NOT_CONFIGURED', { detail: opts.profile });
+  const host =
+    profile.admin.listen.host === '0.0.0.0'
+      ? '127.0.0.1'
+      : profile.admin.listen.host === '::'
+        ? '::1'
+        : profile.admin.listen.host;
+  return { host, port: profile.admin.listen.port, token: profile.admin.token };
+}
+
+export function addStatusCommand(program: Command): void {
+  program
+    .command('status')
+    .description('print the status of a running relay or agent (through its admin endpoint)')
+    .option('-p, --profile <file>', 'profile of the running relay or agent (its admin block)')
+    .option('--admin <host:port>', 'admin endpoint address (instead of --profile)')
+    .option('--token <token>', 'admin token (default: XNAT_ADMIN_TOKEN)')
+    .option('--json', 'print the snapshot as JSON')
+    .action(async (opts: { profile?: string; admin?: string; token?: string; json?: boolean }) => {
+      const target = resolveAdminTarget(opts);
+      const client = await AdminClient.connect(target.host, target.port, target.token);
+      try {
+        const status = await client.status();
+        process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
+      } finally {
+        client.close();
+      }
+    });
+}

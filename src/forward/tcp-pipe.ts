@@ -1,0 +1,112 @@
+// Joins one TCP socket (visitor or LAN service) to one tunnel stream, with honest endings:
+// a clean FIN only when the other side ended cleanly, a TCP reset whenever the stream was aborted.
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../observe/log.ts';
+import { type ErrorCode, isErrorCode } from '../errors.ts';
+
+/** The part of a mux stream the pipe needs: a Duplex that can be aborted with a code. */
+export interface TunnelStream extends Duplex {
+  reset(code: ErrorCode): void;
+  readonly resetCode: ErrorCode | undefined;
+}
+
+/** How a pipe ended: `clean` when both directions finished with FIN, otherwise the code that aborted it. */
+export interface PipeResult {
+  readonly clean: boolean;
+  readonly code: ErrorCode | undefined;
+  readonly bytesFromSocket: number;
+  readonly bytesToSocket: number;
+}
+
+/**
+ * Pipes `socket` <-> `stream` with backpressure in both directions. The socket must have been created with
+ * allowHalfOpen so a FIN in one direction does not end the other. Resolves once both are closed.
+ */
+export function joinSocketToStream(
+  socket: Socket,
+  stream: TunnelStream,
+  logger?: Logger,
+): Promise<PipeResult> {
+  return new Promise((resolve) => {
+    let bytesFromSocket = 0;
+    let bytesToSocket = 0;
+    let socketEnded = false; // we got FIN from the socket
+    let streamEnded = false; // we got FIN from the stream
+    let failed: ErrorCode | undefined;
+    let settled = false;
+    let socketClosed = false;
+    let streamClosed = false;
+
+    const finish = () => {
+      if (settled || !socketClosed || !streamClosed) return;
+      settled = true;
+      resolve({ clean: failed === undefined, code: failed, bytesFromSocket, bytesToSocket });
+    };
+
+    /** The stream was aborted (peer reset, session expired or replaced): reset the socket, never FIN it. */
+    const abortSocket = (code: ErrorCode) => {
+      if (failed === undefined) failed = code;
+      if (!socket.destroyed) socket.resetAndDestroy();
+    };
+    /** The socket failed or was reset: abort the stream so the far side resets too. */
+    const abortStream = (code: ErrorCode) => {
+      if (failed === undefined) failed = code;
+      if (!stream.destroyed) stream.reset(code);
+    };
+
+    socket.on('data', (chunk: Buffer) => {
+      bytesFromSocket += chunk.length;
+      if (!stream.write(chunk)) socket.pause();
+    });
+    stream.on('drain', () => socket.resume());
+    socket.on('end', () => {
+      socketEnded = true;
+      if (!stream.destroyed) stream.end();
+      maybeDone();
+    });
+
+    stream.on('data', (chunk: Buffer) => {
+      bytesToSocket += chunk.length;
+      if (!socket.write(chunk)) stream.pause();
+    });
+    socket.on('drain', () => stream.resume());
+    stream.on('end', () => {
+      streamEnded = true;
+      if (!socket.destroyed) socket.end();
+      maybeDone();
+    });
+
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      logger?.debug({ errno: err.code }, 'socket error');
+      abortStream('XNAT_ERR_FORWARD_SOCKET_RESET');
+    });
+    socket.on('close', () => {
+      socketClosed = true;
+      // A socket that closed before both directions finished was torn down: the stream must not look complete.
+      if (!(socketEnded && streamEnded) && failed === undefined) abortStream('XNAT_ERR_FORWARD_SOCKET_RESET');
+      else if (!stream.destroyed && socketEnded && streamEnded) stream.destroy();
+      finish();
+    });
+
+    stream.on('error', (err: Error & { code?: unknown }) => {
+      const code = stream.resetCode ?? (isErrorCode(err.code) ? err.code : 'XNAT_ERR_FORWARD_STREAM_RESET');
+      abortSocket(code);
+    });
+    stream.on('close', () => {
+      streamClosed = true;
+      if (!(socketEnded && streamEnded) && !socket.destroyed)
+        abortSocket(stream.resetCode ?? 'XNAT_ERR_FORWARD_STREAM_RESET');
+      finish();
+    });
+
+    // Listeners are in place: let bytes flow (listeners and targets hand us paused sockets).
+    socket.resume();
+
+    function maybeDone() {
+      // Both directions half-closed cleanly: let the socket finish flushing, then close.
+      if (socketEnded && streamEnded && socket.writableFinished) socket.destroy();
+      else if (socketEnded && streamEnded) socket.once('finish', () => socket.destroy());
+    }
+  });
+}

@@ -1,0 +1,90 @@
+// Status snapshots: plain, serializable objects describing a running relay or agent at one instant.
+// Producers build them on demand; the CLI, admin endpoint and dashboard only read them, never logs.
+
+/** One reconnect event of a session, newest last. */
+export interface ReconnectEvent {
+  /** Wall-clock time, ms since the epoch. */
+  readonly at: number;
+  /** 'attached' when a link joined, 'detached' when one was lost (with the code that ended it). */
+  readonly event: 'attached' | 'detached';
+  readonly code?: string;
+}
+
+export interface StreamStatus {
+  readonly id: number;
+  readonly mapping: string;
+  /** Visitor address as host:port. */
+  readonly visitor: string;
+  /** Bytes from the visitor towards the LAN service. */
+  readonly bytesUp: number;
+  /** Bytes from the LAN service towards the visitor. */
+  readonly bytesDown: number;
+  readonly ageMs: number;
+}
+
+export interface SessionStatus {
+  /** Session id, hex (not secret: it is useless without the resume secret). */
+  readonly id: string;
+  readonly agent: string;
+  /** Short fingerprint of the agent's public key. */
+  readonly agentKey: string;
+  readonly state: 'attached' | 'detached' | 'closed' | 'connecting';
+  /** Wall-clock ms since the epoch when the session began. */
+  readonly since: number;
+  readonly rttMs: number | undefined;
+  readonly links: number;
+  readonly resumes: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly replayBytes: number;
+  readonly streams: readonly StreamStatus[];
+  readonly reconnects: readonly ReconnectEvent[];
+}
+
+export type MappingPhase = 'pending' | 'registering' | 'ready' | 'failed';
+
+export interface MappingStatus {
+  readonly name: string;
+  readonly protocol: 'tcp' | 'udp';
+  /** The public port; 0 until the relay assigned it. */
+  readonly remotePort: number;
+  /** LAN target (agent side only). */
+  readonly local?: string;
+  readonly phase: MappingPhase;
+  readonly error?: { readonly code: string; readonly message: string };
+  /** Agents serving it (relay side). */
+  readonly agents?: readonly string[];
+  readonly activeStreams: number;
+  readonly totalStreams: number;
+}
+
+export interface RelayStatus {
+  readonly role: 'relay';
+  readonly version: string;
+  readonly startedAt: number;
+  readonly control: { readonly address: string; readonly port: number } | undefined;
+  readonly sessions: readonly SessionStatus[];
+  readonly mappings: readonly MappingStatus[];
+}
+
+export interface AgentStatus {
+  readonly role: 'agent';
+  readonly version: string;
+  readonly name: string;
+  readonly startedAt: number;
+  readonly relays: readonly {
+    readonly address: string;
+    readonly state: 'connecting' | 'attached' | 'detached' | 'closed';
+    readonly session: SessionStatus | undefined;
+    readonly lastError?: { readonly code: string; readonly message: string };
+  }[];
+  readonly mappings: readonly MappingStatus[];
+}
+
+export type Status = RelayStatus | AgentStatus;
+
+/** Bounded history: keeps the newest `max` entries. */
+export function pushBounded<T>(list: T[], item: T, max = 50): void {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}

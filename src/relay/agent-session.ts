@@ -1,0 +1,195 @@
+// One agent's session as the relay sees it: its mux, its command endpoint, its mappings and visitors.
+// It knows nothing of how links are accepted; the Relay hands it a Session and tears it down on close.
+import type { Socket } from 'node:net';
+import type { Session } from '../session/index.ts';
+import { Mux } from '../mux/mux.ts';
+import { CommandEndpoint } from '../command/endpoint.ts';
+import { muxCommandChannel } from '../command/channel.ts';
+import type { AgentEntry, Tuning } from '../config/index.ts';
+import type { Logger } from '../observe/log.ts';
+import {
+  pushBounded,
+  type MappingStatus,
+  type ReconnectEvent,
+  type SessionStatus,
+  type StreamStatus,
+} from '../observe/status.ts';
+import { joinSocketToStream } from '../forward/tcp-pipe.ts';
+import { encodeOpenMeta } from '../protocol/index.ts';
+import type { Clock } from '../util/clock.ts';
+import { keyFingerprint } from '../crypto/keys.ts';
+import type { ClaimRequest, MappingEntry, MappingServer, MappingTable } from './mapping-table.ts';
+import { buildRelayRegistry } from './commands.ts';
+
+interface LiveStream {
+  readonly id: number;
+  readonly mapping: string;
+  readonly visitor: string;
+  readonly openedAt: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+export interface AgentSessionDeps {
+  readonly table: MappingTable;
+  readonly tuning: Tuning;
+  readonly resumeWindowMs: number;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+export class AgentSession implements MappingServer {
+  readonly mux: Mux;
+  readonly endpoint: CommandEndpoint;
+  readonly agentName: string;
+  readonly since = Date.now();
+  readonly log: Logger;
+  private readonly streams = new Map<number, LiveStream>();
+  private readonly reconnects: ReconnectEvent[] = [];
+  private readonly claimed = new Set<MappingEntry>();
+  private attachments = 0;
+
+  constructor(
+    readonly session: Session,
+    readonly agent: AgentEntry,
+    private readonly deps: AgentSessionDeps,
+  ) {
+    this.agentName = agent.name;
+    this.log = deps.logger.child({ agent: agent.name, session: session.id.toString('hex').slice(0, 12) });
+    this.mux = new Mux(session, {
+      role: 'relay',
+      initialWindow: deps.tuning.streamWindowBytes,
+      maxStreams: deps.tuning.maxStreams,
+      clock: deps.clock,
+      logger: this.log,
+    });
+    this.endpoint = new CommandEndpoint(muxCommandChannel(this.mux), {
+      registry: buildRelayRegistry(this),
+      peer: this,
+      clock: deps.clock,
+      logger: this.log,
+    });
+    this.attachments = session.state === 'attached' ? 1 : 0;
+    this.log.info({ agentKey: keyFingerprint(session.agentKey) }, 'session established');
+    session.on('attached', () => {
+      this.attachments++;
+      pushBounded(this.reconnects, { at: Date.now(), event: 'attached' });
+      if (this.attachments > 1) this.log.info({ resumes: this.attachments - 1 }, 'session resumed');
+    });
+    session.on('detached', (err?: { code?: string }) => {
+      pushBounded(this.reconnects, { at: Date.now(), event: 'detached', code: err?.code });
+      this.log.warn({ code: err?.code, resumeWindowMs: deps.resumeWindowMs }, 'session detached');
+    });
+    session.on('closed', (err?: { code?: string }) => void this.onClosed(err?.code));
+  }
+
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  get resumeWindowMs(): number {
+    return this.deps.resumeWindowMs;
+  }
+
+  /** Claims a public port for one mapping, within this agent's allow list. */
+  async claim(req: ClaimRequest): Promise<MappingEntry> {
+    const entry = await this.deps.table.claim(this, req, this.agent.allow);
+    this.claimed.add(entry);
+    return entry;
+  }
+
+  /** The mappings this session serves, as status objects. */
+  mappingStatus(): MappingStatus[] {
+    return [...this.claimed].map((e) => ({
+      name: e.name,
+      protocol: e.protocol,
+      remotePort: e.port,
+      phase: 'ready' as const,
+      agents: [...e.servers].map((s) => s.agentName),
+      activeStreams: [...this.streams.values()].filter((s) => s.mapping === e.name).length,
+      totalStreams: e.totalVisitors,
+    }));
+  }
+
+  /** A visitor arrived on one of our public ports: open a stream and join the socket to it. */
+  acceptVisitor(entry: MappingEntry, socket: Socket): void {
+    const visitor = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    let stream;
+    try {
+      stream = this.mux.openStream(
+        encodeOpenMeta({
+          mapping: entry.name,
+          protocol: 'tcp',
+          visitor: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+        }),
+      );
+    } catch (err) {
+      this.log.warn(
+        { mapping: entry.name, visitor, code: (err as { code?: string }).code },
+        'visitor refused',
+      );
+      socket.resetAndDestroy();
+      return;
+    }
+    const live: LiveStream = {
+      id: stream.id,
+      mapping: entry.name,
+      visitor,
+      openedAt: Date.now(),
+      bytesUp: 0,
+      bytesDown: 0,
+    };
+    this.streams.set(stream.id, live);
+    const log = this.log.child({ mapping: entry.name, stream: stream.id });
+    log.debug({ visitor }, 'visitor connected');
+    socket.on('data', (d: Buffer) => (live.bytesUp += d.length));
+    stream.on('data', (d: Buffer) => (live.bytesDown += d.length));
+    void joinSocketToStream(socket, stream, log).then((r) => {
+      this.streams.delete(stream.id);
+      if (r.clean) log.debug({ visitor, up: r.bytesFromSocket, down: r.bytesToSocket }, 'visitor closed');
+      else log.info({ visitor, code: r.code, up: r.bytesFromSocket, down: r.bytesToSocket }, 'visitor reset');
+    });
+  }
+
+  status(): SessionStatus {
+    const now = Date.now();
+    const streams: StreamStatus[] = [...this.streams.values()].map((s) => ({
+      id: s.id,
+      mapping: s.mapping,
+      visitor: s.visitor,
+      bytesUp: s.bytesUp,
+      bytesDown: s.bytesDown,
+      ageMs: now - s.openedAt,
+    }));
+    const st = this.session.stats;
+    return {
+      id: this.session.id.toString('hex'),
+      agent: this.agent.name,
+      agentKey: keyFingerprint(this.session.agentKey),
+      state: this.session.state,
+      since: this.since,
+      rttMs: st.rttMs,
+      links: st.links,
+      resumes: st.resumes,
+      bytesSent: st.bytesSent,
+      bytesReceived: st.bytesReceived,
+      replayBytes: st.replayBytes,
+      streams,
+      reconnects: [...this.reconnects],
+    };
+  }
+
+  /** Kicks the session: streams reset, listeners released; the agent will start a new session. */
+  kick(): void {
+    this.session.destroy();
+  }
+
+  private async onClosed(code: string | undefined): Promise<void> {
+    const reason = (code ?? 'XNAT_ERR_SESSION_CLOSED') as Parameters<Mux['resetAll']>[0];
+    this.mux.resetAll(reason);
+    this.endpoint.close();
+    if (code === 'XNAT_ERR_SESSION_EXPIRED') this.log.warn({ code }, 'session expired');
+    else this.log.info({ code }, 'session closed');
+    await this.deps.table.release(this);
+  }
+}

@@ -1,0 +1,156 @@
+// The relay's public ports: which mapping holds which port, who serves it, and its listener's life.
+// Lazy listen: a port opens on the first claim and closes when its last serving session lets go.
+import type { Socket } from 'node:net';
+import { XnatError } from '../errors.ts';
+import { listenPublicTcp, type PublicListener } from '../forward/tcp-public.ts';
+import type { Logger } from '../observe/log.ts';
+import { isAllowed, type PortRange } from '../util/ports.ts';
+
+/** A session that serves mappings; the table only counts its load and hands it visitors. */
+export interface MappingServer {
+  readonly agentName: string;
+  /** Streams open now; the least-loaded server gets the next visitor. */
+  readonly activeStreams: number;
+  acceptVisitor(entry: MappingEntry, socket: Socket): void;
+}
+
+export interface MappingEntry {
+  readonly name: string;
+  readonly protocol: 'tcp' | 'udp';
+  readonly port: number;
+  readonly servers: Set<MappingServer>;
+  listener: PublicListener | undefined;
+  totalVisitors: number;
+}
+
+export interface ClaimRequest {
+  readonly name: string;
+  readonly protocol: 'tcp' | 'udp';
+  /** 0: any free port in the allowed ranges. */
+  readonly remotePort: number;
+}
+
+/** Attempts at picking a free port in an allowed range before giving up. */
+const FREE_PORT_ATTEMPTS = 64;
+
+export class MappingTable {
+  private readonly entries = new Map<string, MappingEntry>();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly publicHost: string,
+    private readonly logger: Logger,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Claims a public port for `server`; serialised so two claims never race for one port. */
+  claim(server: MappingServer, req: ClaimRequest, allow: readonly PortRange[]): Promise<MappingEntry> {
+    const run = this.chain.then(() => this.claimNow(server, req, allow));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Drops every claim of `server`; listeners left with no server close. */
+  async release(server: MappingServer): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const [key, entry] of this.entries) {
+      if (!entry.servers.delete(server) || entry.servers.size > 0) continue;
+      this.entries.delete(key);
+      if (entry.listener) closing.push(entry.listener.close());
+      this.logger.info({ mapping: entry.name, protocol: entry.protocol, port: entry.port }, 'mapping closed');
+    }
+    await Promise.all(closing);
+  }
+
+  list(): readonly MappingEntry[] {
+    return [...this.entries.values()];
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map((e) => e.listener?.close()));
+  }
+
+  private async claimNow(
+    server: MappingServer,
+    req: ClaimRequest,
+    allow: readonly PortRange[],
+  ): Promise<MappingEntry> {
+    if (req.protocol !== 'tcp') {
+      throw new XnatError('XNAT_ERR_MAPPING_UNSUPPORTED', { detail: `${req.name} ${req.protocol}` });
+    }
+    if (req.remotePort !== 0) {
+      if (!isAllowed(allow, req.protocol, req.remotePort)) {
+        throw new XnatError('XNAT_ERR_MAPPING_NOT_ALLOWED', { detail: `${req.remotePort}/${req.protocol}` });
+      }
+      const existing = this.entries.get(`${req.protocol}/${req.remotePort}`);
+      if (existing) return this.join(existing, server, req);
+      return this.open(server, req, req.remotePort);
+    }
+    // Port 0: join the same-named mapping another agent already serves, else pick a free allowed port.
+    for (const e of this.entries.values()) {
+      if (e.name === req.name && e.protocol === req.protocol && isAllowed(allow, e.protocol, e.port)) {
+        return this.join(e, server, req);
+      }
+    }
+    const ranges = allow.filter((r) => r.protocol === req.protocol);
+    const size = ranges.reduce((n, r) => n + r.to - r.from + 1, 0);
+    if (size === 0)
+      throw new XnatError('XNAT_ERR_MAPPING_NOT_ALLOWED', { detail: `no ${req.protocol} range` });
+    for (let i = 0; i < Math.min(FREE_PORT_ATTEMPTS, size); i++) {
+      let k = Math.floor(this.random() * size);
+      const range = ranges.find((r) => (k < r.to - r.from + 1 ? true : ((k -= r.to - r.from + 1), false)))!;
+      const port = range.from + k;
+      if (this.entries.has(`${req.protocol}/${port}`)) continue;
+      try {
+        return await this.open(server, req, port);
+      } catch (err) {
+        if (err instanceof XnatError && err.code === 'XNAT_ERR_MAPPING_IN_USE') continue;
+        throw err;
+      }
+    }
+    throw new XnatError('XNAT_ERR_MAPPING_NO_FREE_PORT', { detail: `${req.name}` });
+  }
+
+  private join(entry: MappingEntry, server: MappingServer, req: ClaimRequest): MappingEntry {
+    if (entry.name !== req.name) {
+      throw new XnatError('XNAT_ERR_MAPPING_IN_USE', {
+        detail: `${entry.port}/${entry.protocol} held by ${entry.name}`,
+      });
+    }
+    entry.servers.add(server);
+    return entry;
+  }
+
+  private async open(server: MappingServer, req: ClaimRequest, port: number): Promise<MappingEntry> {
+    const entry: MappingEntry = {
+      name: req.name,
+      protocol: req.protocol,
+      port,
+      servers: new Set([server]),
+      listener: undefined,
+      totalVisitors: 0,
+    };
+    entry.listener = await listenPublicTcp(this.publicHost, port, (socket) => this.route(entry, socket));
+    this.entries.set(`${req.protocol}/${port}`, entry);
+    this.logger.info(
+      { what: 'mapping', mapping: req.name, address: entry.listener.address, port: entry.listener.port },
+      'listening',
+    );
+    return entry;
+  }
+
+  /** Least-loaded server wins; with none (all sessions gone), the visitor is reset at once. */
+  private route(entry: MappingEntry, socket: Socket): void {
+    entry.totalVisitors++;
+    let best: MappingServer | undefined;
+    for (const s of entry.servers) if (!best || s.activeStreams < best.activeStreams) best = s;
+    if (!best) {
+      this.logger.warn({ mapping: entry.name, code: 'XNAT_ERR_MAPPING_NO_AGENT' }, 'visitor refused');
+      socket.resetAndDestroy();
+      return;
+    }
+    best.acceptVisitor(entry, socket);
+  }
+}

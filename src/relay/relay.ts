@@ -1,0 +1,159 @@
+// The relay: accepts agents on its control port, authenticates them, runs their sessions and public ports.
+// It knows nothing of the CLI; `xnat relay` builds one from a profile and closes it on a signal.
+import type { Socket } from 'node:net';
+import { LinkAcceptor } from '../crypto/link.ts';
+import { getAead } from '../crypto/aead.ts';
+import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
+import { listenTcp } from '../transport/tcp.ts';
+import { SessionServer, type Session } from '../session/index.ts';
+import type { AgentEntry, RelayProfile } from '../config/index.ts';
+import type { Logger } from '../observe/log.ts';
+import type { RelayStatus, MappingStatus } from '../observe/status.ts';
+import { realClock, type Clock } from '../util/clock.ts';
+import { toXnatError } from '../errors.ts';
+import { MappingTable } from './mapping-table.ts';
+import { AgentSession } from './agent-session.ts';
+import { VERSION } from '../util/version.ts';
+
+export interface RelayOptions {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+}
+
+export class Relay {
+  readonly startedAt = Date.now();
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly agentsByKey: Map<string, AgentEntry>;
+  private readonly table: MappingTable;
+  private readonly sessions = new Set<AgentSession>();
+  private acceptor: LinkAcceptor | undefined;
+  private server: SessionServer | undefined;
+  private control: { address: string; port: number; close(): Promise<void> } | undefined;
+  private closing = false;
+
+  constructor(
+    readonly profile: RelayProfile,
+    options: RelayOptions,
+  ) {
+    this.log = options.logger;
+    this.clock = options.clock ?? realClock;
+    this.agentsByKey = new Map(profile.agents.map((a) => [a.publicKey.toString('hex'), a]));
+    this.table = new MappingTable(profile.relay.publicHost, this.log);
+  }
+
+  /** Opens the control port; resolves once it listens (the `listening` line names the real port). */
+  async start(): Promise<void> {
+    const { relay, tuning } = this.profile;
+    this.acceptor = new LinkAcceptor({
+      staticKeys: { privateKey: relay.privateKey, publicKey: publicKeyFromPrivate(relay.privateKey) },
+      lookupAgent: (key) => {
+        const agent = this.agentsByKey.get(key.toString('hex'));
+        return agent ? { psk: agent.psk } : undefined;
+      },
+      handshakeTimeoutMs: relay.handshakeTimeoutMs,
+      maxPendingHandshakes: relay.maxPendingHandshakes,
+      keepaliveIntervalMs: tuning.keepaliveIntervalMs,
+      keepaliveTimeoutMs: tuning.keepaliveTimeoutMs,
+      aead: getAead(tuning.cipher),
+      clock: this.clock,
+      logger: this.log,
+    });
+    this.server = new SessionServer({
+      resumeWindowMs: relay.resumeWindowMs,
+      replayBufferBytes: tuning.replayBufferBytes,
+      clock: this.clock,
+      logger: this.log,
+    });
+    this.server.on('session', (session: Session) => this.onSession(session));
+    const listener = await listenTcp(relay.listen.host, relay.listen.port, (socket) => this.onSocket(socket));
+    this.control = listener;
+    this.log.info(
+      {
+        what: 'control',
+        address: listener.address,
+        port: listener.port,
+        publicKey: keyFingerprint(publicKeyFromPrivate(relay.privateKey)),
+      },
+      'listening',
+    );
+  }
+
+  status(): RelayStatus {
+    const mappings: MappingStatus[] = this.table.list().map((e) => ({
+      name: e.name,
+      protocol: e.protocol,
+      remotePort: e.port,
+      phase: 'ready',
+      agents: [...e.servers].map((s) => s.agentName),
+      activeStreams: [...e.servers].reduce((n, s) => n + s.activeStreams, 0),
+      totalStreams: e.totalVisitors,
+    }));
+    return {
+      role: 'relay',
+      version: VERSION,
+      startedAt: this.startedAt,
+      control: this.control ? { address: this.control.address, port: this.control.port } : undefined,
+      sessions: [...this.sessions].map((s) => s.status()),
+      mappings,
+    };
+  }
+
+  /** Kicks the sessions of the named agent; returns how many were kicked. */
+  kick(agentName: string): number {
+    let n = 0;
+    for (const s of this.sessions) {
+      if (s.agentName === agentName) {
+        s.kick();
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Stops accepting, tells agents, closes sessions and public ports. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await this.control?.close();
+    for (const s of this.sessions) s.session.close();
+    this.server?.close();
+    await this.table.closeAll();
+  }
+
+  private onSocket(socket: Socket): void {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.closing || !this.acceptor || !this.server) {
+      socket.destroy();
+      return;
+    }
+    const server = this.server;
+    this.acceptor.accept(socket).then(
+      (link) => {
+        this.log.debug({ remote, agentKey: keyFingerprint(link.remoteStaticKey) }, 'link accepted');
+        server.attachLink(link);
+      },
+      (err: unknown) => {
+        const e = toXnatError(err);
+        this.log.warn({ remote, code: e.code, detail: e.detail }, 'link rejected');
+      },
+    );
+  }
+
+  private onSession(session: Session): void {
+    const agent = this.agentsByKey.get(session.agentKey.toString('hex'));
+    if (!agent) {
+      session.destroy();
+      return;
+    }
+    const ctx = new AgentSession(session, agent, {
+      table: this.table,
+      tuning: this.profile.tuning,
+      resumeWindowMs: this.profile.relay.resumeWindowMs,
+      logger: this.log,
+      clock: this.clock,
+    });
+    this.sessions.add(ctx);
+    session.on('closed', () => this.sessions.delete(ctx));
+  }
+}

@@ -1,0 +1,2 @@
+// The xnat software version reported in hello and status (kept in step with package.json by a test).
+export const VERSION = '0.1.0';
