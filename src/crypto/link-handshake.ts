@@ -6,7 +6,7 @@ import type { Clock } from '../util/clock.ts';
 import type { Aead } from './aead.ts';
 import { HandshakeState } from './handshake-state.ts';
 import { PSK_BYTES, keyFingerprint, type KeyPair } from './keys.ts';
-import type { LinkInit, LinkOptions } from './link-records.ts';
+import type { LinkInit, LinkOptions } from './link-options.ts';
 import {
   ByteQueue,
   HANDSHAKE_FRAME_MAX_BYTES,

@@ -5,7 +5,17 @@ import type { Duplex } from 'node:stream';
 import { XnatError, toXnatError, type ErrorCode } from '../errors.ts';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.ts';
 import { silentLogger, type Logger } from '../observe/log.ts';
-import type { Aead } from './aead.ts';
+import {
+  CLOSE_LINGER_MS,
+  KEEPALIVE_INTERVAL_MS,
+  KEEPALIVE_TIMEOUT_MS,
+  LINK_HIGH_WATER_MARK_BYTES,
+  REKEY_AFTER_BYTES,
+  REKEY_AFTER_MS,
+  type LinkInit,
+  type LinkStats,
+  type RecordCipher,
+} from './link-options.ts';
 import {
   ByteQueue,
   LENGTH_PREFIX_BYTES,
@@ -19,75 +29,12 @@ import {
   type CloseBody,
 } from './link-wire.ts';
 
-/** Default interval between keepalive PINGs, in milliseconds. */
-export const KEEPALIVE_INTERVAL_MS = 1000;
-/** Default silence (no record at all received) after which a link is declared dead, in milliseconds. */
-export const KEEPALIVE_TIMEOUT_MS = 4000;
-/** Default plaintext bytes sent on one key before a rekey: 1 GiB. */
-export const REKEY_AFTER_BYTES = 1024 ** 3;
-/** Default age of a sending key before a rekey, in milliseconds: 10 minutes. */
-export const REKEY_AFTER_MS = 10 * 60_000;
-/** Default bytes queued (unsent plus socket-buffered) before write() returns false: 1 MiB. */
-export const LINK_HIGH_WATER_MARK_BYTES = 1024 * 1024;
-/** After close(), how long the socket may linger for the peer's FIN before it is destroyed, in milliseconds. */
-export const CLOSE_LINGER_MS = 2000;
 /** PINGs awaiting their PONG that are remembered for RTT; older ones are forgotten. */
 const MAX_PINGS_IN_FLIGHT = 16;
 /** Weight of a new RTT sample in the smoothed RTT (RFC 6298's alpha). */
 const RTT_ALPHA = 0.125;
 
 const EMPTY = new Uint8Array(0);
-
-/** Settings shared by both ends of a link. All durations in milliseconds. */
-export interface LinkOptions {
-  /** Time source; default the real clock. */
-  clock?: Clock;
-  /** Parent logger; the link binds a child. Default silent. */
-  logger?: Logger;
-  /** Cipher backend for the handshake and records; default getAead('auto'). */
-  aead?: Aead;
-  /** Interval between keepalive PINGs; default 1000. */
-  keepaliveIntervalMs?: number;
-  /** No record at all received for this long -> XNAT_ERR_LINK_KEEPALIVE; default 4000. Checked on each ping tick. */
-  keepaliveTimeoutMs?: number;
-  /** Plaintext bytes sent on one key before the sender rekeys; default 1 GiB. */
-  rekeyAfterBytes?: number;
-  /** Age of the sending key before the sender rekeys; default 10 minutes. */
-  rekeyAfterMs?: number;
-  /** Bytes queued (unsent plus socket-buffered) before write() returns false; default 1 MiB. */
-  highWaterMark?: number;
-}
-
-/** The two directions' cipher states as the record layer uses them (a Noise CipherState fits). */
-export interface RecordCipher {
-  encryptWithAd(ad: Uint8Array, pt: Uint8Array): Buffer;
-  decryptWithAd(ad: Uint8Array, ct: Uint8Array): Buffer;
-  rekey(): void;
-}
-
-/** What a finished handshake hands to the record layer. Built by connectLink / LinkAcceptor only. */
-export interface LinkInit {
-  readonly socket: Duplex;
-  readonly role: 'initiator' | 'responder';
-  readonly send: RecordCipher;
-  readonly recv: RecordCipher;
-  readonly remoteStaticKey: Buffer;
-  readonly handshakeHash: Buffer;
-  /** Bytes already read from the socket past the handshake (records not yet processed). */
-  readonly leftover: Buffer[];
-  /** The plaintext of a record the handshake already decrypted (the key confirmation), processed first. */
-  readonly firstPlaintext?: Buffer;
-  readonly options: LinkOptions;
-}
-
-/** Counters of one link; bytes are wire bytes (length prefixes and tags included). */
-export interface LinkStats {
-  bytesIn: number;
-  bytesOut: number;
-  recordsIn: number;
-  recordsOut: number;
-  rekeys: number;
-}
 
 /**
  * One physical connection with its own keys. Events: 'data' (chunk: Buffer, upper-layer bytes in order),

@@ -14,11 +14,20 @@ import {
   runInitiator,
   runResponder,
 } from './link-handshake.ts';
-import { Link, type LinkInit, type LinkOptions } from './link-records.ts';
+import { Link } from './link-records.ts';
+import type { LinkInit, LinkOptions } from './link-options.ts';
 import { HandshakeTag, encodeHandshakeFrame } from './link-wire.ts';
 
 export { Link } from './link-records.ts';
-export type { LinkOptions, LinkStats } from './link-records.ts';
+export type { LinkOptions, LinkStats } from './link-options.ts';
+export {
+  CLOSE_LINGER_MS,
+  KEEPALIVE_INTERVAL_MS,
+  KEEPALIVE_TIMEOUT_MS,
+  LINK_HIGH_WATER_MARK_BYTES,
+  REKEY_AFTER_BYTES,
+  REKEY_AFTER_MS,
+} from './link-options.ts';
 export { ZERO_PSK } from './link-handshake.ts';
 
 /** Default deadline of a whole handshake (preface to key confirmation), in milliseconds. */

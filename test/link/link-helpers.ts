@@ -5,7 +5,7 @@ import type net from 'node:net';
 import { pino, type Logger } from 'pino';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
 import { LinkAcceptor, connectLink, type Link, type ResponderOptions } from '../../src/crypto/link.ts';
-import type { LinkOptions } from '../../src/crypto/link-records.ts';
+import type { LinkOptions } from '../../src/crypto/link-options.ts';
 import { createDuplexPair } from '../../src/transport/memory-pair.ts';
 import { dialTcp, listenTcp, type TcpListener } from '../../src/transport/tcp.ts';
 import { REDACT_PATHS } from '../../src/observe/log.ts';

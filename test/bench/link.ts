@@ -1,0 +1,50 @@
+// Link throughput over loopback TCP for each cipher backend (MB/s, one direction, 64 KiB writes).
+// A script, not a test: run with `node --import=tsx test/bench/link.ts [MiB]`.
+import { getAead, type AeadBackendName } from '../../src/crypto/aead.ts';
+import { generateKeyPair } from '../../src/crypto/keys.ts';
+import { LinkAcceptor, connectLink, type Link } from '../../src/crypto/link.ts';
+import { dialTcp, listenTcp } from '../../src/transport/tcp.ts';
+
+const CHUNK_BYTES = 64 * 1024;
+
+async function run(backend: Exclude<AeadBackendName, 'auto'>, mib: number): Promise<number> {
+  const aead = getAead(backend);
+  const relayKeys = generateKeyPair();
+  const agentKeys = generateKeyPair();
+  const acceptor = new LinkAcceptor({ staticKeys: relayKeys, lookupAgent: () => ({}), aead });
+  const accepted: Promise<Link>[] = [];
+  const listener = await listenTcp('127.0.0.1', 0, (s) => accepted.push(acceptor.accept(s)));
+  const agent = await connectLink(await dialTcp('127.0.0.1', listener.port), {
+    staticKeys: agentKeys,
+    remoteStaticKey: relayKeys.publicKey,
+    aead,
+  });
+  while (accepted.length === 0) await new Promise((r) => setImmediate(r));
+  const relay = await accepted[0]!;
+  const total = mib * 1024 * 1024;
+  const chunk = Buffer.alloc(CHUNK_BYTES, 0x5a);
+  let received = 0;
+  const done = new Promise<void>((resolve) =>
+    relay.on('data', (c: Buffer) => {
+      received += c.length;
+      if (received >= total) resolve();
+    }),
+  );
+  const start = performance.now();
+  for (let sent = 0; sent < total; sent += CHUNK_BYTES) {
+    if (!agent.write(chunk)) await new Promise((r) => agent.once('drain', r));
+  }
+  await done;
+  const seconds = (performance.now() - start) / 1000;
+  agent.close();
+  relay.destroy();
+  await listener.close();
+  return total / 1e6 / seconds;
+}
+
+const mib = Number(process.argv[2] ?? 256);
+for (const backend of ['node', 'noble'] as const) {
+  const size = backend === 'noble' ? Math.max(16, Math.round(mib / 8)) : mib;
+  const mbps = await run(backend, size);
+  console.log(`link ${backend.padEnd(5)} ${size} MiB one way: ${mbps.toFixed(0)} MB/s`);
+}
