@@ -305,12 +305,6 @@ export const ERRORS = {
     false,
     EXIT.PROTOCOL,
   ),
-  XNAT_ERR_MAPPING_UNSUPPORTED: spec(
-    'This relay does not forward that protocol yet.',
-    'Use a tcp mapping; UDP forwarding is not available in this version.',
-    false,
-    EXIT.CONFIG,
-  ),
   XNAT_ERR_MAPPING_NO_AGENT: spec(
     'No agent session serves this mapping right now.',
     'Start the agent; visitors are accepted again once it registers.',

@@ -10,7 +10,16 @@ import { Mux, type MuxStream } from '../mux/mux.ts';
 import { CommandEndpoint } from '../command/endpoint.ts';
 import { createRegistry } from '../command/registry.ts';
 import { muxCommandChannel } from '../command/channel.ts';
-import { callRequest, decodeOpenMeta, hello, mappingRegister, PROTOCOL_VERSION } from '../protocol/index.ts';
+import {
+  callRequest,
+  decodeOpenMeta,
+  flowClose,
+  flowOpen,
+  handleOneWay,
+  hello,
+  mappingRegister,
+  PROTOCOL_VERSION,
+} from '../protocol/index.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
 import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
@@ -25,6 +34,7 @@ import {
 import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../util/clock.ts';
 import { Backoff } from '../util/backoff.ts';
+import { AgentFlows } from './udp-flows.ts';
 import { hedge } from '../util/hedge.ts';
 import { VERSION } from '../util/version.ts';
 
@@ -188,8 +198,19 @@ export class RelayConnection {
       clock: this.clock,
       logger: log,
     });
+    const flows = new AgentFlows(mux, this.clock, log);
+    const registry = createRegistry();
+    handleOneWay(registry, flowOpen, (req) => {
+      const m = this.mappings.get(req.mapping)?.profile;
+      if (m?.protocol !== 'udp') {
+        log.warn({ mapping: req.mapping, code: 'XNAT_ERR_MAPPING_UNKNOWN' }, 'flow refused');
+        return;
+      }
+      flows.open(req.flowId, m, `${req.visitor.address}:${req.visitor.port}`);
+    });
+    handleOneWay(registry, flowClose, (req) => flows.close(req.flowId));
     const endpoint = new CommandEndpoint(muxCommandChannel(mux), {
-      registry: createRegistry(),
+      registry,
       peer: this.address,
       clock: this.clock,
       logger: log,
@@ -211,6 +232,7 @@ export class RelayConnection {
     });
     session.on('closed', (err?: XnatError) => {
       mux.resetAll((err?.code ?? 'XNAT_ERR_SESSION_CLOSED') as ErrorCode);
+      flows.closeAll();
       endpoint.close();
       if (this.session === session) {
         this.session = undefined;
@@ -238,6 +260,7 @@ export class RelayConnection {
           name: m.profile.name,
           protocol: m.profile.protocol,
           remotePort: m.profile.remotePort,
+          ...(m.profile.protocol === 'udp' ? { idleTimeoutMs: m.profile.idleTimeoutMs } : {}),
         })),
       });
       for (const r of reply.results) {

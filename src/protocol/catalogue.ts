@@ -74,6 +74,8 @@ export const mappingRegister = spec({
           protocol: z.enum(['tcp', 'udp']),
           /** 0 = any port in the range this agent is allowed. */
           remotePort: port,
+          /** udp only: a flow idle this long is dropped, in ms (the relay keeps the same timer). */
+          idleTimeoutMs: z.number().int().min(1000).max(86_400_000).optional(),
         }),
       )
       .max(256),
@@ -158,6 +160,26 @@ export const relayShutdown = spec({
   doc: 'Broadcast before the relay stops: agents wait reconnectAfterMs before redialling.',
 });
 
+export const flowOpen = spec({
+  name: 'flow.open',
+  kind: 'oneway',
+  direction: 'relay->agent',
+  request: z.object({
+    flowId: z.number().int().min(0).max(0xffffffff),
+    mapping: nameSchema,
+    visitor: z.object({ address: z.string().max(64), port }),
+  }),
+  doc: 'A new UDP visitor of a mapping: DATAGRAM frames with this flowId follow (both ways).',
+});
+
+export const flowClose = spec({
+  name: 'flow.close',
+  kind: 'oneway',
+  direction: 'relay->agent',
+  request: z.object({ flowId: z.number().int().min(0).max(0xffffffff) }),
+  doc: 'The relay dropped a UDP flow (idle timeout); the agent closes its LAN socket for it.',
+});
+
 /** A relay or agent status snapshot (src/observe/status.ts); checked loosely, it is for display. */
 export const statusSnapshotSchema = z.looseObject({ role: z.enum(['relay', 'agent']), version: z.string() });
 
@@ -214,6 +236,8 @@ export const COMMANDS = {
   [sessionKick.name]: sessionKick,
   [configReload.name]: configReload,
   [relayShutdown.name]: relayShutdown,
+  [flowOpen.name]: flowOpen,
+  [flowClose.name]: flowClose,
   [adminStatus.name]: adminStatus,
   [adminSubscribe.name]: adminSubscribe,
   [adminSnapshot.name]: adminSnapshot,

@@ -15,7 +15,7 @@ import {
   type StreamStatus,
 } from '../observe/status.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
-import { encodeOpenMeta } from '../protocol/index.ts';
+import { encodeOpenMeta, flowClose, flowOpen, sendOneWay } from '../protocol/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { keyFingerprint } from '../crypto/keys.ts';
 import type { ClaimRequest, MappingEntry, MappingServer, MappingTable } from './mapping-table.ts';
@@ -29,6 +29,9 @@ interface LiveStream {
   bytesUp: number;
   bytesDown: number;
 }
+
+/** UDP flows one session serves at once (each costs the agent a socket). */
+const MAX_FLOWS_PER_SESSION = 4096;
 
 export interface AgentSessionDeps {
   readonly table: MappingTable;
@@ -48,6 +51,9 @@ export class AgentSession implements MappingServer {
   private readonly reconnects: ReconnectEvent[] = [];
   private readonly claimed = new Set<MappingEntry>();
   private attachments = 0;
+  /** UDP flows this session serves: flow id -> mapping and visitor. */
+  private readonly flows = new Map<number, { entry: MappingEntry; address: string; port: number }>();
+  private nextFlowId = 1;
 
   constructor(
     readonly session: Session,
@@ -81,6 +87,10 @@ export class AgentSession implements MappingServer {
       this.log.warn({ code: err?.code, resumeWindowMs: deps.resumeWindowMs }, 'session detached');
     });
     session.on('closed', (err?: { code?: string }) => void this.onClosed(err?.code));
+    this.mux.on('datagram', (flowId: number, data: Buffer) => {
+      const flow = this.flows.get(flowId);
+      if (flow) flow.entry.udp?.send(data, flow.address, flow.port);
+    });
   }
 
   get activeStreams(): number {
@@ -151,6 +161,25 @@ export class AgentSession implements MappingServer {
     });
   }
 
+  openFlow(entry: MappingEntry, address: string, port: number): number | undefined {
+    if (this.flows.size >= MAX_FLOWS_PER_SESSION || this.session.state === 'closed') return undefined;
+    const flowId = this.nextFlowId;
+    this.nextFlowId = (this.nextFlowId % 0xffffffff) + 1;
+    this.flows.set(flowId, { entry, address, port });
+    sendOneWay(this.endpoint, flowOpen, { flowId, mapping: entry.name, visitor: { address, port } });
+    this.log.debug({ mapping: entry.name, flowId, visitor: `${address}:${port}` }, 'flow opened');
+    return flowId;
+  }
+
+  sendFlow(flowId: number, data: Buffer): void {
+    this.mux.sendDatagram(flowId, data);
+  }
+
+  closeFlow(flowId: number): void {
+    if (!this.flows.delete(flowId) || this.session.state === 'closed') return;
+    sendOneWay(this.endpoint, flowClose, { flowId });
+  }
+
   status(): SessionStatus {
     const now = Date.now();
     const streams: StreamStatus[] = [...this.streams.values()].map((s) => ({
@@ -187,6 +216,7 @@ export class AgentSession implements MappingServer {
   private async onClosed(code: string | undefined): Promise<void> {
     const reason = (code ?? 'XNAT_ERR_SESSION_CLOSED') as Parameters<Mux['resetAll']>[0];
     this.mux.resetAll(reason);
+    this.flows.clear();
     this.endpoint.close();
     if (code === 'XNAT_ERR_SESSION_EXPIRED') this.log.warn({ code }, 'session expired');
     else this.log.info({ code }, 'session closed');

@@ -3,6 +3,9 @@
 import type { Socket } from 'node:net';
 import { XnatError } from '../errors.ts';
 import { listenPublicTcp, type PublicListener } from '../forward/tcp-public.ts';
+import { listenPublicUdp, type PublicUdp } from '../forward/udp-public.ts';
+import { FlowTable } from '../forward/flow-table.ts';
+import { realClock, type Clock } from '../util/clock.ts';
 import type { Logger } from '../observe/log.ts';
 import { isAllowed, type PortRange } from '../util/ports.ts';
 
@@ -12,7 +15,22 @@ export interface MappingServer {
   /** Streams open now; the least-loaded server gets the next visitor. */
   readonly activeStreams: number;
   acceptVisitor(entry: MappingEntry, socket: Socket): void;
+  /** A new UDP visitor: returns the flow id its datagrams use, or undefined when the session refuses it. */
+  openFlow(entry: MappingEntry, address: string, port: number): number | undefined;
+  sendFlow(flowId: number, data: Buffer): void;
+  closeFlow(flowId: number): void;
 }
+
+/** One UDP visitor of a mapping, bound to the session that serves it for its whole life. */
+export interface RelayFlow {
+  readonly server: MappingServer;
+  readonly flowId: number;
+}
+
+/** Default idle timeout of UDP flows when the agent gives none, in ms (game presets set their own). */
+export const DEFAULT_FLOW_IDLE_MS = 60_000;
+/** UDP visitors per mapping at once; beyond it new source addresses are dropped, not tracked. */
+export const MAX_FLOWS_PER_MAPPING = 4096;
 
 export interface MappingEntry {
   readonly name: string;
@@ -20,7 +38,11 @@ export interface MappingEntry {
   readonly port: number;
   readonly servers: Set<MappingServer>;
   listener: PublicListener | undefined;
+  udp: PublicUdp | undefined;
+  flows: FlowTable<RelayFlow> | undefined;
   totalVisitors: number;
+  /** UDP datagrams dropped (no session, table full, session refused the flow). */
+  datagramsDropped: number;
 }
 
 export interface ClaimRequest {
@@ -28,6 +50,8 @@ export interface ClaimRequest {
   readonly protocol: 'tcp' | 'udp';
   /** 0: any free port in the allowed ranges. */
   readonly remotePort: number;
+  /** udp only: flow idle timeout in ms. */
+  readonly idleTimeoutMs?: number;
 }
 
 /** Attempts at picking a free port in an allowed range before giving up. */
@@ -41,6 +65,7 @@ export class MappingTable {
     private readonly publicHost: string,
     private readonly logger: Logger,
     private readonly random: () => number = Math.random,
+    private readonly clock: Clock = realClock,
   ) {}
 
   /** Claims a public port for `server`; serialised so two claims never race for one port. */
@@ -54,9 +79,14 @@ export class MappingTable {
   async release(server: MappingServer): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const [key, entry] of this.entries) {
-      if (!entry.servers.delete(server) || entry.servers.size > 0) continue;
+      if (!entry.servers.delete(server)) continue;
+      if (entry.flows)
+        for (const [k, f] of entry.flows.entries()) if (f.server === server) entry.flows.delete(k);
+      if (entry.servers.size > 0) continue;
       this.entries.delete(key);
+      entry.flows?.clear();
       if (entry.listener) closing.push(entry.listener.close());
+      if (entry.udp) closing.push(entry.udp.close());
       this.logger.info({ mapping: entry.name, protocol: entry.protocol, port: entry.port }, 'mapping closed');
     }
     await Promise.all(closing);
@@ -69,7 +99,7 @@ export class MappingTable {
   async closeAll(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(all.map((e) => e.listener?.close()));
+    await Promise.all(all.flatMap((e) => [e.listener?.close(), e.udp?.close()]));
   }
 
   private async claimNow(
@@ -77,9 +107,6 @@ export class MappingTable {
     req: ClaimRequest,
     allow: readonly PortRange[],
   ): Promise<MappingEntry> {
-    if (req.protocol !== 'tcp') {
-      throw new XnatError('XNAT_ERR_MAPPING_UNSUPPORTED', { detail: `${req.name} ${req.protocol}` });
-    }
     if (req.remotePort !== 0) {
       if (!isAllowed(allow, req.protocol, req.remotePort)) {
         throw new XnatError('XNAT_ERR_MAPPING_NOT_ALLOWED', { detail: `${req.remotePort}/${req.protocol}` });
@@ -130,22 +157,74 @@ export class MappingTable {
       port,
       servers: new Set([server]),
       listener: undefined,
+      udp: undefined,
+      flows: undefined,
       totalVisitors: 0,
+      datagramsDropped: 0,
     };
-    entry.listener = await listenPublicTcp(this.publicHost, port, (socket) => this.route(entry, socket));
+    let bound: { address: string; port: number };
+    if (req.protocol === 'tcp') {
+      bound = entry.listener = await listenPublicTcp(this.publicHost, port, (socket) =>
+        this.route(entry, socket),
+      );
+    } else {
+      entry.flows = new FlowTable<RelayFlow>(
+        this.clock,
+        req.idleTimeoutMs ?? DEFAULT_FLOW_IDLE_MS,
+        MAX_FLOWS_PER_MAPPING,
+        (_key, flow) => flow.server.closeFlow(flow.flowId),
+      );
+      bound = entry.udp = await listenPublicUdp(this.publicHost, port, (data, address, p) =>
+        this.routeDatagram(entry, data, address, p),
+      );
+    }
     this.entries.set(`${req.protocol}/${port}`, entry);
     this.logger.info(
-      { what: 'mapping', mapping: req.name, address: entry.listener.address, port: entry.listener.port },
+      {
+        what: 'mapping',
+        mapping: req.name,
+        protocol: req.protocol,
+        address: bound.address,
+        port: bound.port,
+      },
       'listening',
     );
     return entry;
   }
 
+  /** A flow sticks to the session that took its first datagram; a new one goes to the least-loaded. */
+  private routeDatagram(entry: MappingEntry, data: Buffer, address: string, port: number): void {
+    const key = `${address}|${port}`;
+    const flows = entry.flows!;
+    let flow = flows.get(key);
+    if (!flow) {
+      const server = this.leastLoaded(entry);
+      const flowId = server?.openFlow(entry, address, port);
+      if (!server || flowId === undefined) {
+        entry.datagramsDropped++;
+        return;
+      }
+      flow = { server, flowId };
+      if (!flows.add(key, flow)) {
+        server.closeFlow(flowId);
+        entry.datagramsDropped++;
+        return;
+      }
+      entry.totalVisitors++;
+    }
+    flow.server.sendFlow(flow.flowId, data);
+  }
+
+  private leastLoaded(entry: MappingEntry): MappingServer | undefined {
+    let best: MappingServer | undefined;
+    for (const s of entry.servers) if (!best || s.activeStreams < best.activeStreams) best = s;
+    return best;
+  }
+
   /** Least-loaded server wins; with none (all sessions gone), the visitor is reset at once. */
   private route(entry: MappingEntry, socket: Socket): void {
     entry.totalVisitors++;
-    let best: MappingServer | undefined;
-    for (const s of entry.servers) if (!best || s.activeStreams < best.activeStreams) best = s;
+    const best = this.leastLoaded(entry);
     if (!best) {
       this.logger.warn({ mapping: entry.name, code: 'XNAT_ERR_MAPPING_NO_AGENT' }, 'visitor refused');
       socket.resetAndDestroy();

@@ -39,7 +39,7 @@ export class Relay {
     this.log = options.logger;
     this.clock = options.clock ?? realClock;
     this.agentsByKey = new Map(profile.agents.map((a) => [a.publicKey.toString('hex'), a]));
-    this.table = new MappingTable(profile.relay.publicHost, this.log);
+    this.table = new MappingTable(profile.relay.publicHost, this.log, Math.random, this.clock);
   }
 
   /** Opens the control port; resolves once it listens (the `listening` line names the real port). */
