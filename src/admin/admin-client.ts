@@ -65,6 +65,11 @@ export class AdminClient {
     return client;
   }
 
+  /** Calls `listener` once when the admin connection ends (the dashboard shows its banner at once). */
+  onClose(listener: (err?: Error) => void): void {
+    this.socket.once('close', () => listener());
+  }
+
   async status(): Promise<Status> {
     return (await callRequest(this.endpoint, adminStatus, {})) as unknown as Status;
   }

@@ -6,7 +6,10 @@ import type { Command } from 'commander';
 import { generateKeyPair, encodeKey } from '../crypto/keys.ts';
 import { parseAgentProfile, parseRelayProfile } from '../config/index.ts';
 import { createRootLogger } from '../observe/log.ts';
+import { randomBytes } from 'node:crypto';
 import { startAgent, startRelay, untilSignal } from './serve.ts';
+import { runDashboard } from '../tui/index.ts';
+import { adminSource } from './dashboard.ts';
 
 /** Starts the demo LAN service: answers every HTTP request with a greeting and a counter. */
 export function startDemoService(): Promise<http.Server> {
@@ -19,7 +22,12 @@ export function startDemoService(): Promise<http.Server> {
   return new Promise((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, () => resolve(server)));
 }
 
-export function demoProfiles(o: { relayPort: number; servicePort: number; publicPort: number }) {
+export function demoProfiles(o: {
+  relayPort: number;
+  servicePort: number;
+  publicPort: number;
+  adminToken: string;
+}) {
   const relayKeys = generateKeyPair();
   const agentKeys = generateKeyPair();
   const relay = `relay:
@@ -31,6 +39,9 @@ agents:
   - name: demo
     publicKey: "${encodeKey(agentKeys.publicKey)}"
     allow: ["1024-65535/tcp"]
+admin:
+  listen: "127.0.0.1:0"
+  token: "${o.adminToken}"
 `;
   const agent = (relayPort: number) => `agent:
   name: demo
@@ -53,11 +64,20 @@ export function addDemoCommand(program: Command): void {
     .description('run a relay, an agent and a demo web service on loopback; try the printed address')
     .option('--public-port <port>', 'public port of the demo mapping (0 = any free port)', '0')
     .option('--log-level <level>', 'log level', 'warn')
-    .action(async (opts: { publicPort: string; logLevel: string }) => {
-      const logger = createRootLogger({ level: opts.logLevel });
+    .option('--no-dashboard', 'print logs instead of showing the dashboard')
+    .action(async (opts: { publicPort: string; logLevel: string; dashboard: boolean }) => {
+      // The dashboard owns the terminal: logs would tear its screen, so they are off while it runs.
+      const dashboard = opts.dashboard && process.stdin.isTTY === true && process.stdout.isTTY === true;
+      const logger = createRootLogger({ level: dashboard ? 'silent' : opts.logLevel });
+      const adminToken = randomBytes(18).toString('base64url');
       const service = await startDemoService();
       const servicePort = (service.address() as AddressInfo).port;
-      const texts = demoProfiles({ relayPort: 0, servicePort, publicPort: Number(opts.publicPort) });
+      const texts = demoProfiles({
+        relayPort: 0,
+        servicePort,
+        publicPort: Number(opts.publicPort),
+        adminToken,
+      });
       const relay = await startRelay(
         parseRelayProfile(texts.relay, 'demo-relay'),
         logger.child({ role: 'relay' }),
@@ -73,9 +93,16 @@ export function addDemoCommand(program: Command): void {
           (ready
             ? `try:   curl http://127.0.0.1:${ready}/    (the visitor reaches the LAN service through the relay)\n`
             : `the mapping is not ready yet; see the log lines above\n`) +
-          `stop:  Ctrl+C\n\n`,
+          (dashboard ? `stop:  q in the dashboard below\n\n` : `stop:  Ctrl+C\n\n`),
       );
-      await untilSignal(logger);
+      if (dashboard) {
+        await runDashboard({
+          connect: adminSource({ host: '127.0.0.1', port: relay.adminPort!, token: adminToken }),
+          note: ready ? `try: curl http://127.0.0.1:${ready}/` : undefined,
+        });
+      } else {
+        await untilSignal(logger);
+      }
       await agent.close();
       await relay.close();
       service.close();

@@ -8,6 +8,7 @@ import { addCheckCommand } from './check.ts';
 import { addServeCommands } from './serve.ts';
 import { addStatusCommand } from './status.ts';
 import { addDemoCommand } from './demo.ts';
+import { addDashboardCommand } from './dashboard.ts';
 
 /** Prints `error CODE: message` and the hint to stderr and returns the exit code. */
 export function reportError(err: unknown): number {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   addKeygenCommand(program);
   addCheckCommand(program);
   addStatusCommand(program);
+  addDashboardCommand(program);
   // Subcommands inherit exitOverride so usage errors come back as CommanderError, not process.exit.
   for (const c of program.commands) c.exitOverride();
   return program;

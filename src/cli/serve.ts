@@ -11,6 +11,8 @@ import { startMetricsServer } from '../admin/metrics.ts';
 /** A running role with its endpoints; close() stops everything. */
 export interface Running {
   readonly logger: Logger;
+  /** The admin endpoint's real port, when the profile has an admin block. */
+  readonly adminPort: number | undefined;
   close(): Promise<void>;
 }
 
@@ -18,8 +20,9 @@ async function startEndpoints(
   profile: RelayProfile | AgentProfile,
   actions: AdminActions,
   logger: Logger,
-): Promise<Array<() => Promise<void>>> {
+): Promise<{ closers: Array<() => Promise<void>>; adminPort: number | undefined }> {
   const closers: Array<() => Promise<void>> = [];
+  let adminPort: number | undefined;
   if (profile.admin) {
     const admin = await startAdminServer({
       listen: profile.admin.listen,
@@ -27,19 +30,20 @@ async function startEndpoints(
       actions,
       logger,
     });
+    adminPort = admin.port;
     closers.push(() => admin.close());
   }
   if (profile.metrics) {
     const metrics = await startMetricsServer(profile.metrics.listen, () => actions.status(), logger);
     closers.push(() => metrics.close());
   }
-  return closers;
+  return { closers, adminPort };
 }
 
 export async function startRelay(profile: RelayProfile, logger: Logger): Promise<Running & { relay: Relay }> {
   const relay = new Relay(profile, { logger });
   await relay.start();
-  const closers = await startEndpoints(
+  const { closers, adminPort } = await startEndpoints(
     profile,
     { status: () => relay.status(), kick: (n) => relay.kick(n) > 0 },
     logger,
@@ -47,6 +51,7 @@ export async function startRelay(profile: RelayProfile, logger: Logger): Promise
   return {
     relay,
     logger,
+    adminPort,
     close: async () => {
       await Promise.all(closers.map((c) => c()));
       await relay.close();
@@ -57,10 +62,11 @@ export async function startRelay(profile: RelayProfile, logger: Logger): Promise
 export async function startAgent(profile: AgentProfile, logger: Logger): Promise<Running & { agent: Agent }> {
   const agent = new Agent(profile, { logger });
   agent.start();
-  const closers = await startEndpoints(profile, { status: () => agent.status() }, logger);
+  const { closers, adminPort } = await startEndpoints(profile, { status: () => agent.status() }, logger);
   return {
     agent,
     logger,
+    adminPort,
     close: async () => {
       await Promise.all(closers.map((c) => c()));
       agent.close();

@@ -76,6 +76,7 @@ export class AgentSession implements MappingServer {
       logger: this.log,
     });
     this.attachments = session.state === 'attached' ? 1 : 0;
+    if (this.attachments === 1) pushBounded(this.reconnects, { at: Date.now(), event: 'attached' });
     this.log.info({ agentKey: keyFingerprint(session.agentKey) }, 'session established');
     session.on('attached', () => {
       this.attachments++;

@@ -1,0 +1,83 @@
+// Starts the dashboard on a terminal: first connection, alternate screen, ink render, clean exit.
+// It knows nothing of admin endpoints or profiles; the caller passes how to connect (src/cli/dashboard.ts).
+import { render } from 'ink';
+import { XnatError } from '../errors.ts';
+import type { Clock } from '../util/clock.ts';
+import { App } from './app.tsx';
+import { DashboardController } from './controller.ts';
+import type { ConnectSource, DashboardSource } from './source.ts';
+
+/** Terminal sequences to enter and leave the alternate screen (the shell's screen comes back on exit). */
+const ENTER_ALT_SCREEN = '\u001b[?1049h\u001b[H';
+const LEAVE_ALT_SCREEN = '\u001b[?1049l';
+
+export interface RunDashboardOptions {
+  /** Opens a connection to the admin endpoint; called again every 2 s after a loss. */
+  readonly connect: ConnectSource;
+  /** Push interval in ms (100..60 000); default 1 000. */
+  readonly intervalMs?: number;
+  readonly clock?: Clock;
+  /** Default process.stdin; must be a TTY (keys are read in raw mode). */
+  readonly stdin?: NodeJS.ReadStream;
+  /** Default process.stdout. */
+  readonly stdout?: NodeJS.WriteStream;
+  /** Draw on the terminal's alternate screen; default true when stdout is a TTY. */
+  readonly fullScreen?: boolean;
+  /** A short hint shown on the status line. */
+  readonly note?: string;
+}
+
+/**
+ * Runs the dashboard until the user quits (q or Ctrl+C) or the process gets SIGTERM/SIGHUP.
+ * The first connection is tried before drawing: a non-retryable failure (wrong token) rejects at once;
+ * a retryable one (endpoint not up yet) opens the dashboard with its reconnect banner.
+ */
+export async function runDashboard(opts: RunDashboardOptions): Promise<void> {
+  const stdin = opts.stdin ?? process.stdin;
+  const stdout = opts.stdout ?? process.stdout;
+  if (!stdin.isTTY) throw new XnatError('XNAT_ERR_TUI_NO_TTY', { detail: 'stdin is not a terminal' });
+
+  let first: Promise<DashboardSource> | undefined = opts.connect();
+  try {
+    await first;
+  } catch (err) {
+    if (err instanceof XnatError && !err.retryable) throw err;
+  }
+  const connect: ConnectSource = () => {
+    const p = first ?? opts.connect();
+    first = undefined;
+    return p;
+  };
+  const controller = new DashboardController({ connect, intervalMs: opts.intervalMs, clock: opts.clock });
+
+  const fullScreen = opts.fullScreen ?? stdout.isTTY === true;
+  let onScreen = false;
+  const leaveScreen = () => {
+    if (onScreen) stdout.write(LEAVE_ALT_SCREEN);
+    onScreen = false;
+  };
+  if (fullScreen) {
+    stdout.write(ENTER_ALT_SCREEN);
+    onScreen = true;
+  }
+  // Whatever ends the process, give the user their shell screen back.
+  process.once('exit', leaveScreen);
+  const instance = render(<App controller={controller} note={opts.note} />, {
+    stdin,
+    stdout,
+    exitOnCtrlC: false,
+  });
+  const onSignal = () => instance.unmount();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
+  try {
+    await instance.waitUntilExit();
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+    process.off('exit', leaveScreen);
+    controller.close();
+    instance.cleanup();
+    leaveScreen();
+  }
+}

@@ -1,0 +1,23 @@
+// What the dashboard needs from a relay or agent: snapshots (pulled and pushed), a kick, and close.
+// It knows nothing of the admin endpoint's wire or sockets; src/cli/dashboard.ts adapts AdminClient to it.
+import type { Status } from '../observe/status.ts';
+
+/** One live connection to the admin endpoint of a relay or agent, as the dashboard sees it. */
+export interface DashboardSource {
+  /** One snapshot now; rejects when the connection is gone (the dashboard uses it as a liveness probe). */
+  status(): Promise<Status>;
+  /** Asks for a snapshot every `intervalMs` (ms) pushed to `listener` until close(). */
+  subscribe(intervalMs: number, listener: (s: Status) => void): Promise<void>;
+  /** Kicks the named agent's session (relay only); resolves to whether one was kicked. */
+  kick(agentName: string): Promise<boolean>;
+  /** Ends the connection; idempotent. */
+  close(): void;
+  /**
+   * Optional: `listener` is called once when the connection ends by itself (not after close()).
+   * Without it the dashboard notices a lost connection by its missing pushes and a failed probe.
+   */
+  onClose?(listener: (err?: Error) => void): void;
+}
+
+/** Opens a new connection; called again every retry after a loss. */
+export type ConnectSource = () => Promise<DashboardSource>;

@@ -1,0 +1,188 @@
+// Snapshot fixtures and a fake DashboardSource for the dashboard tests.
+import { XnatError } from '../../src/errors.ts';
+import type { AgentStatus, RelayStatus, SessionStatus, Status } from '../../src/observe/status.ts';
+import type { DashboardSource } from '../../src/tui/source.ts';
+
+/** 2024-01-01T00:00:00Z; wall-clock times in fixtures are relative to it. */
+export const T0 = 1_704_067_200_000;
+
+export function session(over: Partial<SessionStatus> = {}): SessionStatus {
+  return {
+    id: 'a1b2c3d4e5f60718',
+    agent: 'alpha',
+    agentKey: 'k:alpha',
+    state: 'attached',
+    since: T0,
+    rttMs: 12.34,
+    links: 2,
+    resumes: 1,
+    bytesSent: 10 * 1024,
+    bytesReceived: 5 * 1024,
+    replayBytes: 512,
+    streams: [
+      {
+        id: 3,
+        mapping: 'minecraft',
+        visitor: '203.0.113.7:50123',
+        bytesUp: 2048,
+        bytesDown: 4096,
+        ageMs: 65_000,
+      },
+      { id: 1, mapping: 'web', visitor: '198.51.100.2:40000', bytesUp: 100, bytesDown: 200, ageMs: 5_000 },
+    ],
+    reconnects: [
+      { at: T0 + 1_000, event: 'attached' },
+      { at: T0 + 60_000, event: 'detached', code: 'XNAT_ERR_LINK_KEEPALIVE' },
+      { at: T0 + 62_000, event: 'attached' },
+    ],
+    ...over,
+  };
+}
+
+export function relayStatus(over: Partial<RelayStatus> = {}): RelayStatus {
+  return {
+    role: 'relay',
+    version: '0.1.0',
+    startedAt: T0,
+    control: { address: '0.0.0.0', port: 7000 },
+    sessions: [
+      session(),
+      session({
+        id: 'ffee000011112222',
+        agent: 'beta',
+        agentKey: 'k:beta',
+        state: 'detached',
+        rttMs: undefined,
+        resumes: 4,
+        streams: [
+          { id: 7, mapping: 'valheim', visitor: '192.0.2.99:2456', bytesUp: 1, bytesDown: 2, ageMs: 1_000 },
+        ],
+        reconnects: [{ at: T0 + 5_000, event: 'detached', code: 'XNAT_ERR_LINK_RESET' }],
+      }),
+    ],
+    mappings: [
+      {
+        name: 'minecraft',
+        protocol: 'tcp',
+        remotePort: 25565,
+        phase: 'ready',
+        agents: ['alpha'],
+        activeStreams: 1,
+        totalStreams: 9,
+      },
+      {
+        name: 'web',
+        protocol: 'tcp',
+        remotePort: 0,
+        phase: 'failed',
+        error: {
+          code: 'XNAT_ERR_MAPPING_BIND_FAILED',
+          message: 'The relay could not listen on the public port.',
+        },
+        agents: ['alpha'],
+        activeStreams: 0,
+        totalStreams: 0,
+      },
+    ],
+    ...over,
+  };
+}
+
+export function agentStatus(over: Partial<AgentStatus> = {}): AgentStatus {
+  return {
+    role: 'agent',
+    version: '0.1.0',
+    name: 'home',
+    startedAt: T0,
+    relays: [
+      { address: 'vps.example.net:7000', state: 'attached', session: session({ agent: 'home' }) },
+      {
+        address: '198.51.100.9:7000',
+        state: 'connecting',
+        session: undefined,
+        lastError: { code: 'XNAT_ERR_LINK_CONNECT', message: 'The link could not connect to the relay.' },
+      },
+    ],
+    mappings: [
+      {
+        name: 'minecraft',
+        protocol: 'tcp',
+        remotePort: 25565,
+        local: '127.0.0.1:25565',
+        phase: 'registering',
+        activeStreams: 0,
+        totalStreams: 3,
+      },
+    ],
+    ...over,
+  };
+}
+
+/** A DashboardSource driven by the test: push snapshots, fail status(), end the connection. */
+export class FakeSource implements DashboardSource {
+  listener: ((s: Status) => void) | undefined;
+  intervalMs: number | undefined;
+  readonly kicks: string[] = [];
+  closed = false;
+  /** When set, status() rejects (a dead connection without a close event). */
+  dead = false;
+  private closeListener: ((err?: Error) => void) | undefined;
+
+  constructor(
+    public current: Status,
+    private readonly withOnClose = true,
+  ) {
+    if (withOnClose) {
+      this.onClose = (l) => {
+        this.closeListener = l;
+      };
+    }
+  }
+
+  onClose?: (listener: (err?: Error) => void) => void;
+
+  status(): Promise<Status> {
+    return this.dead
+      ? Promise.reject(new XnatError('XNAT_ERR_COMMAND_CHANNEL_CLOSED'))
+      : Promise.resolve(this.current);
+  }
+
+  subscribe(intervalMs: number, listener: (s: Status) => void): Promise<void> {
+    this.intervalMs = intervalMs;
+    this.listener = listener;
+    // Like the admin endpoint: a first push right away.
+    setImmediate(() => listener(this.current));
+    return Promise.resolve();
+  }
+
+  kick(agentName: string): Promise<boolean> {
+    this.kicks.push(agentName);
+    return Promise.resolve(agentName === 'alpha');
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  push(s: Status): void {
+    this.current = s;
+    this.listener?.(s);
+  }
+
+  /** The connection ends by itself. */
+  die(): void {
+    this.dead = true;
+    this.closeListener?.(new XnatError('XNAT_ERR_COMMAND_CHANNEL_CLOSED'));
+  }
+}
+
+/** Polls `read` until `ok` holds or the deadline passes; returns the last value read. */
+export async function waitFor<T>(read: () => T, ok: (v: T) => boolean, deadlineMs = 5_000): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const v = read();
+    if (ok(v)) return v;
+    if (Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
