@@ -1,0 +1,105 @@
+// Writes docs/benchmarks.md from one run: the machine, the exact command, the table and how to read it.
+// It knows the measures only by the prose below; the numbers come from the rows it is given.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, release } from 'node:os';
+import { join } from 'node:path';
+import { formatTable, type Row } from './measure.ts';
+import { REPO_ROOT, usesRealCli } from './paths.ts';
+
+/** The machine the numbers came from, one line per fact. */
+export function machineFacts(): string[] {
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+  const version = (cmd: string, args: string[]): string => {
+    try {
+      const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      return out.split('\n')[0]!.trim();
+    } catch (err) {
+      const stderr = (err as { stderr?: string }).stderr;
+      return stderr ? stderr.split('\n')[0]!.trim() : 'not installed';
+    }
+  };
+  // ssh -V prints to stderr.
+  let sshVersion = 'not installed';
+  try {
+    sshVersion = execFileSync('sh', ['-c', 'ssh -V 2>&1'], { encoding: 'utf8' }).trim();
+  } catch {
+    // Keep 'not installed'.
+  }
+  return [
+    `CPU: ${cpu}, ${availableParallelism()} cores (nproc)`,
+    `Linux ${release()}, Node ${process.version}`,
+    `${version('iperf3', ['--version'])}; ${sshVersion}`,
+    `xnat started as: ${usesRealCli() === false ? 'the src/ stand-in test/bench/lib/xnat-main.ts (the CLI had no relay/agent commands yet)' : '`node bin/xnat.js relay|agent --profile P`'}`,
+  ];
+}
+
+const HOW_TO_READ = `## How to read it
+
+- **direct**: visitor straight to the LAN service: the ceiling of this machine and of the load generators.
+  **ssh -R**: OpenSSH remote forwarding (\`ssh -tt -R 0:127.0.0.1:PORT\`, cipher aes128-gcm@openssh.com, a tty
+  so both ends turn Nagle off) to a throwaway \`sshd\` on 127.0.0.1. **xnat**: relay and agent processes on
+  127.0.0.1, default tuning except \`maxStreams: 16384\`, log level info, JSON logs.
+- Ratios are plain value ratios xnat/direct and xnat/ssh, whatever the direction of "better": for
+  throughput and conn/s above 1x is better, for latency, CPU and memory below 1x is better.
+- Everything runs on one machine over loopback: the two tunnel processes, the load generator and the LAN
+  service share the same cores, so a tunnel that burns CPU also slows its own load generator. Numbers
+  compare paths on one machine at one moment; they are not internet figures.
+- **bulk**: iperf3 -s behind the mapping, iperf3 -c to the public port, 5 s per case, \`-P 8\` for 8
+  streams, \`-R\` for service -> visitor; Gbit/s as received. CPU s/GB: utime+stime of each side over
+  the four cases divided by GB (10^9 bytes) received; sshd is counted with its session processes. Peak
+  RSS is VmHWM after the four cases (summed over sshd's processes).
+- **pingpong**: one connection, 64 bytes out, 64 back, 2 000 warm-up round trips then 20 000 measured
+  with process.hrtime.bigint(); the client and the echo service are Node with Nagle off.
+- **connrate**: 64 connections in flight, each: connect, 1 byte out, 1 byte back, end, wait for close;
+  completed cycles per second over 5 s. The load generator is one Node process, so the direct figure is
+  its ceiling on this machine, not the kernel's.
+- **idle**: settled VmRSS of each side before and after 10 000 connections that each did one 1-byte echo
+  and then stay open; (after - before) / 10 000. Processes run with the open-files limit raised (or at
+  the hard limit where raising it is not permitted).
+- **resume**: a 64 MiB download (random bytes, hashed at both ends) from the LAN service to the visitor;
+  at 25%, 50% and 75% a fault proxy between agent and relay resets the link and resets every redial for
+  1 s (the uplink is down), then lets connections through again ("restored"). "link restored -> bytes"
+  is the time from that moment to the next byte at the visitor; it includes the agent's redial backoff.
+  "new link accepted -> bytes" starts when the proxy accepts the agent's next link (handshake, resume
+  and replay only). ssh -R does not resume: the first cut ends the ssh session and every forwarded
+  connection with it ("connection lost"). direct has no link to cut.
+- Goals (not pass/fail): single-stream throughput >= ssh -R; ping-pong p99 no worse than ssh;
+  >= 10 000 new connections/s; <= 3 KiB RSS per idle stream each side at 10 000 streams; bytes
+  flowing again within 0.5 s after the link returns, hash intact.
+`;
+
+/** The whole of docs/benchmarks.md for one run. */
+export function renderReport(
+  rows: readonly Row[],
+  command: string,
+  notes: readonly string[],
+  seconds: number,
+): string {
+  return [
+    '# Benchmarks',
+    '',
+    'xnat against the direct path and `ssh -R` on one machine, all over 127.0.0.1. Generated by',
+    '`npm run bench` (test/bench/all.ts); the scripts are in test/bench/, one per measure. Do not edit the',
+    'table by hand: rerun the command.',
+    '',
+    '## Run',
+    '',
+    ...machineFacts().map((f) => `- ${f}`),
+    `- Date: ${new Date().toISOString().slice(0, 10)}, ${seconds.toFixed(0)} s for the whole run`,
+    `- Command: \`${command}\``,
+    '',
+    '## Results',
+    '',
+    formatTable(rows),
+    '',
+    ...(notes.length > 0 ? ['Notes from this run:', '', ...notes.map((n) => `- ${n}`), ''] : []),
+    HOW_TO_READ,
+  ].join('\n');
+}
+
+export function writeReport(text: string): string {
+  const file = join(REPO_ROOT, 'docs', 'benchmarks.md');
+  writeFileSync(file, text);
+  return file;
+}
