@@ -26,11 +26,24 @@ export interface SessionClientOptions extends SessionOptions {
   backoff?: BackoffOptions;
   /** The backoff resets after a link stayed attached this long, in ms; default 10 000. */
   stableAfterMs?: number;
+  /**
+   * While a detached session waits to resume, redials during the first this-many ms of the outage are
+   * at most FAST_REDIAL_MAX_MS apart, so bytes flow again within a fraction of a second after the network
+   * returns; later ones back off exponentially. Default 15 000; 0 disables.
+   */
+  fastRedialWindowMs?: number;
+  /** Random source in [0, 1) for the fast-phase jitter; default Math.random. */
+  random?: () => number;
   /** Deadline for SESSION_ACCEPT/REJECT after sending OPEN/RESUME, in ms; default 10 000. */
   handshakeTimeoutMs?: number;
   /** This agent's static public key, shown as Session.agentKey; default empty. */
   agentKey?: Buffer;
 }
+
+/** Longest redial delay in the fast phase of a resumable outage, in ms (jittered down to half). */
+export const FAST_REDIAL_MAX_MS = 400;
+/** Default length of that fast phase, in ms. */
+export const DEFAULT_FAST_REDIAL_WINDOW_MS = 15_000;
 
 /** Default redial backoff of the agent. */
 export const DEFAULT_CLIENT_BACKOFF: BackoffOptions = {
@@ -51,6 +64,8 @@ export class SessionClient extends EventEmitter {
   private readonly logger: Logger;
   private readonly backoff: Backoff;
   private readonly stableAfterMs: number;
+  private readonly fastRedialWindowMs: number;
+  private readonly random: () => number;
   private readonly handshakeTimeoutMs: number;
   private current: Session | undefined;
   private started = false;
@@ -61,6 +76,8 @@ export class SessionClient extends EventEmitter {
   private handshaking: LinkPort | undefined;
   /** When the session's current link was attached (clock ms), for the stable-link backoff reset. */
   private attachedAt: number | undefined;
+  /** When the current session lost its link (clock ms); undefined while attached or without a session. */
+  private detachedAt: number | undefined;
 
   constructor(options: SessionClientOptions) {
     super();
@@ -69,6 +86,8 @@ export class SessionClient extends EventEmitter {
     this.logger = this.opts.logger;
     this.backoff = new Backoff({ ...DEFAULT_CLIENT_BACKOFF, ...options.backoff });
     this.stableAfterMs = options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS;
+    this.fastRedialWindowMs = options.fastRedialWindowMs ?? DEFAULT_FAST_REDIAL_WINDOW_MS;
+    this.random = options.random ?? Math.random;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? SESSION_HANDSHAKE_TIMEOUT_MS;
   }
 
@@ -200,7 +219,10 @@ export class SessionClient extends EventEmitter {
       }
       const err = session.attach(port, frame.received);
       if (err) port.destroy(err);
-      else this.attachedAt = this.opts.clock.now();
+      else {
+        this.attachedAt = this.opts.clock.now();
+        this.detachedAt = undefined;
+      }
       return;
     }
     if (frame.resumed || frame.received !== 0n) {
@@ -231,6 +253,7 @@ export class SessionClient extends EventEmitter {
 
   private sessionDetached(session: Session): void {
     if (session !== this.current) return;
+    this.detachedAt = this.opts.clock.now();
     this.resetBackoffIfStable();
     this.scheduleRedial();
   }
@@ -238,6 +261,7 @@ export class SessionClient extends EventEmitter {
   private sessionClosed(session: Session): void {
     if (session !== this.current) return;
     this.current = undefined;
+    this.detachedAt = undefined;
     // Ended by the peer or expired here: open a new session on a new link.
     this.resetBackoffIfStable();
     this.scheduleRedial();
@@ -257,10 +281,19 @@ export class SessionClient extends EventEmitter {
     this.attachedAt = undefined;
   }
 
+  /** The backoff's next delay, capped (and jittered) during the fast phase of a resumable outage. */
+  private nextDelay(): number {
+    const delay = this.backoff.next();
+    const resumable = this.current !== undefined && this.detachedAt !== undefined;
+    if (!resumable || this.opts.clock.now() - this.detachedAt! >= this.fastRedialWindowMs) return delay;
+    if (delay < FAST_REDIAL_MAX_MS) return delay;
+    return Math.round(FAST_REDIAL_MAX_MS * (0.5 + 0.5 * this.random()));
+  }
+
   /** Schedules the next dial after `delayMs` (default: the next backoff delay), unless one is under way. */
   private scheduleRedial(delayMs?: number): void {
     if (this.isClosed || this.redialTimer || this.dialing || this.handshaking) return;
-    const delay = delayMs ?? this.backoff.next();
+    const delay = delayMs ?? this.nextDelay();
     this.logger.debug({ delayMs: delay, attempt: this.backoff.attempts }, 'redial scheduled');
     this.redialTimer = this.opts.clock.setTimeout(() => void this.connect(), delay);
   }

@@ -37,9 +37,9 @@ test('backoff: first redial within 250 ms, doubling, capped at 10 s; auth failur
   t.true(errors.every((e) => e.code === 'XNAT_ERR_AUTH_UNKNOWN_AGENT'));
 });
 
-test('backoff: a short-lived link keeps growing the delay; a link up for 10 s resets it', async (t) => {
+test('redial: fast phase (<= 400 ms apart) for the first 15 s of a resumable outage, then backoff; reset after 10 s up', async (t) => {
   const clock = new FakeClock();
-  const h = createHarness({ client: { clock, backoff: { random: () => 0 } } });
+  const h = createHarness({ client: { clock, backoff: { random: () => 0 }, random: () => 0.5 } });
   t.teardown(() => h.close());
   h.dialError = new XnatError('XNAT_ERR_LINK_CONNECT');
   h.client.start();
@@ -56,24 +56,42 @@ test('backoff: a short-lived link keeps growing the delay; a link up for 10 s re
   t.is(clock.now() - t0, 800);
   await waitFor(() => h.client.session?.state === 'attached', 'attached');
 
-  // Up for 1 s only: the next delay keeps growing (1600).
+  // Up for 1 s only, then cut: a resumable outage. Redials stay at most 400 ms apart (fast phase),
+  // here exactly 300 ms with random 0.5, although the exponential backoff is at 1600 by now.
   clock.advance(1000);
+  h.dialError = new XnatError('XNAT_ERR_LINK_CONNECT');
   h.last().cut();
   await waitFor(() => h.client.session?.state === 'detached', 'detached');
-  before = h.dials;
-  let t1 = clock.now();
-  await advanceUntil(clock, () => h.dials > before, 20_000);
-  t.is(clock.now() - t1, 1600);
-  await waitFor(() => h.client.session?.state === 'attached', 'resumed');
+  const outageAt = clock.now();
+  const gaps: Array<{ at: number; gap: number }> = [];
+  for (let n = 0; n < 60; n++) {
+    before = h.dials;
+    const t1 = clock.now();
+    await advanceUntil(clock, () => h.dials > before, 20_000);
+    gaps.push({ at: t1 - outageAt, gap: clock.now() - t1 });
+    if (t1 - outageAt > 20_000) break;
+  }
+  const fast = gaps.filter((g) => g.at < 15_000);
+  const slow = gaps.filter((g) => g.at >= 15_000);
+  t.true(fast.length >= 30, `fast redials ${fast.length}`);
+  t.true(
+    fast.every((g) => g.gap === 300),
+    fast.map((g) => g.gap).join(','),
+  );
+  t.true(slow.length > 0 && slow.every((g) => g.gap > 400), slow.map((g) => g.gap).join(','));
 
-  // Up for 10 s: the backoff resets, the next redial comes after the first delay again.
+  // The network is back: the session resumes; after 10 s up the backoff resets, and a new cut redials fast.
+  h.dialError = undefined;
+  before = h.dials;
+  await advanceUntil(clock, () => h.dials > before, 20_000);
+  await waitFor(() => h.client.session?.state === 'attached', 'resumed');
   clock.advance(10_000);
   h.last().cut();
   await waitFor(() => h.client.session?.state === 'detached', 'detached again');
   before = h.dials;
-  t1 = clock.now();
+  const t2 = clock.now();
   await advanceUntil(clock, () => h.dials > before, 20_000);
-  t.is(clock.now() - t1, 200);
+  t.is(clock.now() - t2, 200);
   await waitFor(() => h.client.session?.state === 'attached', 'resumed again');
   t.is(h.agentSessions.length, 1);
 });
