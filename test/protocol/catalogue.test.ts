@@ -43,8 +43,8 @@ test('every command has a name key, kind, direction, schema and doc; request kin
   t.is(PROTOCOL_VERSION, 1);
 });
 
-test('docs/protocol-commands.md documents every command', (t) => {
-  const doc = readFileSync(resolve(import.meta.dirname, '..', '..', 'docs', 'protocol-commands.md'), 'utf8');
+test('docs/protocol.md documents every command', (t) => {
+  const doc = readFileSync(resolve(import.meta.dirname, '..', '..', 'docs', 'protocol.md'), 'utf8');
   for (const name of Object.keys(COMMANDS)) t.true(doc.includes(`\`${name}\``), name);
 });
 

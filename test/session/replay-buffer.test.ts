@@ -72,7 +72,7 @@ test('resume proof: binds secret, id and handshake hash; compare is exact', (t) 
   const hash = Buffer.alloc(32, 3);
   const proof = computeResumeProof(secret, id, hash);
   t.is(proof.length, 32);
-  // The known answer printed in docs/protocol-session.md.
+  // The known answer printed in docs/protocol.md.
   t.is(proof.toString('hex'), '881749c34229b786c8cb52b48ae7297598627e5898844f0a619c287eee8d1ac1');
   t.true(verifyResumeProof(secret, id, hash, proof));
   t.false(verifyResumeProof(secret, id, Buffer.alloc(32, 4), proof));
