@@ -4,6 +4,7 @@ import net from 'node:net';
 import { CommandEndpoint } from '../command/endpoint.ts';
 import { createRegistry } from '../command/registry.ts';
 import {
+  configReload,
   adminAuth,
   adminStatus,
   adminSnapshot,
@@ -78,6 +79,10 @@ export class AdminClient {
   async subscribe(intervalMs: number, listener: (s: Status) => void): Promise<void> {
     this.onSnapshot.add(listener);
     await callRequest(this.endpoint, adminSubscribe, { intervalMs });
+  }
+
+  async reload(): Promise<string[]> {
+    return (await callRequest(this.endpoint, configReload, {})).changes;
   }
 
   async kick(agentName: string): Promise<boolean> {

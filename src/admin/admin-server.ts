@@ -11,6 +11,7 @@ import {
   adminSnapshot,
   adminUnsubscribe,
   sessionKick,
+  configReload,
   handleRequest,
   sendOneWay,
 } from '../protocol/index.ts';
@@ -30,6 +31,8 @@ export interface AdminActions {
   status(): Status;
   /** Kicks the named agent's session (relay only); returns whether one was kicked. */
   kick?(agentName: string): boolean;
+  /** Re-reads the profile and applies what can change live; throws the profile's XNAT_ERR_CONFIG_ error. */
+  reload?(): string[];
 }
 
 export interface AdminServerOptions {
@@ -114,6 +117,12 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
       const kicked = opts.actions.kick(req.agentName);
       log.info({ agent: req.agentName, kicked }, 'admin kick');
       return { kicked };
+    });
+    handleRequest(registry, configReload, () => {
+      if (!opts.actions.reload) throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'reload here' });
+      const changes = opts.actions.reload();
+      log.info({ changes: changes.length }, 'admin reload');
+      return { reloaded: true, changes };
     });
     endpoint = new CommandEndpoint(channel, {
       registry,

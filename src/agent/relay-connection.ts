@@ -17,6 +17,7 @@ import {
   flowOpen,
   handleOneWay,
   hello,
+  relayShutdown,
   mappingRegister,
   PROTOCOL_VERSION,
 } from '../protocol/index.ts';
@@ -209,6 +210,9 @@ export class RelayConnection {
       flows.open(req.flowId, m, `${req.visitor.address}:${req.visitor.port}`);
     });
     handleOneWay(registry, flowClose, (req) => flows.close(req.flowId));
+    handleOneWay(registry, relayShutdown, (req) => {
+      log.warn({ reason: req.reason }, 'relay shutting down');
+    });
     const endpoint = new CommandEndpoint(muxCommandChannel(mux), {
       registry,
       peer: this.address,

@@ -6,7 +6,7 @@ import { addKeygenCommand } from './keygen.ts';
 import { addInitCommand } from './init.ts';
 import { addCheckCommand } from './check.ts';
 import { addServeCommands } from './serve.ts';
-import { addStatusCommand } from './status.ts';
+import { addReloadCommand, addStatusCommand } from './status.ts';
 import { addDemoCommand } from './demo.ts';
 import { addDashboardCommand } from './dashboard.ts';
 
@@ -32,6 +32,7 @@ export function buildProgram(): Command {
   addKeygenCommand(program);
   addCheckCommand(program);
   addStatusCommand(program);
+  addReloadCommand(program);
   addDashboardCommand(program);
   // Subcommands inherit exitOverride so usage errors come back as CommanderError, not process.exit.
   for (const c of program.commands) c.exitOverride();

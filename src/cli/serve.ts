@@ -7,6 +7,7 @@ import { Relay } from '../relay/relay.ts';
 import { Agent } from '../agent/agent.ts';
 import { startAdminServer, type AdminActions } from '../admin/admin-server.ts';
 import { startMetricsServer } from '../admin/metrics.ts';
+import { toXnatError } from '../errors.ts';
 
 /** A running role with its endpoints; close() stops everything. */
 export interface Running {
@@ -40,12 +41,20 @@ async function startEndpoints(
   return { closers, adminPort };
 }
 
-export async function startRelay(profile: RelayProfile, logger: Logger): Promise<Running & { relay: Relay }> {
+export async function startRelay(
+  profile: RelayProfile,
+  logger: Logger,
+  profilePath?: string,
+): Promise<Running & { relay: Relay }> {
   const relay = new Relay(profile, { logger });
   await relay.start();
   const { closers, adminPort } = await startEndpoints(
     profile,
-    { status: () => relay.status(), kick: (n) => relay.kick(n) > 0 },
+    {
+      status: () => relay.status(),
+      kick: (n) => relay.kick(n) > 0,
+      ...(profilePath ? { reload: () => relay.reload(loadRelayProfile(profilePath)) } : {}),
+    },
     logger,
   );
   return {
@@ -107,7 +116,16 @@ export function addServeCommands(program: Command): void {
     .action(async (opts: { profile: string; logLevel?: string }) => {
       const profile = loadRelayProfile(opts.profile);
       const logger = createRootLogger({ level: opts.logLevel ?? profile.log.level, base: { role: 'relay' } });
-      const running = await startRelay(profile, logger);
+      const running = await startRelay(profile, logger, opts.profile);
+      // SIGHUP re-reads the profile, as daemons do; a broken profile is logged and changes nothing.
+      process.on('SIGHUP', () => {
+        try {
+          running.relay.reload(loadRelayProfile(opts.profile));
+        } catch (err) {
+          const e = toXnatError(err);
+          logger.error({ code: e.code, detail: e.detail }, 'reload failed');
+        }
+      });
       await untilSignal(logger);
       await running.close();
       exitAfterFlush(logger, 0);

@@ -83,3 +83,24 @@ export function addStatusCommand(program: Command): void {
       }
     });
 }
+
+export function addReloadCommand(program: Command): void {
+  program
+    .command('reload')
+    .description(
+      'make a running relay re-read its profile (agents, allow lists, psks) through its admin endpoint',
+    )
+    .option('-p, --profile <file>', 'profile of the running relay (its admin block)')
+    .option('--admin <host:port>', 'admin endpoint address (instead of --profile)')
+    .option('--token <token>', 'admin token (default: XNAT_ADMIN_TOKEN)')
+    .action(async (opts: { profile?: string; admin?: string; token?: string }) => {
+      const target = resolveAdminTarget(opts);
+      const client = await AdminClient.connect(target.host, target.port, target.token);
+      try {
+        const changes = await client.reload();
+        process.stdout.write(changes.length ? `${changes.join('\n')}\n` : 'no changes\n');
+      } finally {
+        client.close();
+      }
+    });
+}

@@ -57,7 +57,8 @@ export class AgentSession implements MappingServer {
 
   constructor(
     readonly session: Session,
-    readonly agent: AgentEntry,
+    /** The agent's profile entry; replaced on config.reload (a new allow list applies to new claims). */
+    public agent: AgentEntry,
     private readonly deps: AgentSessionDeps,
   ) {
     this.agentName = agent.name;

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { LinkAcceptor } from '../crypto/link.ts';
 import { getAead } from '../crypto/aead.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
-import { listenTcp } from '../transport/tcp.ts';
+import { listenTcp, type TcpListener } from '../transport/tcp.ts';
 import { SessionServer, type Session } from '../session/index.ts';
 import type { AgentEntry, RelayProfile } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
@@ -14,6 +14,14 @@ import { toXnatError } from '../errors.ts';
 import { MappingTable } from './mapping-table.ts';
 import { AgentSession } from './agent-session.ts';
 import { VERSION } from '../util/version.ts';
+import { relayShutdown, sendOneWay } from '../protocol/index.ts';
+
+function bufEq(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.equals(b));
+}
+
+/** How long close() waits for sessions to end gracefully (acks, the shutdown notice) before cutting links. */
+const SHUTDOWN_GRACE_MS = 2_000;
 
 export interface RelayOptions {
   readonly logger: Logger;
@@ -29,7 +37,7 @@ export class Relay {
   private readonly sessions = new Set<AgentSession>();
   private acceptor: LinkAcceptor | undefined;
   private server: SessionServer | undefined;
-  private control: { address: string; port: number; close(): Promise<void> } | undefined;
+  private control: TcpListener | undefined;
   private closing = false;
 
   constructor(
@@ -112,11 +120,53 @@ export class Relay {
   }
 
   /** Stops accepting, tells agents, closes sessions and public ports. */
+  /**
+   * Applies a re-read profile: new agents are accepted, removed agents' sessions are kicked, changed allow
+   * lists and psks apply to the next claim or handshake. Listen address, keys and tuning need a restart.
+   * Returns one line per change, for the admin reply and the log.
+   */
+  reload(next: RelayProfile): string[] {
+    const changes: string[] = [];
+    const nextByKey = new Map(next.agents.map((a) => [a.publicKey.toString('hex'), a]));
+    for (const [key, old] of this.agentsByKey) {
+      if (!nextByKey.has(key)) changes.push(`agent ${old.name} removed`);
+    }
+    for (const [key, entry] of nextByKey) {
+      const old = this.agentsByKey.get(key);
+      if (!old) changes.push(`agent ${entry.name} added`);
+      else if (JSON.stringify(old.allow) !== JSON.stringify(entry.allow) || !bufEq(old.psk, entry.psk)) {
+        changes.push(`agent ${entry.name} changed`);
+      }
+    }
+    this.agentsByKey.clear();
+    for (const [k, v] of nextByKey) this.agentsByKey.set(k, v);
+    for (const s of this.sessions) {
+      const entry = nextByKey.get(s.session.agentKey.toString('hex'));
+      if (entry) s.agent = entry;
+      else s.kick();
+    }
+    for (const c of changes) this.log.info({ change: c }, 'profile reloaded');
+    return changes;
+  }
+
+  /** Stops accepting, tells agents (relay.shutdown), closes sessions and public ports. */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    // Stop accepting first, but keep live links so the shutdown notice and the graceful closes get out.
+    this.control?.server.close();
+    const ended: Promise<void>[] = [];
+    for (const s of this.sessions) {
+      ended.push(new Promise<void>((resolve) => s.session.once('closed', () => resolve())));
+      try {
+        sendOneWay(s.endpoint, relayShutdown, { reason: 'relay stopping', reconnectAfterMs: 1000 });
+      } catch {
+        // A session already closing cannot take the notice; it is going away anyway.
+      }
+      s.session.close();
+    }
+    await Promise.race([Promise.all(ended), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref())]);
     await this.control?.close();
-    for (const s of this.sessions) s.session.close();
     this.server?.close();
     await this.table.closeAll();
   }

@@ -269,7 +269,7 @@ export class SessionClient extends EventEmitter {
 
   private linkFailed(err: XnatError): void {
     if (this.isClosed) return;
-    this.logger.warn({ code: err.code, detail: err.detail }, 'link failed');
+    this.logger.debug({ code: err.code, detail: err.detail }, 'dial failed');
     this.emit('link-error', err);
     this.scheduleRedial();
   }
