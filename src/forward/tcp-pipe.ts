@@ -5,6 +5,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../observe/log.ts';
 import { type ErrorCode, isErrorCode } from '../errors.ts';
 
+/** Bytes a pipe lets wait in a socket's write buffer before it pauses the stream: one link read's worth. */
+export const SOCKET_WRITE_CAP_BYTES = 64 * 1024;
+
 /** The part of a mux stream the pipe needs: a Duplex that can be aborted with a code. */
 export interface TunnelStream extends Duplex {
   reset(code: ErrorCode): void;
@@ -66,9 +69,23 @@ export function joinSocketToStream(
       maybeDone();
     });
 
+    // The stream hands over one chunk per DATA frame, several per link read; corking the socket until the
+    // end of the tick turns them into one writev (one syscall, one wakeup of the reader) instead of one each.
+    let corked = false;
+    const uncork = () => {
+      corked = false;
+      if (!socket.destroyed) socket.uncork();
+    };
     stream.on('data', (chunk: Buffer) => {
       bytesToSocket += chunk.length;
-      if (!socket.write(chunk)) stream.pause();
+      if (!corked && !socket.destroyed) {
+        corked = true;
+        socket.cork();
+        process.nextTick(uncork);
+      }
+      // Pause at the socket's write buffer cap, not at its (small) high-water mark, which a corked tick
+      // passes after one frame: the cap still bounds memory, and 'drain' follows since write() said false.
+      if (!socket.write(chunk) && socket.writableLength >= SOCKET_WRITE_CAP_BYTES) stream.pause();
     });
     socket.on('drain', () => stream.resume());
     stream.on('end', () => {
@@ -85,7 +102,12 @@ export function joinSocketToStream(
       socketClosed = true;
       // A socket that closed before both directions finished was torn down: the stream must not look complete.
       if (!(socketEnded && streamEnded) && failed === undefined) abortStream('XNAT_ERR_FORWARD_SOCKET_RESET');
-      else if (!stream.destroyed && socketEnded && streamEnded) stream.destroy();
+      else if (!stream.destroyed && socketEnded && streamEnded) {
+        // Both FINs seen, but our FIN may still wait behind queued data (no send window yet): destroying
+        // now would reset the stream and lose that tail. Let the stream finish writing first.
+        if (stream.writableFinished) stream.destroy();
+        else stream.once('finish', () => stream.destroy());
+      }
       finish();
     });
 

@@ -321,10 +321,10 @@ export class Session extends EventEmitter {
     const windowMs = this.opts.resumeWindowMs;
     this.expiryTimer = this.opts.clock.setTimeout(() => {
       this.expiryTimer = undefined;
-      this.logger.info({ windowMs }, 'session expired');
+      this.logger.debug({ windowMs }, 'session expired');
       this.destroy(new XnatError('XNAT_ERR_SESSION_EXPIRED', { detail: `detached for ${windowMs} ms` }));
     }, windowMs);
-    this.logger.info({ code: err?.code, pending: this.replay.length }, 'session detached');
+    this.logger.debug({ code: err?.code, pending: this.replay.length }, 'session detached');
     this.emit('detached', err);
   }
 
@@ -399,7 +399,7 @@ export class Session extends EventEmitter {
     this.port = undefined;
     port?.destroy(err ?? new XnatError('XNAT_ERR_SESSION_CLOSED'));
     this.replay.clear();
-    this.logger.info({ code: err?.code }, 'session closed');
+    this.logger.debug({ code: err?.code }, 'session closed');
     this.emit('closed', err);
   }
 }
