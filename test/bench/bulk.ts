@@ -38,8 +38,29 @@ interface IperfResult {
   readonly bytes: number;
 }
 
-/** Runs one iperf3 client against 127.0.0.1:`port`; throughput as the receiver saw it. */
+/** Tries before giving up on an iperf3 server still busy finishing the previous test. */
+const IPERF_BUSY_TRIES = 50;
+const IPERF_BUSY_WAIT_MS = 200;
+
+/**
+ * Runs one iperf3 client; an iperf3 server still tearing down the previous test answers "busy" (it says
+ * "try again later"), which happens when the previous test's last bytes and FINs are still in flight
+ * through a forwarder that delivers them all, so the client retries.
+ */
 async function iperfClient(port: number, c: Case, seconds: number): Promise<IperfResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await iperfClientOnce(port, c, seconds);
+    } catch (err) {
+      const busy = /busy/.test(String((err as Error).message));
+      if (!busy || attempt >= IPERF_BUSY_TRIES) throw err;
+      await new Promise((r) => setTimeout(r, IPERF_BUSY_WAIT_MS));
+    }
+  }
+}
+
+/** Runs one iperf3 client against 127.0.0.1:`port`; throughput as the receiver saw it. */
+async function iperfClientOnce(port: number, c: Case, seconds: number): Promise<IperfResult> {
   const args = ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-P', String(c.streams), '-J'];
   if (c.reverse) args.push('-R');
   const { stdout } = await execFileP('iperf3', args, {
