@@ -3,6 +3,7 @@
 import { XnatError } from '../errors.ts';
 import { AEAD_KEY_BYTES, AEAD_TAG_BYTES } from './aead.ts';
 import type { Aead } from './aead.ts';
+import type { PartsAead } from './aead-node.ts';
 
 /** Largest Noise message (handshake or transport), in bytes (spec section 3). */
 export const NOISE_MAX_MESSAGE_BYTES = 65535;
@@ -60,6 +61,23 @@ export class CipherState {
     const ct = this.aead.encrypt(this.k, this.n, ad, pt);
     this.n++;
     return ct;
+  }
+
+  /**
+   * EncryptWithAd with the result as a list of buffers to write in order (ciphertext, then tag, when the
+   * backend can return them apart; else one buffer). Same bytes, same checks, same nonce step. `pt` is
+   * not referenced after the call returns, so callers may reuse it.
+   */
+  encryptWithAdParts(ad: Uint8Array, pt: Uint8Array): readonly Buffer[] {
+    const aead = this.aead as Partial<PartsAead>;
+    if (this.k === null || aead.encryptParts === undefined) return [this.encryptWithAd(ad, pt)];
+    if (pt.length > NOISE_MAX_PLAINTEXT_BYTES) {
+      throw new XnatError('XNAT_ERR_CRYPTO_MESSAGE_SIZE', { detail: `plaintext ${pt.length} bytes` });
+    }
+    this.checkNonce();
+    const parts = aead.encryptParts(this.k, this.n, ad, pt);
+    this.n++;
+    return parts;
   }
 
   /**

@@ -40,6 +40,8 @@ export interface LinkOptions {
 /** The two directions' cipher states as the record layer uses them (a Noise CipherState fits). */
 export interface RecordCipher {
   encryptWithAd(ad: Uint8Array, pt: Uint8Array): Buffer;
+  /** Same bytes as encryptWithAd, possibly as several buffers (ciphertext, tag); must not keep `pt`. */
+  encryptWithAdParts?(ad: Uint8Array, pt: Uint8Array): readonly Buffer[];
   decryptWithAd(ad: Uint8Array, ct: Uint8Array): Buffer;
   rekey(): void;
 }

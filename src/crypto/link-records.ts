@@ -21,6 +21,7 @@ import {
   LENGTH_PREFIX_BYTES,
   RECORD_MAX_BYTES,
   RECORD_MAX_DATA_BYTES,
+  RECORD_MAX_PLAINTEXT_BYTES,
   RECORD_MIN_BYTES,
   RecordKind,
   decodeClose,
@@ -35,6 +36,15 @@ const MAX_PINGS_IN_FLIGHT = 16;
 const RTT_ALPHA = 0.125;
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A DATA record's plaintext is assembled in one buffer shared by every link of the process and encrypted
+ * at once (the cipher copies it out), so sending allocates only the ciphertext; likewise a record split
+ * across socket reads is joined in a shared buffer and decrypted at once. Safe because both are used and
+ * released within one synchronous step; allocated on first use.
+ */
+let sendScratch: Buffer | undefined;
+let recvScratch: Buffer | undefined;
 
 /**
  * One physical connection with its own keys. Events: 'data' (chunk: Buffer, upper-layer bytes in order),
@@ -134,11 +144,25 @@ export class Link extends EventEmitter {
 
   /**
    * Queues upper-layer bytes; they are batched into records of up to RECORD_MAX_DATA_BYTES and flushed with
-   * one socket write per batch. Returns false once queued plus socket-buffered bytes exceed highWaterMark;
-   * 'drain' follows. After close or destroy the bytes are dropped and false is returned.
+   * one socket write per batch. The bytes of one call (one frame, for the session) that fit in a record are
+   * never split across two: the current record is sealed first instead, so the receiver's frame decoder
+   * sees whole frames and hands out views rather than joining copies. Returns false once queued plus
+   * socket-buffered bytes exceed highWaterMark; 'drain' follows. After close or destroy the bytes are
+   * dropped and false is returned.
    */
   write(chunk: Buffer | readonly Buffer[]): boolean {
     if (this.isClosed) return false;
+    let size = 0;
+    if (Buffer.isBuffer(chunk)) size = chunk.length;
+    else for (const c of chunk) size += c.length;
+    if (
+      this.pendingBytes > 0 &&
+      this.pendingBytes + size > RECORD_MAX_DATA_BYTES &&
+      size <= RECORD_MAX_DATA_BYTES
+    ) {
+      this.guard(() => this.sendData(this.pendingBytes));
+      if (this.isClosed) return false;
+    }
     if (Buffer.isBuffer(chunk)) this.enqueue(chunk);
     else for (const c of chunk) this.enqueue(c);
     while (this.pendingBytes >= RECORD_MAX_DATA_BYTES && !this.isClosed) this.sendData(RECORD_MAX_DATA_BYTES);
@@ -195,7 +219,8 @@ export class Link extends EventEmitter {
 
   /** Builds one DATA record of the first `n` queued bytes: one copy of the bytes into the plaintext. */
   private sendData(n: number): void {
-    const pt = Buffer.allocUnsafe(1 + n);
+    sendScratch ??= Buffer.allocUnsafe(RECORD_MAX_PLAINTEXT_BYTES);
+    const pt = sendScratch.subarray(0, 1 + n);
     pt[0] = RecordKind.DATA;
     let filled = 1;
     while (filled <= n) {
@@ -214,22 +239,32 @@ export class Link extends EventEmitter {
     while (this.pendingBytes > 0) this.sendData(Math.min(this.pendingBytes, RECORD_MAX_DATA_BYTES));
   }
 
-  /** Encrypts one plaintext and writes prefix + ciphertext; encryption order is wire order. */
+  /**
+   * Encrypts one plaintext and writes prefix + ciphertext (+ tag, when the cipher returns it apart: one
+   * writev takes them all, so joining them would only cost a copy); encryption order is wire order.
+   * `pt` may be the shared sendScratch: it is not read after the encryption.
+   */
   private seal(pt: Buffer): void {
-    const ct = this.send.encryptWithAd(EMPTY, pt);
+    const kind = pt[0];
+    const ptBytes = pt.length;
+    const parts = this.send.encryptWithAdParts
+      ? this.send.encryptWithAdParts(EMPTY, pt)
+      : [this.send.encryptWithAd(EMPTY, pt)];
+    let ctBytes = 0;
+    for (const p of parts) ctBytes += p.length;
     const prefix = Buffer.allocUnsafe(LENGTH_PREFIX_BYTES);
-    prefix.writeUInt16BE(ct.length, 0);
+    prefix.writeUInt16BE(ctBytes, 0);
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       this.scheduleFlush();
     }
     this.socket.write(prefix);
-    this.socket.write(ct);
+    for (const p of parts) this.socket.write(p);
     this.stats.recordsOut++;
-    this.stats.bytesOut += LENGTH_PREFIX_BYTES + ct.length;
-    this.bytesSinceRekey += pt.length;
-    if (this.bytesSinceRekey >= this.rekeyAfterBytes && pt[0] !== RecordKind.REKEY) this.rekey();
+    this.stats.bytesOut += LENGTH_PREFIX_BYTES + ctBytes;
+    this.bytesSinceRekey += ptBytes;
+    if (this.bytesSinceRekey >= this.rekeyAfterBytes && kind !== RecordKind.REKEY) this.rekey();
   }
 
   /** Sends REKEY under the old key, then switches the sending key (the peer switches after reading it). */
@@ -254,9 +289,13 @@ export class Link extends EventEmitter {
   }
 
   private readonly onFlush = (): void => {
-    this.flushScheduled = false;
-    if (this.isClosed) return;
+    if (this.isClosed) {
+      this.flushScheduled = false;
+      return;
+    }
+    // flushScheduled stays set while sealing, so the records sealed here do not schedule another (empty) flush.
     this.guard(() => this.flushPending());
+    this.flushScheduled = false;
     this.uncork();
     this.maybeDrain();
   };
@@ -322,7 +361,8 @@ export class Link extends EventEmitter {
       }
       if (q.length < LENGTH_PREFIX_BYTES + len) return;
       q.take(LENGTH_PREFIX_BYTES);
-      const ct = q.take(len);
+      // A record split across socket reads is joined in recvScratch: the decryption below consumes it.
+      const ct = q.take(len, recvScratchBuffer);
       this.stats.recordsIn++;
       this.stats.bytesIn += LENGTH_PREFIX_BYTES + len;
       let pt: Buffer;
@@ -406,6 +446,10 @@ export class Link extends EventEmitter {
     if (this.isClosed) return;
     this.destroy(new XnatError('XNAT_ERR_LINK_RESET', { detail: 'socket closed' }));
   };
+}
+
+function recvScratchBuffer(): Buffer {
+  return (recvScratch ??= Buffer.allocUnsafe(RECORD_MAX_BYTES));
 }
 
 function expectLength(body: Buffer, n: number, what: string): void {

@@ -194,8 +194,12 @@ export class ByteQueue {
     return out;
   }
 
-  /** Removes and returns the first `n` bytes (n <= length): a view when they lie in one chunk, else one copy. */
-  take(n: number): Buffer {
+  /**
+   * Removes and returns the first `n` bytes (n <= length): a view when they lie in one chunk, else one
+   * copy, made into the buffer `scratch()` returns when given (at least n bytes; the result is then only
+   * valid until that buffer is reused), so a reader that consumes the bytes at once allocates nothing.
+   */
+  take(n: number, scratch?: () => Buffer): Buffer {
     const first = this.chunks[this.head]!;
     const avail = first.length - this.offset;
     let out: Buffer;
@@ -204,7 +208,7 @@ export class ByteQueue {
       this.offset += n;
       if (this.offset === first.length) this.shift();
     } else {
-      out = Buffer.allocUnsafe(n);
+      out = scratch ? scratch().subarray(0, n) : Buffer.allocUnsafe(n);
       let filled = 0;
       while (filled < n) {
         const c = this.chunks[this.head]!;

@@ -345,13 +345,15 @@ export class Mux extends EventEmitter {
       maxWindow: this.maxWindow,
     });
     // The application is expected to listen for 'error'; this one only keeps a peer's reset from ever
-    // crashing the process when it does not (design invariant 4).
-    stream.on('error', (err: Error) => {
-      this.logger.debug({ streamId: id, code: isXnatError(err) ? err.code : undefined }, 'stream error');
-    });
+    // crashing the process when it does not (design invariant 4). One shared listener, not a closure per
+    // stream: idle streams are many.
+    stream.on('error', this.onStreamError);
     this.table.set(id, stream);
     return stream;
   }
+
+  /** Called with `this` = the stream that emitted 'error'. */
+  private readonly onStreamError = streamErrorListener(() => this.logger);
 
   private makeHost(): StreamHost {
     const send = (frame: Frame) => {
@@ -403,5 +405,12 @@ export class Mux extends EventEmitter {
   private readonly onTransportClosed = (err?: Error): void => {
     this.transportClosed = true;
     this.destroy(isXnatError(err) ? err : undefined);
+  };
+}
+
+/** An 'error' listener shared by all streams of a mux (`this` is the stream); it only logs. */
+function streamErrorListener(logger: () => Logger): (this: MuxStream, err: Error) => void {
+  return function (this: MuxStream, err: Error): void {
+    logger().debug({ streamId: this.id, code: isXnatError(err) ? err.code : undefined }, 'stream error');
   };
 }

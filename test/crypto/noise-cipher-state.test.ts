@@ -154,3 +154,21 @@ test('HMAC built from the hash matches node:crypto HMAC, and HKDF chains as sect
     );
   }
 });
+
+test('encryptWithAdParts gives the bytes of encryptWithAd on each backend, steps the nonce, keeps no reference', (t) => {
+  for (const backend of ['node', 'noble'] as const) {
+    const [a, b] = pair(backend, backend);
+    const pt = Buffer.from('a record plaintext, reused by the caller');
+    for (let i = 0; i < 3; i++) {
+      const parts = a.encryptWithAdParts(AD, pt);
+      const whole = b.encryptWithAd(AD, pt);
+      t.true(Buffer.concat(parts).equals(whole), `${backend} record ${i}`);
+      if (backend === 'node') t.is(parts.length, 2, 'ciphertext and tag apart');
+      pt.fill(i); // the caller may reuse its buffer at once
+      t.true(Buffer.concat(parts).equals(whole), `${backend} record ${i} after reuse`);
+    }
+    t.is(a.nonce, 3n);
+    const err = t.throws(() => a.encryptWithAdParts(AD, Buffer.alloc(NOISE_MAX_PLAINTEXT_BYTES + 1)));
+    t.true(isXnatError(err) && err.code === 'XNAT_ERR_CRYPTO_MESSAGE_SIZE');
+  }
+});

@@ -52,6 +52,31 @@ test('many small writes in one tick are batched into few records', async (t) => 
   relay.destroy();
 });
 
+test('a write that fits in one record is never split across two: the receiver gets whole writes', async (t) => {
+  const { agent, relay } = await tapLinks(makeKeys());
+  // 16 394 bytes: a 16 KiB DATA frame with its header; four of them do not fit in one record (65 518).
+  const UNIT = 16_394;
+  const COUNT = 40;
+  const records: number[] = [];
+  let got = 0;
+  const done = new Promise<void>((resolve) =>
+    relay.on('data', (c: Buffer) => {
+      records.push(c.length);
+      got += c.length;
+      if (got >= UNIT * COUNT) resolve();
+    }),
+  );
+  for (let i = 0; i < COUNT; i++) agent.write(Buffer.alloc(UNIT, i & 0xff));
+  await done;
+  t.is(got, UNIT * COUNT);
+  t.true(
+    records.every((n) => n % UNIT === 0),
+    `record bodies ${records.join(',')}`,
+  );
+  agent.destroy();
+  relay.destroy();
+});
+
 test('one flipped bit in a transport record: XNAT_ERR_CRYPTO_DECRYPT and close', async (t) => {
   const { tap, agent, relay } = await tapLinks(makeKeys());
   const relayClosed = closed(relay);

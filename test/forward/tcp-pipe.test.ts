@@ -1,0 +1,78 @@
+// joinSocketToStream: bytes from the stream reach the socket intact and in order, batched per tick, and a
+// slow socket reader pauses the stream with the socket's write buffer held near its cap (invariant 1).
+import test from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import type { ErrorCode } from '../../src/errors.ts';
+import { SOCKET_WRITE_CAP_BYTES, joinSocketToStream } from '../../src/forward/tcp-pipe.ts';
+
+const CHUNK_BYTES = 16 * 1024;
+
+/** A stream whose readable side serves `data` in CHUNK_BYTES pieces, several per tick, as a mux does. */
+class FakeStream extends Duplex {
+  resetCode: ErrorCode | undefined;
+  private at = 0;
+  constructor(
+    private readonly data: Buffer,
+    private readonly onPushed: () => void,
+  ) {
+    super({ allowHalfOpen: true, readableHighWaterMark: CHUNK_BYTES });
+  }
+  reset(code: ErrorCode): void {
+    this.resetCode = code;
+    this.destroy(new Error(code));
+  }
+  override _read(): void {
+    setImmediate(() => {
+      while (this.at < this.data.length && !this.destroyed) {
+        const more = this.push(this.data.subarray(this.at, this.at + CHUNK_BYTES));
+        this.at += CHUNK_BYTES;
+        this.onPushed();
+        if (!more) return;
+      }
+      this.push(null);
+    });
+  }
+  override _write(_c: Buffer, _e: BufferEncoding, cb: () => void): void {
+    cb();
+  }
+}
+
+test('a slow reader pauses the stream; the socket buffer stays bounded; every byte arrives in order', async (t) => {
+  const data = randomBytes(48 * 1024 * 1024);
+  let reader: net.Socket | undefined;
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    reader = s;
+    s.pause();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise((r) => socket.once('connect', r));
+  socket.pause();
+  let maxBuffered = 0;
+  const stream = new FakeStream(data, () => (maxBuffered = Math.max(maxBuffered, socket.writableLength)));
+  const piped = joinSocketToStream(socket, stream);
+  // Wait until the kernel buffers are full and the pipe pushes back: the stream stops being read.
+  let last = -1;
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    if (maxBuffered >= SOCKET_WRITE_CAP_BYTES && stream.readableLength === last) break;
+    last = stream.readableLength;
+  }
+  t.true(maxBuffered >= SOCKET_WRITE_CAP_BYTES, `pushed back (max buffered ${maxBuffered})`);
+  t.true(maxBuffered <= SOCKET_WRITE_CAP_BYTES + 2 * CHUNK_BYTES, `bounded: ${maxBuffered}`);
+  const chunks: Buffer[] = [];
+  reader!.on('data', (c: Buffer) => chunks.push(c));
+  // The stream's end becomes the socket's FIN after every byte; the reader's FIN ends the stream's writable side.
+  reader!.once('end', () => reader!.end());
+  reader!.resume();
+  const result = await piped;
+  t.true(result.clean, `pipe ended cleanly (${result.code ?? ''})`);
+  const got = Buffer.concat(chunks);
+  t.is(got.length, data.length);
+  t.is(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(data).digest('hex'));
+  t.true(maxBuffered <= SOCKET_WRITE_CAP_BYTES + 2 * CHUNK_BYTES, `bounded: ${maxBuffered}`);
+  await new Promise((r) => server.close(r));
+});
