@@ -320,20 +320,21 @@ export class RelayConnection {
       return;
     }
     const m = mapping;
-    const slog = log.child({ mapping: m.profile.name, stream: stream.id });
+    // Fields on the lines written, not a child logger per stream (streams are many and mostly silent).
+    const fields = { mapping: m.profile.name, stream: stream.id };
     m.activeStreams++;
     m.totalStreams++;
     dialTarget(m.profile.local.host, m.profile.local.port).then(
       (socket) => {
-        void joinSocketToStream(socket, stream, slog).then((r) => {
+        void joinSocketToStream(socket, stream, log).then((r) => {
           m.activeStreams--;
-          if (!r.clean) slog.info({ code: r.code }, 'stream reset');
+          if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
         });
       },
       (err: unknown) => {
         m.activeStreams--;
         const e = toXnatError(err);
-        slog.warn({ code: e.code, detail: e.detail }, 'target failed');
+        log.warn({ ...fields, code: e.code, detail: e.detail }, 'target failed');
         stream.reset(e.code);
       },
     );
