@@ -1,6 +1,6 @@
 // The link's bytes: preface, handshake-phase frames, record kinds and their bodies, and a chunk queue
 // that parses u16 length prefixes without joining every chunk. Pure codecs; no sockets, no keys.
-// docs/protocol-link.md describes the same bytes for writers of compatible peers.
+// docs/protocol.md describes the same bytes for writers of compatible peers.
 import { XnatError } from '../errors.ts';
 
 /** The first four bytes an agent sends: ASCII "XNAT". */

@@ -1,4 +1,4 @@
-// Frame <-> bytes for one whole frame: encoding, header checks and payload parsing (layout in docs/protocol-frames.md).
+// Frame <-> bytes for one whole frame: encoding, header checks and payload parsing (layout in docs/protocol.md).
 // It knows nothing of chunking (decoder.ts does), sequence numbers or what meta, body and data mean.
 import { XnatError } from '../errors.ts';
 import {
