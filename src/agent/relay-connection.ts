@@ -324,7 +324,7 @@ export class RelayConnection {
     const fields = { mapping: m.profile.name, stream: stream.id };
     m.activeStreams++;
     m.totalStreams++;
-    dialTarget(m.profile.local.host, m.profile.local.port).then(
+    dialTarget(m.profile.local.host, m.profile.local.port, undefined, this.clock).then(
       (socket) => {
         void joinSocketToStream(socket, stream, log).then((r) => {
           m.activeStreams--;

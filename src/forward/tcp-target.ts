@@ -2,6 +2,7 @@
 // It knows nothing of mappings' names or sessions.
 import net from 'node:net';
 import { XnatError } from '../errors.ts';
+import { realClock, type Clock } from '../util/clock.ts';
 
 /** Connect timeout for LAN targets: a LAN answers fast; a silent host is as good as down. */
 export const TARGET_CONNECT_TIMEOUT_MS = 5_000;
@@ -11,21 +12,22 @@ export function dialTarget(
   host: string,
   port: number,
   timeoutMs = TARGET_CONNECT_TIMEOUT_MS,
+  clock: Clock = realClock,
 ): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       socket.destroy();
       reject(new XnatError('XNAT_ERR_FORWARD_TARGET_UNREACHABLE', { detail: `${host}:${port} timeout` }));
     }, timeoutMs);
     socket.once('connect', () => {
-      clearTimeout(timer);
+      timer.cancel();
       socket.removeAllListeners('error');
       socket.pause();
       resolve(socket);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+      timer.cancel();
       const code =
         err.code === 'ECONNREFUSED'
           ? 'XNAT_ERR_FORWARD_TARGET_REFUSED'

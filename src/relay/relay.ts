@@ -165,7 +165,10 @@ export class Relay {
       }
       s.session.close();
     }
-    await Promise.race([Promise.all(ended), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref())]);
+    await Promise.race([
+      Promise.all(ended),
+      new Promise((r) => this.clock.setTimeout(() => r(undefined), SHUTDOWN_GRACE_MS)),
+    ]);
     await this.control?.close();
     this.server?.close();
     await this.table.closeAll();
