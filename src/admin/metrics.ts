@@ -2,7 +2,7 @@
 // prom-client renders the text format (a well-kept library; the format has escaping rules we'd rather not own).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Registry, Gauge } from 'prom-client';
+import { Registry, Gauge, Counter } from 'prom-client';
 import { XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Status } from '../observe/status.ts';
@@ -74,6 +74,35 @@ export function buildMetricsRegistry(status: () => Status): Registry {
   gauge('xnat_mapping_ready', '1 when the mapping is ready, else 0.', ['mapping', 'protocol'], (g) => {
     for (const m of snap.mappings)
       g.set({ mapping: m.name, protocol: m.protocol }, m.phase === 'ready' ? 1 : 0);
+  });
+  // Handshake admission on the relay's control port (docs/security.md, "Admission").
+  gauge('xnat_link_handshakes_pending', 'Unfinished link handshakes now.', ['known'], (g) => {
+    const h = snap.role === 'relay' ? snap.handshakes : undefined;
+    if (!h) return;
+    g.set({ known: 'false' }, h.pending - h.pendingKnown);
+    g.set({ known: 'true' }, h.pendingKnown);
+  });
+  new Counter({
+    name: 'xnat_link_handshakes_total',
+    help: 'Link handshakes since start by outcome (established, refused, evicted_*, timeout_*, failed).',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const h = snap.role === 'relay' ? snap.handshakes : undefined;
+      if (!h) return;
+      const outcomes: Record<string, number> = {
+        established: h.established,
+        refused: h.refused,
+        evicted_source: h.evictedSource,
+        evicted_total: h.evictedTotal,
+        evicted_agent: h.evictedAgent,
+        timeout_first_message: h.firstMessageTimeouts,
+        timeout_handshake: h.handshakeTimeouts,
+        failed: h.failed,
+      };
+      for (const [outcome, n] of Object.entries(outcomes)) this.inc({ outcome }, n);
+    },
   });
   return registry;
 }

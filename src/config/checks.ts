@@ -217,6 +217,8 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
       publicHost: raw.relay.publicHost,
       handshakeTimeoutMs: raw.relay.handshakeTimeout,
       maxPendingHandshakes: raw.relay.maxPendingHandshakes,
+      maxPendingHandshakesPerSource: raw.relay.maxPendingHandshakesPerSource,
+      firstMessageTimeoutMs: raw.relay.firstMessageTimeout,
     },
     agents: raw.agents.map((a) => ({ name: a.name, publicKey: a.publicKey, psk: a.psk, allow: a.allow })),
     admin,

@@ -81,6 +81,8 @@ export const relaySchema = strict({
       publicHost: host().default('0.0.0.0'),
       handshakeTimeout: duration(100, 5 * MINUTE_MS).default(10 * SECOND_MS),
       maxPendingHandshakes: int(1, 65_535).default(64),
+      maxPendingHandshakesPerSource: int(1, 65_535).default(8),
+      firstMessageTimeout: duration(100, 5 * MINUTE_MS).default(3 * SECOND_MS),
     }),
   ),
   agents: list(

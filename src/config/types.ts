@@ -64,6 +64,10 @@ export interface RelaySettings {
   readonly handshakeTimeoutMs: number;
   /** Cap on unfinished handshakes at once; default 64, 1..65535. */
   readonly maxPendingHandshakes: number;
+  /** Cap on unfinished handshakes of strangers from one source address (IPv6: /64); default 8, 1..65535. */
+  readonly maxPendingHandshakesPerSource: number;
+  /** Deadline of the preface and message 1 after accept, in ms; default 3 000, 100 ms..5 min. */
+  readonly firstMessageTimeoutMs: number;
 }
 
 /** One agent the relay accepts (`agents[]`). */

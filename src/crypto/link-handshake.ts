@@ -324,3 +324,13 @@ export function closeAfterFailure(socket: Duplex, clock: Clock, farewell: Buffer
   const t = clock.setTimeout(() => socket.destroy(), FAREWELL_LINGER_MS);
   socket.once('close', () => t.cancel());
 }
+
+/**
+ * Ends a handshake the relay dropped to make room: sends the hint and closes once it is handed to the
+ * kernel, without the farewell linger (under a flood, lingering sockets would be a second table).
+ */
+export function dropWithHint(socket: Duplex, hint: Buffer): void {
+  socket.on('error', () => {});
+  if (socket.destroyed) return;
+  socket.end(hint, () => socket.destroy());
+}

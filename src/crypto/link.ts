@@ -1,8 +1,9 @@
-// Entry point of links: connectLink (agent side) and LinkAcceptor (relay side) with deadlines and the cap
-// on unfinished handshakes; re-exports the Link. It knows nothing of TCP: any Duplex will do.
+// Entry point of links: connectLink (agent side) and LinkAcceptor (relay side, which runs each handshake
+// under link-admission.ts's caps and deadlines); re-exports the Link. It knows nothing of TCP: any Duplex will do.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { XnatError, toXnatError } from '../errors.ts';
+import type { HandshakeStatus } from '../observe/status.ts';
 import { realClock } from '../util/clock.ts';
 import { silentLogger } from '../observe/log.ts';
 import type { KeyPair } from './keys.ts';
@@ -11,9 +12,11 @@ import {
   HandshakeFailure,
   HandshakeReader,
   closeAfterFailure,
+  dropWithHint,
   runInitiator,
   runResponder,
 } from './link-handshake.ts';
+import { HANDSHAKE_TIMEOUT_MS, LinkAdmission } from './link-admission.ts';
 import { Link } from './link-records.ts';
 import type { LinkInit, LinkOptions } from './link-options.ts';
 import { HandshakeTag, encodeHandshakeFrame } from './link-wire.ts';
@@ -30,10 +33,12 @@ export {
 } from './link-options.ts';
 export { ZERO_PSK } from './link-handshake.ts';
 
-/** Default deadline of a whole handshake (preface to key confirmation), in milliseconds. */
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Default cap on handshakes a relay runs at once; the next one gets a busy hint. */
-export const MAX_PENDING_HANDSHAKES = 64;
+export {
+  FIRST_MESSAGE_TIMEOUT_MS,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_PENDING_HANDSHAKES,
+  MAX_PENDING_HANDSHAKES_PER_SOURCE,
+} from './link-admission.ts';
 
 /** The agent side. */
 export interface InitiatorOptions extends LinkOptions {
@@ -51,10 +56,14 @@ export interface ResponderOptions extends LinkOptions {
   staticKeys: KeyPair;
   /** Looks up an agent by static key: undefined = unknown agent; { psk } otherwise (no psk = ZERO_PSK). */
   lookupAgent(publicKey: Buffer): { psk?: Uint8Array } | undefined;
-  /** Deadline of one handshake, preface to key confirmation, in milliseconds; default 10 000. */
+  /** Deadline of one handshake, accept to key confirmation, in milliseconds; default 10 000. */
   handshakeTimeoutMs?: number;
-  /** Handshakes allowed at once; default 64. */
+  /** Deadline of the preface and message 1, from accept, in milliseconds; default 3 000. */
+  firstMessageTimeoutMs?: number;
+  /** Unfinished handshakes allowed at once; default 64. */
   maxPendingHandshakes?: number;
+  /** Unfinished handshakes of strangers from one source address (IPv6: /64); default 8. */
+  maxPendingHandshakesPerSource?: number;
 }
 
 /**
@@ -88,49 +97,64 @@ export async function connectLink(socket: Duplex, opts: InitiatorOptions): Promi
 }
 
 /**
- * The relay side: runs handshakes on accepted sockets under a deadline and a cap. Events: 'link' (Link)
- * on success and 'handshakeError' (XnatError) on failure, besides the promise accept() returns.
+ * The relay side: runs handshakes on accepted sockets under the admission's caps and deadlines
+ * (link-admission.ts). Events: 'link' (Link) on success and 'handshakeError' (XnatError) on failure,
+ * besides the promise accept() returns.
  */
 export class LinkAcceptor extends EventEmitter {
-  private pending = 0;
-  private readonly maxPending: number;
-  private readonly timeoutMs: number;
+  private readonly admission: LinkAdmission;
 
   constructor(private readonly opts: ResponderOptions) {
     super();
-    this.maxPending = opts.maxPendingHandshakes ?? MAX_PENDING_HANDSHAKES;
-    this.timeoutMs = opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+    this.admission = new LinkAdmission({
+      clock: opts.clock ?? realClock,
+      logger: opts.logger ?? silentLogger(),
+      maxPending: opts.maxPendingHandshakes,
+      maxPerSource: opts.maxPendingHandshakesPerSource,
+      firstMessageTimeoutMs: opts.firstMessageTimeoutMs,
+      handshakeTimeoutMs: opts.handshakeTimeoutMs,
+    });
   }
 
-  /** Handshakes started and not yet established or failed. */
+  /** Handshakes started and not yet established or dropped. */
   get pendingHandshakes(): number {
-    return this.pending;
+    return this.admission.pending;
   }
 
-  /** Resolves with an established Link or rejects with a typed error (socket destroyed); enforces the cap and deadline. */
+  /** Admission counters and the table's size, for status and /metrics. */
+  stats(): HandshakeStatus {
+    return this.admission.stats();
+  }
+
+  /** Writes the pending summary line now (the relay is stopping). Handshakes under way run on. */
+  close(): void {
+    this.admission.close();
+  }
+
+  /** Resolves with an established Link or rejects with a typed error (socket destroyed); enforces caps and deadlines. */
   async accept(socket: Duplex): Promise<Link> {
     const opts = this.opts;
     const clock = opts.clock ?? realClock;
     const remote = remoteLabel(socket);
     let log = (opts.logger ?? silentLogger()).child({ remote });
-    if (this.pending >= this.maxPending) {
+    const reader = new HandshakeReader(socket);
+    let dropped: XnatError | undefined;
+    const ticket = this.admission.admit(remoteAddress(socket), (err) => {
+      dropped = err;
+      reader.fail(err);
+    });
+    if (!ticket) {
       const err = new XnatError('XNAT_ERR_LINK_HANDSHAKE_BUSY', {
-        detail: `${this.pending} handshakes pending`,
+        detail: `${this.admission.pending} handshakes of known agents pending`,
       });
+      reader.release();
       closeAfterFailure(socket, clock, encodeHandshakeFrame(HandshakeTag.BUSY));
-      log.warn({ code: err.code, detail: err.detail }, 'link handshake refused');
+      log.debug({ code: err.code, detail: err.detail }, 'link handshake refused');
       this.emit('handshakeError', err);
       throw err;
     }
-    this.pending++;
-    const reader = new HandshakeReader(socket);
-    const deadline = clock.setTimeout(
-      () =>
-        reader.fail(
-          new XnatError('XNAT_ERR_LINK_HANDSHAKE_TIMEOUT', { detail: `after ${this.timeoutMs} ms` }),
-        ),
-      this.timeoutMs,
-    );
+    // Message 1 decrypted: the peer holds the relay's public key (no stranger to a configured agent).
+    let keyed = false;
     let init: LinkInit;
     try {
       init = await runResponder(
@@ -138,30 +162,47 @@ export class LinkAcceptor extends EventEmitter {
         reader,
         {
           staticKeys: opts.staticKeys,
-          lookupAgent: (k) => opts.lookupAgent(k),
+          lookupAgent: (k) => {
+            const agent = opts.lookupAgent(k);
+            if (agent) this.admission.identify(ticket, k.toString('hex'));
+            return agent;
+          },
           aead: opts.aead,
-          onAgentKey: (k) => (log = log.child({ agent: keyFingerprint(k) })),
+          onAgentKey: (k) => {
+            keyed = true;
+            log = log.child({ agent: keyFingerprint(k) });
+          },
         },
         opts,
       );
+      // Dropped in the very turn it completed: the slot is gone, so is the link.
+      if (dropped) throw dropped;
     } catch (err) {
       const failure = err instanceof HandshakeFailure ? err : new HandshakeFailure(toXnatError(err));
       reader.release();
-      closeAfterFailure(socket, clock, failure.farewell);
-      // Authentication failures matter to an operator; scanners and timeouts are routine on a public port.
-      const level = failure.error.code.startsWith('XNAT_ERR_AUTH_') ? 'warn' : 'info';
-      log[level]({ code: failure.error.code, detail: failure.error.detail }, 'link handshake failed');
+      // An evicted stranger gets a busy hint (an agent then knows to redial) and is closed at once.
+      if (dropped?.code === 'XNAT_ERR_LINK_HANDSHAKE_BUSY')
+        dropWithHint(socket, encodeHandshakeFrame(HandshakeTag.BUSY));
+      else closeAfterFailure(socket, clock, failure.farewell);
+      // Strangers' failures (scanners, floods) are only summed up per interval; a peer that knew our key
+      // gets a line of its own, within a budget per interval.
+      const own = this.admission.release(ticket, failure.error, keyed);
+      const fields = { code: failure.error.code, detail: failure.error.detail };
+      if (own) log.warn(fields, 'link rejected');
+      else log.debug(fields, 'link handshake failed');
       this.emit('handshakeError', failure.error);
       throw failure.error;
-    } finally {
-      deadline.cancel();
-      this.pending--;
     }
+    this.admission.release(ticket);
     const link = new Link({ ...init, options: { ...opts, logger: log } });
     log.info('link established');
     this.emit('link', link);
     return link;
   }
+}
+
+function remoteAddress(socket: Duplex): string | undefined {
+  return (socket as Duplex & { remoteAddress?: string }).remoteAddress;
 }
 
 function remoteLabel(socket: Duplex): string {

@@ -58,11 +58,40 @@ export interface MappingStatus {
   readonly totalStreams: number;
 }
 
+/**
+ * Admission of link handshakes on the relay's control port: what is pending now and, since start, how
+ * each unfinished handshake ended (docs/security.md, "Admission").
+ */
+export interface HandshakeStatus {
+  /** Handshakes in progress (accepted, not yet established or dropped). */
+  readonly pending: number;
+  /** Of those, how many already proved a configured agent key (message 1 decrypted): protected. */
+  readonly pendingKnown: number;
+  /** Counters since start. */
+  readonly established: number;
+  /** Refused at once (busy): the table was full of protected handshakes. */
+  readonly refused: number;
+  /** Dropped, oldest first, for a newer connection from the same source address. */
+  readonly evictedSource: number;
+  /** Dropped, oldest first, for a newer connection when the table was full. */
+  readonly evictedTotal: number;
+  /** Dropped, oldest first, for a newer handshake of the same agent key. */
+  readonly evictedAgent: number;
+  /** Preface and message 1 not complete by the first-message deadline. */
+  readonly firstMessageTimeouts: number;
+  /** Not finished by the whole-handshake deadline. */
+  readonly handshakeTimeouts: number;
+  /** Failed otherwise: bad preface or frame, wrong relay key, unknown agent, psk, forged record. */
+  readonly failed: number;
+}
+
 export interface RelayStatus {
   readonly role: 'relay';
   readonly version: string;
   readonly startedAt: number;
   readonly control: { readonly address: string; readonly port: number } | undefined;
+  /** Handshake admission on the control port (absent from producers that have none, such as tests). */
+  readonly handshakes?: HandshakeStatus;
   readonly sessions: readonly SessionStatus[];
   readonly mappings: readonly MappingStatus[];
 }

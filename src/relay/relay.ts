@@ -10,7 +10,6 @@ import type { AgentEntry, RelayProfile } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import type { RelayStatus, MappingStatus } from '../observe/status.ts';
 import { realClock, type Clock } from '../util/clock.ts';
-import { toXnatError } from '../errors.ts';
 import { MappingTable } from './mapping-table.ts';
 import { AgentSession } from './agent-session.ts';
 import { VERSION } from '../util/version.ts';
@@ -61,6 +60,8 @@ export class Relay {
       },
       handshakeTimeoutMs: relay.handshakeTimeoutMs,
       maxPendingHandshakes: relay.maxPendingHandshakes,
+      maxPendingHandshakesPerSource: relay.maxPendingHandshakesPerSource,
+      firstMessageTimeoutMs: relay.firstMessageTimeoutMs,
       keepaliveIntervalMs: tuning.keepaliveIntervalMs,
       keepaliveTimeoutMs: tuning.keepaliveTimeoutMs,
       aead: getAead(tuning.cipher),
@@ -102,6 +103,7 @@ export class Relay {
       version: VERSION,
       startedAt: this.startedAt,
       control: this.control ? { address: this.control.address, port: this.control.port } : undefined,
+      ...(this.acceptor ? { handshakes: this.acceptor.stats() } : {}),
       sessions: [...this.sessions].map((s) => s.status()),
       mappings,
     };
@@ -155,6 +157,7 @@ export class Relay {
     this.closing = true;
     // Stop accepting first, but keep live links so the shutdown notice and the graceful closes get out.
     this.control?.server.close();
+    this.acceptor?.close();
     const ended: Promise<void>[] = [];
     for (const s of this.sessions) {
       ended.push(new Promise<void>((resolve) => s.session.once('closed', () => resolve())));
@@ -186,10 +189,8 @@ export class Relay {
         this.log.debug({ remote, agentKey: keyFingerprint(link.remoteStaticKey) }, 'link accepted');
         server.attachLink(link);
       },
-      (err: unknown) => {
-        const e = toXnatError(err);
-        this.log.warn({ remote, code: e.code, detail: e.detail }, 'link rejected');
-      },
+      // The acceptor logs failures (aggregated for strangers, `link rejected` for peers that knew our key).
+      () => {},
     );
   }
 

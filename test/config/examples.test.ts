@@ -69,6 +69,8 @@ test('a minimal relay profile gets every default', (t) => {
   t.is(p.relay.publicHost, '0.0.0.0');
   t.is(p.relay.handshakeTimeoutMs, 10_000);
   t.is(p.relay.maxPendingHandshakes, 64);
+  t.is(p.relay.maxPendingHandshakesPerSource, 8);
+  t.is(p.relay.firstMessageTimeoutMs, 3000);
   t.deepEqual(p.agents, []);
   t.is(p.admin, undefined);
   t.is(p.metrics, undefined);

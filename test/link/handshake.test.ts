@@ -227,7 +227,7 @@ test('agent handshake deadline: a relay that never answers', async (t) => {
   await waitFor(() => a.destroyed);
 });
 
-test('pending-handshake cap: the N+1th gets busy on both sides', async (t) => {
+test('pending-handshake cap: a new agent makes room by dropping the oldest silent stranger (busy hint)', async (t) => {
   const keys = makeKeys();
   const relay = await startRelay({
     staticKeys: keys.relay,
@@ -235,18 +235,85 @@ test('pending-handshake cap: the N+1th gets busy on both sides', async (t) => {
     maxPendingHandshakes: 2,
   });
   const stalled = [await dialRaw(relay), await dialRaw(relay)];
-  for (const s of stalled) {
+  const heard: Buffer[][] = [[], []];
+  for (const [i, s] of stalled.entries()) {
     s.on('error', () => {});
+    s.on('data', (c: Buffer) => heard[i]!.push(c));
     s.write(encodePreface());
   }
   await waitFor(() => relay.acceptor.pendingHandshakes === 2);
+  const oldestGone = new Promise<void>((r) => stalled[0]!.once('close', () => r()));
+  await assertServes(t, relay, keys);
+  await oldestGone;
+  t.is(Buffer.concat(heard[0]!)[2], HandshakeTag.BUSY, 'the dropped stranger was told busy');
+  t.false(stalled[1]!.destroyed);
+  t.is(relay.errors.length, 1);
+  t.is(lastError(relay)?.code, 'XNAT_ERR_LINK_HANDSHAKE_BUSY');
+  t.is(relay.acceptor.stats().evictedTotal, 1);
+  stalled[1]!.destroy();
+  await waitFor(() => relay.acceptor.pendingHandshakes === 0);
+  await relay.close();
+});
+
+test('a table full of known agents mid-handshake refuses a stranger with busy on both sides', async (t) => {
+  const keys = makeKeys();
+  const relay = await startRelay({
+    staticKeys: keys.relay,
+    lookupAgent: () => ({}),
+    maxPendingHandshakes: 2,
+  });
+  // Two genuine first flights that never confirm: known agents waiting for key confirmation.
+  const parked: Array<Awaited<ReturnType<typeof dialRaw>>> = [];
+  for (let i = 0; i < 2; i++) {
+    const [a, b] = createDuplexPair();
+    const flight = new Promise<Buffer>((r) => b.once('data', (c: Buffer) => r(Buffer.from(c))));
+    connectLink(a, { staticKeys: keys.agent, remoteStaticKey: keys.relay.publicKey }).catch(() => {});
+    const bytes = await flight;
+    a.destroy();
+    const s = await dialRaw(relay);
+    s.on('error', () => {});
+    const reply = new Promise<void>((r) => s.once('data', () => r()));
+    s.write(bytes);
+    await reply; // message 2: the relay identified the agent
+    parked.push(s);
+  }
+  t.is(relay.acceptor.stats().pendingKnown, 2);
   const err = await t.throwsAsync(dialAgent(relay, keys));
   t.true(isXnatError(err, 'XNAT_ERR_LINK_HANDSHAKE_BUSY'), String((err as XnatError).code));
   await waitFor(() => relay.errors.length === 1);
   t.is(lastError(relay)?.code, 'XNAT_ERR_LINK_HANDSHAKE_BUSY');
-  for (const s of stalled) s.destroy();
+  t.is(relay.acceptor.stats().refused, 1);
+  t.false(
+    parked.some((s) => s.destroyed),
+    'the known agents kept their slots',
+  );
+  for (const s of parked) s.destroy();
   await waitFor(() => relay.acceptor.pendingHandshakes === 0);
   await assertServes(t, relay, keys);
+  await relay.close();
+});
+
+test('a silent connection is dropped at the first-message deadline, before the whole one', async (t) => {
+  const keys = makeKeys();
+  const clock = new FakeClock();
+  const relay = await startRelay({
+    staticKeys: keys.relay,
+    lookupAgent: () => ({}),
+    clock,
+    firstMessageTimeoutMs: 2000,
+    handshakeTimeoutMs: 10_000,
+  });
+  const silent = await dialRaw(relay);
+  silent.on('error', () => {});
+  await waitFor(() => relay.acceptor.pendingHandshakes === 1);
+  const gone = new Promise<void>((r) => silent.once('close', () => r()));
+  clock.advance(1999);
+  t.is(relay.errors.length, 0);
+  clock.advance(1);
+  await waitFor(() => relay.errors.length === 1);
+  t.is(lastError(relay)?.code, 'XNAT_ERR_LINK_HANDSHAKE_TIMEOUT');
+  await gone;
+  t.is(relay.acceptor.stats().firstMessageTimeouts, 1);
   await relay.close();
 });
 
