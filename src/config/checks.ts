@@ -22,8 +22,11 @@ export const ENV_PRIVATE_KEY = 'XNAT_PRIVATE_KEY';
 export const ENV_ADMIN_TOKEN = 'XNAT_ADMIN_TOKEN';
 /** Shortest admin token accepted, in characters. */
 export const MIN_ADMIN_TOKEN_CHARS = 16;
-/** Longest admin token accepted, in characters (a bound, not a recommendation). */
-const MAX_ADMIN_TOKEN_CHARS = 4096;
+/**
+ * Longest admin token accepted, in characters (UTF-16 units, as String.length counts): one limit for the
+ * profile and for admin.auth on the wire, so every token a profile accepts can authenticate.
+ */
+export const MAX_ADMIN_TOKEN_CHARS = 512;
 /** Largest private key file read, in bytes: a key is 44 characters; anything far bigger is the wrong file. */
 const MAX_KEY_FILE_BYTES = 4096;
 
