@@ -79,6 +79,7 @@ export class SocketChannel extends EventEmitter implements CommandChannel {
    * cannot hold the socket open: it is destroyed after CLOSE_GRACE_MS whatever is left unsent.
    */
   close(): void {
+    if (this.closed) return;
     this.pause();
     const grace = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
     grace.unref();
