@@ -90,6 +90,18 @@ export const ERRORS = {
     false,
     EXIT.CONFIG,
   ),
+  XNAT_ERR_CONFIG_NOT_FILE: spec(
+    'The profile, or a file it names, is not a regular file.',
+    'Point at the file itself, not a directory, device, FIFO or socket.',
+    false,
+    EXIT.CONFIG,
+  ),
+  XNAT_ERR_CONFIG_TOO_LARGE: spec(
+    'The profile, or a file it names, is larger than its cap.',
+    'A profile is at most 1 MiB and a privateKeyFile at most 4 KiB; check that the path names the right file.',
+    false,
+    EXIT.CONFIG,
+  ),
 
   // ---- WIRE (frame codec)
   XNAT_ERR_WIRE_BAD_TYPE: spec(

@@ -1,9 +1,13 @@
 // The admin endpoint: the command framework over local TCP, token-authenticated, serving status
 // snapshots (one-shot and pushed) and admin actions to `xnat status` and the dashboard.
+// Who may connect and for how long before authenticating is admission.ts's business.
 import net from 'node:net';
+import { EventEmitter } from 'node:events';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { CommandEndpoint } from '../command/endpoint.ts';
 import { createRegistry } from '../command/registry.ts';
+import type { CommandChannel } from '../command/channel.ts';
+import { DecodeFailure, MsgType, decodeMessage } from '../command/codec.ts';
 import {
   adminAuth,
   adminStatus,
@@ -21,11 +25,17 @@ import type { Status } from '../observe/status.ts';
 import type { HostPort } from '../config/index.ts';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.ts';
 import { SocketChannel, MAX_ADMIN_MESSAGE_BYTES } from './socket-channel.ts';
+import { AdminAdmission, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits } from './admission.ts';
 
 /** Wrong tokens allowed per admin connection before it is closed (slows guessing to one connection per try). */
-const MAX_AUTH_FAILURES = 3;
-/** Cap on admin connections at once; the endpoint is local and for a few operators. */
-const MAX_ADMIN_CONNECTIONS = 32;
+export const MAX_AUTH_FAILURES = 3;
+/** Wait before a wrong token's answer, in ms: with one try at a time, it bounds guesses per connection. */
+export const AUTH_FAILURE_DELAY_MS = 250;
+/**
+ * Largest message before authentication, in bytes: an admin.auth with the longest token (512 characters,
+ * up to 1.5 KiB as UTF-8) fits; a stranger cannot make the endpoint buffer more.
+ */
+export const PRE_AUTH_MAX_MESSAGE_BYTES = 4 * 1024;
 
 export interface AdminActions {
   status(): Status;
@@ -41,6 +51,8 @@ export interface AdminServerOptions {
   readonly actions: AdminActions;
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Admission caps and deadline; default DEFAULT_ADMISSION_LIMITS (tests shrink them). */
+  readonly limits?: Partial<AdmissionLimits>;
 }
 
 export interface AdminServer {
@@ -55,49 +67,96 @@ interface AdminPeer {
   readonly subs: Map<number, TimerHandle>;
 }
 
-/** Compares tokens in constant time (hashing first makes the lengths equal). */
-function tokenMatches(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/**
+ * The channel the endpoint sees: before authentication each message is checked here first (one
+ * well-formed admin.auth, and delivery paused until it is answered), so pipelined tries wait their turn.
+ */
+class GatedChannel extends EventEmitter implements CommandChannel {
+  constructor(
+    readonly inner: SocketChannel,
+    private readonly pass: (body: Buffer) => boolean,
+  ) {
+    super();
+    inner.on('message', (body: Buffer) => {
+      if (this.pass(body)) this.emit('message', body);
+    });
+    inner.on('drain', () => this.emit('drain'));
+    inner.on('close', (err?: Error) => this.emit('close', err));
+  }
+
+  send(body: Buffer): boolean {
+    return this.inner.send(body);
+  }
+}
+
+/** True when `msg` is a request admin.auth with a payload its schema accepts. */
+function isAuthRequest(body: Buffer): boolean {
+  const msg = decodeMessage(body, PRE_AUTH_MAX_MESSAGE_BYTES);
+  if (msg instanceof DecodeFailure || msg.type !== MsgType.REQUEST || msg.name !== adminAuth.name)
+    return false;
+  return adminAuth.request.safeParse(msg.payload).success;
 }
 
 export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
   const clock = opts.clock ?? realClock;
   const log = opts.logger.child({ what: 'admin' });
+  const admission = new AdminAdmission(clock, log, { ...DEFAULT_ADMISSION_LIMITS, ...opts.limits });
+  const expected = digest(opts.token);
   const sockets = new Set<net.Socket>();
   let nextSub = 1;
+  const sleep = (ms: number) => new Promise<void>((done) => clock.setTimeout(done, ms));
+  const snapshot = (): Status => ({ ...opts.actions.status(), admin: admission.snapshot() });
 
   const server = net.createServer((socket) => {
-    if (sockets.size >= MAX_ADMIN_CONNECTIONS) {
-      socket.destroy();
+    const channel = new SocketChannel(socket, PRE_AUTH_MAX_MESSAGE_BYTES);
+    const ticket = admission.admit(socket.remoteAddress, () => channel.destroy());
+    if (!ticket) {
+      channel.destroy();
       return;
     }
     sockets.add(socket);
     const peer: AdminPeer = { authed: false, failures: 0, subs: new Map() };
+    const gated = new GatedChannel(channel, (body) => {
+      if (peer.authed) return true;
+      if (!isAuthRequest(body)) {
+        admission.reject(ticket, 'badMessages');
+        channel.destroy();
+        return false;
+      }
+      channel.pause();
+      return true;
+    });
     const registry = createRegistry();
-    const channel = new SocketChannel(socket);
     // eslint-disable-next-line prefer-const
     let endpoint: CommandEndpoint;
-    handleRequest(registry, adminAuth, (req) => {
-      if (tokenMatches(req.token, opts.token)) {
+    handleRequest(registry, adminAuth, async (req) => {
+      // Hashing first makes the lengths equal, so the comparison is constant-time whatever was sent.
+      if (timingSafeEqual(digest(req.token), expected)) {
         peer.authed = true;
+        admission.authenticated(ticket);
+        channel.setMaxMessageBytes(MAX_ADMIN_MESSAGE_BYTES);
+        setImmediate(() => channel.resume());
         return { ok: true as const };
       }
       peer.failures++;
-      log.warn({ remote: socket.remoteAddress, failures: peer.failures }, 'admin auth failed');
-      if (peer.failures >= MAX_AUTH_FAILURES) setImmediate(() => socket.destroy());
+      admission.authFailed();
+      await sleep(AUTH_FAILURE_DELAY_MS);
+      // After the answer is written: the next try, or the end of this connection.
+      setImmediate(() => {
+        if (peer.failures < MAX_AUTH_FAILURES) return channel.resume();
+        admission.reject(ticket, 'closedAfterFailures');
+        channel.close();
+      });
       throw new XnatError('XNAT_ERR_COMMAND_DENIED', { detail: 'admin token' });
     });
-    handleRequest(registry, adminStatus, () => opts.actions.status() as never);
+    handleRequest(registry, adminStatus, () => snapshot() as never);
     handleRequest(registry, adminSubscribe, (req) => {
       const id = nextSub++;
       const push = () => {
         try {
-          sendOneWay(endpoint, adminSnapshot, {
-            subscriptionId: id,
-            snapshot: opts.actions.status() as never,
-          });
+          sendOneWay(endpoint, adminSnapshot, { subscriptionId: id, snapshot: snapshot() as never });
         } catch {
           peer.subs.get(id)?.cancel();
           peer.subs.delete(id);
@@ -124,16 +183,22 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
       log.info({ changes: changes.length }, 'admin reload');
       return { reloaded: true, changes };
     });
-    endpoint = new CommandEndpoint(channel, {
+    endpoint = new CommandEndpoint(gated, {
       registry,
       peer,
       clock,
       maxMessageBytes: MAX_ADMIN_MESSAGE_BYTES,
       logger: log,
-      // Everything but admin.auth needs an authenticated connection.
+      // The gate lets only admin.auth through before authentication; this says so again.
       allow: (p, name) => name === adminAuth.name || (p as AdminPeer).authed,
     });
+    channel.on('close', (err?: Error) => {
+      // A message over the cap (before auth: over PRE_AUTH_MAX_MESSAGE_BYTES) ends the connection.
+      if (err instanceof XnatError && err.code === 'XNAT_ERR_WIRE_OVERSIZE')
+        admission.reject(ticket, 'badMessages');
+    });
     socket.on('close', () => {
+      admission.release(ticket);
       sockets.delete(socket);
       for (const t of peer.subs.values()) t.cancel();
       peer.subs.clear();
@@ -160,6 +225,7 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
         port: addr.port,
         close: () =>
           new Promise<void>((done) => {
+            admission.stop();
             for (const s of sockets) s.destroy();
             server.close(() => done());
           }),

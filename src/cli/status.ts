@@ -32,6 +32,14 @@ export function renderStatus(s: Status): string {
         `${m.local ? ` local=${m.local}` : ''} active=${m.activeStreams} total=${m.totalStreams}${m.error ? ` error=${m.error.code}` : ''}`,
     );
   }
+  if (s.admin) {
+    const a = s.admin;
+    lines.push(
+      `  admin connections=${a.connections} unauthenticated=${a.unauthenticated} refused=${a.refused} ` +
+        `evicted=${a.evicted} timedOut=${a.timedOut} authFailures=${a.authFailures} ` +
+        `closedAfterFailures=${a.closedAfterFailures} badMessages=${a.badMessages}`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 

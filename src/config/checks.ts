@@ -1,12 +1,12 @@
 // Checks across values of a schema-valid profile, env overrides and key files; builds the final profile.
 // It knows nothing of YAML parsing; it reports through ProfileSource so every problem carries its line.
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { XnatError } from '../errors.ts';
 import { decodeKey32 } from '../util/bytes.ts';
 import { formatHostPort, isWildcardHost, type HostPort } from '../util/ports.ts';
 import { DEFAULT_UDP_IDLE_TIMEOUT_MS, type RawAgentProfile, type RawRelayProfile } from './schema.ts';
 import { formatPath, type ProfileIssue, type ProfileSource } from './source.ts';
+import { readBoundedFile } from './read-file.ts';
 import type {
   AdminProfile,
   AgentProfile,
@@ -22,10 +22,13 @@ export const ENV_PRIVATE_KEY = 'XNAT_PRIVATE_KEY';
 export const ENV_ADMIN_TOKEN = 'XNAT_ADMIN_TOKEN';
 /** Shortest admin token accepted, in characters. */
 export const MIN_ADMIN_TOKEN_CHARS = 16;
-/** Longest admin token accepted, in characters (a bound, not a recommendation). */
-const MAX_ADMIN_TOKEN_CHARS = 4096;
+/**
+ * Longest admin token accepted, in characters (UTF-16 units, as String.length counts): one limit for the
+ * profile and for admin.auth on the wire, so every token a profile accepts can authenticate.
+ */
+export const MAX_ADMIN_TOKEN_CHARS = 512;
 /** Largest private key file read, in bytes: a key is 44 characters; anything far bigger is the wrong file. */
-const MAX_KEY_FILE_BYTES = 4096;
+export const MAX_KEY_FILE_BYTES = 4096;
 
 /** What the checks need beyond the parsed values. */
 export interface CheckContext {
@@ -69,18 +72,22 @@ function resolvePrivateKey(
   if (own.privateKeyFile !== undefined) {
     const path: Path = [at, 'privateKeyFile'];
     const file = resolve(ctx.baseDir, own.privateKeyFile);
-    let text: string;
-    try {
-      const buf = readFileSync(file);
-      if (buf.length > MAX_KEY_FILE_BYTES) throw new Error(`larger than ${MAX_KEY_FILE_BYTES} bytes`);
-      text = buf.toString('utf8');
-    } catch (err) {
+    const r = readBoundedFile(file, MAX_KEY_FILE_BYTES);
+    if (!r.ok) {
       const line = ctx.src.lineOf(path);
+      const where = `${ctx.src.name}${line === undefined ? '' : `:${line}`} ${formatPath(path)}`;
+      if (r.kind === 'not-file')
+        throw new XnatError('XNAT_ERR_CONFIG_NOT_FILE', { detail: `${where}: ${file} is ${r.what}` });
+      if (r.kind === 'too-large')
+        throw new XnatError('XNAT_ERR_CONFIG_TOO_LARGE', {
+          detail: `${where}: ${file} is larger than ${MAX_KEY_FILE_BYTES} bytes`,
+        });
       throw new XnatError('XNAT_ERR_CONFIG_READ', {
-        detail: `${ctx.src.name}${line === undefined ? '' : `:${line}`} ${formatPath(path)}: cannot read ${file}`,
-        cause: err,
+        detail: `${where}: cannot read ${file}`,
+        cause: r.cause,
       });
     }
+    const text = r.bytes.toString('utf8');
     const key = decodeKey32(text);
     if (!key) {
       issues.push({ path, keyText: true, message: 'the file must hold base64 of 32 bytes' });

@@ -1,12 +1,12 @@
 // Loading profiles: read the file, parse YAML, validate with the schema, apply env overrides and checks.
 // It knows nothing of what relays and agents do with a profile; every failure is a typed CONFIG error.
-import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { XnatError } from '../errors.ts';
 import { parseHostPortText, type HostPort } from '../util/ports.ts';
 import { buildAgentProfile, buildRelayProfile } from './checks.ts';
 import { agentSchema, relaySchema } from './schema.ts';
 import { ProfileSource } from './source.ts';
+import { readBoundedFile } from './read-file.ts';
 import type { AgentProfile, Profile, RelayProfile } from './types.ts';
 
 /** Largest profile file read, in bytes; a real profile is a few KiB, so more is the wrong file. */
@@ -14,18 +14,20 @@ export const MAX_PROFILE_BYTES = 1024 * 1024;
 
 type Kind = 'relay' | 'agent';
 
+/**
+ * The profile's text. XNAT_ERR_CONFIG_READ (missing, unreadable), XNAT_ERR_CONFIG_NOT_FILE (a directory,
+ * device, FIFO) or XNAT_ERR_CONFIG_TOO_LARGE (over MAX_PROFILE_BYTES, read no further than that).
+ */
 function readProfileText(path: string): string {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (err) {
-    throw new XnatError('XNAT_ERR_CONFIG_READ', { detail: path, cause: err });
-  }
-  if (buf.length > MAX_PROFILE_BYTES)
-    throw new XnatError('XNAT_ERR_CONFIG_READ', {
+  const r = readBoundedFile(path, MAX_PROFILE_BYTES);
+  if (r.ok) return r.bytes.toString('utf8');
+  if (r.kind === 'not-file')
+    throw new XnatError('XNAT_ERR_CONFIG_NOT_FILE', { detail: `${path}: ${r.what}` });
+  if (r.kind === 'too-large')
+    throw new XnatError('XNAT_ERR_CONFIG_TOO_LARGE', {
       detail: `${path}: larger than ${MAX_PROFILE_BYTES} bytes`,
     });
-  return buf.toString('utf8');
+  throw new XnatError('XNAT_ERR_CONFIG_READ', { detail: path, cause: r.cause });
 }
 
 /** The kind a document declares by its top-level `relay:` or `agent:` key. */
@@ -98,7 +100,7 @@ export function parseProfile(
   return parseAs(src, kindOf(src), env);
 }
 
-/** Loads a profile file of either kind; throws XNAT_ERR_CONFIG_* (READ, YAML, INVALID, KEY_TEXT). */
+/** Loads a profile file of either kind; throws XNAT_ERR_CONFIG_* (READ, NOT_FILE, TOO_LARGE, YAML, INVALID, KEY_TEXT). */
 export function loadProfile(path: string, env: NodeJS.ProcessEnv = process.env): Profile {
   return parseProfile(readProfileText(path), path, env);
 }

@@ -85,6 +85,28 @@ export interface HandshakeStatus {
   readonly failed: number;
 }
 
+/** Counters of one admin endpoint (added to the snapshot by the endpoint that serves it). */
+export interface AdminEndpointStatus {
+  /** Admin connections open now, and how many of them are not authenticated yet. */
+  readonly connections: number;
+  readonly unauthenticated: number;
+  /** Connections accepted and authenticated since start. */
+  readonly accepted: number;
+  readonly authenticated: number;
+  /** Connections closed at once: every slot was held by an authenticated connection. */
+  readonly refused: number;
+  /** Unauthenticated connections closed to make room for a newer one (total or per-source cap). */
+  readonly evicted: number;
+  /** Unauthenticated connections closed at the authentication deadline. */
+  readonly timedOut: number;
+  /** Wrong tokens evaluated. */
+  readonly authFailures: number;
+  /** Connections closed at the limit of wrong tokens. */
+  readonly closedAfterFailures: number;
+  /** Connections closed for a bad message: before auth anything but one admin.auth, or over the size cap. */
+  readonly badMessages: number;
+}
+
 export interface RelayStatus {
   readonly role: 'relay';
   readonly version: string;
@@ -94,6 +116,8 @@ export interface RelayStatus {
   readonly handshakes?: HandshakeStatus;
   readonly sessions: readonly SessionStatus[];
   readonly mappings: readonly MappingStatus[];
+  /** The admin endpoint's own counters (present in snapshots served by it). */
+  readonly admin?: AdminEndpointStatus;
 }
 
 export interface AgentStatus {
@@ -108,6 +132,8 @@ export interface AgentStatus {
     readonly lastError?: { readonly code: string; readonly message: string };
   }[];
   readonly mappings: readonly MappingStatus[];
+  /** The admin endpoint's own counters (present in snapshots served by it). */
+  readonly admin?: AdminEndpointStatus;
 }
 
 export type Status = RelayStatus | AgentStatus;

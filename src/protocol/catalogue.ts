@@ -2,6 +2,7 @@
 // It knows no handler: relay, agent and admin register their own against these specs (see client.ts).
 import { z } from 'zod';
 import { XnatError } from '../errors.ts';
+import { MAX_ADMIN_TOKEN_CHARS } from '../config/index.ts';
 import type { CommandKind } from '../command/registry.ts';
 
 /** Version of this catalogue and of the STREAM_OPEN meta; hello refuses any other. */
@@ -222,7 +223,7 @@ export const adminAuth = spec({
   name: 'admin.auth',
   kind: 'request',
   direction: 'admin',
-  request: z.object({ token: z.string().min(1).max(512) }),
+  request: z.object({ token: z.string().min(1).max(MAX_ADMIN_TOKEN_CHARS) }),
   reply: z.object({ ok: z.literal(true) }),
   doc: 'Authenticates an admin connection with its token; a wrong token fails with XNAT_ERR_COMMAND_DENIED.',
 });
