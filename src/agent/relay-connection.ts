@@ -264,7 +264,7 @@ export class RelayConnection {
           name: m.profile.name,
           protocol: m.profile.protocol,
           remotePort: m.profile.remotePort,
-          ...(m.profile.protocol === 'udp' ? { idleTimeoutMs: m.profile.idleTimeoutMs } : {}),
+          idleTimeoutMs: m.profile.idleTimeoutMs,
         })),
       });
       for (const r of reply.results) {

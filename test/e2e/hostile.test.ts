@@ -80,3 +80,39 @@ test('visitors that reset before the LAN dial completes leave no LAN connection 
   t.is(lan.open(), 0);
   t.is(await ask(env, ports.svc!, 'after'), 'ok after');
 });
+
+/** Opens `n` visitor connections to `port` that send nothing; each with a promise of how it closes. */
+async function idleVisitors(env: TestEnv, port: number, n: number): Promise<Array<Promise<boolean>>> {
+  const sockets = await Promise.all(Array.from({ length: n }, () => connectVisitor(env, port)));
+  return sockets.map((s) => {
+    s.on('error', () => {});
+    return new Promise<boolean>((resolve) => s.once('close', (hadError) => resolve(hadError)));
+  });
+}
+
+test('idle visitors on one mapping cannot starve the others; the idle timeout frees their slots', async (t) => {
+  const env = new TestEnv(t);
+  const lan = await startCountingServer(env);
+  const { ports, relay } = await startPair(env, {
+    relay: { tuning: { maxStreams: 40 } },
+    mappings: [
+      { name: 'web', localPort: lan.port, idleTimeout: '2s' },
+      { name: 'ssh', localPort: lan.port },
+    ],
+  });
+  // 60 silent visitors on web: it gets 40 - 10 (ssh's guaranteed share) = 30, the rest are reset.
+  const closes = await idleVisitors(env, ports.web!, 60);
+  await waitUntil(() => lan.open() >= 30, 'the flood to reach the LAN service');
+  // ssh's visitors get through: its guaranteed share (10) is kept for it.
+  const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => ask(env, ports.ssh!, `ssh ${i}`)));
+  t.deepEqual(
+    answers,
+    Array.from({ length: 5 }, (_, i) => `ok ssh ${i}`),
+  );
+  // web's idle timeout (2 s) resets every silent visitor; web serves new visitors again.
+  const hadError = await Promise.all(closes);
+  t.true(hadError.every(Boolean), 'every silent visitor was reset, not closed');
+  t.is(await ask(env, ports.web!, 'web again'), 'ok web again');
+  const refusals = relay.proc.logs.filter((l) => l.msg === 'visitors refused');
+  t.true(refusals.length >= 1 && refusals.length <= 3, `aggregated refusal lines: ${refusals.length}`);
+});
