@@ -261,6 +261,12 @@ export const ERRORS = {
     EXIT.NETWORK,
   ),
   // ---- FORWARD (visitor and LAN sockets joined to streams)
+  XNAT_ERR_FORWARD_IDLE_TIMEOUT: spec(
+    'A visitor connection sent and received nothing for its mapping idle timeout.',
+    'Raise mappings[].idleTimeout in the agent profile for services with long silent connections.',
+    true,
+    EXIT.NETWORK,
+  ),
   XNAT_ERR_FORWARD_SOCKET_RESET: spec(
     'A forwarded TCP connection was reset or failed.',
     'The visitor or the LAN service aborted the connection; the other side is reset too.',
@@ -316,6 +322,12 @@ export const ERRORS = {
     'Relay and agent profiles disagree; restart the agent after changing mappings.',
     false,
     EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_MAPPING_SHARE_FULL: spec(
+    'The mapping holds its whole share of the session stream cap.',
+    'Other mappings of the agent keep their share; raise tuning.maxStreams or find who holds the connections.',
+    true,
+    EXIT.NETWORK,
   ),
   XNAT_ERR_MAPPING_NO_AGENT: spec(
     'No agent session serves this mapping right now.',

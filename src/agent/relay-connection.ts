@@ -264,7 +264,7 @@ export class RelayConnection {
           name: m.profile.name,
           protocol: m.profile.protocol,
           remotePort: m.profile.remotePort,
-          ...(m.profile.protocol === 'udp' ? { idleTimeoutMs: m.profile.idleTimeoutMs } : {}),
+          idleTimeoutMs: m.profile.idleTimeoutMs,
         })),
       });
       for (const r of reply.results) {
@@ -324,16 +324,25 @@ export class RelayConnection {
     const fields = { mapping: m.profile.name, stream: stream.id };
     m.activeStreams++;
     m.totalStreams++;
-    dialTarget(m.profile.local.host, m.profile.local.port, undefined, this.clock).then(
+    // A visitor may reset before the LAN dial completes: give the dial up then, and never join a LAN
+    // socket to a dead stream (the pipe resets such a socket at once).
+    const dial = new AbortController();
+    const giveUp = () => dial.abort();
+    stream.once('close', giveUp);
+    dialTarget(m.profile.local.host, m.profile.local.port, { clock: this.clock, signal: dial.signal }).then(
       (socket) => {
+        stream.off('close', giveUp);
         void joinSocketToStream(socket, stream, log).then((r) => {
           m.activeStreams--;
           if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
         });
       },
       (err: unknown) => {
+        stream.off('close', giveUp);
         m.activeStreams--;
         const e = toXnatError(err);
+        if (e.code === 'XNAT_ERR_ABORTED')
+          return log.debug({ ...fields }, 'visitor gone before the target answered');
         log.warn({ ...fields, code: e.code, detail: e.detail }, 'target failed');
         stream.reset(e.code);
       },

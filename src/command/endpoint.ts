@@ -152,6 +152,7 @@ export class CommandEndpoint extends EventEmitter {
       maxBufferedBytesTotal: opts.maxBufferedBytesTotal ?? DEFAULT_MAX_BUFFERED_BYTES_TOTAL,
       streamWindowBytes: opts.streamWindowBytes ?? DEFAULT_STREAM_WINDOW_BYTES,
       sendMessage: (msg, name) => this.sendMessage(msg, name),
+      writable: () => !this.backedUp,
     });
     channel.on('message', this.onMessage);
     channel.on('drain', this.onDrain);

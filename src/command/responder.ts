@@ -26,6 +26,8 @@ export interface ResponderHost {
   readonly streamWindowBytes: number;
   /** Encodes and sends; throws a typed error when the message cannot be encoded. */
   sendMessage(msg: Message, name: string | undefined): boolean;
+  /** False while the channel pushes back (the session's replay buffer is over its cap). */
+  writable(): boolean;
 }
 
 type Begin = Extract<Message, { type: typeof MsgType.BEGIN }>;
@@ -152,7 +154,7 @@ export class Responder {
   onBadMessage(type: number, id: number, err: XnatError): void {
     const inv = this.invocations.get(id);
     if (inv?.transfer) return this.failTransfer(inv, err);
-    if (!inv && (type === MsgType.REQUEST || type === MsgType.BEGIN)) this.sendError(id, undefined, err);
+    if (!inv && (type === MsgType.REQUEST || type === MsgType.BEGIN)) this.reject(id, undefined, err);
     else this.host.stats.totals.unknownIds++;
   }
 
@@ -239,8 +241,14 @@ export class Responder {
     this.reject(id, name, err);
   }
 
+  /**
+   * Answers a refused invocation. A refusal is solicited by the peer (a flood of calls gets a flood of
+   * BUSY), so while the channel pushes back it is dropped and counted instead: the call times out on
+   * the peer's side, and this side's replay buffer stays within its cap.
+   */
   private reject(id: number | undefined, name: string | undefined, err: XnatError): void {
     if (id === undefined) this.host.log.debug({ command: name, code: err.code }, 'one-way command dropped');
+    else if (!this.host.writable()) this.host.stats.totals.refusalsDropped++;
     else this.sendError(id, name, err);
   }
 

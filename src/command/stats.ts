@@ -42,6 +42,8 @@ export interface CommandStats {
   unknownIds: number;
   /** Invocations of names this side does not handle. */
   unknownCommands: number;
+  /** Refusals (BUSY, unknown, invalid) not sent because the channel pushed back: the peer flooded us. */
+  refusalsDropped: number;
   /** Per command name (only names this side called or handles; unknown peer names are not kept). */
   commands: Record<string, CommandCounters>;
 }
@@ -70,6 +72,7 @@ export class StatsRecorder {
     unknownAnswers: 0,
     unknownIds: 0,
     unknownCommands: 0,
+    refusalsDropped: 0,
   };
   private readonly perCommand = new Map<string, CommandCounters>();
 

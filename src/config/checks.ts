@@ -4,7 +4,12 @@ import { resolve } from 'node:path';
 import { XnatError } from '../errors.ts';
 import { decodeKey32 } from '../util/bytes.ts';
 import { formatHostPort, isWildcardHost, type HostPort } from '../util/ports.ts';
-import { DEFAULT_UDP_IDLE_TIMEOUT_MS, type RawAgentProfile, type RawRelayProfile } from './schema.ts';
+import {
+  DEFAULT_TCP_IDLE_TIMEOUT_MS,
+  DEFAULT_UDP_IDLE_TIMEOUT_MS,
+  type RawAgentProfile,
+  type RawRelayProfile,
+} from './schema.ts';
 import { formatPath, type ProfileIssue, type ProfileSource } from './source.ts';
 import { readBoundedFile } from './read-file.ts';
 import type {
@@ -262,16 +267,11 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
     'same remotePort and protocol',
     issues,
   );
-  const mappings: MappingProfile[] = raw.mappings.map((m, i) => {
+  const mappings: MappingProfile[] = raw.mappings.map((m) => {
     const base = { name: m.name, remotePort: m.remotePort, local: m.local };
     if (m.protocol === 'udp')
       return { ...base, protocol: 'udp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_UDP_IDLE_TIMEOUT_MS };
-    if (m.idleTimeout !== undefined)
-      issues.push({
-        path: ['mappings', i, 'idleTimeout'],
-        message: 'only udp mappings have an idle timeout',
-      });
-    return { ...base, protocol: 'tcp' };
+    return { ...base, protocol: 'tcp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_TCP_IDLE_TIMEOUT_MS };
   });
   if (raw.reconnect.maxDelay < raw.reconnect.initialDelay)
     issues.push({

@@ -102,7 +102,7 @@ const mapping = strict({
   protocol: z.enum(['tcp', 'udp'], { error: typeError('tcp or udp') }).default('tcp'),
   remotePort: int(0, 65_535),
   local: hostPort(false),
-  // No default here: checks.ts must see whether it was written, since it is an error on a tcp mapping.
+  // No default here: the default depends on the protocol (checks.ts).
   idleTimeout: duration(SECOND_MS, 24 * HOUR_MS).optional(),
 });
 
@@ -131,3 +131,8 @@ export type RawAgentProfile = z.output<typeof agentSchema>;
 
 /** Default flow idle timeout of a udp mapping, in ms. */
 export const DEFAULT_UDP_IDLE_TIMEOUT_MS = 60 * SECOND_MS;
+/**
+ * Default idle timeout of a tcp mapping's visitor connections, in ms: an hour frees what abandoned
+ * connections hold, while an idle terminal or a quiet game lobby lives on; web mappings want minutes.
+ */
+export const DEFAULT_TCP_IDLE_TIMEOUT_MS = HOUR_MS;

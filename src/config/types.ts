@@ -127,6 +127,8 @@ interface MappingBase {
 /** A TCP mapping. */
 export interface TcpMapping extends MappingBase {
   readonly protocol: 'tcp';
+  /** A visitor connection that moves no byte either way this long is reset, in ms; default 1 h, 1 s..24 h. */
+  readonly idleTimeoutMs: number;
 }
 
 /** A UDP mapping. */

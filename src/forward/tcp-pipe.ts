@@ -24,13 +24,21 @@ export interface PipeResult {
 
 /**
  * Pipes `socket` <-> `stream` with backpressure in both directions. The socket must have been created with
- * allowHalfOpen so a FIN in one direction does not end the other. Resolves once both are closed.
+ * allowHalfOpen so a FIN in one direction does not end the other. Resolves once both are closed; a stream
+ * already destroyed resets the socket at once.
  */
 export function joinSocketToStream(
   socket: Socket,
   stream: TunnelStream,
   logger?: Logger,
 ): Promise<PipeResult> {
+  if (stream.destroyed) {
+    // The stream died while the socket was being set up (a visitor that reset before the LAN dial
+    // completed): the socket must not outlive it, or anyone could pile up open LAN connections.
+    const code = stream.resetCode ?? 'XNAT_ERR_FORWARD_STREAM_RESET';
+    if (!socket.destroyed) socket.resetAndDestroy();
+    return Promise.resolve({ clean: false, code, bytesFromSocket: 0, bytesToSocket: 0 });
+  }
   return new Promise((resolve) => {
     let bytesFromSocket = 0;
     let bytesToSocket = 0;

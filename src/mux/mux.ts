@@ -13,6 +13,7 @@ import {
 } from '../wire/frame.ts';
 import { MuxStream, type StreamHost } from './mux-stream.ts';
 import { RoundRobin } from './round-robin.ts';
+import { CapLog } from '../observe/cap-log.ts';
 import {
   MAX_STREAMS,
   MAX_STREAM_ID,
@@ -60,6 +61,11 @@ export interface MuxStats {
   readonly datagramsDropped: number;
   /** Frames for streams already gone (a race after a reset or a finish), ignored. */
   readonly lateFrames: number;
+  /**
+   * Answers (STREAM_RESET) to frames the peer should not have sent (never-opened ids, refused opens) that
+   * were dropped because the transport was over its cap: a peer cannot make this side buffer replies.
+   */
+  readonly repliesDropped: number;
 }
 
 type Counters = { -readonly [K in keyof MuxStats]: MuxStats[K] };
@@ -101,7 +107,9 @@ export class Mux extends EventEmitter {
     datagramsReceived: 0,
     datagramsDropped: 0,
     lateFrames: 0,
+    repliesDropped: 0,
   };
+  private readonly capLog: CapLog;
 
   constructor(transport: MuxTransport, opts: MuxOptions) {
     super();
@@ -122,6 +130,7 @@ export class Mux extends EventEmitter {
     this.logger = opts.logger ?? silentLogger();
     this.nextId = this.role === 'relay' ? 1 : 2;
     this.host = this.makeHost();
+    this.capLog = new CapLog(this.logger, this.clock, 'stream replies dropped');
     transport.on('frame', this.onFrame);
     transport.on('drain', this.onDrain);
     transport.on('closed', this.onTransportClosed);
@@ -273,14 +282,14 @@ export class Mux extends EventEmitter {
       this.logger.warn({ streamId: id }, 'stream open with a wrong or reused id');
       const existing = this.table.get(id);
       if (existing) existing.reset('XNAT_ERR_MUX_PROTOCOL');
-      else this.sendReset(id, 'XNAT_ERR_MUX_PROTOCOL');
+      else this.sendReply(id, 'XNAT_ERR_MUX_PROTOCOL');
       return;
     }
     this.highestPeerId = id;
-    if (this.closing || this.listenerCount('stream') === 0) return this.sendReset(id, 'XNAT_ERR_MUX_REFUSED');
+    if (this.closing || this.listenerCount('stream') === 0) return this.sendReply(id, 'XNAT_ERR_MUX_REFUSED');
     if (this.table.size >= this.maxStreams) {
-      this.logger.warn({ streamId: id, limit: this.maxStreams }, 'stream limit reached');
-      return this.sendReset(id, 'XNAT_ERR_MUX_STREAM_LIMIT');
+      this.capLog.hit('stream limit', { streamId: id, limit: this.maxStreams });
+      return this.sendReply(id, 'XNAT_ERR_MUX_STREAM_LIMIT');
     }
     const stream = this.addStream(id, frame.meta);
     this.counters.streamsAccepted++;
@@ -298,7 +307,22 @@ export class Mux extends EventEmitter {
       this.counters.lateFrames++;
       return;
     }
-    if (answer) this.sendReset(id, 'XNAT_ERR_MUX_UNKNOWN_STREAM');
+    if (answer) this.sendReply(id, 'XNAT_ERR_MUX_UNKNOWN_STREAM');
+  }
+
+  /**
+   * Resets a stream the peer opened or addressed wrongly. Such answers are solicited by the peer, so they
+   * go out only while the transport is under its cap (the replay buffer's byte cap holds); otherwise they
+   * are dropped and counted, and the peer's stray stream simply gets no answer.
+   */
+  private sendReply(id: number, code: ErrorCode): void {
+    if (this.transportClosed) return;
+    if (!this.transport.writable) {
+      this.counters.repliesDropped++;
+      this.capLog.hit('transport over its cap', { code });
+      return;
+    }
+    this.sendReset(id, code);
   }
 
   private violation(stream: MuxStream, code: ErrorCode): void {
@@ -398,6 +422,7 @@ export class Mux extends EventEmitter {
     this.transport.off('drain', this.onDrain);
     this.transport.off('closed', this.onTransportClosed);
     this.ready.clear();
+    this.capLog.close();
     this.logger.debug({ code: err?.code, ...this.stats }, 'mux closed');
     this.emit('closed', err);
   }

@@ -75,7 +75,7 @@ export const mappingRegister = spec({
           protocol: z.enum(['tcp', 'udp']),
           /** 0 = any port in the range this agent is allowed. */
           remotePort: port,
-          /** udp only: a flow idle this long is dropped, in ms (the relay keeps the same timer). */
+          /** A flow (udp) or visitor connection (tcp) idle this long is dropped, in ms (the relay times it). */
           idleTimeoutMs: z.number().int().min(1000).max(86_400_000).optional(),
         }),
       )

@@ -20,6 +20,9 @@ import type { Clock } from '../util/clock.ts';
 import { keyFingerprint } from '../crypto/keys.ts';
 import type { ClaimRequest, MappingEntry, MappingServer, MappingTable } from './mapping-table.ts';
 import { buildRelayRegistry } from './commands.ts';
+import { admitStream } from './stream-shares.ts';
+import { IdleStreams } from '../forward/idle-streams.ts';
+import { CapLog } from '../observe/cap-log.ts';
 
 /** A visitor's stream as status needs it; byte counts are read from the stream's own stats (no listeners). */
 interface LiveStream {
@@ -27,6 +30,19 @@ interface LiveStream {
   readonly mapping: string;
   readonly visitor: string;
   readonly openedAt: number;
+}
+
+/** Idle timeout of a TCP visitor connection when the agent's mapping gives none, in ms (1 hour). */
+export const DEFAULT_TCP_IDLE_MS = 60 * 60 * 1000;
+
+/** Visitors this session turned away, by cause. */
+export interface VisitorRefusals {
+  /** The mapping held its share of the stream cap (see stream-shares.ts). */
+  share: number;
+  /** The mux refused the stream (cap, closed session). */
+  streamLimit: number;
+  /** Connections reset after their mapping's idle timeout. */
+  idleTimeout: number;
 }
 
 /** UDP flows one session serves at once (each costs the agent a socket). */
@@ -47,6 +63,13 @@ export class AgentSession implements MappingServer {
   readonly since = Date.now();
   readonly log: Logger;
   private readonly streams = new Map<number, LiveStream>();
+  /** Open streams per TCP mapping name, for fair shares of the stream cap. */
+  private readonly perMapping = new Map<string, number>();
+  /** Idle timeout per TCP mapping name, from the agent's claim. */
+  private readonly idleMs = new Map<string, number>();
+  private readonly idle: IdleStreams;
+  private readonly refusedLog: CapLog;
+  readonly refused: VisitorRefusals = { share: 0, streamLimit: 0, idleTimeout: 0 };
   private readonly reconnects: ReconnectEvent[] = [];
   private readonly claimed = new Set<MappingEntry>();
   private attachments = 0;
@@ -75,6 +98,8 @@ export class AgentSession implements MappingServer {
       clock: deps.clock,
       logger: this.log,
     });
+    this.idle = new IdleStreams(deps.clock);
+    this.refusedLog = new CapLog(this.log, deps.clock, 'visitors refused');
     this.attachments = session.state === 'attached' ? 1 : 0;
     if (this.attachments === 1) pushBounded(this.reconnects, { at: Date.now(), event: 'attached' });
     this.log.info({ agentKey: keyFingerprint(session.agentKey) }, 'session established');
@@ -106,6 +131,7 @@ export class AgentSession implements MappingServer {
   async claim(req: ClaimRequest): Promise<MappingEntry> {
     const entry = await this.deps.table.claim(this, req, this.agent.allow);
     this.claimed.add(entry);
+    if (entry.protocol === 'tcp') this.idleMs.set(entry.name, req.idleTimeoutMs ?? DEFAULT_TCP_IDLE_MS);
     return entry;
   }
 
@@ -125,6 +151,12 @@ export class AgentSession implements MappingServer {
   /** A visitor arrived on one of our public ports: open a stream and join the socket to it. */
   acceptVisitor(entry: MappingEntry, socket: Socket): void {
     const visitor = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    if (!admitStream(this.perMapping, this.idleMs.keys(), entry.name, this.deps.tuning.maxStreams)) {
+      this.refused.share++;
+      this.refusedLog.hit('XNAT_ERR_MAPPING_SHARE_FULL', { mapping: entry.name, visitor });
+      socket.resetAndDestroy();
+      return;
+    }
     let stream;
     try {
       stream = this.mux.openStream(
@@ -135,21 +167,29 @@ export class AgentSession implements MappingServer {
         }),
       );
     } catch (err) {
-      this.log.warn(
-        { mapping: entry.name, visitor, code: (err as { code?: string }).code },
-        'visitor refused',
-      );
+      this.refused.streamLimit++;
+      this.refusedLog.hit((err as { code?: string }).code ?? 'XNAT_ERR_INTERNAL', {
+        mapping: entry.name,
+        visitor,
+      });
       socket.resetAndDestroy();
       return;
     }
     const id = stream.id;
     this.streams.set(id, { stream, mapping: entry.name, visitor, openedAt: Date.now() });
+    this.perMapping.set(entry.name, (this.perMapping.get(entry.name) ?? 0) + 1);
+    this.idle.add(stream, this.idleMs.get(entry.name) ?? DEFAULT_TCP_IDLE_MS);
     // No child logger per visitor: at thousands of connections a second and of idle streams, the fields
     // go on the few lines that are written instead.
     const fields = { mapping: entry.name, stream: id, visitor };
     this.log.debug(fields, 'visitor connected');
     void joinSocketToStream(socket, stream, this.log).then((r) => {
       this.streams.delete(id);
+      this.idle.delete(stream);
+      const left = (this.perMapping.get(entry.name) ?? 1) - 1;
+      if (left > 0) this.perMapping.set(entry.name, left);
+      else this.perMapping.delete(entry.name);
+      if (r.code === 'XNAT_ERR_FORWARD_IDLE_TIMEOUT') this.refused.idleTimeout++;
       const done = { ...fields, up: r.bytesFromSocket, down: r.bytesToSocket };
       if (r.clean) this.log.debug(done, 'visitor closed');
       else this.log.info({ ...done, code: r.code }, 'visitor reset');
@@ -211,6 +251,8 @@ export class AgentSession implements MappingServer {
   private async onClosed(code: string | undefined): Promise<void> {
     const reason = (code ?? 'XNAT_ERR_SESSION_CLOSED') as Parameters<Mux['resetAll']>[0];
     this.mux.resetAll(reason);
+    this.idle.stop();
+    this.refusedLog.close();
     this.flows.clear();
     this.endpoint.close();
     if (code === 'XNAT_ERR_SESSION_EXPIRED') this.log.warn({ code }, 'session expired');

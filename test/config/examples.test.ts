@@ -111,7 +111,7 @@ test('a minimal agent profile gets every default; udp mappings get the flow idle
     idleTimeoutMs: 60_000,
   });
   t.is(p.mappings[1]!.protocol, 'tcp');
-  t.false('idleTimeoutMs' in p.mappings[1]!);
+  t.is(p.mappings[1]!.idleTimeoutMs, 3_600_000);
   t.deepEqual(p.reconnect, { initialDelayMs: 200, maxDelayMs: 10_000 });
   // An empty block means "on, with defaults".
   t.deepEqual(p.metrics, { listen: { host: '127.0.0.1', port: 9101 } });

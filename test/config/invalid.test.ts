@@ -150,13 +150,16 @@ test('admin token too short (profile and env)', (t) => {
   t.regex(none.detail!, /^agent\.yaml:11 admin\.token: required/);
 });
 
-test('idleTimeout on a tcp mapping', (t) => {
+test('idleTimeout on a tcp mapping: parsed, defaulting to 1 h, and range-checked', (t) => {
+  const ok = parseAgentProfile(agentYaml('    idleTimeout: 30s'), 'agent.yaml', {});
+  t.is(ok.mappings[0]!.idleTimeoutMs, 30_000);
+  t.is(parseAgentProfile(agentYaml(), 'agent.yaml', {}).mappings[0]!.idleTimeoutMs, 3_600_000);
   const err = fails(
     t,
-    () => parseAgentProfile(agentYaml('    idleTimeout: 30s'), 'agent.yaml', {}),
+    () => parseAgentProfile(agentYaml('    idleTimeout: 10ms'), 'agent.yaml', {}),
     'XNAT_ERR_CONFIG_INVALID',
   );
-  t.is(err.detail, 'agent.yaml:11 mappings[0].idleTimeout: only udp mappings have an idle timeout');
+  t.regex(err.detail!, /^agent\.yaml:11 mappings\[0\]\.idleTimeout: /);
 });
 
 test('YAML syntax error: CONFIG_YAML with the line', (t) => {

@@ -76,3 +76,28 @@ test('a slow reader pauses the stream; the socket buffer stays bounded; every by
   t.true(maxBuffered <= SOCKET_WRITE_CAP_BYTES + 2 * CHUNK_BYTES, `bounded: ${maxBuffered}`);
   await new Promise((r) => server.close(r));
 });
+
+test('a stream already reset when the socket arrives resets the socket at once (no leaked LAN connection)', async (t) => {
+  let peerEnding: Promise<string> | undefined;
+  const server = net.createServer((s) => {
+    peerEnding = new Promise((resolve) => {
+      s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+      s.once('end', () => resolve('end'));
+    });
+    s.resume();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise((r) => socket.once('connect', r));
+  const stream = new FakeStream(Buffer.alloc(0), () => {});
+  stream.on('error', () => {});
+  stream.reset('XNAT_ERR_MUX_RESET');
+  const result = await joinSocketToStream(socket, stream);
+  t.false(result.clean);
+  t.is(result.code, 'XNAT_ERR_MUX_RESET');
+  t.true(socket.destroyed);
+  while (!peerEnding) await new Promise((r) => setTimeout(r, 5));
+  t.is(await peerEnding, 'ECONNRESET');
+  await new Promise((r) => server.close(r));
+});

@@ -25,6 +25,8 @@ export function makePsk(): string {
 export interface Timings {
   readonly keepaliveInterval?: string;
   readonly keepaliveTimeout?: string;
+  /** tuning.maxStreams, small for tests of the stream cap. */
+  readonly maxStreams?: number;
 }
 
 /** One agent entry of a relay profile. */
@@ -95,6 +97,8 @@ export interface MappingSpec {
   readonly remotePort?: number;
   /** LAN target port on 127.0.0.1. */
   readonly localPort: number;
+  /** mappings[].idleTimeout, e.g. '2s'. */
+  readonly idleTimeout?: string;
 }
 
 export interface AgentSpec {
@@ -126,6 +130,7 @@ export function agentProfile(spec: AgentSpec): string {
       protocol: 'tcp',
       remotePort: m.remotePort ?? 0,
       local: `127.0.0.1:${m.localPort}`,
+      ...(m.idleTimeout ? { idleTimeout: m.idleTimeout } : {}),
     })),
     reconnect: spec.reconnect ?? { initialDelay: '50ms', maxDelay: '500ms' },
     ...(spec.admin ? { admin: { listen: `127.0.0.1:${spec.admin.port}`, token: spec.admin.token } } : {}),

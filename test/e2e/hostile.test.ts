@@ -1,0 +1,118 @@
+// End to end, visitors as an attacker would be one (issue 15): each attack at a small, bounded scale
+// against real relay and agent processes, with a legitimate visitor beside it that must keep working.
+import ava from 'ava';
+import net, { type AddressInfo } from 'node:net';
+import { TestEnv, WAIT_MS } from './lib/env.ts';
+import { notableLogs, startPair } from './lib/cluster.ts';
+import { connectVisitor } from './lib/targets.ts';
+
+const test = ava.serial;
+
+/** A LAN service that answers each line with `ok <line>` and counts the connections it holds open. */
+async function startCountingServer(env: TestEnv): Promise<{ port: number; open: () => number }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('data', (d: Buffer) => socket.write(`ok ${d.toString('utf8')}`));
+    socket.on('end', () => socket.end());
+    socket.on('error', () => {});
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  env.onDispose(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { port: (server.address() as AddressInfo).port, open: () => sockets.size };
+}
+
+/** Resolves once `cond()` holds, polling every 50 ms; rejects with `what` after `ms`. */
+async function waitUntil(cond: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** One line through a fresh visitor connection; resolves with the answer. */
+async function ask(env: TestEnv, port: number, line: string): Promise<string> {
+  const socket = await connectVisitor(env, port);
+  const answer = new Promise<string>((resolve, reject) => {
+    socket.once('data', (d: Buffer) => resolve(d.toString('utf8')));
+    socket.once('error', reject);
+  });
+  socket.write(line);
+  const text = await answer;
+  socket.destroy();
+  return text;
+}
+
+/** Connects to `port` and resets the connection as soon as it is up (RST, no FIN). */
+function connectAndReset(port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.resetAndDestroy();
+      resolve();
+    });
+    s.once('error', () => resolve());
+  });
+}
+
+test('visitors that reset before the LAN dial completes leave no LAN connection behind', async (t) => {
+  const env = new TestEnv(t);
+  const lan = await startCountingServer(env);
+  const { ports, relay, agent } = await startPair(env, {
+    mappings: [{ name: 'svc', localPort: lan.port }],
+  });
+  t.is(await ask(env, ports.svc!, 'before'), 'ok before');
+  // 300 visitors in waves of 50 that connect and reset at once: each races its own LAN dial.
+  for (let wave = 0; wave < 6; wave++) {
+    await Promise.all(Array.from({ length: 50 }, () => connectAndReset(ports.svc!)));
+  }
+  try {
+    await waitUntil(() => lan.open() === 0, 'every LAN connection to close', 15_000);
+  } catch (err) {
+    t.log(notableLogs(relay.proc, agent.proc).slice(-2000));
+    throw err;
+  }
+  t.is(lan.open(), 0);
+  t.is(await ask(env, ports.svc!, 'after'), 'ok after');
+});
+
+/** Opens `n` visitor connections to `port` that send nothing; each with a promise of how it closes. */
+async function idleVisitors(env: TestEnv, port: number, n: number): Promise<Array<Promise<boolean>>> {
+  const sockets = await Promise.all(Array.from({ length: n }, () => connectVisitor(env, port)));
+  return sockets.map((s) => {
+    s.on('error', () => {});
+    return new Promise<boolean>((resolve) => s.once('close', (hadError) => resolve(hadError)));
+  });
+}
+
+test('idle visitors on one mapping cannot starve the others; the idle timeout frees their slots', async (t) => {
+  const env = new TestEnv(t);
+  const lan = await startCountingServer(env);
+  const { ports, relay } = await startPair(env, {
+    relay: { tuning: { maxStreams: 40 } },
+    mappings: [
+      { name: 'web', localPort: lan.port, idleTimeout: '2s' },
+      { name: 'ssh', localPort: lan.port },
+    ],
+  });
+  // 60 silent visitors on web: it gets 40 - 10 (ssh's guaranteed share) = 30, the rest are reset.
+  const closes = await idleVisitors(env, ports.web!, 60);
+  await waitUntil(() => lan.open() >= 30, 'the flood to reach the LAN service');
+  // ssh's visitors get through: its guaranteed share (10) is kept for it.
+  const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => ask(env, ports.ssh!, `ssh ${i}`)));
+  t.deepEqual(
+    answers,
+    Array.from({ length: 5 }, (_, i) => `ok ssh ${i}`),
+  );
+  // web's idle timeout (2 s) resets every silent visitor; web serves new visitors again.
+  const hadError = await Promise.all(closes);
+  t.true(hadError.every(Boolean), 'every silent visitor was reset, not closed');
+  t.is(await ask(env, ports.web!, 'web again'), 'ok web again');
+  const refusals = relay.proc.logs.filter((l) => l.msg === 'visitors refused');
+  t.true(refusals.length >= 1 && refusals.length <= 3, `aggregated refusal lines: ${refusals.length}`);
+});
