@@ -118,6 +118,7 @@ export class RelayConnection {
           { delayMs: DIAL_HEDGE_MS, maxAttempts: DIAL_HEDGE_MAX, clock, dispose: (late) => late.destroy() },
         ),
       backoff: { initialMs: profile.reconnect.initialDelayMs, maxMs: profile.reconnect.maxDelayMs },
+      replacedDelayMs: profile.reconnect.replacedDelayMs,
       agentKey: staticKeys.publicKey,
       replayBufferBytes: tuning.replayBufferBytes,
       clock,

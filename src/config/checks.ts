@@ -286,7 +286,11 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
     agent: { name: raw.agent.name, privateKey: key.key, privateKeySource: key.source },
     relays: raw.relays.map((r) => ({ address: r.address, publicKey: r.publicKey, psk: r.psk })),
     mappings,
-    reconnect: { initialDelayMs: raw.reconnect.initialDelay, maxDelayMs: raw.reconnect.maxDelay },
+    reconnect: {
+      initialDelayMs: raw.reconnect.initialDelay,
+      maxDelayMs: raw.reconnect.maxDelay,
+      replacedDelayMs: raw.reconnect.replacedDelay,
+    },
     admin,
     metrics: raw.metrics,
     tuning,

@@ -121,6 +121,8 @@ export const agentSchema = strict({
     strict({
       initialDelay: duration(10, MINUTE_MS).default(200),
       maxDelay: duration(100, 10 * MINUTE_MS).default(10 * SECOND_MS),
+      // Another agent with our key took the session: wait this long (doubling) before taking it back.
+      replacedDelay: duration(100, HOUR_MS).default(30 * SECOND_MS),
     }),
   ).prefault({}),
   ...sharedBlocks(7002, 9101),

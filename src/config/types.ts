@@ -146,6 +146,11 @@ export interface ReconnectProfile {
   readonly initialDelayMs: number;
   /** Cap of any redial delay in ms; default 10 000, initialDelayMs..10 min. */
   readonly maxDelayMs: number;
+  /**
+   * Wait before opening a new session after another agent with the same key replaced ours, in ms;
+   * doubles per replacement up to 10 x; default 30 000, 100 ms..1 h.
+   */
+  readonly replacedDelayMs: number;
 }
 
 /** A parsed agent profile. */

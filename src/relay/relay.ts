@@ -187,7 +187,7 @@ export class Relay {
     this.acceptor.accept(socket).then(
       (link) => {
         this.log.debug({ remote, agentKey: keyFingerprint(link.remoteStaticKey) }, 'link accepted');
-        server.attachLink(link);
+        server.attachLink(link, remote);
       },
       // The acceptor logs failures (aggregated for strangers, `link rejected` for peers that knew our key).
       () => {},

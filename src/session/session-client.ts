@@ -38,7 +38,18 @@ export interface SessionClientOptions extends SessionOptions {
   handshakeTimeoutMs?: number;
   /** This agent's static public key, shown as Session.agentKey; default empty. */
   agentKey?: Buffer;
+  /**
+   * Wait before opening a new session after another process with our key replaced ours, in ms: doubles
+   * per replacement up to 10 x, and resets after a stable link. Default 30 000. Two agents sharing one
+   * key would otherwise take the session from each other (and reset each other's visitors) forever.
+   */
+  replacedDelayMs?: number;
 }
+
+/** Default wait after our session was replaced by another process with the same key, in ms. */
+export const DEFAULT_REPLACED_DELAY_MS = 30_000;
+/** The wait after replacements doubles up to this many times the first. */
+const REPLACED_DELAY_MAX_FACTOR = 10;
 
 /** Longest redial delay in the fast phase of a resumable outage, in ms (jittered down to half). */
 export const FAST_REDIAL_MAX_MS = 400;
@@ -67,6 +78,7 @@ export class SessionClient extends EventEmitter {
   private readonly fastRedialWindowMs: number;
   private readonly random: () => number;
   private readonly handshakeTimeoutMs: number;
+  private readonly replaced: Backoff;
   private current: Session | undefined;
   private started = false;
   private isClosed = false;
@@ -89,6 +101,13 @@ export class SessionClient extends EventEmitter {
     this.fastRedialWindowMs = options.fastRedialWindowMs ?? DEFAULT_FAST_REDIAL_WINDOW_MS;
     this.random = options.random ?? Math.random;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? SESSION_HANDSHAKE_TIMEOUT_MS;
+    const replacedMs = options.replacedDelayMs ?? DEFAULT_REPLACED_DELAY_MS;
+    this.replaced = new Backoff({
+      initialMs: replacedMs,
+      maxMs: replacedMs * REPLACED_DELAY_MAX_FACTOR,
+      factor: 2,
+      jitter: 0.2,
+    });
   }
 
   /** The live session, if one was established and has not closed. */
@@ -191,9 +210,16 @@ export class SessionClient extends EventEmitter {
         this.logger.warn({ code, session: session.idHex }, 'session resume refused');
         this.current = undefined;
         session.destroy(err);
-        // Right away unless another process with our key replaced us: racing it would only flap.
-        if (code !== 'XNAT_ERR_SESSION_REPLACED') this.scheduleRedial(0);
-        else this.linkFailed(err);
+        // Right away unless another process with our key replaced us: racing it would only flap, so
+        // wait long (and longer each time), saying so once per replacement.
+        if (code !== 'XNAT_ERR_SESSION_REPLACED') return this.scheduleRedial(0);
+        const delayMs = this.replaced.next();
+        this.logger.warn(
+          { code, retryInMs: delayMs, replacements: this.replaced.attempts },
+          'session replaced by another agent with the same key',
+        );
+        this.emit('link-error', err);
+        this.scheduleRedial(delayMs);
         return;
       }
       this.linkFailed(err);
@@ -277,6 +303,7 @@ export class SessionClient extends EventEmitter {
   private resetBackoffIfStable(): void {
     if (this.attachedAt !== undefined && this.opts.clock.now() - this.attachedAt >= this.stableAfterMs) {
       this.backoff.reset();
+      this.replaced.reset();
     }
     this.attachedAt = undefined;
   }

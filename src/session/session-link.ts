@@ -40,6 +40,8 @@ export class LinkPort {
   onClose: (err?: XnatError) => void = () => {};
   /** Called when the link can take more bytes after write() returned false. */
   onDrain: () => void = () => {};
+  /** The peer's address as its owner knows it, for log lines ('?' when unknown). */
+  remote = '?';
   private readonly decoder = new FrameDecoder();
   private dead = false;
   private released = false;

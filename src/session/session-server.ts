@@ -17,6 +17,9 @@ import {
   type SessionOptions,
 } from './session-options.ts';
 
+/** Two takeovers of one agent key within this window mean two agents share it, in ms (10 min). */
+const TAKEOVER_WINDOW_MS = 10 * 60_000;
+
 /** Relay-side options. */
 export interface SessionServerOptions extends SessionOptions {
   /** Detached sessions expire after this many ms; default 120 000. */
@@ -42,6 +45,9 @@ export class SessionServer extends EventEmitter {
   /** Why recently ended sessions ended (hex id -> code), oldest first, bounded. */
   private readonly ended = new Map<string, ErrorCode>();
   private readonly pending = new Set<LinkPort>();
+  /** Per agent key (hex): the address of its latest link, and when its session was taken over lately. */
+  private readonly remoteByKey = new Map<string, string>();
+  private readonly takeovers = new Map<string, { at: number[]; warnedAt: number }>();
   private isClosed = false;
 
   constructor(options: SessionServerOptions = {}) {
@@ -63,13 +69,17 @@ export class SessionServer extends EventEmitter {
     return this.pending.size;
   }
 
-  /** Takes an established link (authenticated agent key = link.remoteStaticKey); reads its first frame. */
-  attachLink(link: SessionLink): void {
+  /**
+   * Takes an established link (authenticated agent key = link.remoteStaticKey); reads its first frame.
+   * `remote` (the peer's address, for log lines) is optional.
+   */
+  attachLink(link: SessionLink, remote = '?'): void {
     if (this.isClosed) {
       link.close('XNAT_ERR_SESSION_CLOSED');
       return;
     }
     const port = new LinkPort(link, this.logger);
+    port.remote = remote;
     this.pending.add(port);
     const timer = this.opts.clock.setTimeout(
       () =>
@@ -128,10 +138,12 @@ export class SessionServer extends EventEmitter {
     if (old) {
       // Takeover: a restarted agent gets its identity (and so its ports) back at once, even when the old
       // link still looks alive because it is half-open.
+      const previous = this.remoteByKey.get(keyHex) ?? '?';
       this.logger.warn(
-        { session: old.idHex },
+        { session: old.idHex, previous, remote: port.remote },
         'session replaced by a new SESSION_OPEN of the same agent key',
       );
+      this.noteTakeover(keyHex, agentKey, previous, port.remote);
       old.destroy(
         new XnatError('XNAT_ERR_SESSION_REPLACED', { detail: 'new SESSION_OPEN from the same agent key' }),
       );
@@ -144,6 +156,7 @@ export class SessionServer extends EventEmitter {
     const idHex = session.idHex;
     this.byId.set(idHex, session);
     this.byKey.set(keyHex, session);
+    this.remoteByKey.set(keyHex, port.remote);
     session.once('closed', (err?: XnatError) => {
       this.byId.delete(idHex);
       if (this.byKey.get(keyHex) === session) this.byKey.delete(keyHex);
@@ -177,6 +190,35 @@ export class SessionServer extends EventEmitter {
     }
     const err = session.attach(port, frame.received);
     if (err) this.refuse(port, err.code, err.detail);
+    else this.remoteByKey.set(session.agentKey.toString('hex'), port.remote);
+  }
+
+  /**
+   * A second takeover of one agent key within TAKEOVER_WINDOW_MS is no restart: two running agents share
+   * the key and take the session from each other (each time resetting visitors). Said once per window,
+   * with both addresses; the agents themselves slow down (SessionClient's replacedDelayMs).
+   */
+  private noteTakeover(keyHex: string, agentKey: Buffer, previous: string, remote: string): void {
+    const now = this.opts.clock.now();
+    const t = this.takeovers.get(keyHex) ?? { at: [], warnedAt: -Infinity };
+    t.at = [...t.at.filter((at) => now - at < TAKEOVER_WINDOW_MS), now].slice(-8);
+    this.takeovers.set(keyHex, t);
+    if (this.takeovers.size > ENDED_SESSIONS_REMEMBERED) {
+      const oldest = this.takeovers.keys().next().value;
+      if (oldest !== undefined) this.takeovers.delete(oldest);
+    }
+    if (t.at.length < 2 || now - t.warnedAt < TAKEOVER_WINDOW_MS) return;
+    t.warnedAt = now;
+    this.logger.warn(
+      {
+        code: 'XNAT_ERR_SESSION_REPLACED',
+        agent: agentKey.toString('base64').slice(0, 12),
+        addresses: [previous, remote],
+        takeovers: t.at.length,
+        windowMs: TAKEOVER_WINDOW_MS,
+      },
+      'two agents share one key',
+    );
   }
 
   private refuse(port: LinkPort, code: ErrorCode, detail?: string): void {

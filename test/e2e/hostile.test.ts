@@ -3,7 +3,7 @@
 import ava from 'ava';
 import net, { type AddressInfo } from 'node:net';
 import { TestEnv, WAIT_MS } from './lib/env.ts';
-import { notableLogs, startPair } from './lib/cluster.ts';
+import { notableLogs, restartAgent, startPair } from './lib/cluster.ts';
 import { connectVisitor } from './lib/targets.ts';
 
 const test = ava.serial;
@@ -115,4 +115,31 @@ test('idle visitors on one mapping cannot starve the others; the idle timeout fr
   t.is(await ask(env, ports.web!, 'web again'), 'ok web again');
   const refusals = relay.proc.logs.filter((l) => l.msg === 'visitors refused');
   t.true(refusals.length >= 1 && refusals.length <= 3, `aggregated refusal lines: ${refusals.length}`);
+});
+
+test('two agents sharing one key: the relay says so once with both addresses, and the agents slow down', async (t) => {
+  const env = new TestEnv(t);
+  const lan = await startCountingServer(env);
+  const { relay, agent } = await startPair(env, {
+    mappings: [{ name: 'svc', localPort: lan.port }],
+    agent: { reconnect: { initialDelay: '50ms', maxDelay: '500ms', replacedDelay: '2s' } },
+  });
+  const twin = restartAgent(env, agent, 'twin agent');
+  const takeovers = () =>
+    relay.proc.logs.filter((l) => l.msg === 'session replaced by a new SESSION_OPEN of the same agent key');
+  await waitUntil(() => takeovers().length >= 2, 'the twin to take the session and be taken back');
+  const warned = await relay.proc.waitForLog({ msg: 'two agents share one key' }, WAIT_MS);
+  t.is((warned.addresses as string[]).length, 2);
+  // Watch 8 s: with a 2 s replaced delay doubling per side, a handful of takeovers, not one per redial.
+  const before = takeovers().length;
+  await new Promise((r) => setTimeout(r, 8_000));
+  const during = takeovers().length - before;
+  t.true(during <= 4, `${during} takeovers in 8 s`);
+  t.is(relay.proc.logs.filter((l) => l.msg === 'two agents share one key').length, 1, 'said once');
+  const waits = [agent, twin].flatMap((a) =>
+    a.proc.logs
+      .filter((l) => l.msg === 'session replaced by another agent with the same key')
+      .map((l) => l.retryInMs as number),
+  );
+  t.true(waits.length >= 1 && waits.every((ms) => ms >= 1_600), `waits ${waits.join(', ')}`);
 });

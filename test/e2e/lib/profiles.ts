@@ -110,7 +110,11 @@ export interface AgentSpec {
   readonly psk?: string;
   readonly mappings: readonly MappingSpec[];
   /** Redial backoff; default short (50ms..500ms) so reconnects are quick in tests. */
-  readonly reconnect?: { readonly initialDelay: string; readonly maxDelay: string };
+  readonly reconnect?: {
+    readonly initialDelay: string;
+    readonly maxDelay: string;
+    readonly replacedDelay?: string;
+  };
   readonly tuning?: Timings;
   readonly admin?: { readonly port: number; readonly token: string };
 }
