@@ -112,7 +112,7 @@ test('a minimal agent profile gets every default; udp mappings get the flow idle
   });
   t.is(p.mappings[1]!.protocol, 'tcp');
   t.is(p.mappings[1]!.idleTimeoutMs, 3_600_000);
-  t.deepEqual(p.reconnect, { initialDelayMs: 200, maxDelayMs: 10_000 });
+  t.deepEqual(p.reconnect, { initialDelayMs: 200, maxDelayMs: 10_000, replacedDelayMs: 30_000 });
   // An empty block means "on, with defaults".
   t.deepEqual(p.metrics, { listen: { host: '127.0.0.1', port: 9101 } });
 });
