@@ -1,7 +1,7 @@
 // An authenticated but hostile agent (issue 15 point 5): frames for streams never opened, opens the relay
 // refuses and a flood of bogus commands each solicit an answer; the relay's answers must stay within its
 // replay buffer's cap (dropped and counted beyond it) while a legitimate stream beside them keeps flowing.
-import test from 'ava';
+import ava from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { startStack } from '../helpers/tunnel-stack.ts';
 import { FrameType } from '../../src/wire/frame.ts';
@@ -10,6 +10,9 @@ import { CommandEndpoint } from '../../src/command/endpoint.ts';
 import { createRegistry } from '../../src/command/registry.ts';
 import { muxCommandChannel } from '../../src/command/channel.ts';
 import { encodeMessage, MsgType } from '../../src/command/codec.ts';
+
+// Serial: each floods its own stack; at once they starve each other's keepalives on 2 cores.
+const test = ava.serial;
 
 const REPLAY_CAP_BYTES = 64 * 1024;
 /** Slack over the cap: one batch of frames handed over before the cap was seen, never the flood. */
