@@ -20,6 +20,7 @@ import {
   relayShutdown,
   mappingRegister,
   PROTOCOL_VERSION,
+  sendOneWay,
 } from '../protocol/index.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
@@ -65,6 +66,7 @@ export class RelayConnection {
   private session: Session | undefined;
   private mux: Mux | undefined;
   private endpoint: CommandEndpoint | undefined;
+  private flows: AgentFlows | undefined;
   private lastError: { code: string; message: string } | undefined;
   private retryTimer: TimerHandle | undefined;
   private readonly retryBackoff = new Backoff(MAPPING_RETRY);
@@ -164,6 +166,9 @@ export class RelayConnection {
       replayBytes: s.stats.replayBytes,
       streams: [],
       reconnects: [...this.reconnects],
+      ...(this.flows
+        ? { activeFlows: this.flows.size, flows: this.flows.status(), flowDrops: this.flows.dropCounts }
+        : {}),
     };
     return {
       address: this.address,
@@ -183,7 +188,22 @@ export class RelayConnection {
       ...(m.error ? { error: m.error } : {}),
       activeStreams: m.activeStreams,
       totalStreams: m.totalStreams,
+      ...(m.profile.protocol === 'udp' ? this.flowCounts(m.profile.name) : {}),
     }));
+  }
+
+  /** A udp mapping's flows of the current session, in the stream columns too (flows are its visitors). */
+  private flowCounts(name: string): Partial<MappingStatus> {
+    const c = this.flows?.mappingCounts(name);
+    const active = c?.active ?? 0;
+    const total = c?.total ?? 0;
+    return {
+      activeStreams: active,
+      totalStreams: total,
+      activeFlows: active,
+      totalFlows: total,
+      ...(c ? { flowDrops: c.drops } : {}),
+    };
   }
 
   private onSession(session: Session): void {
@@ -199,12 +219,19 @@ export class RelayConnection {
       clock: this.clock,
       logger: log,
     });
-    const flows = new AgentFlows(mux, this.clock, log);
+    const flows = new AgentFlows(mux, this.clock, log, {
+      maxFlows: this.profile.tuning.maxFlows,
+      closeRemote: (flowId) => {
+        if (session.state !== 'closed') sendOneWay(endpoint, flowClose, { flowId });
+      },
+    });
+    this.flows = flows;
     const registry = createRegistry();
     handleOneWay(registry, flowOpen, (req) => {
       const m = this.mappings.get(req.mapping)?.profile;
       if (m?.protocol !== 'udp') {
         log.warn({ mapping: req.mapping, code: 'XNAT_ERR_MAPPING_UNKNOWN' }, 'flow refused');
+        flows.refuse(req.flowId);
         return;
       }
       flows.open(req.flowId, m, `${req.visitor.address}:${req.visitor.port}`);
@@ -238,6 +265,7 @@ export class RelayConnection {
       mux.resetAll((err?.code ?? 'XNAT_ERR_SESSION_CLOSED') as ErrorCode);
       flows.closeAll();
       endpoint.close();
+      if (this.flows === flows) this.flows = undefined;
       if (this.session === session) {
         this.session = undefined;
         for (const m of this.mappings.values()) m.phase = 'pending';

@@ -125,6 +125,9 @@ function toTuning(raw: RawRelayProfile['tuning'], issues: ProfileIssue[]): Tunin
     keepaliveIntervalMs: raw.keepaliveInterval,
     keepaliveTimeoutMs: raw.keepaliveTimeout,
     cipher: raw.cipher,
+    maxFlows: raw.maxFlows,
+    maxFlowsPerMapping: raw.maxFlowsPerMapping,
+    maxFlowsPerSource: raw.maxFlowsPerSource,
   };
 }
 
