@@ -138,10 +138,16 @@ export function sample(text: string, name: string, labels: Record<string, string
   return total;
 }
 
-/** A UDP echo server on 127.0.0.1 that answers `${tag}${datagram}`. */
-export async function udpEcho(env: TestEnv, tag = 'echo:'): Promise<number> {
+/**
+ * A UDP echo server on 127.0.0.1 that answers `${tag}${datagram}`; with `showPort`, `${tag}${port}:${datagram}`
+ * where port is the sender's (the agent's LAN socket of the flow).
+ */
+export async function udpEcho(env: TestEnv, tag = 'echo:', showPort = false): Promise<number> {
   const s = dgram.createSocket('udp4');
-  s.on('message', (msg, rinfo) => s.send(Buffer.concat([Buffer.from(tag), msg]), rinfo.port, rinfo.address));
+  s.on('message', (msg, rinfo) => {
+    const head = showPort ? `${tag}${rinfo.port}:` : tag;
+    s.send(Buffer.concat([Buffer.from(head), msg]), rinfo.port, rinfo.address);
+  });
   await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
   env.onDispose(() => s.close());
   return s.address().port;
