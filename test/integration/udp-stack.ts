@@ -167,7 +167,10 @@ export async function visitor(env: TestEnv, address = '127.0.0.1'): Promise<dgra
   return s;
 }
 
-/** Sends `text` once and waits up to `timeoutMs` for one answer; undefined when none came. */
+/**
+ * Sends `text` once and waits up to `timeoutMs` for its answer (the first datagram that contains `text`:
+ * the echo servers here repeat it); undefined when none came.
+ */
 export function askOnce(
   socket: dgram.Socket,
   port: number,
@@ -176,14 +179,17 @@ export function askOnce(
 ): Promise<string | undefined> {
   return new Promise((resolve) => {
     const onMessage = (m: Buffer) => {
+      const answer = m.toString();
+      if (!answer.includes(text)) return;
       clearTimeout(timer);
-      resolve(m.toString());
+      socket.off('message', onMessage);
+      resolve(answer);
     };
     const timer = setTimeout(() => {
       socket.off('message', onMessage);
       resolve(undefined);
     }, timeoutMs);
-    socket.once('message', onMessage);
+    socket.on('message', onMessage);
     socket.send(text, port, '127.0.0.1');
   });
 }
