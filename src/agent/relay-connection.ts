@@ -36,7 +36,7 @@ import {
 import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../util/clock.ts';
 import { Backoff } from '../util/backoff.ts';
-import { AgentFlows } from './udp-flows.ts';
+import { AgentFlows, udpMappingStatus } from './udp-flows.ts';
 import { hedge } from '../util/hedge.ts';
 import { VERSION } from '../util/version.ts';
 
@@ -166,9 +166,7 @@ export class RelayConnection {
       replayBytes: s.stats.replayBytes,
       streams: [],
       reconnects: [...this.reconnects],
-      ...(this.flows
-        ? { activeFlows: this.flows.size, flows: this.flows.status(), flowDrops: this.flows.dropCounts }
-        : {}),
+      ...this.flows?.sessionStatus(),
     };
     return {
       address: this.address,
@@ -188,22 +186,8 @@ export class RelayConnection {
       ...(m.error ? { error: m.error } : {}),
       activeStreams: m.activeStreams,
       totalStreams: m.totalStreams,
-      ...(m.profile.protocol === 'udp' ? this.flowCounts(m.profile.name) : {}),
+      ...(m.profile.protocol === 'udp' ? udpMappingStatus(this.flows, m.profile.name) : {}),
     }));
-  }
-
-  /** A udp mapping's flows of the current session, in the stream columns too (flows are its visitors). */
-  private flowCounts(name: string): Partial<MappingStatus> {
-    const c = this.flows?.mappingCounts(name);
-    const active = c?.active ?? 0;
-    const total = c?.total ?? 0;
-    return {
-      activeStreams: active,
-      totalStreams: total,
-      activeFlows: active,
-      totalFlows: total,
-      ...(c ? { flowDrops: c.drops } : {}),
-    };
   }
 
   private onSession(session: Session): void {

@@ -8,7 +8,13 @@ import { FlowTable, type FlowEndReason } from '../forward/flow-table.ts';
 import { PendingDatagrams } from '../forward/udp-pending.ts';
 import { DropLog, emptyDrops, type DropCounts, type UdpDropCause } from '../forward/udp-drops.ts';
 import { MAX_FRAME_PAYLOAD } from '../wire/frame.ts';
-import { MAX_STATUS_FLOWS, type FlowStatus, type UdpDrops } from '../observe/status.ts';
+import {
+  MAX_STATUS_FLOWS,
+  type FlowStatus,
+  type MappingStatus,
+  type SessionStatus,
+  type UdpDrops,
+} from '../observe/status.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Clock } from '../util/clock.ts';
 
@@ -130,6 +136,11 @@ export class AgentFlows {
     return { ...this.drops };
   }
 
+  /** The flow fields of the session's status. */
+  sessionStatus(): Pick<SessionStatus, 'activeFlows' | 'flows' | 'flowDrops'> {
+    return { activeFlows: this.size, flows: this.status(), flowDrops: this.dropCounts };
+  }
+
   /** The most recently active flows, at most MAX_STATUS_FLOWS. */
   status(): FlowStatus[] {
     const now = this.clock.now();
@@ -207,7 +218,13 @@ export class AgentFlows {
     flow.target.close();
     this.owner.delete(flow.id);
     if (reason !== 'idle') this.drop(reason === 'per-source' ? 'perSource' : 'tableFull', m);
-    if (!this.closed) this.opts.closeRemote(flow.id);
+    if (!this.closed) {
+      try {
+        this.opts.closeRemote(flow.id);
+      } catch {
+        // The command lane closed under us (the session is ending): nothing is left to tell.
+      }
+    }
     this.log.debug({ mapping: flow.mapping, flowId: flow.id, reason }, 'flow closed');
   }
 
@@ -216,4 +233,21 @@ export class AgentFlows {
     if (m) m.drops[cause] += n;
     if (n > 0) this.dropLog.note(cause, n, m?.name);
   }
+}
+
+/** A udp mapping's status fields from the current session's flows (zeros without one): flows are its visitors. */
+export function udpMappingStatus(
+  flows: AgentFlows | undefined,
+  name: string,
+): Pick<MappingStatus, 'activeStreams' | 'totalStreams' | 'activeFlows' | 'totalFlows' | 'flowDrops'> {
+  const c = flows?.mappingCounts(name);
+  const active = c?.active ?? 0;
+  const total = c?.total ?? 0;
+  return {
+    activeStreams: active,
+    totalStreams: total,
+    activeFlows: active,
+    totalFlows: total,
+    ...(c ? { flowDrops: c.drops } : {}),
+  };
 }

@@ -112,6 +112,9 @@ export const mappingStatus = spec({
           agents: z.array(nameSchema).max(256).optional(),
           activeStreams: z.number().int().min(0),
           totalStreams: z.number().int().min(0),
+          /** udp only: flows open now and since start (activeStreams and totalStreams repeat them). */
+          activeFlows: z.number().int().min(0).optional(),
+          totalFlows: z.number().int().min(0).optional(),
         }),
       )
       .max(1024),

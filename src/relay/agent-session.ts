@@ -204,7 +204,11 @@ export class AgentSession implements MappingServer {
 
   closeFlow(flowId: number): void {
     if (!this.flows.delete(flowId) || this.session.state === 'closed') return;
-    sendOneWay(this.endpoint, flowClose, { flowId });
+    try {
+      sendOneWay(this.endpoint, flowClose, { flowId });
+    } catch {
+      // The command lane closed under us (the session is ending): the agent drops its flows itself.
+    }
   }
 
   /** The agent dropped a flow (its idle timer or its cap): forget it here, without telling it back. */
