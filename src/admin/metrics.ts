@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry, Gauge, Counter } from 'prom-client';
 import { XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
-import type { Status } from '../observe/status.ts';
+import type { Status, UdpDrops } from '../observe/status.ts';
 import type { HostPort } from '../config/index.ts';
 
 export interface MetricsServer {
@@ -82,13 +82,11 @@ export function buildMetricsRegistry(status: () => Status): Registry {
     g.set({ known: 'false' }, h.pending - h.pendingKnown);
     g.set({ known: 'true' }, h.pendingKnown);
   });
-  new Counter({
-    name: 'xnat_link_handshakes_total',
-    help: 'Link handshakes since start by outcome (established, refused, evicted_*, timeout_*, failed).',
-    labelNames: ['outcome'],
-    registers: [registry],
-    collect() {
-      this.reset();
+  counter(
+    'xnat_link_handshakes_total',
+    'Link handshakes since start by outcome (established, refused, evicted_*, timeout_*, failed).',
+    ['outcome'],
+    (c) => {
       const h = snap.role === 'relay' ? snap.handshakes : undefined;
       if (!h) return;
       const outcomes: Record<string, number> = {
@@ -101,10 +99,59 @@ export function buildMetricsRegistry(status: () => Status): Registry {
         timeout_handshake: h.handshakeTimeouts,
         failed: h.failed,
       };
-      for (const [outcome, n] of Object.entries(outcomes)) this.inc({ outcome }, n);
+      for (const [outcome, n] of Object.entries(outcomes)) c.inc({ outcome }, n);
     },
+  );
+  gauge('xnat_mapping_active_flows', 'UDP flows open now per udp mapping.', ['mapping'], (g) => {
+    for (const m of snap.mappings) if (m.activeFlows !== undefined) g.set({ mapping: m.name }, m.activeFlows);
   });
+  counter('xnat_mapping_flows_total', 'UDP flows opened per udp mapping since start.', ['mapping'], (c) => {
+    for (const m of snap.mappings) if (m.totalFlows !== undefined) c.inc({ mapping: m.name }, m.totalFlows);
+  });
+  counter(
+    'xnat_udp_drops_total',
+    'UDP drops by cause (table_full and per_source count evicted flows, the rest datagrams); mapping is empty where none is known.',
+    ['mapping', 'cause'],
+    (c) => {
+      // Mapping-level counters carry every cause a mapping can own; unknown_flow and the agent's refusals
+      // of unknown mappings have none and come from the sessions (a cause is never counted at both levels).
+      for (const m of snap.mappings) if (m.flowDrops) addDrops(c, m.name, m.flowDrops, MAPPING_CAUSES);
+      for (const s of sessions()) if (s.flowDrops) addDrops(c, '', s.flowDrops, SESSION_ONLY_CAUSES);
+    },
+  );
   return registry;
+
+  function counter(name: string, help: string, labelNames: string[], fill: (c: Counter) => void): void {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        fill(this);
+      },
+    });
+  }
+}
+
+/** Prometheus label value of each drop cause. */
+const CAUSE_LABEL: Record<keyof UdpDrops, string> = {
+  tableFull: 'table_full',
+  perSource: 'per_source',
+  noAgent: 'no_agent',
+  sessionRefused: 'session_refused',
+  unknownFlow: 'unknown_flow',
+  tooLarge: 'too_large',
+  noLink: 'no_link',
+};
+const SESSION_ONLY_CAUSES: readonly (keyof UdpDrops)[] = ['unknownFlow'];
+const MAPPING_CAUSES = (Object.keys(CAUSE_LABEL) as (keyof UdpDrops)[]).filter(
+  (k) => !SESSION_ONLY_CAUSES.includes(k),
+);
+
+function addDrops(c: Counter, mapping: string, drops: UdpDrops, causes: readonly (keyof UdpDrops)[]): void {
+  for (const k of causes) c.inc({ mapping, cause: CAUSE_LABEL[k] }, drops[k] ?? 0);
 }
 
 export function startMetricsServer(

@@ -20,6 +20,7 @@ import {
   relayShutdown,
   mappingRegister,
   PROTOCOL_VERSION,
+  sendOneWay,
 } from '../protocol/index.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
@@ -35,7 +36,7 @@ import {
 import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../util/clock.ts';
 import { Backoff } from '../util/backoff.ts';
-import { AgentFlows } from './udp-flows.ts';
+import { AgentFlows, udpMappingStatus } from './udp-flows.ts';
 import { hedge } from '../util/hedge.ts';
 import { VERSION } from '../util/version.ts';
 
@@ -65,6 +66,7 @@ export class RelayConnection {
   private session: Session | undefined;
   private mux: Mux | undefined;
   private endpoint: CommandEndpoint | undefined;
+  private flows: AgentFlows | undefined;
   private lastError: { code: string; message: string } | undefined;
   private retryTimer: TimerHandle | undefined;
   private readonly retryBackoff = new Backoff(MAPPING_RETRY);
@@ -165,6 +167,7 @@ export class RelayConnection {
       replayBytes: s.stats.replayBytes,
       streams: [],
       reconnects: [...this.reconnects],
+      ...this.flows?.sessionStatus(),
     };
     return {
       address: this.address,
@@ -184,6 +187,7 @@ export class RelayConnection {
       ...(m.error ? { error: m.error } : {}),
       activeStreams: m.activeStreams,
       totalStreams: m.totalStreams,
+      ...(m.profile.protocol === 'udp' ? udpMappingStatus(this.flows, m.profile.name) : {}),
     }));
   }
 
@@ -200,12 +204,19 @@ export class RelayConnection {
       clock: this.clock,
       logger: log,
     });
-    const flows = new AgentFlows(mux, this.clock, log);
+    const flows = new AgentFlows(mux, this.clock, log, {
+      maxFlows: this.profile.tuning.maxFlows,
+      closeRemote: (flowId) => {
+        if (session.state !== 'closed') sendOneWay(endpoint, flowClose, { flowId });
+      },
+    });
+    this.flows = flows;
     const registry = createRegistry();
     handleOneWay(registry, flowOpen, (req) => {
       const m = this.mappings.get(req.mapping)?.profile;
       if (m?.protocol !== 'udp') {
         log.warn({ mapping: req.mapping, code: 'XNAT_ERR_MAPPING_UNKNOWN' }, 'flow refused');
+        flows.refuse(req.flowId);
         return;
       }
       flows.open(req.flowId, m, `${req.visitor.address}:${req.visitor.port}`);
@@ -239,6 +250,7 @@ export class RelayConnection {
       mux.resetAll((err?.code ?? 'XNAT_ERR_SESSION_CLOSED') as ErrorCode);
       flows.closeAll();
       endpoint.close();
+      if (this.flows === flows) this.flows = undefined;
       if (this.session === session) {
         this.session = undefined;
         for (const m of this.mappings.values()) m.phase = 'pending';

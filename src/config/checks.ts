@@ -137,6 +137,9 @@ function toTuning(raw: RawRelayProfile['tuning'], issues: ProfileIssue[]): Tunin
     keepaliveIntervalMs: raw.keepaliveInterval,
     keepaliveTimeoutMs: raw.keepaliveTimeout,
     cipher: raw.cipher,
+    maxFlows: raw.maxFlows,
+    maxFlowsPerMapping: raw.maxFlowsPerMapping,
+    maxFlowsPerSource: raw.maxFlowsPerSource,
   };
 }
 

@@ -34,6 +34,10 @@ const tuning = strict({
   // 4 s: a dead link is noticed well inside the 5 s a user tolerates before a game client gives up.
   keepaliveTimeout: duration(500, 5 * MINUTE_MS).default(4 * SECOND_MS),
   cipher: z.enum(['auto', 'node', 'noble'], { error: typeError('one of auto, node, noble') }).default('auto'),
+  // UDP flow caps (docs/security.md): agent, LAN sockets per session; relay, per mapping and per visitor address.
+  maxFlows: int(1, 65_536).default(4096),
+  maxFlowsPerMapping: int(1, 1_048_576).default(4096),
+  maxFlowsPerSource: int(1, 65_536).default(64),
 });
 
 const log = strict({

@@ -27,6 +27,12 @@ export interface Tuning {
   readonly keepaliveTimeoutMs: number;
   /** Cipher backend; default `auto`. */
   readonly cipher: CipherChoice;
+  /** Agent: UDP flows (LAN sockets) per session; beyond it the least-recently-active goes; default 4096. */
+  readonly maxFlows: number;
+  /** Relay: UDP flows per mapping; beyond it the least-recently-active goes; default 4096. */
+  readonly maxFlowsPerMapping: number;
+  /** Relay: UDP flows one visitor address holds per mapping; beyond it its own oldest goes; default 64. */
+  readonly maxFlowsPerSource: number;
 }
 
 /** Logging settings. */

@@ -4,9 +4,13 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 
 export interface UdpTarget {
-  send(data: Buffer): void;
+  /** Sends one datagram to the target; false when it was dropped (closed, or too many before connect). */
+  send(data: Buffer): boolean;
   close(): void;
 }
+
+/** Datagrams held while the socket connects (a loopback or LAN connect takes microseconds); more would be stale. */
+const EARLY_MAX = 16;
 
 /** Opens a socket connected to host:port; datagrams from the target go to onReply. */
 export function openUdpTarget(host: string, port: number, onReply: (data: Buffer) => void): UdpTarget {
@@ -22,9 +26,11 @@ export function openUdpTarget(host: string, port: number, onReply: (data: Buffer
   });
   return {
     send(data) {
-      if (closed) return;
+      if (closed) return false;
       if (connected) socket.send(data);
-      else if (early.length < 16) early.push(data); // a handful before connect completes; more would be stale
+      else if (early.length < EARLY_MAX) early.push(data);
+      else return false;
+      return true;
     },
     close() {
       if (closed) return;

@@ -22,6 +22,50 @@ export interface StreamStatus {
   readonly ageMs: number;
 }
 
+/**
+ * UDP drops by cause since start. Evictions count flows (their later datagrams start a new flow); the
+ * other causes count datagrams.
+ */
+export interface UdpDrops {
+  /** Flows evicted, least recently active first, because the flow table was full. */
+  readonly tableFull: number;
+  /** Flows evicted because their visitor address held the most flows one address may (relay side). */
+  readonly perSource: number;
+  /** Datagrams of new visitors dropped because no session served the mapping. */
+  readonly noAgent: number;
+  /** Datagrams of new visitors dropped because the serving session refused the flow (it is closing). */
+  readonly sessionRefused: number;
+  /**
+   * Datagrams for a flow id this side does not know (closed, opened for a mapping it does not serve, or not
+   * opened within the pending time); counted per session, never per mapping.
+   */
+  readonly unknownFlow: number;
+  /** Datagrams larger than a frame carries. */
+  readonly tooLarge: number;
+  /** Datagrams dropped because no link was attached or the link was congested. */
+  readonly noLink: number;
+}
+
+/** One UDP flow (one visitor address of a UDP mapping). */
+export interface FlowStatus {
+  /** Flow id within its session. */
+  readonly id: number;
+  readonly mapping: string;
+  /** Visitor address as host:port. */
+  readonly visitor: string;
+  /** Datagrams and bytes from the visitor towards the LAN service. */
+  readonly packetsUp: number;
+  readonly bytesUp: number;
+  /** Datagrams and bytes from the LAN service towards the visitor. */
+  readonly packetsDown: number;
+  readonly bytesDown: number;
+  /** Datagrams of this flow dropped on this side (no link, congestion, a full queue). */
+  readonly drops: number;
+  readonly ageMs: number;
+  /** Time since the last datagram either way. */
+  readonly idleMs: number;
+}
+
 export interface SessionStatus {
   /** Session id, hex (not secret: it is useless without the resume secret). */
   readonly id: string;
@@ -39,7 +83,16 @@ export interface SessionStatus {
   readonly replayBytes: number;
   readonly streams: readonly StreamStatus[];
   readonly reconnects: readonly ReconnectEvent[];
+  /** UDP flows open now in this session (absent from older versions). */
+  readonly activeFlows?: number;
+  /** The most recently active flows, at most MAX_STATUS_FLOWS of activeFlows. */
+  readonly flows?: readonly FlowStatus[];
+  /** UDP drops this session saw, by cause (a mapping's own counters are in its MappingStatus). */
+  readonly flowDrops?: UdpDrops;
 }
+
+/** Flows listed per session in a snapshot (the count is always whole); keeps snapshots small under floods. */
+export const MAX_STATUS_FLOWS = 1024;
 
 export type MappingPhase = 'pending' | 'registering' | 'ready' | 'failed';
 
@@ -54,8 +107,16 @@ export interface MappingStatus {
   readonly error?: { readonly code: string; readonly message: string };
   /** Agents serving it (relay side). */
   readonly agents?: readonly string[];
+  /** Open streams; for a udp mapping, its open flows (the same as activeFlows). */
   readonly activeStreams: number;
+  /** Streams since start; for a udp mapping, its flows since start (the same as totalFlows). */
   readonly totalStreams: number;
+  /** udp only: flows open now. */
+  readonly activeFlows?: number;
+  /** udp only: flows since start. */
+  readonly totalFlows?: number;
+  /** udp only: drops by cause. */
+  readonly flowDrops?: UdpDrops;
 }
 
 /**

@@ -113,6 +113,9 @@ export const mappingStatus = spec({
           agents: z.array(nameSchema).max(256).optional(),
           activeStreams: z.number().int().min(0),
           totalStreams: z.number().int().min(0),
+          /** udp only: flows open now and since start (activeStreams and totalStreams repeat them). */
+          activeFlows: z.number().int().min(0).optional(),
+          totalFlows: z.number().int().min(0).optional(),
         }),
       )
       .max(1024),
@@ -170,15 +173,15 @@ export const flowOpen = spec({
     mapping: nameSchema,
     visitor: z.object({ address: z.string().max(64), port }),
   }),
-  doc: 'A new UDP visitor of a mapping: DATAGRAM frames with this flowId follow (both ways).',
+  doc: 'A new UDP visitor of a mapping: DATAGRAM frames with this flowId follow (both ways); its first ones may arrive before it.',
 });
 
 export const flowClose = spec({
   name: 'flow.close',
   kind: 'oneway',
-  direction: 'relay->agent',
+  direction: 'either',
   request: z.object({ flowId: z.number().int().min(0).max(0xffffffff) }),
-  doc: 'The relay dropped a UDP flow (idle timeout); the agent closes its LAN socket for it.',
+  doc: 'The sender dropped a UDP flow (idle timeout, eviction at a cap); the receiver forgets it (the agent closes its LAN socket).',
 });
 
 /** A relay or agent status snapshot (src/observe/status.ts); checked loosely, it is for display. */

@@ -8,7 +8,9 @@ import { muxCommandChannel } from '../command/channel.ts';
 import type { AgentEntry, Tuning } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import {
+  MAX_STATUS_FLOWS,
   pushBounded,
+  type FlowStatus,
   type MappingStatus,
   type ReconnectEvent,
   type SessionStatus,
@@ -19,6 +21,9 @@ import { encodeOpenMeta, flowClose, flowOpen, sendOneWay } from '../protocol/ind
 import type { Clock } from '../util/clock.ts';
 import { keyFingerprint } from '../crypto/keys.ts';
 import type { ClaimRequest, MappingEntry, MappingServer, MappingTable } from './mapping-table.ts';
+import { udpMappingCounts, type RelayFlow, type UdpEntry } from './udp-router.ts';
+import { emptyDrops, type UdpDropCause } from '../forward/udp-drops.ts';
+import { MAX_FRAME_PAYLOAD } from '../wire/frame.ts';
 import { buildRelayRegistry } from './commands.ts';
 import { admitStream } from './stream-shares.ts';
 import { IdleStreams } from '../forward/idle-streams.ts';
@@ -45,9 +50,6 @@ export interface VisitorRefusals {
   idleTimeout: number;
 }
 
-/** UDP flows one session serves at once (each costs the agent a socket). */
-const MAX_FLOWS_PER_SESSION = 4096;
-
 export interface AgentSessionDeps {
   readonly table: MappingTable;
   readonly tuning: Tuning;
@@ -73,9 +75,11 @@ export class AgentSession implements MappingServer {
   private readonly reconnects: ReconnectEvent[] = [];
   private readonly claimed = new Set<MappingEntry>();
   private attachments = 0;
-  /** UDP flows this session serves: flow id -> mapping and visitor. */
-  private readonly flows = new Map<number, { entry: MappingEntry; address: string; port: number }>();
+  /** UDP flows this session serves, by flow id (each mapping's table holds the same objects). */
+  private readonly flows = new Map<number, RelayFlow>();
   private nextFlowId = 1;
+  /** UDP drops this session saw, by cause (its mappings count theirs too). */
+  private readonly flowDrops = emptyDrops();
 
   constructor(
     readonly session: Session,
@@ -113,14 +117,19 @@ export class AgentSession implements MappingServer {
       this.log.warn({ code: err?.code, resumeWindowMs: deps.resumeWindowMs }, 'session detached');
     });
     session.on('closed', (err?: { code?: string }) => void this.onClosed(err?.code));
-    this.mux.on('datagram', (flowId: number, data: Buffer) => {
-      const flow = this.flows.get(flowId);
-      if (flow) flow.entry.udp?.send(data, flow.address, flow.port);
-    });
+    this.mux.on('datagram', (flowId: number, data: Buffer) => this.onDatagram(flowId, data));
   }
 
   get activeStreams(): number {
     return this.streams.size;
+  }
+
+  get activeFlows(): number {
+    return this.flows.size;
+  }
+
+  get attached(): boolean {
+    return this.session.state === 'attached';
   }
 
   get resumeWindowMs(): number {
@@ -145,6 +154,7 @@ export class AgentSession implements MappingServer {
       agents: [...e.servers].map((s) => s.agentName),
       activeStreams: [...this.streams.values()].filter((s) => s.mapping === e.name).length,
       totalStreams: e.totalVisitors,
+      ...(e.flowState ? udpMappingCounts(e.flowState) : {}),
     }));
   }
 
@@ -196,23 +206,96 @@ export class AgentSession implements MappingServer {
     });
   }
 
-  openFlow(entry: MappingEntry, address: string, port: number): number | undefined {
-    if (this.flows.size >= MAX_FLOWS_PER_SESSION || this.session.state === 'closed') return undefined;
+  openFlow(mapping: UdpEntry, key: string, address: string, port: number): RelayFlow | undefined {
+    if (this.session.state === 'closed') return undefined;
     const flowId = this.nextFlowId;
     this.nextFlowId = (this.nextFlowId % 0xffffffff) + 1;
-    this.flows.set(flowId, { entry, address, port });
-    sendOneWay(this.endpoint, flowOpen, { flowId, mapping: entry.name, visitor: { address, port } });
-    this.log.debug({ mapping: entry.name, flowId, visitor: `${address}:${port}` }, 'flow opened');
-    return flowId;
+    const now = this.deps.clock.now();
+    const flow: RelayFlow = {
+      server: this,
+      flowId,
+      mapping,
+      key,
+      address,
+      port,
+      openedAt: now,
+      lastAt: now,
+      packetsUp: 0,
+      bytesUp: 0,
+      packetsDown: 0,
+      bytesDown: 0,
+      drops: 0,
+    };
+    this.flows.set(flowId, flow);
+    // The open goes on the command lane, the datagrams on the best-effort one: they may arrive in either
+    // order, and the agent holds datagrams of a flow it does not know yet for a moment (docs/protocol.md).
+    sendOneWay(this.endpoint, flowOpen, { flowId, mapping: mapping.name, visitor: { address, port } });
+    this.log.debug({ mapping: mapping.name, flowId, visitor: `${address}:${port}` }, 'flow opened');
+    return flow;
   }
 
-  sendFlow(flowId: number, data: Buffer): void {
-    this.mux.sendDatagram(flowId, data);
+  sendFlow(flow: RelayFlow, data: Buffer): void {
+    flow.lastAt = this.deps.clock.now();
+    flow.packetsUp++;
+    flow.bytesUp += data.length;
+    if (data.length > MAX_FRAME_PAYLOAD) this.dropOf(flow, 'tooLarge');
+    else if (!this.mux.sendDatagram(flow.flowId, data)) this.dropOf(flow, 'noLink');
   }
 
   closeFlow(flowId: number): void {
     if (!this.flows.delete(flowId) || this.session.state === 'closed') return;
-    sendOneWay(this.endpoint, flowClose, { flowId });
+    try {
+      sendOneWay(this.endpoint, flowClose, { flowId });
+    } catch {
+      // The command lane closed under us (the session is ending): the agent drops its flows itself.
+    }
+  }
+
+  /** The agent dropped a flow (its idle timer or its cap): forget it here, without telling it back. */
+  dropFlow(flowId: number): void {
+    const flow = this.flows.get(flowId);
+    if (!flow) return;
+    this.flows.delete(flowId);
+    if (flow.mapping.flows.peek(flow.key) === flow) flow.mapping.flows.delete(flow.key);
+  }
+
+  private onDatagram(flowId: number, data: Buffer): void {
+    const flow = this.flows.get(flowId);
+    if (!flow) {
+      this.flowDrops.unknownFlow++;
+      this.deps.table.udpRouter.count(undefined, 'unknownFlow');
+      return;
+    }
+    flow.mapping.flows.touch(flow.key, 'service');
+    flow.lastAt = this.deps.clock.now();
+    flow.packetsDown++;
+    flow.bytesDown += data.length;
+    flow.mapping.send(data, flow.address, flow.port);
+  }
+
+  private dropOf(flow: RelayFlow, cause: UdpDropCause): void {
+    flow.drops++;
+    this.flowDrops[cause]++;
+    this.deps.table.udpRouter.count(flow.mapping, cause);
+  }
+
+  private flowStatus(): FlowStatus[] {
+    const now = this.deps.clock.now();
+    return [...this.flows.values()]
+      .sort((a, b) => b.lastAt - a.lastAt)
+      .slice(0, MAX_STATUS_FLOWS)
+      .map((f) => ({
+        id: f.flowId,
+        mapping: f.mapping.name,
+        visitor: `${f.address}:${f.port}`,
+        packetsUp: f.packetsUp,
+        bytesUp: f.bytesUp,
+        packetsDown: f.packetsDown,
+        bytesDown: f.bytesDown,
+        drops: f.drops,
+        ageMs: Math.round(now - f.openedAt),
+        idleMs: Math.round(now - f.lastAt),
+      }));
   }
 
   status(): SessionStatus {
@@ -240,6 +323,9 @@ export class AgentSession implements MappingServer {
       replayBytes: st.replayBytes,
       streams,
       reconnects: [...this.reconnects],
+      activeFlows: this.flows.size,
+      flows: this.flowStatus(),
+      flowDrops: { ...this.flowDrops },
     };
   }
 

@@ -1,8 +1,11 @@
-// The commands an agent may call on the relay (hello, mapping.register, mapping.status, stats.query).
+// The commands an agent may call on the relay (hello, mapping.register, mapping.status, stats.query,
+// flow.close).
 // Handlers act on one AgentSession; the catalogue in src/protocol/ owns names and schemas.
 import { createRegistry, type CommandRegistry } from '../command/registry.ts';
 import {
   checkProtocolVersion,
+  flowClose,
+  handleOneWay,
   handleRequest,
   hello,
   mappingRegister,
@@ -65,5 +68,6 @@ export function buildRelayRegistry(ctx: AgentSession): CommandRegistry {
       streams: { active: ctx.activeStreams },
     };
   });
+  handleOneWay(registry, flowClose, (req) => ctx.dropFlow(req.flowId));
   return registry;
 }

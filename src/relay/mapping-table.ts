@@ -4,33 +4,26 @@ import type { Socket } from 'node:net';
 import { XnatError } from '../errors.ts';
 import { listenPublicTcp, type PublicListener } from '../forward/tcp-public.ts';
 import { listenPublicUdp, type PublicUdp } from '../forward/udp-public.ts';
-import { FlowTable } from '../forward/flow-table.ts';
+import { emptyDrops } from '../forward/udp-drops.ts';
 import { realClock, type Clock } from '../util/clock.ts';
 import type { Logger } from '../observe/log.ts';
 import { isAllowed, type PortRange } from '../util/ports.ts';
+import {
+  DEFAULT_MAX_FLOWS_PER_MAPPING,
+  DEFAULT_MAX_FLOWS_PER_SOURCE,
+  UdpRouter,
+  type FlowLimits,
+  type FlowServer,
+  type UdpEntry,
+} from './udp-router.ts';
 
-/** A session that serves mappings; the table only counts its load and hands it visitors. */
-export interface MappingServer {
+/** A session that serves mappings; the table only counts its load and hands it visitors and flows. */
+export interface MappingServer extends FlowServer {
   readonly agentName: string;
   /** Streams open now; the least-loaded server gets the next visitor. */
   readonly activeStreams: number;
   acceptVisitor(entry: MappingEntry, socket: Socket): void;
-  /** A new UDP visitor: returns the flow id its datagrams use, or undefined when the session refuses it. */
-  openFlow(entry: MappingEntry, address: string, port: number): number | undefined;
-  sendFlow(flowId: number, data: Buffer): void;
-  closeFlow(flowId: number): void;
 }
-
-/** One UDP visitor of a mapping, bound to the session that serves it for its whole life. */
-export interface RelayFlow {
-  readonly server: MappingServer;
-  readonly flowId: number;
-}
-
-/** Default idle timeout of UDP flows when the agent gives none, in ms (game presets set their own). */
-export const DEFAULT_FLOW_IDLE_MS = 60_000;
-/** UDP visitors per mapping at once; beyond it new source addresses are dropped, not tracked. */
-export const MAX_FLOWS_PER_MAPPING = 4096;
 
 export interface MappingEntry {
   readonly name: string;
@@ -39,10 +32,9 @@ export interface MappingEntry {
   readonly servers: Set<MappingServer>;
   listener: PublicListener | undefined;
   udp: PublicUdp | undefined;
-  flows: FlowTable<RelayFlow> | undefined;
+  /** udp only: its flows, counters and route back to visitors. */
+  flowState: UdpEntry | undefined;
   totalVisitors: number;
-  /** UDP datagrams dropped (no session, table full, session refused the flow). */
-  datagramsDropped: number;
 }
 
 export interface ClaimRequest {
@@ -60,13 +52,21 @@ const FREE_PORT_ATTEMPTS = 64;
 export class MappingTable {
   private readonly entries = new Map<string, MappingEntry>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** Routes UDP datagrams and counts their drops (sessions count theirs through it too). */
+  readonly udpRouter: UdpRouter;
 
   constructor(
     private readonly publicHost: string,
     private readonly logger: Logger,
     private readonly random: () => number = Math.random,
     private readonly clock: Clock = realClock,
-  ) {}
+    limits: FlowLimits = {
+      maxFlowsPerMapping: DEFAULT_MAX_FLOWS_PER_MAPPING,
+      maxFlowsPerSource: DEFAULT_MAX_FLOWS_PER_SOURCE,
+    },
+  ) {
+    this.udpRouter = new UdpRouter(clock, logger, limits);
+  }
 
   /** Claims a public port for `server`; serialised so two claims never race for one port. */
   claim(server: MappingServer, req: ClaimRequest, allow: readonly PortRange[]): Promise<MappingEntry> {
@@ -80,11 +80,11 @@ export class MappingTable {
     const closing: Promise<void>[] = [];
     for (const [key, entry] of this.entries) {
       if (!entry.servers.delete(server)) continue;
-      if (entry.flows)
-        for (const [k, f] of entry.flows.entries()) if (f.server === server) entry.flows.delete(k);
+      const flows = entry.flowState?.flows;
+      if (flows) for (const [k, f] of flows.entries()) if (f.server === server) flows.delete(k);
       if (entry.servers.size > 0) continue;
       this.entries.delete(key);
-      entry.flows?.clear();
+      flows?.clear();
       if (entry.listener) closing.push(entry.listener.close());
       if (entry.udp) closing.push(entry.udp.close());
       this.logger.info({ mapping: entry.name, protocol: entry.protocol, port: entry.port }, 'mapping closed');
@@ -99,6 +99,8 @@ export class MappingTable {
   async closeAll(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();
+    this.udpRouter.close();
+    for (const e of all) e.flowState?.flows.clear();
     await Promise.all(all.flatMap((e) => [e.listener?.close(), e.udp?.close()]));
   }
 
@@ -158,9 +160,8 @@ export class MappingTable {
       servers: new Set([server]),
       listener: undefined,
       udp: undefined,
-      flows: undefined,
+      flowState: undefined,
       totalVisitors: 0,
-      datagramsDropped: 0,
     };
     let bound: { address: string; port: number };
     if (req.protocol === 'tcp') {
@@ -168,15 +169,18 @@ export class MappingTable {
         this.route(entry, socket),
       );
     } else {
-      entry.flows = new FlowTable<RelayFlow>(
-        this.clock,
-        req.idleTimeoutMs ?? DEFAULT_FLOW_IDLE_MS,
-        MAX_FLOWS_PER_MAPPING,
-        (_key, flow) => flow.server.closeFlow(flow.flowId),
-      );
+      const state: UdpEntry = {
+        name: req.name,
+        servers: entry.servers,
+        flows: this.udpRouter.createTable(req.idleTimeoutMs, () => state),
+        totalFlows: 0,
+        drops: emptyDrops(),
+        send: (data, address, p) => entry.udp?.send(data, address, p),
+      };
       bound = entry.udp = await listenPublicUdp(this.publicHost, port, (data, address, p) =>
-        this.routeDatagram(entry, data, address, p),
+        this.udpRouter.route(state, data, address, p),
       );
+      entry.flowState = state;
     }
     this.entries.set(`${req.protocol}/${port}`, entry);
     this.logger.info(
@@ -190,29 +194,6 @@ export class MappingTable {
       'listening',
     );
     return entry;
-  }
-
-  /** A flow sticks to the session that took its first datagram; a new one goes to the least-loaded. */
-  private routeDatagram(entry: MappingEntry, data: Buffer, address: string, port: number): void {
-    const key = `${address}|${port}`;
-    const flows = entry.flows!;
-    let flow = flows.get(key);
-    if (!flow) {
-      const server = this.leastLoaded(entry);
-      const flowId = server?.openFlow(entry, address, port);
-      if (!server || flowId === undefined) {
-        entry.datagramsDropped++;
-        return;
-      }
-      flow = { server, flowId };
-      if (!flows.add(key, flow)) {
-        server.closeFlow(flowId);
-        entry.datagramsDropped++;
-        return;
-      }
-      entry.totalVisitors++;
-    }
-    flow.server.sendFlow(flow.flowId, data);
   }
 
   private leastLoaded(entry: MappingEntry): MappingServer | undefined {

@@ -12,6 +12,7 @@ import type { RelayStatus, MappingStatus } from '../observe/status.ts';
 import { realClock, type Clock } from '../util/clock.ts';
 import { MappingTable } from './mapping-table.ts';
 import { AgentSession } from './agent-session.ts';
+import { udpMappingCounts } from './udp-router.ts';
 import { VERSION } from '../util/version.ts';
 import { relayShutdown, sendOneWay } from '../protocol/index.ts';
 
@@ -46,7 +47,10 @@ export class Relay {
     this.log = options.logger;
     this.clock = options.clock ?? realClock;
     this.agentsByKey = new Map(profile.agents.map((a) => [a.publicKey.toString('hex'), a]));
-    this.table = new MappingTable(profile.relay.publicHost, this.log, Math.random, this.clock);
+    this.table = new MappingTable(profile.relay.publicHost, this.log, Math.random, this.clock, {
+      maxFlowsPerMapping: profile.tuning.maxFlowsPerMapping,
+      maxFlowsPerSource: profile.tuning.maxFlowsPerSource,
+    });
   }
 
   /** Opens the control port; resolves once it listens (the `listening` line names the real port). */
@@ -97,6 +101,7 @@ export class Relay {
       agents: [...e.servers].map((s) => s.agentName),
       activeStreams: [...e.servers].reduce((n, s) => n + s.activeStreams, 0),
       totalStreams: e.totalVisitors,
+      ...(e.flowState ? udpMappingCounts(e.flowState) : {}),
     }));
     return {
       role: 'relay',

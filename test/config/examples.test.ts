@@ -81,6 +81,9 @@ test('a minimal relay profile gets every default', (t) => {
     keepaliveIntervalMs: 1000,
     keepaliveTimeoutMs: 4000,
     cipher: 'auto',
+    maxFlows: 4096,
+    maxFlowsPerMapping: 4096,
+    maxFlowsPerSource: 64,
   });
   t.deepEqual(p.log, { level: 'info' });
 });
