@@ -124,7 +124,7 @@ function toTuning(raw: RawRelayProfile['tuning'], issues: ProfileIssue[]): Tunin
     maxStreams: raw.maxStreams,
     keepaliveIntervalMs: raw.keepaliveInterval,
     keepaliveTimeoutMs: raw.keepaliveTimeout,
-    cipher: raw.cipher,
+    cipherBackend: raw.cipherBackend,
   };
 }
 
@@ -217,6 +217,8 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
       publicHost: raw.relay.publicHost,
       handshakeTimeoutMs: raw.relay.handshakeTimeout,
       maxPendingHandshakes: raw.relay.maxPendingHandshakes,
+      // Duplicates are harmless; kept once each, in the profile's order.
+      cipherSuites: [...new Set(raw.relay.cipherSuites)],
     },
     agents: raw.agents.map((a) => ({ name: a.name, publicKey: a.publicKey, psk: a.psk, allow: a.allow })),
     admin,
@@ -231,7 +233,7 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
   const issues: ProfileIssue[] = [];
   const key = resolvePrivateKey(raw.agent, 'agent', ctx, issues);
   const admin = resolveAdmin(raw.admin, ctx, issues);
-  const tuning = toTuning(raw.tuning, issues);
+  const tuning = { ...toTuning(raw.tuning, issues), cipher: raw.tuning.cipher };
   duplicates(
     raw.relays,
     (r) => formatHostPort(r.address).toLowerCase(),

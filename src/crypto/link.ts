@@ -83,7 +83,7 @@ export async function connectLink(socket: Duplex, opts: InitiatorOptions): Promi
     deadline.cancel();
   }
   const link = new Link(init);
-  log.debug('link established');
+  log.debug({ suite: link.suite }, 'link established');
   return link;
 }
 
@@ -139,7 +139,6 @@ export class LinkAcceptor extends EventEmitter {
         {
           staticKeys: opts.staticKeys,
           lookupAgent: (k) => opts.lookupAgent(k),
-          aead: opts.aead,
           onAgentKey: (k) => (log = log.child({ agent: keyFingerprint(k) })),
         },
         opts,
@@ -149,7 +148,7 @@ export class LinkAcceptor extends EventEmitter {
       reader.release();
       closeAfterFailure(socket, clock, failure.farewell);
       // Authentication failures matter to an operator; scanners and timeouts are routine on a public port.
-      const level = failure.error.code.startsWith('XNAT_ERR_AUTH_') ? 'warn' : 'info';
+      const level = /^XNAT_ERR_(AUTH|LINK_SUITE)_/.test(failure.error.code) ? 'warn' : 'info';
       log[level]({ code: failure.error.code, detail: failure.error.detail }, 'link handshake failed');
       this.emit('handshakeError', failure.error);
       throw failure.error;
@@ -158,7 +157,7 @@ export class LinkAcceptor extends EventEmitter {
       this.pending--;
     }
     const link = new Link({ ...init, options: { ...opts, logger: log } });
-    log.info('link established');
+    log.info({ suite: link.suite }, 'link established');
     this.emit('link', link);
     return link;
   }

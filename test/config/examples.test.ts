@@ -69,6 +69,7 @@ test('a minimal relay profile gets every default', (t) => {
   t.is(p.relay.publicHost, '0.0.0.0');
   t.is(p.relay.handshakeTimeoutMs, 10_000);
   t.is(p.relay.maxPendingHandshakes, 64);
+  t.deepEqual(p.relay.cipherSuites, ['aes-256-gcm', 'chacha20-poly1305']);
   t.deepEqual(p.agents, []);
   t.is(p.admin, undefined);
   t.is(p.metrics, undefined);
@@ -78,7 +79,7 @@ test('a minimal relay profile gets every default', (t) => {
     maxStreams: 4096,
     keepaliveIntervalMs: 1000,
     keepaliveTimeoutMs: 4000,
-    cipher: 'auto',
+    cipherBackend: 'auto',
   });
   t.deepEqual(p.log, { level: 'info' });
 });
@@ -111,6 +112,8 @@ test('a minimal agent profile gets every default; udp mappings get the flow idle
   t.is(p.mappings[1]!.protocol, 'tcp');
   t.false('idleTimeoutMs' in p.mappings[1]!);
   t.deepEqual(p.reconnect, { initialDelayMs: 200, maxDelayMs: 10_000 });
+  t.is(p.tuning.cipher, 'auto');
+  t.is(p.tuning.cipherBackend, 'auto');
   // An empty block means "on, with defaults".
   t.deepEqual(p.metrics, { listen: { host: '127.0.0.1', port: 9101 } });
 });
@@ -128,7 +131,7 @@ test('durations and sizes are converted to ms and bytes', (t) => {
       '  streamWindow: 65536',
       '  keepaliveInterval: 250ms',
       '  keepaliveTimeout: 2s',
-      '  cipher: noble',
+      '  cipherBackend: noble',
       'log: { level: debug }',
     ].join('\n'),
     'r.yaml',
@@ -141,7 +144,7 @@ test('durations and sizes are converted to ms and bytes', (t) => {
   t.is(p.tuning.streamWindowBytes, 65536);
   t.is(p.tuning.keepaliveIntervalMs, 250);
   t.is(p.tuning.keepaliveTimeoutMs, 2000);
-  t.is(p.tuning.cipher, 'noble');
+  t.is(p.tuning.cipherBackend, 'noble');
   t.is(p.log.level, 'debug');
 });
 
