@@ -42,7 +42,21 @@ const tuningShape = {
     .enum(['auto', 'node', 'noble'], { error: typeError('one of auto, node, noble') })
     .default('auto'),
 };
-const relayTuning = strict(tuningShape);
+const relayTuning = strict({
+  ...tuningShape,
+  // Before suites, tuning.cipher named the backend on both sides; say where it went instead of "unknown key".
+  cipher: z
+    .unknown()
+    .optional()
+    .superRefine((value, ctx) => {
+      if (value !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'is agent only; on a relay use tuning.cipherBackend (implementation) or relay.cipherSuites',
+        });
+    }),
+});
 const agentTuning = strict({
   ...tuningShape,
   // The suite the agent proposes; auto = AES-256-GCM where the CPU has AES instructions, else ChaCha20.
