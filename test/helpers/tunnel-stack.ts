@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { LinkAcceptor, connectLink } from '../../src/crypto/link.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import type { AeadBackendName } from '../../src/crypto/aead.ts';
-import type { CipherSuite } from '../../src/crypto/link-suites.ts';
+import { CIPHER_SUITES, type CipherSuite } from '../../src/crypto/link-suites.ts';
 import { listenTcp, dialTcp, type TcpListener } from '../../src/transport/tcp.ts';
 import { SessionServer, SessionClient, type Session } from '../../src/session/index.ts';
 import { Mux } from '../../src/mux/mux.ts';
@@ -19,6 +19,12 @@ export interface StackOptions {
   readonly cipherBackend?: AeadBackendName;
   /** The link suite; default $XNAT_TEST_SUITE when set (so a whole test file runs over one suite), else auto. */
   readonly suite?: CipherSuite;
+}
+
+/** The suites a parametrised test loops over: XNAT_TEST_SUITE alone when it names one, else every suite. */
+export function testSuites(): readonly CipherSuite[] {
+  const one = testSuite();
+  return one === 'auto' ? CIPHER_SUITES : [one];
 }
 
 /** The suite tests run over when they name none: XNAT_TEST_SUITE=aes-256-gcm|chacha20-poly1305, else auto. */
