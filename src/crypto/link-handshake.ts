@@ -4,11 +4,9 @@
 import type { Duplex } from 'node:stream';
 import { XnatError, isErrorCode, toXnatError, type ErrorCode } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
-import type { AeadBackendName } from './aead.ts';
-import { HandshakeState } from './handshake-state.ts';
 import { PSK_BYTES, keyFingerprint, type KeyPair } from './keys.ts';
 import type { LinkInit, LinkOptions } from './link-options.ts';
-import { CIPHER_SUITES, SUITES, SuiteProposal, resolveCipher, type CipherSuite } from './link-suites.ts';
+import { CIPHER_SUITES, SUITES, SuiteProposal, resolveCipher, suiteState, trySuites } from './link-suites.ts';
 import {
   ByteQueue,
   HANDSHAKE_FRAME_MAX_BYTES,
@@ -16,7 +14,6 @@ import {
   LENGTH_PREFIX_BYTES,
   LINK_PROTOCOL_VERSION,
   PREFACE_BYTES,
-  PREFACE_SUITE_OFFSET,
   RECORD_MAX_BYTES,
   RECORD_MIN_BYTES,
   checkPreface,
@@ -159,24 +156,6 @@ export interface InitiatorParams {
   readonly staticKeys: KeyPair;
   readonly remoteStaticKey: Uint8Array;
   readonly psk?: Uint8Array;
-}
-
-/** The handshake state of `suite` with `preface` as prologue (the preface carries the suite id too). */
-function suiteState(
-  suite: CipherSuite,
-  preface: Buffer,
-  backend: AeadBackendName | undefined,
-  keys: { initiator: boolean; s: KeyPair; rs?: Uint8Array; psk?: Uint8Array },
-): HandshakeState {
-  return new HandshakeState({
-    protocolName: SUITES[suite].protocolName,
-    initiator: keys.initiator,
-    prologue: preface,
-    s: keys.s,
-    rs: keys.rs,
-    psks: keys.psk ? [keys.psk] : undefined,
-    backend,
-  });
 }
 
 /** The agent's side: preface + message 1, then message 2 or a hint. Throws HandshakeFailure. */
@@ -358,32 +337,6 @@ export async function runResponder(
     firstPlaintext,
     options,
   };
-}
-
-/**
- * Message 1 read under each suite other than `stated`, with that suite's id written into the prologue;
- * the first that decrypts, or undefined. Runs only after message 1 failed under the stated suite.
- */
-function trySuites(
-  message1: Buffer,
-  preface: Buffer,
-  stated: CipherSuite,
-  backend: AeadBackendName | undefined,
-  keys: { initiator: boolean; s: KeyPair },
-): { suite: CipherSuite; hs: HandshakeState } | undefined {
-  for (const suite of CIPHER_SUITES) {
-    if (suite === stated) continue;
-    const prologue = Buffer.from(preface);
-    prologue[PREFACE_SUITE_OFFSET] = SUITES[suite].id;
-    const hs = suiteState(suite, prologue, backend, keys);
-    try {
-      hs.readMessage(message1);
-      return { suite, hs };
-    } catch {
-      // Not this suite either.
-    }
-  }
-  return undefined;
 }
 
 /**

@@ -1,7 +1,12 @@
-// The link's cipher suites: their ids in the preface, their Noise protocol names, the `auto` choice, and
-// the agent's proposal across redials. It knows nothing of sockets or handshake messages.
-import type { AeadCipher } from './aead.ts';
+// The link's cipher suites: their ids in the preface, their Noise protocol names and handshake states,
+// the `auto` choice, and the agent's proposal across redials. It knows nothing of sockets or frames.
+import type { AeadBackendName, AeadCipher } from './aead.ts';
 import { hasAesInstructions, type AesSupport } from './cpu-features.ts';
+import { HandshakeState } from './handshake-state.ts';
+import type { KeyPair } from './keys.ts';
+
+/** Offset of the suite id in the preface (link-wire.ts lays out the rest). */
+export const PREFACE_SUITE_OFFSET = 5;
 
 /** A suite, as profiles name it. */
 export type CipherSuite = 'aes-256-gcm' | 'chacha20-poly1305';
@@ -63,4 +68,48 @@ export class SuiteProposal {
     this.refusedSuites.add(suite);
     if (CIPHER_SUITES.every((s) => this.refusedSuites.has(s))) this.refusedSuites = new Set();
   }
+}
+
+/** The handshake state of `suite` with `preface` as prologue (the preface carries the suite id too). */
+export function suiteState(
+  suite: CipherSuite,
+  preface: Buffer,
+  backend: AeadBackendName | undefined,
+  keys: { initiator: boolean; s: KeyPair; rs?: Uint8Array; psk?: Uint8Array },
+): HandshakeState {
+  return new HandshakeState({
+    protocolName: SUITES[suite].protocolName,
+    initiator: keys.initiator,
+    prologue: preface,
+    s: keys.s,
+    rs: keys.rs,
+    psks: keys.psk ? [keys.psk] : undefined,
+    backend,
+  });
+}
+
+/**
+ * Message 1 read under each suite other than `stated`, with that suite's id written into the prologue;
+ * the first that decrypts, or undefined. Runs only after message 1 failed under the stated suite.
+ */
+export function trySuites(
+  message1: Buffer,
+  preface: Buffer,
+  stated: CipherSuite,
+  backend: AeadBackendName | undefined,
+  keys: { initiator: boolean; s: KeyPair },
+): { suite: CipherSuite; hs: HandshakeState } | undefined {
+  for (const suite of CIPHER_SUITES) {
+    if (suite === stated) continue;
+    const prologue = Buffer.from(preface);
+    prologue[PREFACE_SUITE_OFFSET] = SUITES[suite].id;
+    const hs = suiteState(suite, prologue, backend, keys);
+    try {
+      hs.readMessage(message1);
+      return { suite, hs };
+    } catch {
+      // Not this suite either.
+    }
+  }
+  return undefined;
 }

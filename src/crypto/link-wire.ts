@@ -2,7 +2,7 @@
 // that parses u16 length prefixes without joining every chunk. Pure codecs; no sockets, no keys.
 // docs/protocol.md describes the same bytes for writers of compatible peers.
 import { XnatError } from '../errors.ts';
-import { suiteById, type CipherSuite } from './link-suites.ts';
+import { PREFACE_SUITE_OFFSET, suiteById, type CipherSuite } from './link-suites.ts';
 
 /** The first four bytes an agent sends: ASCII "XNAT". */
 export const PREFACE_MAGIC = Buffer.from('XNAT', 'ascii');
@@ -11,7 +11,7 @@ export const LINK_PROTOCOL_VERSION = 1;
 /** Length of the preface: magic (4), version (1), cipher suite id (1), reserved zero bytes (2). */
 export const PREFACE_BYTES = 8;
 /** Offset of the cipher suite id in the preface (link-suites.ts: 0 = ChaChaPoly, 1 = AESGCM). */
-export const PREFACE_SUITE_OFFSET = 5;
+export { PREFACE_SUITE_OFFSET };
 
 /** Bytes of a length prefix (u16 big-endian), in both phases. */
 export const LENGTH_PREFIX_BYTES = 2;
