@@ -1,9 +1,10 @@
 // Soak: 8 streams of seeded random data both ways over real TCP while the link is reset, blackholed and
 // corrupted at random moments; every stream's bytes must arrive exactly once, in order (hash compare).
 // Runs over each cipher suite.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { createCipheriv, createHash } from 'node:crypto';
 import type { MuxStream } from '../../src/mux/mux.ts';
+import type { CipherSuite } from '../../src/crypto/link-suites.ts';
 import { startStack, testSuites } from '../helpers/tunnel-stack.ts';
 import { waitFor } from '../helpers/procs.ts';
 
@@ -55,68 +56,67 @@ function drive(stream: MuxStream, seed: string, progress: { received: number }):
 for (const suite of testSuites()) {
   test.serial(
     `8 streams, 64 MiB both ways, survive resets, blackholes and corruption with every byte exactly once (${suite})`,
-    async (t) => {
-      t.timeout(180_000);
-      const stack = await startStack({ replayBufferBytes: REPLAY_CAP, suite });
-      t.teardown(() => stack.close());
-      const progress = { received: 0 };
-      const agentDone: Promise<string>[] = [];
-      stack.agentMux.on('stream', (stream: MuxStream, meta: Buffer) => {
-        agentDone.push(drive(stream, `down-${meta.toString()}`, progress));
-      });
-      const relayDone: Promise<string>[] = [];
-      for (let i = 0; i < STREAMS; i++) {
-        relayDone.push(drive(stack.relayMux.openStream(Buffer.from(String(i))), `up-${i}`, progress));
-      }
-
-      // Faults at progress thresholds (seeded order), so each one lands mid-transfer.
-      const faults = ['reset', 'corrupt-up', 'blackhole', 'corrupt-down', 'reset', 'blackhole'] as const;
-      const total = STREAMS * 2 * BYTES_PER_DIRECTION;
-      let injected = 0;
-      for (const [i, fault] of faults.entries()) {
-        const threshold = (total * (i + 1)) / (faults.length + 2);
-        await waitFor(() => progress.received >= threshold, 60_000, `progress past ${threshold}`);
-        const conn = stack.proxy.connections.at(-1)!;
-        const resumed = stack.nextAttach();
-        if (fault === 'reset') conn.reset();
-        else if (fault === 'corrupt-up') conn.corruptNextByte('up');
-        else if (fault === 'corrupt-down') conn.corruptNextByte('down');
-        else {
-          stack.proxy.blackhole();
-          await waitFor(() => stack.agentSession.state === 'detached', 30_000, 'blackhole detected');
-          stack.proxy.heal();
-        }
-        await resumed;
-        injected++;
-      }
-
-      const upHashes = await Promise.all(agentDone);
-      const downHashes = await Promise.all(relayDone);
-      t.is(injected, faults.length);
-      t.is(agentDone.length, STREAMS);
-      // agentDone[i] hashed what the relay sent on stream i ("up-i"); relayDone[i] what the agent sent back.
-      const opened = await Promise.all(
-        [...Array(STREAMS).keys()].map(async (i) => ({
-          up: expectedHash(`up-${i}`),
-          down: expectedHash(`down-${i}`),
-        })),
-      );
-      t.deepEqual([...upHashes].sort(), opened.map((o) => o.up).sort());
-      t.deepEqual(
-        downHashes,
-        opened.map((o) => o.down),
-      );
-      t.true(
-        stack.relaySession.stats.resumes >= faults.length - 1,
-        `resumes ${stack.relaySession.stats.resumes}`,
-      );
-      // Invariant 1: the replay buffer never holds more than its cap plus one frame.
-      for (const s of [stack.relaySession, stack.agentSession]) {
-        t.true(
-          s.stats.replayHighWater <= REPLAY_CAP + 64 * 1024 + 10,
-          `high water ${s.stats.replayHighWater}`,
-        );
-      }
-    },
+    (t) => soak(t, suite),
   );
+}
+
+async function soak(t: ExecutionContext, suite: CipherSuite): Promise<void> {
+  t.timeout(180_000);
+  const stack = await startStack({ replayBufferBytes: REPLAY_CAP, suite });
+  t.teardown(() => stack.close());
+  const progress = { received: 0 };
+  const agentDone: Promise<string>[] = [];
+  stack.agentMux.on('stream', (stream: MuxStream, meta: Buffer) => {
+    agentDone.push(drive(stream, `down-${meta.toString()}`, progress));
+  });
+  const relayDone: Promise<string>[] = [];
+  for (let i = 0; i < STREAMS; i++) {
+    relayDone.push(drive(stack.relayMux.openStream(Buffer.from(String(i))), `up-${i}`, progress));
+  }
+
+  // Faults at progress thresholds (seeded order), so each one lands mid-transfer.
+  const faults = ['reset', 'corrupt-up', 'blackhole', 'corrupt-down', 'reset', 'blackhole'] as const;
+  const total = STREAMS * 2 * BYTES_PER_DIRECTION;
+  let injected = 0;
+  for (const [i, fault] of faults.entries()) {
+    const threshold = (total * (i + 1)) / (faults.length + 2);
+    await waitFor(() => progress.received >= threshold, 60_000, `progress past ${threshold}`);
+    const conn = stack.proxy.connections.at(-1)!;
+    const resumed = stack.nextAttach();
+    if (fault === 'reset') conn.reset();
+    else if (fault === 'corrupt-up') conn.corruptNextByte('up');
+    else if (fault === 'corrupt-down') conn.corruptNextByte('down');
+    else {
+      stack.proxy.blackhole();
+      await waitFor(() => stack.agentSession.state === 'detached', 30_000, 'blackhole detected');
+      stack.proxy.heal();
+    }
+    await resumed;
+    injected++;
+  }
+
+  const upHashes = await Promise.all(agentDone);
+  const downHashes = await Promise.all(relayDone);
+  t.is(injected, faults.length);
+  t.is(agentDone.length, STREAMS);
+  // agentDone[i] hashed what the relay sent on stream i ("up-i"); relayDone[i] what the agent sent back.
+  const opened = await Promise.all(
+    [...Array(STREAMS).keys()].map(async (i) => ({
+      up: expectedHash(`up-${i}`),
+      down: expectedHash(`down-${i}`),
+    })),
+  );
+  t.deepEqual([...upHashes].sort(), opened.map((o) => o.up).sort());
+  t.deepEqual(
+    downHashes,
+    opened.map((o) => o.down),
+  );
+  t.true(
+    stack.relaySession.stats.resumes >= faults.length - 1,
+    `resumes ${stack.relaySession.stats.resumes}`,
+  );
+  // Invariant 1: the replay buffer never holds more than its cap plus one frame.
+  for (const s of [stack.relaySession, stack.agentSession]) {
+    t.true(s.stats.replayHighWater <= REPLAY_CAP + 64 * 1024 + 10, `high water ${s.stats.replayHighWater}`);
+  }
 }
