@@ -144,7 +144,7 @@ export const ERRORS = {
   ),
   XNAT_ERR_CRYPTO_BACKEND: spec(
     'The requested cipher backend is not available.',
-    'Use cipher backend "auto", "node" or "noble".',
+    'Use tuning.cipherBackend "auto", "node" or "noble".',
     false,
     EXIT.CONFIG,
   ),
@@ -162,7 +162,7 @@ export const ERRORS = {
   ),
   XNAT_ERR_CRYPTO_PROTOCOL_NAME: spec(
     'The Noise protocol name is not supported.',
-    'Use a name like Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s (25519, ChaChaPoly, BLAKE2s or SHA256).',
+    'Use a name like Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s (25519, ChaChaPoly or AESGCM, BLAKE2s or SHA256).',
     false,
     EXIT.INTERNAL,
   ),
@@ -259,6 +259,18 @@ export const ERRORS = {
     'Another program may hold the port, or it needs privileges; see the detail.',
     false,
     EXIT.NETWORK,
+  ),
+  XNAT_ERR_LINK_SUITE_REFUSED: spec(
+    'The relay does not accept the cipher suite the agent proposed.',
+    "Set the agent's tuning.cipher to auto or to a suite in the relay's relay.cipherSuites.",
+    false,
+    EXIT.CONFIG,
+  ),
+  XNAT_ERR_LINK_SUITE_TAMPERED: spec(
+    'The cipher suite in the link preface was altered on the way to the relay.',
+    'Something on the path rewrites traffic; the link was refused instead of downgraded.',
+    true,
+    EXIT.PROTOCOL,
   ),
   // ---- FORWARD (visitor and LAN sockets joined to streams)
   XNAT_ERR_FORWARD_IDLE_TIMEOUT: spec(

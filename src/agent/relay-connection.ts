@@ -3,7 +3,7 @@
 import type { Session } from '../session/index.ts';
 import { SessionClient } from '../session/index.ts';
 import { connectLink } from '../crypto/link.ts';
-import { getAead } from '../crypto/aead.ts';
+import { SuiteProposal } from '../crypto/link-suites.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
 import { dialTcp } from '../transport/tcp.ts';
 import { Mux, type MuxStream } from '../mux/mux.ts';
@@ -97,7 +97,8 @@ export class RelayConnection {
       publicKey: publicKeyFromPrivate(profile.agent.privateKey),
     };
     const { tuning } = profile;
-    const aead = getAead(tuning.cipher);
+    // One proposal across redials: under `auto` it moves on after a relay refuses a suite.
+    const cipher = new SuiteProposal(tuning.cipher);
     this.client = new SessionClient({
       // Hedged: a dial stuck on a dead path (lost SYNs or handshake bytes during an outage) must not hold
       // up recovery, so another starts every DIAL_HEDGE_MS while none has succeeded.
@@ -112,7 +113,8 @@ export class RelayConnection {
               psk: relay.psk,
               keepaliveIntervalMs: tuning.keepaliveIntervalMs,
               keepaliveTimeoutMs: tuning.keepaliveTimeoutMs,
-              aead,
+              cipher,
+              cipherBackend: tuning.cipherBackend,
               clock,
               logger: this.log,
             });

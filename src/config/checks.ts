@@ -136,7 +136,7 @@ function toTuning(raw: RawRelayProfile['tuning'], issues: ProfileIssue[]): Tunin
     maxStreams: raw.maxStreams,
     keepaliveIntervalMs: raw.keepaliveInterval,
     keepaliveTimeoutMs: raw.keepaliveTimeout,
-    cipher: raw.cipher,
+    cipherBackend: raw.cipherBackend,
     maxFlows: raw.maxFlows,
     maxFlowsPerMapping: raw.maxFlowsPerMapping,
     maxFlowsPerSource: raw.maxFlowsPerSource,
@@ -234,6 +234,8 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
       maxPendingHandshakes: raw.relay.maxPendingHandshakes,
       maxPendingHandshakesPerSource: raw.relay.maxPendingHandshakesPerSource,
       firstMessageTimeoutMs: raw.relay.firstMessageTimeout,
+      // Duplicates are harmless; kept once each, in the profile's order.
+      cipherSuites: [...new Set(raw.relay.cipherSuites)],
     },
     agents: raw.agents.map((a) => ({ name: a.name, publicKey: a.publicKey, psk: a.psk, allow: a.allow })),
     admin,
@@ -248,7 +250,7 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
   const issues: ProfileIssue[] = [];
   const key = resolvePrivateKey(raw.agent, 'agent', ctx, issues);
   const admin = resolveAdmin(raw.admin, ctx, issues);
-  const tuning = toTuning(raw.tuning, issues);
+  const tuning = { ...toTuning(raw.tuning, issues), cipher: raw.tuning.cipher };
   duplicates(
     raw.relays,
     (r) => formatHostPort(r.address).toLowerCase(),

@@ -26,18 +26,49 @@ const HOUR_MS = 60 * MINUTE_MS;
 /** Default relay port agents dial. */
 export const DEFAULT_RELAY_PORT = 7000;
 
-const tuning = strict({
+/** The cipher suites of links, as profiles name them (docs/profiles.md). */
+export const CIPHER_SUITE_NAMES = ['aes-256-gcm', 'chacha20-poly1305'] as const;
+const cipherSuite = z.enum(CIPHER_SUITE_NAMES, { error: typeError('aes-256-gcm or chacha20-poly1305') });
+
+const tuningShape = {
   replayBuffer: size(64 * KiB, GiB).default(8 * MiB),
   streamWindow: size(16 * KiB, 16 * MiB).default(256 * KiB),
   maxStreams: int(1, 65_536).default(4096),
   keepaliveInterval: duration(100, MINUTE_MS).default(SECOND_MS),
   // 4 s: a dead link is noticed well inside the 5 s a user tolerates before a game client gives up.
   keepaliveTimeout: duration(500, 5 * MINUTE_MS).default(4 * SECOND_MS),
-  cipher: z.enum(['auto', 'node', 'noble'], { error: typeError('one of auto, node, noble') }).default('auto'),
   // UDP flow caps (docs/security.md): agent, LAN sockets per session; relay, per mapping and per visitor address.
   maxFlows: int(1, 65_536).default(4096),
   maxFlowsPerMapping: int(1, 1_048_576).default(4096),
   maxFlowsPerSource: int(1, 65_536).default(64),
+  // The implementation of the suite's AEAD; the suite itself is the agent's tuning.cipher.
+  cipherBackend: z
+    .enum(['auto', 'node', 'noble'], { error: typeError('one of auto, node, noble') })
+    .default('auto'),
+};
+const relayTuning = strict({
+  ...tuningShape,
+  // Before suites, tuning.cipher named the backend on both sides; say where it went instead of "unknown key".
+  cipher: z
+    .unknown()
+    .optional()
+    .superRefine((value, ctx) => {
+      if (value !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'is agent only; on a relay use tuning.cipherBackend (implementation) or relay.cipherSuites',
+        });
+    }),
+});
+const agentTuning = strict({
+  ...tuningShape,
+  // The suite the agent proposes; auto = AES-256-GCM where the CPU has AES instructions, else ChaCha20.
+  cipher: z
+    .enum(['auto', ...CIPHER_SUITE_NAMES], {
+      error: typeError('one of auto, aes-256-gcm, chacha20-poly1305 (the backend is tuning.cipherBackend)'),
+    })
+    .default('auto'),
 });
 
 const log = strict({
@@ -69,7 +100,7 @@ const ownKey = {
     .optional(),
 };
 
-const sharedBlocks = (adminPort: number, metricsPort: number) => ({
+const sharedBlocks = <T extends z.ZodType>(adminPort: number, metricsPort: number, tuning: T) => ({
   admin: block(admin(adminPort)).optional(),
   metrics: block(metrics(metricsPort)).optional(),
   tuning: block(tuning).prefault({}),
@@ -87,6 +118,7 @@ export const relaySchema = strict({
       maxPendingHandshakes: int(1, 65_535).default(64),
       maxPendingHandshakesPerSource: int(1, 65_535).default(8),
       firstMessageTimeout: duration(100, 5 * MINUTE_MS).default(3 * SECOND_MS),
+      cipherSuites: list(cipherSuite, 1).default([...CIPHER_SUITE_NAMES]),
     }),
   ),
   agents: list(
@@ -98,7 +130,7 @@ export const relaySchema = strict({
     }),
     0,
   ).default([]),
-  ...sharedBlocks(7001, 9100),
+  ...sharedBlocks(7001, 9100, relayTuning),
 });
 
 const mapping = strict({
@@ -129,7 +161,7 @@ export const agentSchema = strict({
       replacedDelay: duration(100, HOUR_MS).default(30 * SECOND_MS),
     }),
   ).prefault({}),
-  ...sharedBlocks(7002, 9101),
+  ...sharedBlocks(7002, 9101, agentTuning),
 });
 
 export type RawRelayProfile = z.output<typeof relaySchema>;

@@ -7,8 +7,14 @@ export type { HostPort, PortRange, Protocol } from '../util/ports.ts';
 /** pino levels a profile may set. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
-/** Which ChaCha20-Poly1305 implementation links use; `auto` picks the fastest available. */
-export type CipherChoice = 'auto' | 'node' | 'noble';
+/** Which implementation of the suite's AEAD links use; `auto` picks the fastest available. */
+export type CipherBackendChoice = 'auto' | 'node' | 'noble';
+
+/** A link cipher suite, as profiles name it. */
+export type CipherSuiteName = 'aes-256-gcm' | 'chacha20-poly1305';
+
+/** The suite an agent proposes; `auto` = AES-256-GCM where the CPU has AES instructions, else ChaCha20. */
+export type CipherChoice = 'auto' | CipherSuiteName;
 
 /** Where the private key came from, after overrides (shown by `xnat check`, never the key itself). */
 export type PrivateKeySource = 'profile' | 'file' | 'env';
@@ -25,14 +31,20 @@ export interface Tuning {
   readonly keepaliveIntervalMs: number;
   /** A link silent this long is declared dead, in ms; default 4000, above keepaliveIntervalMs, ..5 min. */
   readonly keepaliveTimeoutMs: number;
-  /** Cipher backend; default `auto`. */
-  readonly cipher: CipherChoice;
+  /** AEAD implementation (node:crypto or @noble); default `auto`. */
+  readonly cipherBackend: CipherBackendChoice;
   /** Agent: UDP flows (LAN sockets) per session; beyond it the least-recently-active goes; default 4096. */
   readonly maxFlows: number;
   /** Relay: UDP flows per mapping; beyond it the least-recently-active goes; default 4096. */
   readonly maxFlowsPerMapping: number;
   /** Relay: UDP flows one visitor address holds per mapping; beyond it its own oldest goes; default 64. */
   readonly maxFlowsPerSource: number;
+}
+
+/** The agent's tuning: the shared block plus the suite it proposes. */
+export interface AgentTuning extends Tuning {
+  /** Cipher suite proposed to every relay; default `auto`. */
+  readonly cipher: CipherChoice;
 }
 
 /** Logging settings. */
@@ -74,6 +86,8 @@ export interface RelaySettings {
   readonly maxPendingHandshakesPerSource: number;
   /** Deadline of the preface and message 1 after accept, in ms; default 3 000, 100 ms..5 min. */
   readonly firstMessageTimeoutMs: number;
+  /** Suites agents may use; default both. An agent proposing another is refused (XNAT_ERR_LINK_SUITE_REFUSED). */
+  readonly cipherSuites: readonly CipherSuiteName[];
 }
 
 /** One agent the relay accepts (`agents[]`). */
@@ -171,7 +185,7 @@ export interface AgentProfile {
   readonly reconnect: ReconnectProfile;
   readonly admin: AdminProfile | undefined;
   readonly metrics: MetricsProfile | undefined;
-  readonly tuning: Tuning;
+  readonly tuning: AgentTuning;
   readonly log: LogProfile;
 }
 

@@ -1,25 +1,27 @@
-// Noise CipherState (spec section 5.1): a key k and a 64-bit nonce n over one AEAD backend.
+// Noise CipherState (spec section 5.1): a key k and a nonce n over one AEAD. n is a JS number kept in
+// step with its 12-byte encoding (nonce.ts), so a record costs no bigint and no nonce allocation.
 // It knows nothing of handshakes or links; the record layer owns one per direction after Split().
 import { XnatError } from '../errors.ts';
-import { AEAD_KEY_BYTES, AEAD_TAG_BYTES } from './aead.ts';
+import { AEAD_KEY_BYTES, AEAD_TAG_BYTES, NONCE_ORDER } from './aead.ts';
 import type { Aead } from './aead.ts';
-import type { PartsAead } from './aead-node.ts';
+import { NONCE_MAX, Nonce, REKEY_NONCE } from './nonce.ts';
 
 /** Largest Noise message (handshake or transport), in bytes (spec section 3). */
 export const NOISE_MAX_MESSAGE_BYTES = 65535;
 /** Largest plaintext one transport message may carry, in bytes: the message limit minus the tag. */
 export const NOISE_MAX_PLAINTEXT_BYTES = NOISE_MAX_MESSAGE_BYTES - AEAD_TAG_BYTES;
-/** 2^64-1: the nonce value Noise reserves for Rekey(); encrypting or decrypting at it is refused. */
-export const NONCE_RESERVED = 0xffff_ffff_ffff_ffffn;
+export { NONCE_MAX } from './nonce.ts';
 
 const EMPTY = new Uint8Array(0);
 const ZEROS_32 = new Uint8Array(AEAD_KEY_BYTES);
 
 export class CipherState {
   private k: Buffer | null = null;
-  private n = 0n;
+  private readonly n: Nonce;
 
-  constructor(readonly aead: Aead) {}
+  constructor(readonly aead: Aead) {
+    this.n = new Nonce(NONCE_ORDER[aead.cipher]);
+  }
 
   /** InitializeKey(key): sets k (null = empty, i.e. no encryption) and n = 0. */
   initializeKey(k: Uint8Array | null): void {
@@ -28,7 +30,7 @@ export class CipherState {
     }
     // A private copy: the caller's buffer may be reused or zeroed later.
     this.k = k === null ? null : Buffer.from(k);
-    this.n = 0n;
+    this.n.set(0);
   }
 
   /** HasKey(): true when k is non-empty. */
@@ -36,47 +38,41 @@ export class CipherState {
     return this.k !== null;
   }
 
-  /** SetNonce(nonce): for out-of-order transports; xnat's links never call it outside tests. */
-  setNonce(n: bigint): void {
-    if (n < 0n || n > NONCE_RESERVED)
+  /** SetNonce(nonce): for out-of-order transports; xnat's links never call it outside tests. 0..NONCE_MAX. */
+  setNonce(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) {
       throw new XnatError('XNAT_ERR_INTERNAL', { detail: 'nonce out of range' });
-    this.n = n;
+    }
+    this.n.set(n);
   }
 
   /** The nonce the next EncryptWithAd/DecryptWithAd will use. */
-  get nonce(): bigint {
-    return this.n;
+  get nonce(): number {
+    return this.n.value;
   }
 
   /**
    * EncryptWithAd(ad, plaintext): ENCRYPT(k, n++, ad, plaintext), or the plaintext itself while k is empty.
-   * XNAT_ERR_CRYPTO_NONCE_EXHAUSTED at n = 2^64-1; XNAT_ERR_CRYPTO_MESSAGE_SIZE above 65535 bytes out.
+   * XNAT_ERR_CRYPTO_NONCE_EXHAUSTED at n = NONCE_MAX; XNAT_ERR_CRYPTO_MESSAGE_SIZE above 65535 bytes out.
    */
   encryptWithAd(ad: Uint8Array, pt: Uint8Array): Buffer {
     if (this.k === null) return Buffer.from(pt);
-    if (pt.length > NOISE_MAX_PLAINTEXT_BYTES) {
-      throw new XnatError('XNAT_ERR_CRYPTO_MESSAGE_SIZE', { detail: `plaintext ${pt.length} bytes` });
-    }
-    this.checkNonce();
-    const ct = this.aead.encrypt(this.k, this.n, ad, pt);
-    this.n++;
+    this.checkSend(pt);
+    const ct = this.aead.seal(this.k, this.n.bytes, ad, pt);
+    this.n.increment();
     return ct;
   }
 
   /**
    * EncryptWithAd with the result as a list of buffers to write in order (ciphertext, then tag, when the
-   * backend can return them apart; else one buffer). Same bytes, same checks, same nonce step. `pt` is
+   * backend returns them apart; else one buffer). Same bytes, same checks, same nonce step. `pt` is
    * not referenced after the call returns, so callers may reuse it.
    */
   encryptWithAdParts(ad: Uint8Array, pt: Uint8Array): readonly Buffer[] {
-    const aead = this.aead as Partial<PartsAead>;
-    if (this.k === null || aead.encryptParts === undefined) return [this.encryptWithAd(ad, pt)];
-    if (pt.length > NOISE_MAX_PLAINTEXT_BYTES) {
-      throw new XnatError('XNAT_ERR_CRYPTO_MESSAGE_SIZE', { detail: `plaintext ${pt.length} bytes` });
-    }
-    this.checkNonce();
-    const parts = aead.encryptParts(this.k, this.n, ad, pt);
-    this.n++;
+    if (this.k === null) return [Buffer.from(pt)];
+    this.checkSend(pt);
+    const parts = this.aead.sealParts(this.k, this.n.bytes, ad, pt);
+    this.n.increment();
     return parts;
   }
 
@@ -90,8 +86,8 @@ export class CipherState {
       throw new XnatError('XNAT_ERR_CRYPTO_MESSAGE_SIZE', { detail: `ciphertext ${ct.length} bytes` });
     }
     this.checkNonce();
-    const pt = this.aead.decrypt(this.k, this.n, ad, ct);
-    this.n++;
+    const pt = this.aead.open(this.k, this.n.bytes, ad, ct);
+    this.n.increment();
     return pt;
   }
 
@@ -102,11 +98,18 @@ export class CipherState {
   rekey(): void {
     if (this.k === null)
       throw new XnatError('XNAT_ERR_CRYPTO_HANDSHAKE_STATE', { detail: 'rekey without a key' });
-    this.k = this.aead.encrypt(this.k, NONCE_RESERVED, EMPTY, ZEROS_32).subarray(0, AEAD_KEY_BYTES);
+    this.k = this.aead.seal(this.k, REKEY_NONCE, EMPTY, ZEROS_32).subarray(0, AEAD_KEY_BYTES);
+  }
+
+  private checkSend(pt: Uint8Array): void {
+    if (pt.length > NOISE_MAX_PLAINTEXT_BYTES) {
+      throw new XnatError('XNAT_ERR_CRYPTO_MESSAGE_SIZE', { detail: `plaintext ${pt.length} bytes` });
+    }
+    this.checkNonce();
   }
 
   private checkNonce(): void {
-    // n = 2^64-1 is reserved for Rekey(); reaching it means 2^64-1 messages were sent on one key.
-    if (this.n >= NONCE_RESERVED) throw new XnatError('XNAT_ERR_CRYPTO_NONCE_EXHAUSTED');
+    // Past NONCE_MAX a number no longer counts exactly; reaching it means 2^53-1 messages on one key.
+    if (this.n.value >= NONCE_MAX) throw new XnatError('XNAT_ERR_CRYPTO_NONCE_EXHAUSTED');
   }
 }

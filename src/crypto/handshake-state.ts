@@ -2,7 +2,7 @@
 // patterns.ts, including the psk rules of section 9. It knows nothing of sockets, framing or who is allowed.
 import { XnatError } from '../errors.ts';
 import { AEAD_TAG_BYTES, getAead } from './aead.ts';
-import type { Aead } from './aead.ts';
+import type { AeadBackendName } from './aead.ts';
 import { NOISE_MAX_MESSAGE_BYTES } from './cipher-state.ts';
 import type { CipherState } from './cipher-state.ts';
 import { DH_LEN, dh, generateX25519 } from './dh.ts';
@@ -13,9 +13,9 @@ import { parseProtocolName } from './patterns.ts';
 import type { HandshakePattern, Token } from './patterns.ts';
 import { SymmetricState } from './symmetric-state.ts';
 
-/** What Initialize() takes (spec section 5.3), plus the cipher backend. */
+/** What Initialize() takes (spec section 5.3), plus the cipher backend. The name's cipher picks the AEAD. */
 export interface HandshakeOptions {
-  /** Full protocol name, e.g. "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s". */
+  /** Full protocol name, e.g. "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s" or "..._AESGCM_BLAKE2s". */
   protocolName: string;
   initiator: boolean;
   /** Bytes both sides must agree on, mixed into h before anything else; default empty. */
@@ -30,8 +30,8 @@ export interface HandshakeOptions {
   re?: Uint8Array;
   /** Pre-shared keys (32 bytes each), one per psk modifier, in order; may also come later via setPsks(). */
   psks?: Uint8Array[];
-  /** Cipher backend; default getAead('auto'). */
-  aead?: Aead;
+  /** Implementation of the name's cipher; default 'auto' (getAead). */
+  backend?: AeadBackendName;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -63,7 +63,7 @@ export class HandshakeState {
     if (opts.psks) this.setPsks(opts.psks);
     this.symmetricState = new SymmetricState(
       hashByName(protocol.hash)!,
-      opts.aead ?? getAead('auto'),
+      getAead(opts.backend ?? 'auto', protocol.cipher),
       protocol.name,
     );
     if (this.mySends('s') && !this.s) this.missing('s');

@@ -1,24 +1,25 @@
-// The link handshake over a Duplex: preface, IKpsk2 messages, reject/abort/busy hints, key confirmation.
-// It knows nothing of records after the first one, nor of deadlines and caps (link.ts enforces those).
+// The link handshake over a Duplex: preface with the proposed suite, IKpsk2 messages, reject/abort/busy
+// hints, key confirmation. It knows nothing of records after the first one, nor of deadlines and caps
+// (link.ts enforces those).
 import type { Duplex } from 'node:stream';
 import { XnatError, isErrorCode, toXnatError, type ErrorCode } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
-import type { Aead } from './aead.ts';
-import { HandshakeState } from './handshake-state.ts';
 import { PSK_BYTES, keyFingerprint, type KeyPair } from './keys.ts';
 import type { LinkInit, LinkOptions } from './link-options.ts';
+import { CIPHER_SUITES, SUITES, SuiteProposal, resolveCipher, suiteState, trySuites } from './link-suites.ts';
 import {
   ByteQueue,
   HANDSHAKE_FRAME_MAX_BYTES,
   HandshakeTag,
   LENGTH_PREFIX_BYTES,
-  LINK_NOISE_PROTOCOL,
+  LINK_PROTOCOL_VERSION,
   PREFACE_BYTES,
   RECORD_MAX_BYTES,
   RECORD_MIN_BYTES,
   checkPreface,
   encodeHandshakeFrame,
   encodePreface,
+  prefaceSuite,
 } from './link-wire.ts';
 
 /**
@@ -155,7 +156,6 @@ export interface InitiatorParams {
   readonly staticKeys: KeyPair;
   readonly remoteStaticKey: Uint8Array;
   readonly psk?: Uint8Array;
-  readonly aead?: Aead;
 }
 
 /** The agent's side: preface + message 1, then message 2 or a hint. Throws HandshakeFailure. */
@@ -165,15 +165,14 @@ export async function runInitiator(
   params: InitiatorParams,
   options: LinkOptions,
 ): Promise<LinkInit> {
-  const preface = encodePreface();
-  const hs = new HandshakeState({
-    protocolName: LINK_NOISE_PROTOCOL,
+  const choice = options.cipher ?? 'auto';
+  const suite = choice instanceof SuiteProposal ? choice.current : resolveCipher(choice);
+  const preface = encodePreface(LINK_PROTOCOL_VERSION, SUITES[suite].id);
+  const hs = suiteState(suite, preface, options.cipherBackend, {
     initiator: true,
-    prologue: preface,
     s: params.staticKeys,
     rs: params.remoteStaticKey,
-    psks: [params.psk ?? ZERO_PSK],
-    aead: params.aead,
+    psk: params.psk ?? ZERO_PSK,
   });
   const msg1 = hs.writeMessage(EMPTY);
   socket.write(Buffer.concat([preface, encodeHandshakeFrame(HandshakeTag.NOISE, msg1)]));
@@ -206,7 +205,14 @@ export async function runInitiator(
         throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', { detail: 'unauthenticated reject' });
       }
       const known: ErrorCode = isErrorCode(code) ? code : 'XNAT_ERR_LINK_HANDSHAKE_MALFORMED';
-      throw new XnatError(known, { detail: 'rejected by the relay' });
+      if (known === 'XNAT_ERR_LINK_SUITE_REFUSED') {
+        // Authenticated (only the relay could encrypt it), so `auto` may safely try another suite next.
+        if (choice instanceof SuiteProposal) choice.refused(suite);
+        throw new XnatError(known, { detail: `the relay refused ${suite}` });
+      }
+      throw new XnatError(known, {
+        detail: known === 'XNAT_ERR_LINK_SUITE_TAMPERED' ? `proposed ${suite}` : 'rejected by the relay',
+      });
     }
     case HandshakeTag.BUSY:
       throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_BUSY', { detail: 'from the relay' });
@@ -217,6 +223,7 @@ export async function runInitiator(
   return {
     socket,
     role: 'initiator',
+    suite,
     send,
     recv,
     remoteStaticKey: Buffer.from(params.remoteStaticKey),
@@ -230,13 +237,12 @@ export async function runInitiator(
 export interface ResponderParams {
   readonly staticKeys: KeyPair;
   readonly lookupAgent: (publicKey: Buffer) => { psk?: Uint8Array } | undefined;
-  readonly aead?: Aead;
   /** Called once the agent's static key is known, for log context. */
   readonly onAgentKey?: (publicKey: Buffer) => void;
 }
 
 /**
- * The relay's side: preface, message 1, lookup, message 2, then the first transport record (key
+ * The relay's side: preface, message 1, lookup, suite check, message 2, then the first transport record (key
  * confirmation: a replayed message 1 never gets past it). Throws HandshakeFailure or XnatError.
  */
 export async function runResponder(
@@ -248,24 +254,38 @@ export async function runResponder(
   const gone = (): XnatError =>
     new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', { detail: 'agent closed during the handshake' });
   const preface = await reader.readPreface(gone);
+  const suite = prefaceSuite(preface);
   const frame = await reader.readFrame(HANDSHAKE_FRAME_MAX_BYTES, gone);
   if (frame[0] !== HandshakeTag.NOISE) {
     throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', { detail: `handshake tag ${frame[0]}` });
   }
-  const hs = new HandshakeState({
-    protocolName: LINK_NOISE_PROTOCOL,
-    initiator: false,
-    prologue: preface,
-    s: params.staticKeys,
-    aead: params.aead,
-  });
+  const message1 = frame.subarray(1);
+  const keys = { initiator: false, s: params.staticKeys };
+  const hs = suiteState(suite, preface, options.cipherBackend, keys);
   try {
-    hs.readMessage(frame.subarray(1));
+    hs.readMessage(message1);
   } catch (err) {
     const e = toXnatError(err);
+    if (e.code !== 'XNAT_ERR_CRYPTO_DECRYPT') throw e;
+    // Before blaming the agent's copy of our key: does message 1 decrypt under another suite, with that
+    // suite's id in the prologue? Then the preface was rewritten on the path (a downgrade attempt).
+    const real = trySuites(message1, preface, suite, options.cipherBackend, keys);
+    if (real) {
+      const agentKey = real.hs.remoteStaticKey!;
+      params.onAgentKey?.(agentKey);
+      // Encrypted under the agent's own state: the agent can trust it, the rewriter cannot forge it.
+      const reason = real.hs.symmetricState.encryptAndHash(
+        Buffer.from('XNAT_ERR_LINK_SUITE_TAMPERED', 'latin1'),
+      );
+      throw new HandshakeFailure(
+        new XnatError('XNAT_ERR_LINK_SUITE_TAMPERED', {
+          detail: `preface says ${suite}, agent ${keyFingerprint(agentKey)} proposed ${real.suite}`,
+        }),
+        encodeHandshakeFrame(HandshakeTag.REJECT, reason),
+      );
+    }
     // Nothing is sent back: a prober without our public key learns nothing.
-    if (e.code === 'XNAT_ERR_CRYPTO_DECRYPT') throw new XnatError('XNAT_ERR_AUTH_RELAY_KEY', { cause: e });
-    throw e;
+    throw new XnatError('XNAT_ERR_AUTH_RELAY_KEY', { cause: e });
   }
   const agentKey = hs.remoteStaticKey!;
   params.onAgentKey?.(agentKey);
@@ -275,6 +295,16 @@ export async function runResponder(
     const reason = hs.symmetricState.encryptAndHash(Buffer.from('XNAT_ERR_AUTH_UNKNOWN_AGENT', 'latin1'));
     throw new HandshakeFailure(
       new XnatError('XNAT_ERR_AUTH_UNKNOWN_AGENT', { detail: `agent ${keyFingerprint(agentKey)}` }),
+      encodeHandshakeFrame(HandshakeTag.REJECT, reason),
+    );
+  }
+  const accepted = options.cipherSuites ?? CIPHER_SUITES;
+  if (!accepted.includes(suite)) {
+    const reason = hs.symmetricState.encryptAndHash(Buffer.from('XNAT_ERR_LINK_SUITE_REFUSED', 'latin1'));
+    throw new HandshakeFailure(
+      new XnatError('XNAT_ERR_LINK_SUITE_REFUSED', {
+        detail: `agent ${keyFingerprint(agentKey)} proposed ${suite}; accepted: ${accepted.join(', ')}`,
+      }),
       encodeHandshakeFrame(HandshakeTag.REJECT, reason),
     );
   }
@@ -298,6 +328,7 @@ export async function runResponder(
   return {
     socket,
     role: 'responder',
+    suite,
     send,
     recv,
     remoteStaticKey: agentKey,

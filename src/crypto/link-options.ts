@@ -3,7 +3,8 @@
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../observe/log.ts';
-import type { Aead } from './aead.ts';
+import type { AeadBackendName } from './aead.ts';
+import type { CipherChoice, CipherSuite, SuiteProposal } from './link-suites.ts';
 /** Default interval between keepalive PINGs, in milliseconds. */
 export const KEEPALIVE_INTERVAL_MS = 1000;
 /** Default silence (no record at all received) after which a link is declared dead, in milliseconds. */
@@ -23,8 +24,15 @@ export interface LinkOptions {
   clock?: Clock;
   /** Parent logger; the link binds a child. Default silent. */
   logger?: Logger;
-  /** Cipher backend for the handshake and records; default getAead('auto'). */
-  aead?: Aead;
+  /** Implementation of the suite's AEAD for the handshake and records; default 'auto' (getAead). */
+  cipherBackend?: AeadBackendName;
+  /**
+   * Agent side: the suite to propose; default 'auto' (resolveCipher). A SuiteProposal remembers, across
+   * the dials it is passed to, which suites a relay refused, so `auto` moves on to another.
+   */
+  cipher?: CipherChoice | SuiteProposal;
+  /** Relay side: the suites accepted; default every suite (CIPHER_SUITES). */
+  cipherSuites?: readonly CipherSuite[];
   /** Interval between keepalive PINGs; default 1000. */
   keepaliveIntervalMs?: number;
   /** No record at all received for this long -> XNAT_ERR_LINK_KEEPALIVE; default 4000. Checked on each ping tick. */
@@ -50,6 +58,8 @@ export interface RecordCipher {
 export interface LinkInit {
   readonly socket: Duplex;
   readonly role: 'initiator' | 'responder';
+  /** The suite both ends agreed on (its protocol name was hashed into the handshake). */
+  readonly suite: CipherSuite;
   readonly send: RecordCipher;
   readonly recv: RecordCipher;
   readonly remoteStaticKey: Buffer;

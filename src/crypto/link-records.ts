@@ -29,6 +29,7 @@ import {
   encodePingPong,
   type CloseBody,
 } from './link-wire.ts';
+import type { CipherSuite } from './link-suites.ts';
 
 /** PINGs awaiting their PONG that are remembered for RTT; older ones are forgotten. */
 const MAX_PINGS_IN_FLIGHT = 16;
@@ -53,6 +54,8 @@ let recvScratch: Buffer | undefined;
  */
 export class Link extends EventEmitter {
   readonly role: 'initiator' | 'responder';
+  /** The cipher suite of this link's handshake and records. */
+  readonly suite: CipherSuite;
   readonly remoteStaticKey: Buffer;
   readonly handshakeHash: Buffer;
   readonly stats: LinkStats = { bytesIn: 0, bytesOut: 0, recordsIn: 0, recordsOut: 0, rekeys: 0 };
@@ -89,6 +92,7 @@ export class Link extends EventEmitter {
     const o = init.options;
     this.socket = init.socket;
     this.role = init.role;
+    this.suite = init.suite;
     this.send = init.send;
     this.recv = init.recv;
     this.remoteStaticKey = init.remoteStaticKey;

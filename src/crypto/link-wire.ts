@@ -2,15 +2,16 @@
 // that parses u16 length prefixes without joining every chunk. Pure codecs; no sockets, no keys.
 // docs/protocol.md describes the same bytes for writers of compatible peers.
 import { XnatError } from '../errors.ts';
+import { PREFACE_SUITE_OFFSET, suiteById, type CipherSuite } from './link-suites.ts';
 
 /** The first four bytes an agent sends: ASCII "XNAT". */
 export const PREFACE_MAGIC = Buffer.from('XNAT', 'ascii');
 /** Version of the link protocol carried in the preface. */
 export const LINK_PROTOCOL_VERSION = 1;
-/** Length of the preface: magic (4), version (1), reserved zero bytes (3). */
+/** Length of the preface: magic (4), version (1), cipher suite id (1), reserved zero bytes (2). */
 export const PREFACE_BYTES = 8;
-/** The Noise protocol of every link. */
-export const LINK_NOISE_PROTOCOL = 'Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s';
+/** Offset of the cipher suite id in the preface (link-suites.ts: 0 = ChaChaPoly, 1 = AESGCM). */
+export { PREFACE_SUITE_OFFSET };
 
 /** Bytes of a length prefix (u16 big-endian), in both phases. */
 export const LENGTH_PREFIX_BYTES = 2;
@@ -54,12 +55,23 @@ export const RecordKind = {
   REKEY: 4,
 } as const;
 
-/** The 8 preface bytes of this protocol version; they are also the Noise prologue. */
-export function encodePreface(version = LINK_PROTOCOL_VERSION): Buffer {
+/**
+ * The 8 preface bytes proposing `suiteId`; they are also the Noise prologue, so the suite byte is
+ * authenticated by the handshake (besides the suite's protocol name, which InitializeSymmetric hashes).
+ */
+export function encodePreface(version = LINK_PROTOCOL_VERSION, suiteId = 0): Buffer {
   const b = Buffer.alloc(PREFACE_BYTES);
   PREFACE_MAGIC.copy(b, 0);
   b[4] = version;
+  b[PREFACE_SUITE_OFFSET] = suiteId;
   return b;
+}
+
+/** The suite a valid preface (checkPreface returned true) proposes. */
+export function prefaceSuite(preface: Buffer): CipherSuite {
+  const suite = suiteById(preface[PREFACE_SUITE_OFFSET]!);
+  if (suite === undefined) throw new XnatError('XNAT_ERR_INTERNAL', { detail: 'preface not checked' });
+  return suite;
 }
 
 /**
@@ -75,7 +87,10 @@ export function checkPreface(bytes: Buffer): boolean {
   if (bytes[4] !== LINK_PROTOCOL_VERSION) {
     throw new XnatError('XNAT_ERR_LINK_PREFACE', { detail: `unsupported version ${bytes[4]}` });
   }
-  if (bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0) {
+  if (suiteById(bytes[PREFACE_SUITE_OFFSET]!) === undefined) {
+    throw new XnatError('XNAT_ERR_LINK_PREFACE', { detail: `unknown cipher suite ${bytes[5]}` });
+  }
+  if (bytes[6] !== 0 || bytes[7] !== 0) {
     throw new XnatError('XNAT_ERR_LINK_PREFACE', { detail: 'reserved bytes not zero' });
   }
   return true;

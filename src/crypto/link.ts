@@ -92,7 +92,7 @@ export async function connectLink(socket: Duplex, opts: InitiatorOptions): Promi
     deadline.cancel();
   }
   const link = new Link(init);
-  log.debug('link established');
+  log.debug({ suite: link.suite }, 'link established');
   return link;
 }
 
@@ -167,7 +167,6 @@ export class LinkAcceptor extends EventEmitter {
             if (agent) this.admission.identify(ticket, k.toString('hex'));
             return agent;
           },
-          aead: opts.aead,
           onAgentKey: (k) => {
             keyed = true;
             log = log.child({ agent: keyFingerprint(k) });
@@ -195,7 +194,7 @@ export class LinkAcceptor extends EventEmitter {
     }
     this.admission.release(ticket);
     const link = new Link({ ...init, options: { ...opts, logger: log } });
-    log.info('link established');
+    log.info({ suite: link.suite }, 'link established');
     this.emit('link', link);
     return link;
   }

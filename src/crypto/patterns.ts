@@ -1,6 +1,7 @@
 // Noise handshake patterns (spec sections 7 and 9) as token lists, and the parsing of full protocol
 // names such as Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s. It knows nothing of keys or state.
 import { XnatError } from '../errors.ts';
+import type { AeadCipher } from './aead.ts';
 
 /** A message-pattern token (spec section 7.1, plus `psk` of section 9). */
 export type Token = 'e' | 's' | 'ee' | 'es' | 'se' | 'ss' | 'psk';
@@ -109,12 +110,12 @@ export interface NoiseProtocolName {
   readonly name: string;
   readonly pattern: HandshakePattern;
   readonly dh: '25519';
-  readonly cipher: 'ChaChaPoly';
+  readonly cipher: AeadCipher;
   readonly hash: 'BLAKE2s' | 'SHA256';
 }
 
 /**
- * Parses "Noise_<pattern>_25519_ChaChaPoly_<BLAKE2s|SHA256>"; anything else (another DH, cipher or hash,
+ * Parses "Noise_<pattern>_25519_<ChaChaPoly|AESGCM>_<BLAKE2s|SHA256>"; anything else (another DH, cipher or hash,
  * an unknown pattern or modifier) -> XNAT_ERR_CRYPTO_PROTOCOL_NAME.
  */
 export function parseProtocolName(name: string): NoiseProtocolName {
@@ -125,8 +126,9 @@ export function parseProtocolName(name: string): NoiseProtocolName {
   if (parts.length !== 5 || parts[0] !== 'Noise') return fail('not Noise_<pattern>_<dh>_<cipher>_<hash>');
   const pattern = getPattern(parts[1]!) ?? fail('pattern');
   if (parts[2] !== '25519') return fail('dh');
-  if (parts[3] !== 'ChaChaPoly') return fail('cipher');
+  const cipher = parts[3];
+  if (cipher !== 'ChaChaPoly' && cipher !== 'AESGCM') return fail('cipher');
   const hash = parts[4];
   if (hash !== 'BLAKE2s' && hash !== 'SHA256') return fail('hash');
-  return { name, pattern, dh: '25519', cipher: 'ChaChaPoly', hash };
+  return { name, pattern, dh: '25519', cipher, hash };
 }

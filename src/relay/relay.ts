@@ -2,7 +2,6 @@
 // It knows nothing of the CLI; `xnat relay` builds one from a profile and closes it on a signal.
 import type { Socket } from 'node:net';
 import { LinkAcceptor } from '../crypto/link.ts';
-import { getAead } from '../crypto/aead.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
 import { listenTcp, type TcpListener } from '../transport/tcp.ts';
 import { SessionServer, type Session } from '../session/index.ts';
@@ -68,7 +67,8 @@ export class Relay {
       firstMessageTimeoutMs: relay.firstMessageTimeoutMs,
       keepaliveIntervalMs: tuning.keepaliveIntervalMs,
       keepaliveTimeoutMs: tuning.keepaliveTimeoutMs,
-      aead: getAead(tuning.cipher),
+      cipherBackend: tuning.cipherBackend,
+      cipherSuites: relay.cipherSuites,
       clock: this.clock,
       logger: this.log,
     });

@@ -71,6 +71,7 @@ test('a minimal relay profile gets every default', (t) => {
   t.is(p.relay.maxPendingHandshakes, 64);
   t.is(p.relay.maxPendingHandshakesPerSource, 8);
   t.is(p.relay.firstMessageTimeoutMs, 3000);
+  t.deepEqual(p.relay.cipherSuites, ['aes-256-gcm', 'chacha20-poly1305']);
   t.deepEqual(p.agents, []);
   t.is(p.admin, undefined);
   t.is(p.metrics, undefined);
@@ -80,7 +81,7 @@ test('a minimal relay profile gets every default', (t) => {
     maxStreams: 4096,
     keepaliveIntervalMs: 1000,
     keepaliveTimeoutMs: 4000,
-    cipher: 'auto',
+    cipherBackend: 'auto',
     maxFlows: 4096,
     maxFlowsPerMapping: 4096,
     maxFlowsPerSource: 64,
@@ -116,6 +117,8 @@ test('a minimal agent profile gets every default; udp mappings get the flow idle
   t.is(p.mappings[1]!.protocol, 'tcp');
   t.is(p.mappings[1]!.idleTimeoutMs, 3_600_000);
   t.deepEqual(p.reconnect, { initialDelayMs: 200, maxDelayMs: 10_000, replacedDelayMs: 30_000 });
+  t.is(p.tuning.cipher, 'auto');
+  t.is(p.tuning.cipherBackend, 'auto');
   // An empty block means "on, with defaults".
   t.deepEqual(p.metrics, { listen: { host: '127.0.0.1', port: 9101 } });
 });
@@ -133,7 +136,7 @@ test('durations and sizes are converted to ms and bytes', (t) => {
       '  streamWindow: 65536',
       '  keepaliveInterval: 250ms',
       '  keepaliveTimeout: 2s',
-      '  cipher: noble',
+      '  cipherBackend: noble',
       'log: { level: debug }',
     ].join('\n'),
     'r.yaml',
@@ -146,7 +149,7 @@ test('durations and sizes are converted to ms and bytes', (t) => {
   t.is(p.tuning.streamWindowBytes, 65536);
   t.is(p.tuning.keepaliveIntervalMs, 250);
   t.is(p.tuning.keepaliveTimeoutMs, 2000);
-  t.is(p.tuning.cipher, 'noble');
+  t.is(p.tuning.cipherBackend, 'noble');
   t.is(p.log.level, 'debug');
 });
 

@@ -266,3 +266,31 @@ test('documents that are not profiles', (t) => {
   );
   t.regex(both.detail!, /not both/);
 });
+
+test('cipher keys: suites and backends by their own names, tuning.cipher is agent only', (t) => {
+  const agentCipher = (v: string) =>
+    parseAgentProfile(agentYaml('tuning:', `  cipher: ${v}`), 'agent.yaml', {});
+  t.is(agentCipher('aes-256-gcm').tuning.cipher, 'aes-256-gcm');
+  t.is(agentCipher('chacha20-poly1305').tuning.cipher, 'chacha20-poly1305');
+  // The backend names the key used to take before suites existed.
+  const old = fails(t, () => agentCipher('noble'), 'XNAT_ERR_CONFIG_INVALID');
+  t.is(
+    old.detail,
+    'agent.yaml:12 tuning.cipher: must be one of auto, aes-256-gcm, chacha20-poly1305 (the backend is tuning.cipherBackend)',
+  );
+  const relayWith = (...lines: string[]) =>
+    parseRelayProfile(['relay:', `  privateKey: "${KEY_A}"`, ...lines].join('\n'), 'r.yaml', {});
+  const onRelay = fails(t, () => relayWith('tuning:', '  cipher: auto'), 'XNAT_ERR_CONFIG_INVALID');
+  t.regex(
+    onRelay.detail ?? '',
+    /r\.yaml:4 tuning\.cipher: is agent only; on a relay use tuning\.cipherBackend/,
+  );
+  t.deepEqual(relayWith('  cipherSuites: [chacha20-poly1305, chacha20-poly1305]').relay.cipherSuites, [
+    'chacha20-poly1305',
+  ]);
+  const none = fails(t, () => relayWith('  cipherSuites: []'), 'XNAT_ERR_CONFIG_INVALID');
+  t.is(none.detail, 'r.yaml:3 relay.cipherSuites: must have at least one entry');
+  const bad = fails(t, () => relayWith('  cipherSuites: [aes-128-gcm]'), 'XNAT_ERR_CONFIG_INVALID');
+  t.is(bad.detail, 'r.yaml:3 relay.cipherSuites[0]: must be aes-256-gcm or chacha20-poly1305');
+  t.is(relayWith('tuning:', '  cipherBackend: noble').tuning.cipherBackend, 'noble');
+});

@@ -1,10 +1,10 @@
-// Known-answer tests: every Cacophony vector in test/fixtures/noise, both AEAD backends, byte for byte.
+// Known-answer tests: every Cacophony vector in test/fixtures/noise (ChaChaPoly and AESGCM), both AEAD
+// backends, byte for byte.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { getAead } from '../../src/crypto/aead.ts';
-import type { Aead } from '../../src/crypto/aead.ts';
+import type { AeadBackendName } from '../../src/crypto/aead.ts';
 import type { CipherState } from '../../src/crypto/cipher-state.ts';
 import { HandshakeState } from '../../src/crypto/handshake-state.ts';
 import type { KeyPair } from '../../src/crypto/keys.ts';
@@ -26,17 +26,23 @@ interface Vector {
   messages: { payload: string; ciphertext: string }[];
 }
 
-/** The fixture holds 118 vectors (59 patterns x 2 hashes); fewer means the file or the loader broke. */
+/** Each fixture holds 118 vectors (59 patterns x 2 hashes); fewer means the file or the loader broke. */
 const EXPECTED_VECTORS = 118;
 
-const FIXTURE = resolve(import.meta.dirname, '..', 'fixtures', 'noise', 'cacophony-25519-chachapoly.json');
-const vectors = (JSON.parse(readFileSync(FIXTURE, 'utf8')) as { vectors: Vector[] }).vectors;
+const FIXTURES = { ChaChaPoly: 'cacophony-25519-chachapoly.json', AESGCM: 'cacophony-25519-aesgcm.json' };
+
+function load(file: string): Vector[] {
+  const path = resolve(import.meta.dirname, '..', 'fixtures', 'noise', file);
+  return (JSON.parse(readFileSync(path, 'utf8')) as { vectors: Vector[] }).vectors;
+}
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 const pair = (priv: string | undefined): KeyPair | undefined =>
   priv === undefined ? undefined : { privateKey: hex(priv), publicKey: publicKeyFromPrivate(hex(priv)) };
 
-function sides(v: Vector, aead: Aead): [HandshakeState, HandshakeState] {
+type Backend = Exclude<AeadBackendName, 'auto'>;
+
+function sides(v: Vector, backend: Backend): [HandshakeState, HandshakeState] {
   const init = new HandshakeState({
     protocolName: v.protocol_name,
     initiator: true,
@@ -45,7 +51,7 @@ function sides(v: Vector, aead: Aead): [HandshakeState, HandshakeState] {
     e: pair(v.init_ephemeral),
     rs: v.init_remote_static === undefined ? undefined : hex(v.init_remote_static),
     psks: v.init_psks?.map(hex),
-    aead,
+    backend,
   });
   const resp = new HandshakeState({
     protocolName: v.protocol_name,
@@ -55,14 +61,14 @@ function sides(v: Vector, aead: Aead): [HandshakeState, HandshakeState] {
     e: pair(v.resp_ephemeral),
     rs: v.resp_remote_static === undefined ? undefined : hex(v.resp_remote_static),
     psks: v.resp_psks?.map(hex),
-    aead,
+    backend,
   });
   return [init, resp];
 }
 
 /** Runs one vector; returns the number of messages checked. */
-function runVector(t: ExecutionContext, v: Vector, aead: Aead): number {
-  const [init, resp] = sides(v, aead);
+function runVector(t: ExecutionContext, v: Vector, backend: Backend): number {
+  const [init, resp] = sides(v, backend);
   const hsLen = init.pattern.messages.length;
   let initCs: { send: CipherState; recv: CipherState } | undefined;
   let respCs: { send: CipherState; recv: CipherState } | undefined;
@@ -96,24 +102,28 @@ function runVector(t: ExecutionContext, v: Vector, aead: Aead): number {
   return v.messages.length;
 }
 
-test('the fixture yields every expected vector, and every pattern in it is supported', (t) => {
-  t.is(vectors.length, EXPECTED_VECTORS);
-  for (const v of vectors) {
-    t.notThrows(() => sides(v, getAead('noble')), v.protocol_name);
-  }
-  t.true(vectors.some((v) => v.protocol_name === 'Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s'));
-});
+for (const [cipher, file] of Object.entries(FIXTURES)) {
+  const vectors = load(file);
 
-for (const backend of ['node', 'noble'] as const) {
-  test(`every vector matches byte for byte (${backend})`, (t) => {
-    const aead = getAead(backend);
-    let vectorsRun = 0;
-    let messages = 0;
+  test(`${cipher}: the fixture yields every expected vector, and every pattern in it is supported`, (t) => {
+    t.is(vectors.length, EXPECTED_VECTORS);
     for (const v of vectors) {
-      messages += runVector(t, v, aead);
-      vectorsRun++;
+      t.is(v.protocol_name.split('_')[3], cipher);
+      t.notThrows(() => sides(v, 'noble'), v.protocol_name);
     }
-    t.is(vectorsRun, EXPECTED_VECTORS);
-    t.true(messages >= EXPECTED_VECTORS * 2);
+    t.true(vectors.some((v) => v.protocol_name === `Noise_IKpsk2_25519_${cipher}_BLAKE2s`));
   });
+
+  for (const backend of ['node', 'noble'] as const) {
+    test(`${cipher}: every vector matches byte for byte (${backend})`, (t) => {
+      let vectorsRun = 0;
+      let messages = 0;
+      for (const v of vectors) {
+        messages += runVector(t, v, backend);
+        vectorsRun++;
+      }
+      t.is(vectorsRun, EXPECTED_VECTORS);
+      t.true(messages >= EXPECTED_VECTORS * 2);
+    });
+  }
 }

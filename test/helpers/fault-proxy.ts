@@ -34,11 +34,18 @@ interface Queued {
   notBefore: number;
 }
 
+/** A byte to rewrite: XOR `mask` into the byte at `offset` from the start of one direction's stream. */
+interface Flip {
+  readonly offset: number;
+  readonly mask: number;
+}
+
 /** One direction of a proxied connection: reads `src`, applies the faults, writes `dst` in order. */
 class Pipe {
   forwarded = 0;
   dropped = 0;
   corruptNext = false;
+  flip: Flip | undefined;
   /** Bytes read from the source and held back by a delay, throttle or full destination. */
   queuedBytes = 0;
   private readonly queue: Queued[] = [];
@@ -116,6 +123,12 @@ class Pipe {
         this.corruptNext = false;
         bytes = Buffer.from(bytes);
         bytes[0] = bytes[0]! ^ 0x01;
+      }
+      const flip = this.flip;
+      if (flip && flip.offset >= this.forwarded && flip.offset < this.forwarded + bytes.length) {
+        this.flip = undefined;
+        bytes = Buffer.from(bytes);
+        bytes[flip.offset - this.forwarded]! ^= flip.mask;
       }
       this.forwarded += bytes.length;
       this.dst.write(bytes);
@@ -234,6 +247,13 @@ export class ProxyConnection {
   corruptNextByte(direction: Direction): void {
     (direction === 'up' ? this.up : this.down).corruptNext = true;
   }
+  /**
+   * XORs `mask` into the byte at `offset` (counted from the connection's first byte) in `direction`,
+   * once; a no-op when that byte was already forwarded. A man in the middle rewriting a field.
+   */
+  flipByteAt(direction: Direction, offset: number, mask: number): void {
+    (direction === 'up' ? this.up : this.down).flip = { offset, mask };
+  }
   /** Undoes blackhole, delay and throttle for future bytes; bytes dropped while blackholed stay lost. */
   heal(): void {
     this.faults.blackhole = false;
@@ -273,6 +293,7 @@ export class FaultProxy {
   private readonly all: ProxyConnection[] = [];
   private readonly waiters = new Set<() => void>();
   private readonly faults: Faults = { blackhole: false, delayMs: 0, throttleBps: 0 };
+  private flipNext: { direction: Direction; offset: number; mask: number } | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -320,6 +341,11 @@ export class FaultProxy {
       allowHalfOpen: true,
     });
     const conn = new ProxyConnection(client, target, this.faults);
+    if (this.flipNext) {
+      const { direction, offset, mask } = this.flipNext;
+      this.flipNext = undefined;
+      conn.flipByteAt(direction, offset, mask);
+    }
     this.live.add(conn);
     this.all.push(conn);
     void conn.closed.then(() => this.live.delete(conn));
@@ -368,6 +394,10 @@ export class FaultProxy {
   /** Corrupts the next byte in `direction` on every live connection. */
   corruptNextByte(direction: Direction): void {
     for (const c of this.live) c.corruptNextByte(direction);
+  }
+  /** ProxyConnection.flipByteAt on the next connection accepted (set it before the agent dials). */
+  flipByteAtNext(direction: Direction, offset: number, mask: number): void {
+    this.flipNext = { direction, offset, mask };
   }
   heal(): void {
     this.faults.blackhole = false;

@@ -3,7 +3,8 @@
 import { once } from 'node:events';
 import { LinkAcceptor, connectLink } from '../../src/crypto/link.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
-import { getAead, type AeadBackendName } from '../../src/crypto/aead.ts';
+import type { AeadBackendName } from '../../src/crypto/aead.ts';
+import { CIPHER_SUITES, type CipherSuite } from '../../src/crypto/link-suites.ts';
 import { listenTcp, dialTcp, type TcpListener } from '../../src/transport/tcp.ts';
 import { SessionServer, SessionClient, type Session } from '../../src/session/index.ts';
 import { Mux } from '../../src/mux/mux.ts';
@@ -15,7 +16,23 @@ export interface StackOptions {
   /** Short by default so blackholed links are found fast in tests. */
   readonly keepaliveIntervalMs?: number;
   readonly keepaliveTimeoutMs?: number;
-  readonly cipher?: AeadBackendName;
+  readonly cipherBackend?: AeadBackendName;
+  /** The link suite; default $XNAT_TEST_SUITE when set (so a whole test file runs over one suite), else auto. */
+  readonly suite?: CipherSuite;
+}
+
+/** The suites a parametrised test loops over: XNAT_TEST_SUITE alone when it names one, else every suite. */
+export function testSuites(): readonly CipherSuite[] {
+  const one = testSuite();
+  return one === 'auto' ? CIPHER_SUITES : [one];
+}
+
+/** The suite tests run over when they name none: XNAT_TEST_SUITE=aes-256-gcm|chacha20-poly1305, else auto. */
+export function testSuite(): CipherSuite | 'auto' {
+  const env = process.env.XNAT_TEST_SUITE;
+  if (env === undefined || env === '' || env === 'auto') return 'auto';
+  if (env === 'aes-256-gcm' || env === 'chacha20-poly1305') return env;
+  throw new Error(`XNAT_TEST_SUITE must be auto, aes-256-gcm or chacha20-poly1305, not ${env}`);
 }
 
 export interface Stack {
@@ -34,12 +51,12 @@ export interface Stack {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const relayKeys = generateKeyPair();
   const agentKeys = generateKeyPair();
-  const aead = getAead(opts.cipher ?? 'auto');
   const linkOpts = {
     keepaliveIntervalMs: opts.keepaliveIntervalMs ?? 100,
     keepaliveTimeoutMs: opts.keepaliveTimeoutMs ?? 600,
-    aead,
+    cipherBackend: opts.cipherBackend,
   };
+  const cipher = opts.suite ?? testSuite();
   const server = new SessionServer({
     resumeWindowMs: opts.resumeWindowMs ?? 30_000,
     replayBufferBytes: opts.replayBufferBytes,
@@ -60,6 +77,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     dial: async () =>
       connectLink(await dialTcp('127.0.0.1', proxy.port), {
         ...linkOpts,
+        cipher,
         staticKeys: agentKeys,
         remoteStaticKey: relayKeys.publicKey,
       }),

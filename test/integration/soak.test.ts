@@ -1,9 +1,11 @@
 // Soak: 8 streams of seeded random data both ways over real TCP while the link is reset, blackholed and
 // corrupted at random moments; every stream's bytes must arrive exactly once, in order (hash compare).
-import test from 'ava';
+// Runs over each cipher suite.
+import test, { type ExecutionContext } from 'ava';
 import { createCipheriv, createHash } from 'node:crypto';
 import type { MuxStream } from '../../src/mux/mux.ts';
-import { startStack } from '../helpers/tunnel-stack.ts';
+import type { CipherSuite } from '../../src/crypto/link-suites.ts';
+import { startStack, testSuites } from '../helpers/tunnel-stack.ts';
 import { waitFor } from '../helpers/procs.ts';
 
 const STREAMS = 8;
@@ -50,9 +52,17 @@ function drive(stream: MuxStream, seed: string, progress: { received: number }):
   });
 }
 
-test('8 streams, 64 MiB both ways, survive resets, blackholes and corruption with every byte exactly once', async (t) => {
+// Once per cipher suite (XNAT_TEST_SUITE picks one), one after the other: each moves 128 MiB.
+for (const suite of testSuites()) {
+  test.serial(
+    `8 streams, 64 MiB both ways, survive resets, blackholes and corruption with every byte exactly once (${suite})`,
+    (t) => soak(t, suite),
+  );
+}
+
+async function soak(t: ExecutionContext, suite: CipherSuite): Promise<void> {
   t.timeout(180_000);
-  const stack = await startStack({ replayBufferBytes: REPLAY_CAP });
+  const stack = await startStack({ replayBufferBytes: REPLAY_CAP, suite });
   t.teardown(() => stack.close());
   const progress = { received: 0 };
   const agentDone: Promise<string>[] = [];
@@ -109,4 +119,4 @@ test('8 streams, 64 MiB both ways, survive resets, blackholes and corruption wit
   for (const s of [stack.relaySession, stack.agentSession]) {
     t.true(s.stats.replayHighWater <= REPLAY_CAP + 64 * 1024 + 10, `high water ${s.stats.replayHighWater}`);
   }
-});
+}

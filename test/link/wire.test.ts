@@ -6,6 +6,7 @@ import {
   ByteQueue,
   CLOSE_REASON_MAX_BYTES,
   checkPreface,
+  prefaceSuite,
   decodeClose,
   encodeClose,
   encodeHandshakeFrame,
@@ -71,6 +72,19 @@ test('checkPreface accepts the preface and refuses garbage as soon as it shows',
       'XNAT_ERR_LINK_PREFACE',
     ),
   );
+});
+
+test('byte 5 of the preface is the suite id: 0 ChaCha20-Poly1305 (a version-1 preface), 1 AES-256-GCM, others refused', (t) => {
+  t.is(prefaceSuite(encodePreface()), 'chacha20-poly1305');
+  const aes = encodePreface(1, 1);
+  t.deepEqual([...aes], [0x58, 0x4e, 0x41, 0x54, 1, 1, 0, 0]);
+  t.true(checkPreface(aes));
+  t.is(prefaceSuite(aes), 'aes-256-gcm');
+  for (const id of [2, 0x80, 0xff]) {
+    const err = t.throws(() => checkPreface(encodePreface(1, id)));
+    t.true(isXnatError(err, 'XNAT_ERR_LINK_PREFACE'));
+    t.regex((err as { detail?: string }).detail ?? '', new RegExp(`unknown cipher suite ${id}`));
+  }
 });
 
 test('CLOSE bodies round-trip; reasons are capped on a character boundary; bad bodies are malformed', (t) => {

@@ -47,6 +47,8 @@ export interface RelaySpec {
   readonly resumeWindow?: string;
   readonly admin?: { readonly port: number; readonly token: string };
   readonly tuning?: Timings;
+  /** relay.cipherSuites; default absent (both suites). */
+  readonly cipherSuites?: readonly string[];
 }
 
 /** Ports of the default allow list (the relay picks from it for remotePort 0). */
@@ -78,6 +80,7 @@ export function relayProfile(spec: RelaySpec): string {
       privateKey: spec.keys.privateKey,
       publicHost: '127.0.0.1',
       ...(spec.resumeWindow ? { resumeWindow: spec.resumeWindow } : {}),
+      ...(spec.cipherSuites ? { cipherSuites: [...spec.cipherSuites] } : {}),
     },
     agents: spec.agents.map((a) => ({
       name: a.name,
@@ -115,7 +118,8 @@ export interface AgentSpec {
     readonly maxDelay: string;
     readonly replacedDelay?: string;
   };
-  readonly tuning?: Timings;
+  /** Timings, and tuning.cipher (the suite the agent proposes). */
+  readonly tuning?: Timings & { readonly cipher?: string };
   readonly admin?: { readonly port: number; readonly token: string };
 }
 
