@@ -18,6 +18,17 @@ export interface ProfileIssue {
 /** Most problems listed in one error; the rest are counted. */
 const MAX_LISTED_ISSUES = 10;
 
+/**
+ * The yaml library's reason without the source text some messages end with ("Block scalar header includes
+ * extra characters: <the rest of the line>", "Unresolved tag: <tag>"): that text may be a secret's line.
+ */
+function yamlReason(message: string): string {
+  return message
+    .split('\n')[0]!
+    .replace(/(?<=[A-Za-z)]): .*$/, '')
+    .slice(0, 200);
+}
+
 /** Renders `['mappings', 1, 'remotePort']` as `mappings[1].remotePort`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -46,7 +57,7 @@ export class ProfileSource {
     if (first) {
       const line = this.lines.linePos(first.pos[0]).line;
       throw new XnatError('XNAT_ERR_CONFIG_YAML', {
-        detail: `${this.name}:${line} ${first.message.split('\n')[0]!.slice(0, 200)}`,
+        detail: `${this.name}:${line} ${yamlReason(first.message)}`,
       });
     }
     this.contents = doc.contents as Node | null;
@@ -55,7 +66,7 @@ export class ProfileSource {
     } catch (err) {
       // Alias bombs and broken anchors surface here, after parsing.
       throw new XnatError('XNAT_ERR_CONFIG_YAML', {
-        detail: `${this.name}: ${(err as Error).message}`,
+        detail: `${this.name}: ${yamlReason((err as Error).message)}`,
         cause: err,
       });
     }
