@@ -51,8 +51,14 @@ export class ProfileSource {
     readonly name: string,
   ) {
     this.lines = new LineCounter();
-    // prettyErrors off: pretty messages quote the offending source line, which may hold a secret.
-    const doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+    // prettyErrors off: pretty messages quote the offending source line, which may hold a secret. logLevel
+    // 'error': the library's warnings (e.g. a collection used as a key) go to stderr, key text and all.
+    const doc = parseDocument(text, {
+      lineCounter: this.lines,
+      prettyErrors: false,
+      uniqueKeys: true,
+      logLevel: 'error',
+    });
     const first = doc.errors[0];
     if (first) {
       const line = this.lines.linePos(first.pos[0]).line;
