@@ -29,12 +29,22 @@ function yamlReason(message: string): string {
     .slice(0, 200);
 }
 
-/** Renders `['mappings', 1, 'remotePort']` as `mappings[1].remotePort`. */
+/** Key names shown as written: what a profile key (or a typo of one) looks like; longer is a value's shape. */
+const SHOWN_KEY_RE = /^[A-Za-z0-9_.-]{1,32}$/;
+
+/**
+ * Renders `['mappings', 1, 'remotePort']` as `mappings[1].remotePort`. An unknown key that cannot be a key
+ * name (a 44-character base64 key written where a key goes) is shown by its length, never its text.
+ */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out === '' ? String(seg) : `.${String(seg)}`;
+    else {
+      const text = String(seg);
+      const name = SHOWN_KEY_RE.test(text) ? text : `<key of ${text.length} characters>`;
+      out += out === '' ? name : `.${name}`;
+    }
   }
   return out === '' ? '(top level)' : out;
 }
