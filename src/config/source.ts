@@ -80,10 +80,10 @@ export class ProfileSource {
     try {
       this.data = doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
-      // Alias bombs and broken anchors surface here, after parsing.
+      // Alias bombs and broken anchors surface here, after parsing. No cause: its message names the alias,
+      // source text that a logged error's cause chain would print.
       throw new XnatError('XNAT_ERR_CONFIG_YAML', {
         detail: `${this.name}: ${yamlReason((err as Error).message)}`,
-        cause: err,
       });
     }
   }
