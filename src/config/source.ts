@@ -23,9 +23,10 @@ const MAX_LISTED_ISSUES = 10;
  * extra characters: <the rest of the line>", "Unresolved tag: <tag>"): that text may be a secret's line.
  */
 function yamlReason(message: string): string {
+  // Any line terminator ends the first line: "Not a YAML token: \r<key>" has no \n before the key.
   return message
-    .split('\n')[0]!
-    .replace(/(?<=[A-Za-z)]): .*$/, '')
+    .split(/[\r\n\u2028\u2029]/)[0]!
+    .replace(/(?<=[A-Za-z)]): .*$/s, '')
     .slice(0, 200);
 }
 
