@@ -13,7 +13,7 @@ import type fc from 'fast-check';
 import { ERRORS, XnatError, isErrorCode, type ErrorCode } from '../../src/errors.ts';
 
 /** Default time budget of one property with share 1, in ms. */
-export const FUZZ_DEFAULT_MS = 1500;
+export const FUZZ_DEFAULT_MS = 1000;
 /** Default run cap of one property with share 1. */
 export const FUZZ_DEFAULT_RUNS = 2000;
 
