@@ -18,12 +18,34 @@ export interface ProfileIssue {
 /** Most problems listed in one error; the rest are counted. */
 const MAX_LISTED_ISSUES = 10;
 
-/** Renders `['mappings', 1, 'remotePort']` as `mappings[1].remotePort`. */
+/**
+ * The yaml library's reason without the source text some messages end with ("Block scalar header includes
+ * extra characters: <the rest of the line>", "Unresolved tag: <tag>"): that text may be a secret's line.
+ */
+function yamlReason(message: string): string {
+  // Any line terminator ends the first line: "Not a YAML token: \r<key>" has no \n before the key.
+  return message
+    .split(/[\r\n\u2028\u2029]/)[0]!
+    .replace(/(?<=[A-Za-z)]): .*$/s, '')
+    .slice(0, 200);
+}
+
+/** Key names shown as written: what a profile key (or a typo of one) looks like; longer is a value's shape. */
+const SHOWN_KEY_RE = /^[A-Za-z0-9_.-]{1,32}$/;
+
+/**
+ * Renders `['mappings', 1, 'remotePort']` as `mappings[1].remotePort`. An unknown key that cannot be a key
+ * name (a 44-character base64 key written where a key goes) is shown by its length, never its text.
+ */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out === '' ? String(seg) : `.${String(seg)}`;
+    else {
+      const text = String(seg);
+      const name = SHOWN_KEY_RE.test(text) ? text : `<key of ${text.length} characters>`;
+      out += out === '' ? name : `.${name}`;
+    }
   }
   return out === '' ? '(top level)' : out;
 }
@@ -40,23 +62,29 @@ export class ProfileSource {
     readonly name: string,
   ) {
     this.lines = new LineCounter();
-    // prettyErrors off: pretty messages quote the offending source line, which may hold a secret.
-    const doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+    // prettyErrors off: pretty messages quote the offending source line, which may hold a secret. logLevel
+    // 'error': the library's warnings (e.g. a collection used as a key) go to stderr, key text and all.
+    const doc = parseDocument(text, {
+      lineCounter: this.lines,
+      prettyErrors: false,
+      uniqueKeys: true,
+      logLevel: 'error',
+    });
     const first = doc.errors[0];
     if (first) {
       const line = this.lines.linePos(first.pos[0]).line;
       throw new XnatError('XNAT_ERR_CONFIG_YAML', {
-        detail: `${this.name}:${line} ${first.message.split('\n')[0]!.slice(0, 200)}`,
+        detail: `${this.name}:${line} ${yamlReason(first.message)}`,
       });
     }
     this.contents = doc.contents as Node | null;
     try {
       this.data = doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
-      // Alias bombs and broken anchors surface here, after parsing.
+      // Alias bombs and broken anchors surface here, after parsing. No cause: its message names the alias,
+      // source text that a logged error's cause chain would print.
       throw new XnatError('XNAT_ERR_CONFIG_YAML', {
-        detail: `${this.name}: ${(err as Error).message}`,
-        cause: err,
+        detail: `${this.name}: ${yamlReason((err as Error).message)}`,
       });
     }
   }

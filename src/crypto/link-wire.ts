@@ -215,6 +215,8 @@ export class ByteQueue {
    * valid until that buffer is reused), so a reader that consumes the bytes at once allocates nothing.
    */
   take(n: number, scratch?: () => Buffer): Buffer {
+    // An empty queue has no first chunk; taking nothing from it is still within n <= length.
+    if (n === 0) return Buffer.alloc(0);
     const first = this.chunks[this.head]!;
     const avail = first.length - this.offset;
     let out: Buffer;

@@ -4,22 +4,7 @@ import fc from 'fast-check';
 import { encodeFrame } from '../../src/wire/codec.ts';
 import { FrameDecoder } from '../../src/wire/decoder.ts';
 import { FRAME_HEADER_BYTES, FrameType, MAX_FRAME_PAYLOAD, type Frame } from '../../src/wire/frame.ts';
-import { frameArb } from './arbitraries.ts';
-
-/** Cuts `bytes` at the given points (taken modulo its length) into chunks, some of them empty. */
-function cut(bytes: Buffer, points: number[]): Buffer[] {
-  const at = [...new Set(points.map((p) => (bytes.length === 0 ? 0 : p % (bytes.length + 1))))].sort(
-    (a, b) => a - b,
-  );
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of at) {
-    out.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  out.push(bytes.subarray(prev));
-  return out;
-}
+import { cut, frameArb } from './arbitraries.ts';
 
 test('random frame sequences cut into random chunks decode to the same frames', (t) => {
   fc.assert(
