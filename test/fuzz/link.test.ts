@@ -22,7 +22,6 @@ import {
   CLOSE_REASON_MAX_BYTES,
   HANDSHAKE_FRAME_MAX_BYTES,
   HandshakeTag,
-  LINK_NOISE_PROTOCOL,
   PREFACE_BYTES,
   RECORD_MAX_BYTES,
   RECORD_MIN_BYTES,
@@ -33,6 +32,7 @@ import {
   encodeHandshakeFrame,
   encodePreface,
 } from '../../src/crypto/link-wire.ts';
+import { SUITES } from '../../src/crypto/link-suites.ts';
 import { createDuplexPair } from '../../src/transport/memory-pair.ts';
 import { FakeClock } from '../../src/util/clock.ts';
 import { byteEditArb, applyEdits, cut, cutPointsArb, mutatedArb } from '../wire/arbitraries.ts';
@@ -198,7 +198,7 @@ test('ByteQueue (the chunk queue under both phases) agrees with a plain byte str
 function realMessage1(relayPublic: Uint8Array): { preface: Buffer; frame: Buffer } {
   const preface = encodePreface();
   const hs = new HandshakeState({
-    protocolName: LINK_NOISE_PROTOCOL,
+    protocolName: SUITES['chacha20-poly1305'].protocolName,
     initiator: true,
     prologue: preface,
     s: generateKeyPair(),
