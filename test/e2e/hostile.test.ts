@@ -4,7 +4,7 @@ import ava from 'ava';
 import net, { type AddressInfo } from 'node:net';
 import { TestEnv, WAIT_MS } from './lib/env.ts';
 import { notableLogs, restartAgent, startPair } from './lib/cluster.ts';
-import { connectVisitor } from './lib/targets.ts';
+import { connectVisitor, ending } from './lib/targets.ts';
 
 const test = ava.serial;
 
@@ -142,4 +142,19 @@ test('two agents sharing one key: the relay says so once with both addresses, an
       .map((l) => l.retryInMs as number),
   );
   t.true(waits.length >= 1 && waits.every((ms) => ms >= 1_600), `waits ${waits.join(', ')}`);
+});
+
+test('a relay stopped with SIGTERM resets its live visitors (never a clean FIN)', async (t) => {
+  const env = new TestEnv(t);
+  const lan = await startCountingServer(env);
+  const { ports, relay } = await startPair(env, { mappings: [{ name: 'svc', localPort: lan.port }] });
+  const visitor = await connectVisitor(env, ports.svc!);
+  const first = new Promise<string>((resolve) => visitor.once('data', (d: Buffer) => resolve(d.toString())));
+  visitor.write('hello');
+  t.is(await first, 'ok hello');
+  const how = ending(visitor);
+  const stopped = Date.now();
+  await relay.proc.stop('SIGTERM');
+  t.is(await how, 'ECONNRESET');
+  t.log(`visitor reset ${Date.now() - stopped} ms after SIGTERM`);
 });
