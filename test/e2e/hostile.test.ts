@@ -2,7 +2,7 @@
 // against real relay and agent processes, with a legitimate visitor beside it that must keep working.
 import ava from 'ava';
 import net, { type AddressInfo } from 'node:net';
-import { TestEnv, WAIT_MS } from './lib/env.ts';
+import { TestEnv, WAIT_MS, freePort } from './lib/env.ts';
 import { notableLogs, restartAgent, startPair } from './lib/cluster.ts';
 import { connectVisitor, ending } from './lib/targets.ts';
 
@@ -93,8 +93,9 @@ async function idleVisitors(env: TestEnv, port: number, n: number): Promise<Arra
 test('idle visitors on one mapping cannot starve the others; the idle timeout frees their slots', async (t) => {
   const env = new TestEnv(t);
   const lan = await startCountingServer(env);
+  const adminPort = await freePort();
   const { ports, relay } = await startPair(env, {
-    relay: { tuning: { maxStreams: 40 } },
+    relay: { tuning: { maxStreams: 40 }, admin: { port: adminPort, token: 'hostile-test-admin-token' } },
     mappings: [
       { name: 'web', localPort: lan.port, idleTimeout: '2s' },
       { name: 'ssh', localPort: lan.port },
@@ -113,6 +114,14 @@ test('idle visitors on one mapping cannot starve the others; the idle timeout fr
   const hadError = await Promise.all(closes);
   t.true(hadError.every(Boolean), 'every silent visitor was reset, not closed');
   t.is(await ask(env, ports.web!, 'web again'), 'ok web again');
+  // The refusals and idle resets are counted in the relay's status (and /metrics, from the same snapshot).
+  const json = await env.run(['status', '--profile', relay.profilePath, '--json']);
+  const status = JSON.parse(json.otherLines.join('\n')) as {
+    sessions: Array<{ visitorsRefused?: { share: number; idleTimeout: number } }>;
+  };
+  const refused = status.sessions[0]!.visitorsRefused!;
+  t.is(refused.share, 30);
+  t.true(refused.idleTimeout >= 30, `idle resets counted: ${refused.idleTimeout}`);
   const refusals = relay.proc.logs.filter((l) => l.msg === 'visitors refused');
   t.true(refusals.length >= 1 && refusals.length <= 3, `aggregated refusal lines: ${refusals.length}`);
 });
