@@ -119,6 +119,28 @@ export function buildMetricsRegistry(status: () => Status): Registry {
       for (const s of sessions()) if (s.flowDrops) addDrops(c, '', s.flowDrops, SESSION_ONLY_CAUSES);
     },
   );
+  counter(
+    'xnat_visitors_refused_total',
+    'Visitors turned away or cut by cause (share: the mapping held its share of the stream cap; stream_limit; idle_timeout).',
+    ['agent', 'cause'],
+    (c) => {
+      for (const s of sessions()) {
+        const r = s.visitorsRefused;
+        if (!r) continue;
+        c.inc({ agent: s.agent, cause: 'share' }, r.share);
+        c.inc({ agent: s.agent, cause: 'stream_limit' }, r.streamLimit);
+        c.inc({ agent: s.agent, cause: 'idle_timeout' }, r.idleTimeout);
+      }
+    },
+  );
+  counter(
+    'xnat_replies_dropped_total',
+    'Answers a peer solicited (resets of never-opened streams, refusals of flooded commands) dropped at the replay cap.',
+    ['agent'],
+    (c) => {
+      for (const s of sessions()) if (s.repliesDropped) c.inc({ agent: s.agent }, s.repliesDropped);
+    },
+  );
   return registry;
 
   function counter(name: string, help: string, labelNames: string[], fill: (c: Counter) => void): void {

@@ -89,6 +89,14 @@ export interface SessionStatus {
   readonly flows?: readonly FlowStatus[];
   /** UDP drops this session saw, by cause (a mapping's own counters are in its MappingStatus). */
   readonly flowDrops?: UdpDrops;
+  /** Relay side: visitors turned away or cut, by cause (docs/security.md, "Visitors and streams"). */
+  readonly visitorsRefused?: {
+    readonly share: number;
+    readonly streamLimit: number;
+    readonly idleTimeout: number;
+  };
+  /** Answers the peer solicited that were dropped at the replay cap (mux resets, command refusals). */
+  readonly repliesDropped?: number;
 }
 
 /** Flows listed per session in a snapshot (the count is always whole); keeps snapshots small under floods. */

@@ -326,6 +326,8 @@ export class AgentSession implements MappingServer {
       activeFlows: this.flows.size,
       flows: this.flowStatus(),
       flowDrops: { ...this.flowDrops },
+      visitorsRefused: { ...this.refused },
+      repliesDropped: this.mux.stats.repliesDropped + this.endpoint.snapshot().refusalsDropped,
     };
   }
 

@@ -2,9 +2,9 @@
 // against real relay and agent processes, with a legitimate visitor beside it that must keep working.
 import ava from 'ava';
 import net, { type AddressInfo } from 'node:net';
-import { TestEnv, WAIT_MS } from './lib/env.ts';
+import { TestEnv, WAIT_MS, freePort } from './lib/env.ts';
 import { notableLogs, restartAgent, startPair } from './lib/cluster.ts';
-import { connectVisitor } from './lib/targets.ts';
+import { connectVisitor, ending } from './lib/targets.ts';
 
 const test = ava.serial;
 
@@ -93,8 +93,9 @@ async function idleVisitors(env: TestEnv, port: number, n: number): Promise<Arra
 test('idle visitors on one mapping cannot starve the others; the idle timeout frees their slots', async (t) => {
   const env = new TestEnv(t);
   const lan = await startCountingServer(env);
+  const adminPort = await freePort();
   const { ports, relay } = await startPair(env, {
-    relay: { tuning: { maxStreams: 40 } },
+    relay: { tuning: { maxStreams: 40 }, admin: { port: adminPort, token: 'hostile-test-admin-token' } },
     mappings: [
       { name: 'web', localPort: lan.port, idleTimeout: '2s' },
       { name: 'ssh', localPort: lan.port },
@@ -113,6 +114,14 @@ test('idle visitors on one mapping cannot starve the others; the idle timeout fr
   const hadError = await Promise.all(closes);
   t.true(hadError.every(Boolean), 'every silent visitor was reset, not closed');
   t.is(await ask(env, ports.web!, 'web again'), 'ok web again');
+  // The refusals and idle resets are counted in the relay's status (and /metrics, from the same snapshot).
+  const json = await env.run(['status', '--profile', relay.profilePath, '--json']);
+  const status = JSON.parse(json.otherLines.join('\n')) as {
+    sessions: Array<{ visitorsRefused?: { share: number; idleTimeout: number } }>;
+  };
+  const refused = status.sessions[0]!.visitorsRefused!;
+  t.is(refused.share, 30);
+  t.true(refused.idleTimeout >= 30, `idle resets counted: ${refused.idleTimeout}`);
   const refusals = relay.proc.logs.filter((l) => l.msg === 'visitors refused');
   t.true(refusals.length >= 1 && refusals.length <= 3, `aggregated refusal lines: ${refusals.length}`);
 });
@@ -142,4 +151,19 @@ test('two agents sharing one key: the relay says so once with both addresses, an
       .map((l) => l.retryInMs as number),
   );
   t.true(waits.length >= 1 && waits.every((ms) => ms >= 1_600), `waits ${waits.join(', ')}`);
+});
+
+test('a relay stopped with SIGTERM resets its live visitors (never a clean FIN)', async (t) => {
+  const env = new TestEnv(t);
+  const lan = await startCountingServer(env);
+  const { ports, relay } = await startPair(env, { mappings: [{ name: 'svc', localPort: lan.port }] });
+  const visitor = await connectVisitor(env, ports.svc!);
+  const first = new Promise<string>((resolve) => visitor.once('data', (d: Buffer) => resolve(d.toString())));
+  visitor.write('hello');
+  t.is(await first, 'ok hello');
+  const how = ending(visitor);
+  const stopped = Date.now();
+  await relay.proc.stop('SIGTERM');
+  t.is(await how, 'ECONNRESET');
+  t.log(`visitor reset ${Date.now() - stopped} ms after SIGTERM`);
 });
