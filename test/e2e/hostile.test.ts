@@ -1,6 +1,7 @@
 // End to end, visitors as an attacker would be one (issue 15): each attack at a small, bounded scale
 // against real relay and agent processes, with a legitimate visitor beside it that must keep working.
 import ava from 'ava';
+import { readFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { TestEnv, WAIT_MS, freePort } from './lib/env.ts';
 import { notableLogs, restartAgent, startPair } from './lib/cluster.ts';
@@ -166,4 +167,62 @@ test('a relay stopped with SIGTERM resets its live visitors (never a clean FIN)'
   await relay.proc.stop('SIGTERM');
   t.is(await how, 'ECONNRESET');
   t.log(`visitor reset ${Date.now() - stopped} ms after SIGTERM`);
+});
+
+/** VmRSS of process `pid`, in bytes. */
+function rssOf(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+  return Number(line?.[1] ?? 0) * 1024;
+}
+
+test('stalled visitors (a request, then never read) cost the agent a bounded amount each', async (t) => {
+  const env = new TestEnv(t);
+  // A LAN service that answers every connection with 4 MiB at once, as a download server would.
+  const reply = Buffer.alloc(4 * 1024 * 1024, 7);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.once('close', () => sockets.delete(s));
+    s.write(reply);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  env.onDispose(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const lanPort = (server.address() as AddressInfo).port;
+  const { ports, agent } = await startPair(env, { mappings: [{ name: 'dl', localPort: lanPort }] });
+  const pid = agent.proc.pid!;
+  const before = rssOf(pid);
+  const stalled: net.Socket[] = [];
+  for (let i = 0; i < 100; i++) {
+    const s = await connectVisitor(env, ports.dl!);
+    s.pause(); // never reads: the kernel buffers fill, then xnat's windows, then the LAN service waits
+    stalled.push(s);
+  }
+  await waitUntil(() => sockets.size >= 100, 'every stalled visitor to reach the LAN service');
+  // Let the windows fill and RSS settle.
+  let last = 0;
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = rssOf(pid);
+    if (Math.abs(now - last) < 256 * 1024) break;
+    last = now;
+  }
+  const perStream = (rssOf(pid) - before) / 100;
+  t.log(`agent RSS per stalled visitor: ${Math.round(perStream / 1024)} KiB`);
+  // RSS counts the garbage of what passed through too (loopback kernel buffers take MiBs per socket before
+  // the visitor's window closes), so the bound is loose: without backpressure each would cost its 4 MiB.
+  t.true(perStream < 2 * 1024 * 1024, `agent RSS per stalled visitor ${Math.round(perStream / 1024)} KiB`);
+  // The tunnel still serves: a fresh visitor that reads gets its whole 4 MiB.
+  const fresh = await connectVisitor(env, ports.dl!);
+  let got = 0;
+  await new Promise<void>((resolve) => {
+    fresh.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got >= reply.length) resolve();
+    });
+  });
+  t.is(got, reply.length);
 });
