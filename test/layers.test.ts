@@ -14,6 +14,8 @@ const LEVEL: Record<string, number> = {
   observe: 1,
   crypto: 2,
   transport: 2,
+  // One Noise-secured link: handshake, records, keepalive, rekey (design.md section 4, L2.5).
+  link: 2.5,
   session: 3,
   mux: 4,
   command: 5,
@@ -72,4 +74,22 @@ test('no upward imports, and relay and agent never import each other', (t) => {
     }
   }
   t.deepEqual(violations, []);
+});
+
+test('the link layer sits between crypto and session: crypto never imports link, link never imports session', (t) => {
+  const wrong: string[] = [];
+  for (const file of walk(SRC)) {
+    const from = area(file);
+    for (const spec of importsOf(file)) {
+      const to = area(resolve(dirname(file), spec));
+      if ((from === 'crypto' && to === 'link') || (from === 'link' && (to === 'session' || to === 'mux')))
+        wrong.push(`${relative(SRC, file)} imports ${to}`);
+    }
+  }
+  t.deepEqual(wrong, []);
+  t.true(walk(join(SRC, 'link')).length >= 5, 'src/link/ holds the link');
+  t.false(
+    walk(join(SRC, 'crypto')).some((f) => /link/.test(relative(SRC, f))),
+    'no link file left in crypto/',
+  );
 });

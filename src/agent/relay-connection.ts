@@ -2,8 +2,8 @@
 // and the LAN side of every stream. It knows nothing of the CLI or of other relays.
 import type { Session } from '../session/index.ts';
 import { SessionClient } from '../session/index.ts';
-import { connectLink } from '../crypto/link.ts';
-import { SuiteProposal } from '../crypto/link-suites.ts';
+import { connectLink } from '../link/link.ts';
+import { SuiteProposal } from '../link/suites.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
 import { dialTcp } from '../transport/tcp.ts';
 import { Mux, type MuxStream } from '../mux/mux.ts';

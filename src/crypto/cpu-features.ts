@@ -1,5 +1,5 @@
 // Whether this CPU has AES instructions (x86 AES-NI, ARMv8 crypto extensions), read once from
-// /proc/cpuinfo on Linux. It knows nothing of suites; link-suites.ts turns the answer into a choice.
+// /proc/cpuinfo on Linux. It knows nothing of suites; link/suites.ts turns the answer into a choice.
 import { readFileSync } from 'node:fs';
 
 /** Where the answer came from, for logs and tests. */

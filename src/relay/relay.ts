@@ -1,7 +1,7 @@
 // The relay: accepts agents on its control port, authenticates them, runs their sessions and public ports.
 // It knows nothing of the CLI; `xnat relay` builds one from a profile and closes it on a signal.
 import type { Socket } from 'node:net';
-import { LinkAcceptor } from '../crypto/link.ts';
+import { LinkAcceptor } from '../link/link.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
 import { listenTcp, type TcpListener } from '../transport/tcp.ts';
 import { SessionServer, type Session } from '../session/index.ts';

@@ -8,7 +8,7 @@ import { FrameDecoder } from '../wire/decoder.ts';
 import type { Frame } from '../wire/frame.ts';
 
 /**
- * The part of src/crypto/link.ts's Link the session uses; the Link satisfies it structurally, and
+ * The part of src/link/link.ts's Link the session uses; the Link satisfies it structurally, and
  * test/helpers/memory-link.ts implements it in memory.
  * Events: 'data' (chunk: Buffer, in order), 'drain', 'rtt' (ms), 'close' (err?: XnatError) – once.
  */

@@ -2,8 +2,8 @@
 // A script, not a test: run with `node --import=tsx test/bench/link.ts [MiB]`.
 import type { AeadBackendName } from '../../src/crypto/aead.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
-import { LinkAcceptor, connectLink, type Link } from '../../src/crypto/link.ts';
-import { CIPHER_SUITES, type CipherSuite } from '../../src/crypto/link-suites.ts';
+import { LinkAcceptor, connectLink, type Link } from '../../src/link/link.ts';
+import { CIPHER_SUITES, type CipherSuite } from '../../src/link/suites.ts';
 import { dialTcp, listenTcp } from '../../src/transport/tcp.ts';
 
 const CHUNK_BYTES = 64 * 1024;

@@ -7,7 +7,7 @@ import {
   hasAesInstructions,
   type CpuProbe,
 } from '../../src/crypto/cpu-features.ts';
-import { SuiteProposal, resolveCipher } from '../../src/crypto/link-suites.ts';
+import { SuiteProposal, resolveCipher } from '../../src/link/suites.ts';
 
 const X86_AESNI = [
   'processor\t: 0',

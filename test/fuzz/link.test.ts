@@ -9,14 +9,9 @@ import type { Duplex } from 'node:stream';
 import type { ErrorCode, XnatError } from '../../src/errors.ts';
 import { HandshakeState } from '../../src/crypto/handshake-state.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
-import { HANDSHAKE_TIMEOUT_MS, LinkAcceptor, connectLink, type Link } from '../../src/crypto/link.ts';
-import {
-  FAREWELL_LINGER_MS,
-  HandshakeReader,
-  ZERO_PSK,
-  runInitiator,
-} from '../../src/crypto/link-handshake.ts';
-import type { RecordCipher } from '../../src/crypto/link-options.ts';
+import { HANDSHAKE_TIMEOUT_MS, LinkAcceptor, connectLink, type Link } from '../../src/link/link.ts';
+import { FAREWELL_LINGER_MS, HandshakeReader, ZERO_PSK, runInitiator } from '../../src/link/handshake.ts';
+import type { RecordCipher } from '../../src/link/options.ts';
 import {
   ByteQueue,
   CLOSE_REASON_MAX_BYTES,
@@ -31,8 +26,8 @@ import {
   encodeClose,
   encodeHandshakeFrame,
   encodePreface,
-} from '../../src/crypto/link-wire.ts';
-import { SUITES } from '../../src/crypto/link-suites.ts';
+} from '../../src/link/wire.ts';
+import { SUITES } from '../../src/link/suites.ts';
 import { createDuplexPair } from '../../src/transport/memory-pair.ts';
 import { FakeClock } from '../../src/util/clock.ts';
 import { byteEditArb, applyEdits, cut, cutPointsArb, mutatedArb } from '../wire/arbitraries.ts';

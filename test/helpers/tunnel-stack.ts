@@ -1,10 +1,10 @@
 // An in-process relay/agent stack over real TCP on 127.0.0.1: links (Noise), sessions and muxes on both
 // sides, with the fault proxy in between. For integration tests of the layers below relay/ and agent/.
 import { once } from 'node:events';
-import { LinkAcceptor, connectLink } from '../../src/crypto/link.ts';
+import { LinkAcceptor, connectLink } from '../../src/link/link.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import type { AeadBackendName } from '../../src/crypto/aead.ts';
-import { CIPHER_SUITES, type CipherSuite } from '../../src/crypto/link-suites.ts';
+import { CIPHER_SUITES, type CipherSuite } from '../../src/link/suites.ts';
 import { listenTcp, dialTcp, type TcpListener } from '../../src/transport/tcp.ts';
 import { SessionServer, SessionClient, type Session } from '../../src/session/index.ts';
 import { Mux } from '../../src/mux/mux.ts';

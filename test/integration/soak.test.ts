@@ -4,7 +4,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { createCipheriv, createHash } from 'node:crypto';
 import type { MuxStream } from '../../src/mux/mux.ts';
-import type { CipherSuite } from '../../src/crypto/link-suites.ts';
+import type { CipherSuite } from '../../src/link/suites.ts';
 import { startStack, testSuites } from '../helpers/tunnel-stack.ts';
 import { waitFor } from '../helpers/procs.ts';
 

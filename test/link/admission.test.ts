@@ -8,7 +8,7 @@ import {
   sourceOf,
   type AdmissionOptions,
   type AdmissionTicket,
-} from '../../src/crypto/link-admission.ts';
+} from '../../src/link/admission.ts';
 import { XnatError as Err } from '../../src/errors.ts';
 import { buildMetricsRegistry } from '../../src/admin/metrics.ts';
 import type { RelayStatus } from '../../src/observe/status.ts';

@@ -4,8 +4,8 @@ import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { isXnatError, type XnatError } from '../../src/errors.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
-import { LinkAcceptor, connectLink } from '../../src/crypto/link.ts';
-import { encodePreface, HandshakeTag } from '../../src/crypto/link-wire.ts';
+import { LinkAcceptor, connectLink } from '../../src/link/link.ts';
+import { encodePreface, HandshakeTag } from '../../src/link/wire.ts';
 import { createDuplexPair } from '../../src/transport/memory-pair.ts';
 import { FakeClock } from '../../src/util/clock.ts';
 import {

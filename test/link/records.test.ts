@@ -4,7 +4,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { isXnatError } from '../../src/errors.ts';
 import { FakeClock } from '../../src/util/clock.ts';
-import { RECORD_MIN_BYTES } from '../../src/crypto/link-wire.ts';
+import { RECORD_MIN_BYTES } from '../../src/link/wire.ts';
 import {
   closed,
   collect,

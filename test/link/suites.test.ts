@@ -4,9 +4,9 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { isXnatError, type XnatError } from '../../src/errors.ts';
-import { connectLink, type Link } from '../../src/crypto/link.ts';
-import { CIPHER_SUITES, SuiteProposal, type CipherSuite } from '../../src/crypto/link-suites.ts';
-import { PREFACE_SUITE_OFFSET } from '../../src/crypto/link-wire.ts';
+import { connectLink, type Link } from '../../src/link/link.ts';
+import { CIPHER_SUITES, SuiteProposal, type CipherSuite } from '../../src/link/suites.ts';
+import { PREFACE_SUITE_OFFSET } from '../../src/link/wire.ts';
 import { dialTcp } from '../../src/transport/tcp.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import {

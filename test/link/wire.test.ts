@@ -11,7 +11,7 @@ import {
   encodeClose,
   encodeHandshakeFrame,
   encodePreface,
-} from '../../src/crypto/link-wire.ts';
+} from '../../src/link/wire.ts';
 
 test('ByteQueue parses u16-prefixed frames identically however the bytes are chunked', (t) => {
   fc.assert(

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { FakeClock } from '../../src/util/clock.ts';
 import { FrameType, type Frame } from '../../src/wire/frame.ts';
-import type { Link } from '../../src/crypto/link.ts';
+import type { Link } from '../../src/link/link.ts';
 import type { SessionLink } from '../../src/session/session-link.ts';
 import type { Session } from '../../src/session/session.ts';
 import { createHarness, dataFrame, next, settle, waitFor } from './harness.ts';

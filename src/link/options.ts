@@ -1,10 +1,10 @@
 // Settings, defaults and the handshake-to-record-layer hand-over types of links, shared by link*.ts.
-// It knows no behaviour: link-records.ts applies these settings, link.ts and link-handshake.ts fill them in.
+// It knows no behaviour: records.ts applies these settings, link.ts and handshake.ts fill them in.
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../observe/log.ts';
-import type { AeadBackendName } from './aead.ts';
-import type { CipherChoice, CipherSuite, SuiteProposal } from './link-suites.ts';
+import type { AeadBackendName } from '../crypto/aead.ts';
+import type { CipherChoice, CipherSuite, SuiteProposal } from './suites.ts';
 /** Default interval between keepalive PINGs, in milliseconds. */
 export const KEEPALIVE_INTERVAL_MS = 1000;
 /** Default silence (no record at all received) after which a link is declared dead, in milliseconds. */

@@ -1,13 +1,13 @@
 // Entry point of links: connectLink (agent side) and LinkAcceptor (relay side, which runs each handshake
-// under link-admission.ts's caps and deadlines); re-exports the Link. It knows nothing of TCP: any Duplex will do.
+// under admission.ts's caps and deadlines); re-exports the Link. It knows nothing of TCP: any Duplex will do.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { XnatError, toXnatError } from '../errors.ts';
 import type { HandshakeStatus } from '../observe/status.ts';
 import { realClock } from '../util/clock.ts';
 import { silentLogger } from '../observe/log.ts';
-import type { KeyPair } from './keys.ts';
-import { keyFingerprint } from './keys.ts';
+import type { KeyPair } from '../crypto/keys.ts';
+import { keyFingerprint } from '../crypto/keys.ts';
 import {
   HandshakeFailure,
   HandshakeReader,
@@ -15,14 +15,14 @@ import {
   dropWithHint,
   runInitiator,
   runResponder,
-} from './link-handshake.ts';
-import { HANDSHAKE_TIMEOUT_MS, LinkAdmission } from './link-admission.ts';
-import { Link } from './link-records.ts';
-import type { LinkInit, LinkOptions } from './link-options.ts';
-import { HandshakeTag, encodeHandshakeFrame } from './link-wire.ts';
+} from './handshake.ts';
+import { HANDSHAKE_TIMEOUT_MS, LinkAdmission } from './admission.ts';
+import { Link } from './records.ts';
+import type { LinkInit, LinkOptions } from './options.ts';
+import { HandshakeTag, encodeHandshakeFrame } from './wire.ts';
 
-export { Link } from './link-records.ts';
-export type { LinkOptions, LinkStats } from './link-options.ts';
+export { Link } from './records.ts';
+export type { LinkOptions, LinkStats } from './options.ts';
 export {
   CLOSE_LINGER_MS,
   KEEPALIVE_INTERVAL_MS,
@@ -30,15 +30,15 @@ export {
   LINK_HIGH_WATER_MARK_BYTES,
   REKEY_AFTER_BYTES,
   REKEY_AFTER_MS,
-} from './link-options.ts';
-export { ZERO_PSK } from './link-handshake.ts';
+} from './options.ts';
+export { ZERO_PSK } from './handshake.ts';
 
 export {
   FIRST_MESSAGE_TIMEOUT_MS,
   HANDSHAKE_TIMEOUT_MS,
   MAX_PENDING_HANDSHAKES,
   MAX_PENDING_HANDSHAKES_PER_SOURCE,
-} from './link-admission.ts';
+} from './admission.ts';
 
 /** The agent side. */
 export interface InitiatorOptions extends LinkOptions {
@@ -98,7 +98,7 @@ export async function connectLink(socket: Duplex, opts: InitiatorOptions): Promi
 
 /**
  * The relay side: runs handshakes on accepted sockets under the admission's caps and deadlines
- * (link-admission.ts). Events: 'link' (Link) on success and 'handshakeError' (XnatError) on failure,
+ * (admission.ts). Events: 'link' (Link) on success and 'handshakeError' (XnatError) on failure,
  * besides the promise accept() returns.
  */
 export class LinkAcceptor extends EventEmitter {

@@ -1,11 +1,11 @@
 // The link's cipher suites: their ids in the preface, their Noise protocol names and handshake states,
 // the `auto` choice, and the agent's proposal across redials. It knows nothing of sockets or frames.
-import type { AeadBackendName, AeadCipher } from './aead.ts';
-import { hasAesInstructions, type AesSupport } from './cpu-features.ts';
-import { HandshakeState } from './handshake-state.ts';
-import type { KeyPair } from './keys.ts';
+import type { AeadBackendName, AeadCipher } from '../crypto/aead.ts';
+import { hasAesInstructions, type AesSupport } from '../crypto/cpu-features.ts';
+import { HandshakeState } from '../crypto/handshake-state.ts';
+import type { KeyPair } from '../crypto/keys.ts';
 
-/** Offset of the suite id in the preface (link-wire.ts lays out the rest). */
+/** Offset of the suite id in the preface (wire.ts lays out the rest). */
 export const PREFACE_SUITE_OFFSET = 5;
 
 /** A suite, as profiles name it. */

@@ -2,7 +2,7 @@
 // that parses u16 length prefixes without joining every chunk. Pure codecs; no sockets, no keys.
 // docs/protocol.md describes the same bytes for writers of compatible peers.
 import { XnatError } from '../errors.ts';
-import { PREFACE_SUITE_OFFSET, suiteById, type CipherSuite } from './link-suites.ts';
+import { PREFACE_SUITE_OFFSET, suiteById, type CipherSuite } from './suites.ts';
 
 /** The first four bytes an agent sends: ASCII "XNAT". */
 export const PREFACE_MAGIC = Buffer.from('XNAT', 'ascii');
@@ -10,7 +10,7 @@ export const PREFACE_MAGIC = Buffer.from('XNAT', 'ascii');
 export const LINK_PROTOCOL_VERSION = 1;
 /** Length of the preface: magic (4), version (1), cipher suite id (1), reserved zero bytes (2). */
 export const PREFACE_BYTES = 8;
-/** Offset of the cipher suite id in the preface (link-suites.ts: 0 = ChaChaPoly, 1 = AESGCM). */
+/** Offset of the cipher suite id in the preface (suites.ts: 0 = ChaChaPoly, 1 = AESGCM). */
 export { PREFACE_SUITE_OFFSET };
 
 /** Bytes of a length prefix (u16 big-endian), in both phases. */

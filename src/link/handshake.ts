@@ -4,9 +4,9 @@
 import type { Duplex } from 'node:stream';
 import { XnatError, isErrorCode, toXnatError, type ErrorCode } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
-import { PSK_BYTES, keyFingerprint, type KeyPair } from './keys.ts';
-import type { LinkInit, LinkOptions } from './link-options.ts';
-import { CIPHER_SUITES, SUITES, SuiteProposal, resolveCipher, suiteState, trySuites } from './link-suites.ts';
+import { PSK_BYTES, keyFingerprint, type KeyPair } from '../crypto/keys.ts';
+import type { LinkInit, LinkOptions } from './options.ts';
+import { CIPHER_SUITES, SUITES, SuiteProposal, resolveCipher, suiteState, trySuites } from './suites.ts';
 import {
   ByteQueue,
   HANDSHAKE_FRAME_MAX_BYTES,
@@ -20,7 +20,7 @@ import {
   encodeHandshakeFrame,
   encodePreface,
   prefaceSuite,
-} from './link-wire.ts';
+} from './wire.ts';
 
 /**
  * The psk of an agent configured without one: 32 zero bytes, as WireGuard does. The handshake shape

@@ -15,7 +15,7 @@ import {
   type LinkInit,
   type LinkStats,
   type RecordCipher,
-} from './link-options.ts';
+} from './options.ts';
 import {
   ByteQueue,
   LENGTH_PREFIX_BYTES,
@@ -28,8 +28,8 @@ import {
   encodeClose,
   encodePingPong,
   type CloseBody,
-} from './link-wire.ts';
-import type { CipherSuite } from './link-suites.ts';
+} from './wire.ts';
+import type { CipherSuite } from './suites.ts';
 
 /** PINGs awaiting their PONG that are remembered for RTT; older ones are forgotten. */
 const MAX_PINGS_IN_FLIGHT = 16;
