@@ -286,10 +286,17 @@ export class Link extends EventEmitter {
     this.rekeyTimer = this.clock.setTimeout(() => this.guard(() => this.rekey()), this.rekeyAfterMs);
   }
 
+  /**
+   * Write-through when idle, batching when busy: with nothing waiting in the socket, the batch goes out at
+   * the end of the current task (a microtask: frames written by one event handler still share a record),
+   * so a lone keypress never waits for the event loop's next turn. While the socket still holds bytes, the
+   * flush waits for the next turn (setImmediate) and gathers everything written meanwhile into full records.
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(this.onFlush);
+    if (this.socket.writableLength === 0) queueMicrotask(this.onFlush);
+    else setImmediate(this.onFlush);
   }
 
   private readonly onFlush = (): void => {

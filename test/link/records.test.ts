@@ -52,6 +52,22 @@ test('many small writes in one tick are batched into few records', async (t) => 
   relay.destroy();
 });
 
+test('write-through: a lone 64 B frame on an idle link is sealed in the same task, before the next turn', async (t) => {
+  const { agent, relay } = await tapLinks(makeKeys());
+  await waitFor(
+    () => (agent as unknown as { socket: { writableLength: number } }).socket.writableLength === 0,
+  );
+  const before = agent.stats.recordsOut;
+  const got = collect(relay, 64);
+  agent.write(Buffer.alloc(64, 1));
+  t.is(agent.stats.recordsOut, before, 'batched within the task that wrote it');
+  await Promise.resolve(); // one microtask: no timer, no setImmediate turn
+  t.is(agent.stats.recordsOut, before + 1, 'sealed and handed to the socket at the end of the task');
+  t.is((await got).length, 64);
+  agent.destroy();
+  relay.destroy();
+});
+
 test('a write that fits in one record is never split across two: the receiver gets whole writes', async (t) => {
   const { agent, relay } = await tapLinks(makeKeys());
   // 16 394 bytes: a 16 KiB DATA frame with its header; four of them do not fit in one record (65 518).
