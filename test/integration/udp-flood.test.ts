@@ -117,9 +117,11 @@ test('a flood beyond the flow caps is evicted and counted while a real player ke
   );
   const drops = m.flowDrops!;
   // 120 flows of one address leave 16 (104 per-source evictions); 480 more from 8 addresses do not fit
-  // 64 (about 420 table-full evictions). Bounds are loose: a datagram the kernel dropped never arrived.
-  t.true(drops.perSource >= 80, `per-source evictions ${drops.perSource}`);
-  t.true(drops.tableFull >= 200, `table-full evictions ${drops.tableFull}`);
+  // 64 (about 420 table-full evictions). Bounds are loose: a datagram the kernel dropped from the
+  // relay's full socket buffer never arrived (170 of 420 were seen on a loaded 2-core run), so they only
+  // prove that flows beyond the caps were evicted, not refused or kept.
+  t.true(drops.perSource >= 50, `per-source evictions ${drops.perSource}`);
+  t.true(drops.tableFull >= 50, `table-full evictions ${drops.tableFull}`);
   t.is(drops.noAgent + drops.sessionRefused, 0);
 
   const after = await flowOf();
