@@ -131,7 +131,12 @@ export class RelayConnection {
     });
     this.client.on('restored', (o: OutageSummary) => {
       this.log.warn(
-        { outageMs: o.outageMs, attempts: o.attempts, resumed: o.resumed, code: o.lastError?.code },
+        {
+          outageMs: Math.round(o.outageMs),
+          attempts: o.attempts,
+          resumed: o.resumed,
+          code: o.lastError?.code,
+        },
         'link restored',
       );
     });
