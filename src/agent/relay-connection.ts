@@ -1,7 +1,7 @@
 // The agent's tie to one relay: the redial loop, the session's mux and commands, mapping registration,
 // and the LAN side of every stream. It knows nothing of the CLI or of other relays.
 import type { Session } from '../session/index.ts';
-import { SessionClient } from '../session/index.ts';
+import { SessionClient, type OutageSummary } from '../session/index.ts';
 import { connectLink } from '../link/link.ts';
 import { SuiteProposal } from '../link/suites.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
@@ -37,13 +37,7 @@ import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../util/clock.ts';
 import { Backoff } from '../util/backoff.ts';
 import { AgentFlows, udpMappingStatus } from './udp-flows.ts';
-import { hedge } from '../util/hedge.ts';
 import { VERSION } from '../util/version.ts';
-
-/** A dial (TCP + handshake) not done after this long gets a sibling attempt; loopback and LANs answer in ms. */
-const DIAL_HEDGE_MS = 1_000;
-/** Dials in flight at most per redial. */
-const DIAL_HEDGE_MAX = 3;
 
 /** Registration of failed mappings is retried with this backoff (the relay profile may be fixed meanwhile). */
 const MAPPING_RETRY = { initialMs: 2_000, maxMs: 60_000 } as const;
@@ -100,27 +94,24 @@ export class RelayConnection {
     // One proposal across redials: under `auto` it moves on after a relay refuses a suite.
     const cipher = new SuiteProposal(tuning.cipher);
     this.client = new SessionClient({
-      // Hedged: a dial stuck on a dead path (lost SYNs or handshake bytes during an outage) must not hold
-      // up recovery, so another starts every DIAL_HEDGE_MS while none has succeeded.
-      dial: () =>
-        hedge(
-          async (signal) => {
-            const socket = await dialTcp(relay.address.host, relay.address.port, { signal });
-            signal.addEventListener('abort', () => socket.destroy(), { once: true });
-            return connectLink(socket, {
-              staticKeys,
-              remoteStaticKey: relay.publicKey,
-              psk: relay.psk,
-              keepaliveIntervalMs: tuning.keepaliveIntervalMs,
-              keepaliveTimeoutMs: tuning.keepaliveTimeoutMs,
-              cipher,
-              cipherBackend: tuning.cipherBackend,
-              clock,
-              logger: this.log,
-            });
-          },
-          { delayMs: DIAL_HEDGE_MS, maxAttempts: DIAL_HEDGE_MAX, clock, dispose: (late) => late.destroy() },
-        ),
+      // One dial; the session client hedges them (a dial stuck on a dead path is overtaken and abandoned)
+      // and aborts `signal` when this one lost or was given up.
+      dial: async (signal) => {
+        const socket = await dialTcp(relay.address.host, relay.address.port, { signal });
+        if (signal.aborted) socket.destroy();
+        else signal.addEventListener('abort', () => socket.destroy(), { once: true });
+        return connectLink(socket, {
+          staticKeys,
+          remoteStaticKey: relay.publicKey,
+          psk: relay.psk,
+          keepaliveIntervalMs: tuning.keepaliveIntervalMs,
+          keepaliveTimeoutMs: tuning.keepaliveTimeoutMs,
+          cipher,
+          cipherBackend: tuning.cipherBackend,
+          clock,
+          logger: this.log,
+        });
+      },
       backoff: { initialMs: profile.reconnect.initialDelayMs, maxMs: profile.reconnect.maxDelayMs },
       replacedDelayMs: profile.reconnect.replacedDelayMs,
       agentKey: staticKeys.publicKey,
@@ -132,7 +123,22 @@ export class RelayConnection {
     this.client.on('link-error', (err: unknown) => {
       const e = toXnatError(err);
       this.lastError = { code: e.code, message: e.message };
-      this.log.warn({ code: e.code, detail: e.detail, hint: e.hint }, 'link failed');
+      // During an outage of a session, transient failures are the outage itself: one 'link restored'
+      // line sums them up at its end (status keeps lastError). Before the first session, and for
+      // failures a retry will not fix (auth, suites), every one is a warning.
+      const quiet = this.client.inOutage && e.retryable;
+      this.log[quiet ? 'debug' : 'warn']({ code: e.code, detail: e.detail, hint: e.hint }, 'link failed');
+    });
+    this.client.on('restored', (o: OutageSummary) => {
+      this.log.warn(
+        {
+          outageMs: Math.round(o.outageMs),
+          attempts: o.attempts,
+          resumed: o.resumed,
+          code: o.lastError?.code,
+        },
+        'link restored',
+      );
     });
   }
 
@@ -246,7 +252,8 @@ export class RelayConnection {
     session.on('attached', onAttached);
     session.on('detached', (err?: XnatError) => {
       pushBounded(this.reconnects, { at: Date.now(), event: 'detached', code: err?.code });
-      log.warn({ code: err?.code }, 'session detached');
+      // Info: the outage's one warning is 'link restored', with its duration, when it ends.
+      log.info({ code: err?.code }, 'session detached');
     });
     session.on('closed', (err?: XnatError) => {
       mux.resetAll((err?.code ?? 'XNAT_ERR_SESSION_CLOSED') as ErrorCode);

@@ -35,8 +35,9 @@ const tuningShape = {
   streamWindow: size(16 * KiB, 16 * MiB).default(256 * KiB),
   maxStreams: int(1, 65_536).default(4096),
   keepaliveInterval: duration(100, MINUTE_MS).default(SECOND_MS),
-  // 4 s: a dead link is noticed well inside the 5 s a user tolerates before a game client gives up.
-  keepaliveTimeout: duration(500, 5 * MINUTE_MS).default(4 * SECOND_MS),
+  // 2 s (two missed pings; never below 4 x the link's smoothed RTT): a dead link is declared within 3 s,
+  // well inside the 5 s a user tolerates before a game client gives up (docs/operations.md).
+  keepaliveTimeout: duration(500, 5 * MINUTE_MS).default(2 * SECOND_MS),
   // UDP flow caps (docs/security.md): agent, LAN sockets per session; relay, per mapping and per visitor address.
   maxFlows: int(1, 65_536).default(4096),
   maxFlowsPerMapping: int(1, 1_048_576).default(4096),

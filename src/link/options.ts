@@ -7,8 +7,17 @@ import type { AeadBackendName } from '../crypto/aead.ts';
 import type { CipherChoice, CipherSuite, SuiteProposal } from './suites.ts';
 /** Default interval between keepalive PINGs, in milliseconds. */
 export const KEEPALIVE_INTERVAL_MS = 1000;
-/** Default silence (no record at all received) after which a link is declared dead, in milliseconds. */
-export const KEEPALIVE_TIMEOUT_MS = 4000;
+/**
+ * Default silence (no record at all received) after which a link is declared dead, in milliseconds:
+ * two missed pings; checked on each ping tick, so a dead link is declared 2-3 s after its last record.
+ * The timeout in force is max(this, KEEPALIVE_RTT_FACTOR x smoothed RTT) (records.ts).
+ */
+export const KEEPALIVE_TIMEOUT_MS = 2000;
+/**
+ * A slow link's timeout grows with its smoothed RTT: a loaded 4G uplink (RTT up to about 1 s when its
+ * queues fill) keeps its link instead of dropping it every time a ping waits behind the queue.
+ */
+export const KEEPALIVE_RTT_FACTOR = 4;
 /** Default plaintext bytes sent on one key before a rekey: 1 GiB. */
 export const REKEY_AFTER_BYTES = 1024 ** 3;
 /** Default age of a sending key before a rekey, in milliseconds: 10 minutes. */
@@ -35,7 +44,10 @@ export interface LinkOptions {
   cipherSuites?: readonly CipherSuite[];
   /** Interval between keepalive PINGs; default 1000. */
   keepaliveIntervalMs?: number;
-  /** No record at all received for this long -> XNAT_ERR_LINK_KEEPALIVE; default 4000. Checked on each ping tick. */
+  /**
+   * No record at all received for max(this, 4 x smoothed RTT) -> XNAT_ERR_LINK_KEEPALIVE; default 2000.
+   * Checked on each ping tick.
+   */
   keepaliveTimeoutMs?: number;
   /** Plaintext bytes sent on one key before the sender rekeys; default 1 GiB. */
   rekeyAfterBytes?: number;

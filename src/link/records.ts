@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../observe/log.ts';
 import {
   CLOSE_LINGER_MS,
   KEEPALIVE_INTERVAL_MS,
+  KEEPALIVE_RTT_FACTOR,
   KEEPALIVE_TIMEOUT_MS,
   LINK_HIGH_WATER_MARK_BYTES,
   REKEY_AFTER_BYTES,
@@ -336,7 +337,7 @@ export class Link extends EventEmitter {
   private readonly onKeepaliveTick = (): void => {
     if (this.isClosed) return;
     const silentMs = this.clock.now() - this.lastReceivedAt;
-    if (silentMs >= this.keepaliveTimeoutMs) {
+    if (silentMs >= Math.max(this.keepaliveTimeoutMs, KEEPALIVE_RTT_FACTOR * (this.srtt ?? 0))) {
       this.destroy(
         new XnatError('XNAT_ERR_LINK_KEEPALIVE', { detail: `nothing received for ${silentMs} ms` }),
       );

@@ -8,7 +8,12 @@ export {
   type SessionStats,
 } from './session.ts';
 export { SessionServer, type SessionServerOptions } from './session-server.ts';
-export { SessionClient, DEFAULT_CLIENT_BACKOFF, type SessionClientOptions } from './session-client.ts';
+export {
+  SessionClient,
+  DEFAULT_CLIENT_BACKOFF,
+  type OutageSummary,
+  type SessionClientOptions,
+} from './session-client.ts';
 export type { SessionLink } from './session-link.ts';
 export { computeResumeProof, verifyResumeProof, RESUME_PROOF_LABEL } from './resume-proof.ts';
 export * from './session-options.ts';

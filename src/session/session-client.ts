@@ -5,10 +5,19 @@ import { isErrorCode, toXnatError, XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import { Backoff, type BackoffOptions } from '../util/backoff.ts';
 import type { TimerHandle } from '../util/clock.ts';
+import { hedge } from '../util/hedge.ts';
 import { FrameType, type Frame } from '../wire/frame.ts';
 import { computeResumeProof } from './resume-proof.ts';
 import { Session } from './session.ts';
 import { LinkPort, type SessionLink } from './session-link.ts';
+import {
+  attemptDeadlineMs,
+  DEFAULT_FAST_REDIAL_WINDOW_MS,
+  DIAL_MAX_IN_FLIGHT,
+  dialSchedule,
+  fastDelay,
+  FAST_REDIAL_MAX_MS,
+} from './redial.ts';
 import {
   DEFAULT_STABLE_AFTER_MS,
   resolveSessionOptions,
@@ -20,8 +29,11 @@ import {
 
 /** Agent-side options. */
 export interface SessionClientOptions extends SessionOptions {
-  /** Makes one established, authenticated link to the relay; rejects with a typed error. */
-  dial: () => Promise<SessionLink>;
+  /**
+   * Makes one established, authenticated link to the relay; rejects with a typed error. Several may run
+   * at once (hedged, redial.ts); an aborted `signal` means this one lost or was abandoned: give it up.
+   */
+  dial: (signal: AbortSignal) => Promise<SessionLink>;
   /** Redial backoff; default first delay 200 ms (so the first retry comes within 250 ms), cap 10 s. */
   backoff?: BackoffOptions;
   /** The backoff resets after a link stayed attached this long, in ms; default 10 000. */
@@ -29,7 +41,7 @@ export interface SessionClientOptions extends SessionOptions {
   /**
    * While a detached session waits to resume, redials during the first this-many ms of the outage are
    * at most FAST_REDIAL_MAX_MS apart, so bytes flow again within a fraction of a second after the network
-   * returns; later ones back off exponentially. Default 15 000; 0 disables.
+   * returns; later ones back off exponentially. Default 30 000; 0 disables.
    */
   fastRedialWindowMs?: number;
   /** Random source in [0, 1) for the fast-phase jitter; default Math.random. */
@@ -51,10 +63,19 @@ export const DEFAULT_REPLACED_DELAY_MS = 30_000;
 /** The wait after replacements doubles up to this many times the first. */
 const REPLACED_DELAY_MAX_FACTOR = 10;
 
-/** Longest redial delay in the fast phase of a resumable outage, in ms (jittered down to half). */
-export const FAST_REDIAL_MAX_MS = 400;
-/** Default length of that fast phase, in ms. */
-export const DEFAULT_FAST_REDIAL_WINDOW_MS = 15_000;
+export { DEFAULT_FAST_REDIAL_WINDOW_MS, FAST_REDIAL_MAX_MS } from './redial.ts';
+
+/** What 'restored' reports when a session has a link again after an outage. */
+export interface OutageSummary {
+  /** From the link's loss (detection) to the new link's attach, in ms (clock). */
+  readonly outageMs: number;
+  /** Dials started meanwhile. */
+  readonly attempts: number;
+  /** True when the old session resumed; false when a new one replaced it. */
+  readonly resumed: boolean;
+  /** The last dial or handshake failure of the outage, if any. */
+  readonly lastError: XnatError | undefined;
+}
 
 /** Default redial backoff of the agent. */
 export const DEFAULT_CLIENT_BACKOFF: BackoffOptions = {
@@ -67,7 +88,8 @@ export const DEFAULT_CLIENT_BACKOFF: BackoffOptions = {
 /**
  * Agent side. Events: 'session' (session) – a new session (the first, or after the relay refused to
  * resume the old one, which is then closed with the relay's code); 'link-error' (err: XnatError) – a dial,
- * handshake or link failure (auth failures included); the loop retries with backoff until close().
+ * handshake or link failure (auth failures included); 'restored' (OutageSummary) – once per outage, when a
+ * session has a link again; the loop retries with backoff until close().
  */
 export class SessionClient extends EventEmitter {
   private readonly options: SessionClientOptions;
@@ -90,6 +112,15 @@ export class SessionClient extends EventEmitter {
   private attachedAt: number | undefined;
   /** When the current session lost its link (clock ms); undefined while attached or without a session. */
   private detachedAt: number | undefined;
+  /** When the outage began (a session lost its link), until a session has a link again. */
+  private outageSince: number | undefined;
+  private outageAttempts = 0;
+  private outageError: XnatError | undefined;
+  /** The link last attached, for its smoothed RTT once it is gone. */
+  private attachedLink: SessionLink | undefined;
+  private lastRttMs: number | undefined;
+  /** Aborts the hedged dials under way (close()). */
+  private dialAbort: AbortController | undefined;
 
   constructor(options: SessionClientOptions) {
     super();
@@ -115,6 +146,11 @@ export class SessionClient extends EventEmitter {
     return this.current;
   }
 
+  /** A session lost its link and none has one again yet ('restored' ends it). */
+  get inOutage(): boolean {
+    return this.outageSince !== undefined;
+  }
+
   /** Redial attempts since the backoff last reset (for status). */
   get attempts(): number {
     return this.backoff.attempts;
@@ -132,6 +168,7 @@ export class SessionClient extends EventEmitter {
     this.isClosed = true;
     this.redialTimer?.cancel();
     this.redialTimer = undefined;
+    this.dialAbort?.abort(new XnatError('XNAT_ERR_SESSION_CLOSED'));
     this.handshaking?.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED'));
     this.handshaking = undefined;
     this.current?.close();
@@ -141,9 +178,34 @@ export class SessionClient extends EventEmitter {
     this.redialTimer = undefined;
     if (this.isClosed) return;
     this.dialing = true;
+    const state = () => ({
+      fast: this.inFastPhase(),
+      resumable: this.resumable(),
+      lastRttMs: this.lastRttMs,
+    });
+    const schedule = dialSchedule(state(), this.random, state);
+    const abort = new AbortController();
+    this.dialAbort = abort;
     let link: SessionLink;
     try {
-      link = await this.options.dial();
+      link = await hedge(
+        (signal) => {
+          if (this.outageSince !== undefined) this.outageAttempts++;
+          return this.options.dial(signal);
+        },
+        {
+          ...schedule,
+          maxInFlight: DIAL_MAX_IN_FLIGHT,
+          abandonReason: (ageMs) =>
+            new XnatError('XNAT_ERR_LINK_HANDSHAKE_TIMEOUT', {
+              detail: `dial abandoned after ${ageMs} ms for a fresher one`,
+            }),
+          signal: abort.signal,
+          clock: this.opts.clock,
+          dispose: (late) =>
+            late.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED', { detail: 'lost the race' })),
+        },
+      );
     } catch (err) {
       this.dialing = false;
       if (this.isClosed) return;
@@ -151,6 +213,7 @@ export class SessionClient extends EventEmitter {
       return;
     } finally {
       this.dialing = false;
+      if (this.dialAbort === abort) this.dialAbort = undefined;
     }
     if (this.isClosed) {
       link.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED'));
@@ -163,9 +226,17 @@ export class SessionClient extends EventEmitter {
     const port = new LinkPort(link, this.logger);
     this.handshaking = port;
     const session = this.current;
+    // During a resumable outage the answer is due within a few round trips; waiting the full deadline for
+    // a link that died right after its handshake would hold up the fresher dials.
+    const deadlineMs = this.resumable()
+      ? Math.min(this.handshakeTimeoutMs, attemptDeadlineMs(this.lastRttMs))
+      : this.handshakeTimeoutMs;
     const timer = this.opts.clock.setTimeout(
-      () => port.destroy(new XnatError('XNAT_ERR_SESSION_TIMEOUT', { detail: 'no SESSION_ACCEPT' })),
-      this.handshakeTimeoutMs,
+      () =>
+        port.destroy(
+          new XnatError('XNAT_ERR_SESSION_TIMEOUT', { detail: `no SESSION_ACCEPT in ${deadlineMs} ms` }),
+        ),
+      deadlineMs,
     );
     port.onClose = (err) => {
       timer.cancel();
@@ -248,6 +319,7 @@ export class SessionClient extends EventEmitter {
       else {
         this.attachedAt = this.opts.clock.now();
         this.detachedAt = undefined;
+        this.linked(port.link, true);
       }
       return;
     }
@@ -275,11 +347,31 @@ export class SessionClient extends EventEmitter {
     this.attachedAt = this.opts.clock.now();
     this.logger.info({ session: fresh.idHex }, 'session opened');
     this.emit('session', fresh);
+    this.linked(port.link, false);
+  }
+
+  /** A session has a link again: ends the outage (if any) with one summary. */
+  private linked(link: SessionLink, resumed: boolean): void {
+    this.attachedLink = link;
+    if (this.outageSince === undefined) return;
+    const summary: OutageSummary = {
+      outageMs: this.opts.clock.now() - this.outageSince,
+      attempts: this.outageAttempts,
+      resumed,
+      lastError: this.outageError,
+    };
+    this.outageSince = undefined;
+    this.outageAttempts = 0;
+    this.outageError = undefined;
+    this.emit('restored', summary);
   }
 
   private sessionDetached(session: Session): void {
     if (session !== this.current) return;
     this.detachedAt = this.opts.clock.now();
+    this.outageSince ??= this.detachedAt;
+    this.lastRttMs = this.attachedLink?.rttMs ?? this.lastRttMs;
+    this.attachedLink = undefined;
     this.resetBackoffIfStable();
     this.scheduleRedial();
   }
@@ -288,6 +380,7 @@ export class SessionClient extends EventEmitter {
     if (session !== this.current) return;
     this.current = undefined;
     this.detachedAt = undefined;
+    this.outageSince ??= this.opts.clock.now();
     // Ended by the peer or expired here: open a new session on a new link.
     this.resetBackoffIfStable();
     this.scheduleRedial();
@@ -296,6 +389,7 @@ export class SessionClient extends EventEmitter {
   private linkFailed(err: XnatError): void {
     if (this.isClosed) return;
     this.logger.debug({ code: err.code, detail: err.detail }, 'dial failed');
+    if (this.outageSince !== undefined) this.outageError = err;
     this.emit('link-error', err);
     this.scheduleRedial();
   }
@@ -308,13 +402,21 @@ export class SessionClient extends EventEmitter {
     this.attachedAt = undefined;
   }
 
+  /** A detached session waits to resume. */
+  private resumable(): boolean {
+    return this.current !== undefined && this.detachedAt !== undefined;
+  }
+
+  /** In the first fastRedialWindowMs of a resumable outage. */
+  private inFastPhase(): boolean {
+    return this.resumable() && this.opts.clock.now() - this.detachedAt! < this.fastRedialWindowMs;
+  }
+
   /** The backoff's next delay, capped (and jittered) during the fast phase of a resumable outage. */
   private nextDelay(): number {
     const delay = this.backoff.next();
-    const resumable = this.current !== undefined && this.detachedAt !== undefined;
-    if (!resumable || this.opts.clock.now() - this.detachedAt! >= this.fastRedialWindowMs) return delay;
-    if (delay < FAST_REDIAL_MAX_MS) return delay;
-    return Math.round(FAST_REDIAL_MAX_MS * (0.5 + 0.5 * this.random()));
+    if (!this.inFastPhase() || delay < FAST_REDIAL_MAX_MS) return delay;
+    return fastDelay(this.random);
   }
 
   /** Schedules the next dial after `delayMs` (default: the next backoff delay), unless one is under way. */

@@ -1,6 +1,8 @@
 // Measure: a visitor download running while the agent-relay link is cut and restored through a fault
 // proxy; time from restore to bytes flowing again at the visitor, and a SHA-256 check of the whole transfer.
-// Run: node --import=tsx test/bench/resume.ts [--quick] [--paths ssh,xnat]
+// Two scenarios: cuts (links reset, new dials reset too) and blackholes (nothing passes, sockets stay open,
+// new dials hang: a dead uplink), with the time from the blackhole to the agent's first redial (detection).
+// Run: node --import=tsx test/bench/resume.ts [--quick] [--paths ssh,xnat] [--blackholes 1000,7000,30000]
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { eachPath, isMain, main, type MeasureOptions, type Row } from './lib/measure.ts';
@@ -19,6 +21,9 @@ const OUTAGE_MS = 1000;
 const QUICK_OUTAGE_MS = 300;
 /** While the link is down, connections the agent dials through the proxy are reset this often (ms). */
 const OUTAGE_RESET_INTERVAL_MS = 5;
+/** Blackhole lengths in ms (one each, in this order, on one download); --blackholes overrides. */
+const BLACKHOLES_MS = [1000, 7000];
+const QUICK_BLACKHOLES_MS = [300];
 /** No byte at the visitor this long after a restore: the transfer is declared stalled (ms). */
 const STALL_TIMEOUT_MS = 30_000;
 
@@ -68,6 +73,8 @@ class Download {
 }
 
 interface CutResult {
+  /** From the outage's start to the agent's first new link at the proxy (detection and first redial), ms. */
+  readonly redialAfterMs: number;
   /** From the link's restore to the first byte at the visitor, ms. */
   readonly restoreToBytesMs: number;
   /** From the proxy accepting the agent's new link to the first byte at the visitor, ms. */
@@ -80,8 +87,10 @@ interface ResumeResult {
   readonly outcome: string;
 }
 
+type Outage = (path: Path, outageMs: number) => Promise<void>;
+
 /** Cuts the link: every live proxied connection is reset and new ones are reset as they come, for `outageMs`. */
-async function outage(path: Path, outageMs: number): Promise<void> {
+async function cut(path: Path, outageMs: number): Promise<void> {
   const proxy = path.proxy!;
   proxy.blackhole();
   proxy.reset();
@@ -91,13 +100,22 @@ async function outage(path: Path, outageMs: number): Promise<void> {
   proxy.heal();
 }
 
+/** Blackholes the link for `outageMs`: bytes are dropped both ways, sockets stay open, new dials hang. */
+async function blackhole(path: Path, outageMs: number): Promise<void> {
+  const proxy = path.proxy!;
+  proxy.blackhole();
+  await new Promise((r) => setTimeout(r, outageMs));
+  proxy.heal();
+}
+
 async function resumeRun(
   path: Path,
   sourceHash: () => Promise<string>,
   total: number,
-  cuts: number,
-  outageMs: number,
+  outages: readonly number[],
+  outage: Outage,
 ): Promise<ResumeResult> {
+  const cuts = outages.length;
   const proxy = path.proxy!;
   const dl = new Download(await dial(path.publicPort));
   const results: CutResult[] = [];
@@ -106,7 +124,13 @@ async function resumeRun(
       const mark = Math.floor((total * k) / (cuts + 1));
       if (!(await dl.until(() => dl.received >= mark, STALL_TIMEOUT_MS)))
         return { cuts: results, outcome: dl.closed ? 'connection lost' : 'stalled' };
-      await outage(path, outageMs);
+      const startedAt = performance.now();
+      let redialAt = NaN;
+      void proxy.waitForConnections(proxy.accepted + 1, STALL_TIMEOUT_MS + outages[k - 1]!).then(
+        () => (redialAt = performance.now()),
+        () => {},
+      );
+      await outage(path, outages[k - 1]!);
       const restoredAt = performance.now();
       let relinkAt = NaN;
       const accepted = proxy.accepted;
@@ -117,6 +141,7 @@ async function resumeRun(
       if (!(await dl.until(() => dl.lastDataAt > restoredAt, STALL_TIMEOUT_MS)))
         return { cuts: results, outcome: dl.closed ? 'connection lost' : 'stalled' };
       results.push({
+        redialAfterMs: redialAt - startedAt,
         restoreToBytesMs: dl.lastDataAt - restoredAt,
         relinkToBytesMs: dl.lastDataAt - relinkAt,
       });
@@ -136,18 +161,32 @@ function median(xs: readonly number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-export async function run(options: MeasureOptions): Promise<Row[]> {
-  const total = options.quick ? QUICK_TRANSFER_BYTES : TRANSFER_BYTES;
-  const cuts = options.quick ? QUICK_CUTS : CUTS;
-  const outageMs = options.quick ? QUICK_OUTAGE_MS : OUTAGE_MS;
-  const restoreMedian: Row['values'] = {};
-  const restoreMax: Row['values'] = {};
-  const relinkMedian: Row['values'] = {};
+/** --blackholes 1000,7000,30000 (ms) from argv, else the defaults. */
+function blackholeLengths(quick: boolean): number[] {
+  const i = process.argv.indexOf('--blackholes');
+  const text =
+    i >= 0 ? process.argv[i + 1] : process.argv.find((a) => a.startsWith('--blackholes='))?.slice(13);
+  if (!text) return quick ? QUICK_BLACKHOLES_MS : BLACKHOLES_MS;
+  const ms = text.split(',').map(Number);
+  if (ms.some((v) => !Number.isFinite(v) || v <= 0))
+    throw new Error(`--blackholes ${text}: ms, comma-separated`);
+  return ms;
+}
+
+/** One scenario on every path: a download through `outages` (ms) of the `outage` kind. */
+async function scenario(
+  options: MeasureOptions,
+  kind: string,
+  outage: Outage,
+  outages: readonly number[],
+  total: number,
+): Promise<{ cuts: Map<string, CutResult[]>; outcome: Row['values'] }> {
+  const cuts = new Map<string, CutResult[]>();
   const outcome: Row['values'] = {};
-  await eachPath(options, [restoreMedian, restoreMax, relinkMedian, outcome], async (name) => {
+  await eachPath(options, [outcome], async (name) => {
     if (name === 'direct') {
       // No link between visitor and service to cut.
-      for (const v of [restoreMedian, restoreMax, relinkMedian, outcome]) v[name] = 'n/a';
+      outcome[name] = 'n/a';
       return;
     }
     // One service per path: its only connection is the visitor's download, so its one hash line is ours.
@@ -163,26 +202,21 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
           );
           return String(line.sha256);
         };
-        const r = await resumeRun(path, sourceHash, total, cuts, outageMs);
+        const r = await resumeRun(path, sourceHash, total, outages, outage);
         outcome[name] = r.outcome;
+        cuts.set(name, r.cuts);
         if (name === 'xnat' && r.outcome !== 'intact') {
           // What the two sides said is the first thing anyone will ask for.
           for (const p of path.procs)
             options.log(`${p.name} output:\n${p.lines.slice(-15).join('\n')}\n${p.stderr.slice(-1500)}`);
         }
-        const restore = r.cuts.map((c) => c.restoreToBytesMs);
-        const relink = r.cuts.map((c) => c.relinkToBytesMs).filter((v) => Number.isFinite(v));
-        if (restore.length > 0) {
-          restoreMedian[name] = median(restore);
-          restoreMax[name] = Math.max(...restore);
-        } else {
-          restoreMedian[name] = r.outcome;
-          restoreMax[name] = r.outcome;
-        }
-        relinkMedian[name] = relink.length > 0 ? median(relink) : r.outcome;
+        const ms = (xs: number[]): string => xs.map((v) => v.toFixed(0)).join(', ') || '-';
         options.log(
-          `${name}: ${r.cuts.length} of ${cuts} cuts of ${outageMs} ms resumed; restore -> bytes ` +
-            `${restore.map((v) => v.toFixed(0)).join(', ') || '-'} ms; relink -> bytes ${relink.map((v) => v.toFixed(0)).join(', ') || '-'} ms; ${r.outcome}; the proxy accepted ${path.proxy!.accepted} links`,
+          `${name}: ${kind} ${r.cuts.length} of ${outages.length} (${outages.join(', ')} ms) resumed; ` +
+            `first redial after ${ms(r.cuts.map((c) => c.redialAfterMs))} ms; ` +
+            `restore -> bytes ${ms(r.cuts.map((c) => c.restoreToBytesMs))} ms; ` +
+            `relink -> bytes ${ms(r.cuts.map((c) => c.relinkToBytesMs))} ms; ${r.outcome}; ` +
+            `the proxy accepted ${path.proxy!.accepted} links`,
         );
       } finally {
         await path.close();
@@ -191,37 +225,91 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
       await service.close();
     }
   });
-  const what = `${cuts} cut${cuts > 1 ? 's' : ''} of ${outageMs} ms`;
-  return [
+  return { cuts, outcome };
+}
+
+export async function run(options: MeasureOptions): Promise<Row[]> {
+  const total = options.quick ? QUICK_TRANSFER_BYTES : TRANSFER_BYTES;
+  const cutCount = options.quick ? QUICK_CUTS : CUTS;
+  const outageMs = options.quick ? QUICK_OUTAGE_MS : OUTAGE_MS;
+  const rows: Row[] = [];
+  const pick = (
+    cuts: Map<string, CutResult[]>,
+    outcome: Row['values'],
+    f: (c: CutResult[]) => number | undefined,
+  ): Row['values'] => {
+    const v: Row['values'] = {};
+    for (const name of options.paths) {
+      const x = cuts.get(name);
+      const n = x && x.length > 0 ? f(x) : undefined;
+      // NaN: it never happened (a blackhole shorter than the keepalive timeout needs no redial).
+      v[name] = n !== undefined ? (Number.isNaN(n) ? 'none' : n) : (outcome[name] ?? '-');
+    }
+    return v;
+  };
+
+  const c = await scenario(options, 'cuts', cut, Array<number>(cutCount).fill(outageMs), total);
+  const what = `${cutCount} cut${cutCount > 1 ? 's' : ''} of ${outageMs} ms`;
+  const restore = (x: CutResult[]) => x.map((r) => r.restoreToBytesMs);
+  rows.push(
     {
       measure: 'resume',
       metric: `link restored -> bytes at visitor, median of ${what}`,
       unit: 'ms',
       better: 'lower',
-      values: restoreMedian,
+      values: pick(c.cuts, c.outcome, (x) => median(restore(x))),
     },
     {
       measure: 'resume',
       metric: `link restored -> bytes at visitor, worst of ${what}`,
       unit: 'ms',
       better: 'lower',
-      values: restoreMax,
+      values: pick(c.cuts, c.outcome, (x) => Math.max(...restore(x))),
     },
     {
       measure: 'resume',
       metric: `new link accepted -> bytes at visitor, median`,
       unit: 'ms',
       better: 'lower',
-      values: relinkMedian,
+      values: pick(c.cuts, c.outcome, (x) => median(x.map((r) => r.relinkToBytesMs))),
     },
     {
       measure: 'resume',
       metric: `${total / MIB} MiB download, SHA-256`,
       unit: '',
       better: 'higher',
-      values: outcome,
+      values: c.outcome,
     },
-  ];
+  );
+
+  const lengths = blackholeLengths(options.quick);
+  const b = await scenario(options, 'blackholes', blackhole, lengths, total);
+  lengths.forEach((len, k) => {
+    rows.push(
+      {
+        measure: 'resume',
+        metric: `${len} ms blackhole: start -> first redial (detection)`,
+        unit: 'ms',
+        better: 'lower',
+        values: pick(b.cuts, b.outcome, (x) => x[k]?.redialAfterMs),
+      },
+      {
+        measure: 'resume',
+        metric: `${len} ms blackhole: path back -> bytes at visitor`,
+        unit: 'ms',
+        better: 'lower',
+        values: pick(b.cuts, b.outcome, (x) => x[k]?.restoreToBytesMs),
+      },
+    );
+  });
+  rows.push({
+    measure: 'resume',
+    metric: `${total / MIB} MiB download through the blackholes, SHA-256`,
+    unit: '',
+    better: 'higher',
+    values: b.outcome,
+  });
+  return rows;
 }
 
 if (isMain(import.meta.url)) await main('resume', run);

@@ -80,7 +80,7 @@ test('a minimal relay profile gets every default', (t) => {
     streamWindowBytes: 256 * 1024,
     maxStreams: 4096,
     keepaliveIntervalMs: 1000,
-    keepaliveTimeoutMs: 4000,
+    keepaliveTimeoutMs: 2000,
     cipherBackend: 'auto',
     maxFlows: 4096,
     maxFlowsPerMapping: 4096,

@@ -39,7 +39,9 @@ test('backoff: first redial within 250 ms, doubling, capped at 10 s; auth failur
 
 test('redial: fast phase (<= 400 ms apart) for the first 15 s of a resumable outage, then backoff; reset after 10 s up', async (t) => {
   const clock = new FakeClock();
-  const h = createHarness({ client: { clock, backoff: { random: () => 0 }, random: () => 0.5 } });
+  const h = createHarness({
+    client: { clock, backoff: { random: () => 0 }, random: () => 0.5, fastRedialWindowMs: 15_000 },
+  });
   t.teardown(() => h.close());
   h.dialError = new XnatError('XNAT_ERR_LINK_CONNECT');
   h.client.start();
