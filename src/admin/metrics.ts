@@ -20,17 +20,11 @@ export function buildMetricsRegistry(status: () => Status): Registry {
   let snap: Status = status();
   const sessions = () =>
     snap.role === 'relay' ? snap.sessions : snap.relays.flatMap((r) => (r.session ? [r.session] : []));
+  // Every metric is recomputed from the snapshot at each scrape: reset, then filled.
   const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill(this);
-      },
-    });
+    new Gauge({ name, help, labelNames, registers: [registry], collect: refill(fill) });
+  const counter = (name: string, help: string, labelNames: string[], fill: (c: Counter) => void) =>
+    new Counter({ name, help, labelNames, registers: [registry], collect: refill(fill) });
 
   gauge('xnat_up', 'Always 1 while the process runs; role label says relay or agent.', ['role'], (g) => {
     snap = status();
@@ -142,19 +136,14 @@ export function buildMetricsRegistry(status: () => Status): Registry {
     },
   );
   return registry;
+}
 
-  function counter(name: string, help: string, labelNames: string[], fill: (c: Counter) => void): void {
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill(this);
-      },
-    });
-  }
+/** A collect() that empties the metric and fills it afresh. */
+function refill<M extends { reset(): void }>(fill: (m: M) => void): (this: M) => void {
+  return function (this: M) {
+    this.reset();
+    fill(this);
+  };
 }
 
 /** Prometheus label value of each drop cause. */
