@@ -18,12 +18,14 @@ import {
   handleOneWay,
   hello,
   relayShutdown,
+  mappingHealth,
   mappingRegister,
   PROTOCOL_VERSION,
   sendOneWay,
 } from '../protocol/index.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
+import { TargetHealth } from '../forward/target-health.ts';
 import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
@@ -49,6 +51,8 @@ interface MappingState {
   error: { code: string; message: string } | undefined;
   activeStreams: number;
   totalStreams: number;
+  /** The LAN target's health: refused dials put it in back-off (reported with mapping.health). */
+  readonly health: TargetHealth;
 }
 
 export class RelayConnection {
@@ -84,6 +88,7 @@ export class RelayConnection {
         error: undefined,
         activeStreams: 0,
         totalStreams: 0,
+        health: new TargetHealth(clock),
       });
     }
     const staticKeys = {
@@ -195,6 +200,7 @@ export class RelayConnection {
       ...(m.error ? { error: m.error } : {}),
       activeStreams: m.activeStreams,
       totalStreams: m.totalStreams,
+      ...(m.profile.protocol === 'tcp' ? { healthy: m.health.healthy } : {}),
       ...(m.profile.protocol === 'udp' ? udpMappingStatus(this.flows, m.profile.name) : {}),
     }));
   }
@@ -287,6 +293,7 @@ export class RelayConnection {
           protocol: m.profile.protocol,
           remotePort: m.profile.remotePort,
           idleTimeoutMs: m.profile.idleTimeoutMs,
+          ...(m.profile.weight !== undefined && m.profile.weight !== 1 ? { weight: m.profile.weight } : {}),
         })),
       });
       for (const r of reply.results) {
@@ -354,6 +361,7 @@ export class RelayConnection {
     dialTarget(m.profile.local.host, m.profile.local.port, { clock: this.clock, signal: dial.signal }).then(
       (socket) => {
         stream.off('close', giveUp);
+        if (m.health.succeeded()) this.reportHealth(m, true, 0, log);
         void joinSocketToStream(socket, stream, log).then((r) => {
           m.activeStreams--;
           if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
@@ -367,7 +375,24 @@ export class RelayConnection {
           return log.debug({ ...fields }, 'visitor gone before the target answered');
         log.warn({ ...fields, code: e.code, detail: e.detail }, 'target failed');
         stream.reset(e.code);
+        const backoffMs = m.health.failed();
+        if (backoffMs !== undefined) this.reportHealth(m, false, backoffMs, log);
       },
+    );
+  }
+
+  /** Tells the relay (mapping.health) so it sends new visitors to other agents during the back-off. */
+  private reportHealth(m: MappingState, healthy: boolean, retryAfterMs: number, log: Logger): void {
+    const endpoint = this.endpoint;
+    if (!endpoint || !this.session || this.session.state === 'closed') return;
+    try {
+      sendOneWay(endpoint, mappingHealth, { name: m.profile.name, healthy, retryAfterMs });
+    } catch {
+      // The session is ending: a new one registers the mapping afresh (healthy until the next refusal).
+    }
+    log[healthy ? 'info' : 'warn'](
+      { mapping: m.profile.name, ...(healthy ? {} : { retryAfterMs }) },
+      healthy ? 'target healthy' : 'target unhealthy',
     );
   }
 }

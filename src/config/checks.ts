@@ -273,7 +273,12 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
     issues,
   );
   const mappings: MappingProfile[] = raw.mappings.map((m) => {
-    const base = { name: m.name, remotePort: m.remotePort, local: m.local };
+    const base = {
+      name: m.name,
+      remotePort: m.remotePort,
+      local: m.local,
+      ...(m.weight !== undefined ? { weight: m.weight } : {}),
+    };
     if (m.protocol === 'udp')
       return { ...base, protocol: 'udp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_UDP_IDLE_TIMEOUT_MS };
     return { ...base, protocol: 'tcp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_TCP_IDLE_TIMEOUT_MS };

@@ -141,6 +141,8 @@ const mapping = strict({
   local: hostPort(false),
   // No default here: the default depends on the protocol (checks.ts).
   idleTimeout: duration(SECOND_MS, 24 * HOUR_MS).optional(),
+  // Share of new visitors against other agents serving the same mapping (weighted least-loaded).
+  weight: int(1, 1000).optional(),
 });
 
 export const agentSchema = strict({

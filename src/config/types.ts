@@ -142,6 +142,11 @@ interface MappingBase {
   readonly remotePort: number;
   /** The LAN target; port 1..65535. */
   readonly local: HostPort;
+  /**
+   * Share of new visitors when several agents serve the mapping: the relay picks the least
+   * (open visitors + 1) / weight; default 1, 1..1000 (the seed's MaxWorkload).
+   */
+  readonly weight?: number;
 }
 
 /** A TCP mapping. */

@@ -125,6 +125,25 @@ export interface MappingStatus {
   readonly totalFlows?: number;
   /** udp only: drops by cause. */
   readonly flowDrops?: UdpDrops;
+  /** Agent side, tcp: false inside the back-off after its LAN target refused a dial. */
+  readonly healthy?: boolean;
+  /** Relay side: each session serving it, with what picks its next visitor (docs/operations.md, "Failover"). */
+  readonly servers?: readonly MappingServerStatus[];
+}
+
+/** One session serving a mapping, as the relay's pick sees it. */
+export interface MappingServerStatus {
+  readonly agent: string;
+  /** A link is attached; a detached session gets no new visitor while another is attached. */
+  readonly attached: boolean;
+  /** The agent's `weight:` for the mapping. */
+  readonly weight: number;
+  /** false inside the back-off after the agent reported its LAN target refusing (mapping.health). */
+  readonly healthy: boolean;
+  /** Ms left of that back-off; 0 when healthy. */
+  readonly backoffMs: number;
+  /** Its open visitors of the mapping (streams, or flows for udp). */
+  readonly visitors: number;
 }
 
 /**

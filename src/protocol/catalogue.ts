@@ -77,6 +77,8 @@ export const mappingRegister = spec({
           remotePort: port,
           /** A flow (udp) or visitor connection (tcp) idle this long is dropped, in ms (the relay times it). */
           idleTimeoutMs: z.number().int().min(1000).max(86_400_000).optional(),
+          /** Share of new visitors against other agents of the mapping (weighted least-loaded); default 1. */
+          weight: z.number().int().min(1).max(1000).optional(),
         }),
       )
       .max(256),
@@ -184,6 +186,19 @@ export const flowClose = spec({
   doc: 'The sender dropped a UDP flow (idle timeout, eviction at a cap); the receiver forgets it (the agent closes its LAN socket).',
 });
 
+export const mappingHealth = spec({
+  name: 'mapping.health',
+  kind: 'oneway',
+  direction: 'agent->relay',
+  request: z.object({
+    name: nameSchema,
+    healthy: z.boolean(),
+    /** unhealthy: how long the relay sends new visitors to other agents first, in ms. */
+    retryAfterMs: z.number().int().min(0).max(3_600_000),
+  }),
+  doc: "The agent's LAN target of a mapping refused (healthy false, for retryAfterMs) or answers again (healthy true).",
+});
+
 /** A relay or agent status snapshot (src/observe/status.ts); checked loosely, it is for display. */
 export const statusSnapshotSchema = z.looseObject({ role: z.enum(['relay', 'agent']), version: z.string() });
 
@@ -242,6 +257,7 @@ export const COMMANDS = {
   [relayShutdown.name]: relayShutdown,
   [flowOpen.name]: flowOpen,
   [flowClose.name]: flowClose,
+  [mappingHealth.name]: mappingHealth,
   [adminStatus.name]: adminStatus,
   [adminSubscribe.name]: adminSubscribe,
   [adminSnapshot.name]: adminSnapshot,

@@ -69,6 +69,12 @@ export class AgentSession implements MappingServer {
   private readonly perMapping = new Map<string, number>();
   /** Idle timeout per TCP mapping name, from the agent's claim. */
   private readonly idleMs = new Map<string, number>();
+  /** Weight per mapping name, from the agent's claim (default 1). */
+  private readonly weights = new Map<string, number>();
+  /** Per mapping name: until when (clock ms) its LAN target is unhealthy, from mapping.health. */
+  private readonly unhealthyUntil = new Map<string, number>();
+  /** Open flows per UDP mapping name (the pick's load of a udp mapping). */
+  private readonly flowsPerMapping = new Map<string, number>();
   private readonly idle: IdleStreams;
   private readonly refusedLog: CapLog;
   readonly refused: VisitorRefusals = { share: 0, streamLimit: 0, idleTimeout: 0 };
@@ -136,10 +142,47 @@ export class AgentSession implements MappingServer {
     return this.deps.resumeWindowMs;
   }
 
+  get sessionLoad(): number {
+    return this.streams.size + this.flows.size;
+  }
+
+  loadOf(mapping: string): number {
+    return (this.perMapping.get(mapping) ?? 0) + (this.flowsPerMapping.get(mapping) ?? 0);
+  }
+
+  weightOf(mapping: string): number {
+    return this.weights.get(mapping) ?? 1;
+  }
+
+  healthyOf(mapping: string, now: number): boolean {
+    return (this.unhealthyUntil.get(mapping) ?? 0) <= now;
+  }
+
+  backoffLeftOf(mapping: string, now: number): number {
+    return Math.max(0, Math.round((this.unhealthyUntil.get(mapping) ?? 0) - now));
+  }
+
+  /** mapping.health from the agent: its LAN target refused (for retryAfterMs) or answers again. */
+  setHealth(mapping: string, healthy: boolean, retryAfterMs: number): void {
+    if (!this.claimedName(mapping)) return;
+    if (healthy) this.unhealthyUntil.delete(mapping);
+    else this.unhealthyUntil.set(mapping, this.deps.clock.now() + retryAfterMs);
+    this.log[healthy ? 'info' : 'warn'](
+      { mapping, ...(healthy ? {} : { retryAfterMs }) },
+      healthy ? 'mapping healthy' : 'mapping unhealthy',
+    );
+  }
+
+  private claimedName(mapping: string): boolean {
+    for (const e of this.claimed) if (e.name === mapping) return true;
+    return false;
+  }
+
   /** Claims a public port for one mapping, within this agent's allow list. */
   async claim(req: ClaimRequest): Promise<MappingEntry> {
     const entry = await this.deps.table.claim(this, req, this.agent.allow);
     this.claimed.add(entry);
+    this.weights.set(entry.name, req.weight ?? 1);
     if (entry.protocol === 'tcp') this.idleMs.set(entry.name, req.idleTimeoutMs ?? DEFAULT_TCP_IDLE_MS);
     return entry;
   }
@@ -155,6 +198,7 @@ export class AgentSession implements MappingServer {
       activeStreams: [...this.streams.values()].filter((s) => s.mapping === e.name).length,
       totalStreams: e.totalVisitors,
       ...(e.flowState ? udpMappingCounts(e.flowState) : {}),
+      servers: this.deps.table.serverStatus(e),
     }));
   }
 
@@ -227,6 +271,7 @@ export class AgentSession implements MappingServer {
       drops: 0,
     };
     this.flows.set(flowId, flow);
+    this.flowsPerMapping.set(mapping.name, (this.flowsPerMapping.get(mapping.name) ?? 0) + 1);
     // The open goes on the command lane, the datagrams on the best-effort one: they may arrive in either
     // order, and the agent holds datagrams of a flow it does not know yet for a moment (docs/protocol.md).
     sendOneWay(this.endpoint, flowOpen, { flowId, mapping: mapping.name, visitor: { address, port } });
@@ -243,7 +288,7 @@ export class AgentSession implements MappingServer {
   }
 
   closeFlow(flowId: number): void {
-    if (!this.flows.delete(flowId) || this.session.state === 'closed') return;
+    if (!this.forgetFlow(flowId) || this.session.state === 'closed') return;
     try {
       sendOneWay(this.endpoint, flowClose, { flowId });
     } catch {
@@ -255,8 +300,19 @@ export class AgentSession implements MappingServer {
   dropFlow(flowId: number): void {
     const flow = this.flows.get(flowId);
     if (!flow) return;
-    this.flows.delete(flowId);
+    this.forgetFlow(flowId);
     if (flow.mapping.flows.peek(flow.key) === flow) flow.mapping.flows.delete(flow.key);
+  }
+
+  /** Removes a flow from this session's books; false when it was unknown. */
+  private forgetFlow(flowId: number): boolean {
+    const flow = this.flows.get(flowId);
+    if (!flow) return false;
+    this.flows.delete(flowId);
+    const left = (this.flowsPerMapping.get(flow.mapping.name) ?? 1) - 1;
+    if (left > 0) this.flowsPerMapping.set(flow.mapping.name, left);
+    else this.flowsPerMapping.delete(flow.mapping.name);
+    return true;
   }
 
   private onDatagram(flowId: number, data: Buffer): void {
@@ -342,6 +398,7 @@ export class AgentSession implements MappingServer {
     this.idle.stop();
     this.refusedLog.close();
     this.flows.clear();
+    this.flowsPerMapping.clear();
     this.endpoint.close();
     if (code === 'XNAT_ERR_SESSION_EXPIRED') this.log.warn({ code }, 'session expired');
     else this.log.info({ code }, 'session closed');

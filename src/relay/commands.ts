@@ -1,5 +1,5 @@
 // The commands an agent may call on the relay (hello, mapping.register, mapping.status, stats.query,
-// flow.close).
+// flow.close, mapping.health).
 // Handlers act on one AgentSession; the catalogue in src/protocol/ owns names and schemas.
 import { createRegistry, type CommandRegistry } from '../command/registry.ts';
 import {
@@ -8,6 +8,7 @@ import {
   handleOneWay,
   handleRequest,
   hello,
+  mappingHealth,
   mappingRegister,
   mappingStatus,
   statsQuery,
@@ -69,5 +70,6 @@ export function buildRelayRegistry(ctx: AgentSession): CommandRegistry {
     };
   });
   handleOneWay(registry, flowClose, (req) => ctx.dropFlow(req.flowId));
+  handleOneWay(registry, mappingHealth, (req) => ctx.setHealth(req.name, req.healthy, req.retryAfterMs));
   return registry;
 }

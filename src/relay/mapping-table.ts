@@ -8,6 +8,8 @@ import { emptyDrops } from '../forward/udp-drops.ts';
 import { realClock, type Clock } from '../util/clock.ts';
 import type { Logger } from '../observe/log.ts';
 import { isAllowed, type PortRange } from '../util/ports.ts';
+import type { MappingServerStatus } from '../observe/status.ts';
+import { pickServer } from './server-pick.ts';
 import {
   DEFAULT_MAX_FLOWS_PER_MAPPING,
   DEFAULT_MAX_FLOWS_PER_SOURCE,
@@ -17,11 +19,13 @@ import {
   type UdpEntry,
 } from './udp-router.ts';
 
-/** A session that serves mappings; the table only counts its load and hands it visitors and flows. */
+/** A session that serves mappings; the table only reads its load and health and hands it visitors and flows. */
 export interface MappingServer extends FlowServer {
   readonly agentName: string;
-  /** Streams open now; the least-loaded server gets the next visitor. */
+  /** Streams open now. */
   readonly activeStreams: number;
+  /** Ms left of the mapping's health back-off (0 when healthy). */
+  backoffLeftOf(mapping: string, now: number): number;
   acceptVisitor(entry: MappingEntry, socket: Socket): void;
 }
 
@@ -44,6 +48,8 @@ export interface ClaimRequest {
   readonly remotePort: number;
   /** udp only: flow idle timeout in ms. */
   readonly idleTimeoutMs?: number;
+  /** Share of new visitors against the other servers of the mapping; default 1. */
+  readonly weight?: number;
 }
 
 /** Attempts at picking a free port in an allowed range before giving up. */
@@ -196,16 +202,23 @@ export class MappingTable {
     return entry;
   }
 
-  private leastLoaded(entry: MappingEntry): MappingServer | undefined {
-    let best: MappingServer | undefined;
-    for (const s of entry.servers) if (!best || s.activeStreams < best.activeStreams) best = s;
-    return best;
+  /** Each server of `entry` as status shows it: link, weight, health, open visitors of the mapping. */
+  serverStatus(entry: MappingEntry): MappingServerStatus[] {
+    const now = this.clock.now();
+    return [...entry.servers].map((s) => ({
+      agent: s.agentName,
+      attached: s.attached,
+      weight: s.weightOf(entry.name),
+      healthy: s.healthyOf(entry.name, now),
+      backoffMs: s.backoffLeftOf(entry.name, now),
+      visitors: s.loadOf(entry.name),
+    }));
   }
 
-  /** Least-loaded server wins; with none (all sessions gone), the visitor is reset at once. */
+  /** The server server-pick.ts ranks first gets the visitor; with none (all gone) it is reset at once. */
   private route(entry: MappingEntry, socket: Socket): void {
     entry.totalVisitors++;
-    const best = this.leastLoaded(entry);
+    const best = pickServer(entry.servers, entry.name, this.clock.now());
     if (!best) {
       this.logger.warn({ mapping: entry.name, code: 'XNAT_ERR_MAPPING_NO_AGENT' }, 'visitor refused');
       socket.resetAndDestroy();

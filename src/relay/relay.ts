@@ -102,6 +102,7 @@ export class Relay {
       activeStreams: [...e.servers].reduce((n, s) => n + s.activeStreams, 0),
       totalStreams: e.totalVisitors,
       ...(e.flowState ? udpMappingCounts(e.flowState) : {}),
+      servers: this.table.serverStatus(e),
     }));
     return {
       role: 'relay',

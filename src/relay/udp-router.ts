@@ -1,11 +1,12 @@
 // The relay's UDP side of its mappings: a flow table per UDP mapping, routing each visitor datagram to the
-// session serving its flow (a new flow to the least-loaded session), drop counters and their log line.
+// session serving its flow (a new flow to the session server-pick.ts picks), drop counters and their log line.
 // It knows nothing of listeners or of how a session carries datagrams (MappingServer does that).
 import { FlowTable } from '../forward/flow-table.ts';
 import { DropLog, type DropCounts, type UdpDropCause } from '../forward/udp-drops.ts';
 import type { MappingStatus } from '../observe/status.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Clock } from '../util/clock.ts';
+import { pickServer, type PickCandidate } from './server-pick.ts';
 
 /** Default UDP visitors per mapping at once; a new one beyond it evicts the least-recently-active. */
 export const DEFAULT_MAX_FLOWS_PER_MAPPING = 4096;
@@ -21,7 +22,7 @@ export interface FlowLimits {
 }
 
 /** What the router needs of a session serving UDP mappings. */
-export interface FlowServer {
+export interface FlowServer extends PickCandidate {
   readonly agentName: string;
   /** Streams open now. */
   readonly activeStreams: number;
@@ -91,12 +92,12 @@ export class UdpRouter {
     });
   }
 
-  /** A flow sticks to the session that took its first datagram; a new one goes to the least-loaded. */
+  /** A flow sticks to the session that took its first datagram; a new one goes where server-pick.ts says. */
   route(entry: UdpEntry, data: Buffer, address: string, port: number): void {
     const key = `${address}|${port}`;
     let flow = entry.flows.touch(key, 'visitor');
     if (!flow) {
-      const server = leastLoaded(entry.servers);
+      const server = pickServer(entry.servers, entry.name, this.clock.now());
       if (!server) return this.count(entry, 'noAgent');
       flow = server.openFlow(entry, key, address, port);
       if (!flow) return this.count(entry, 'sessionRefused');
@@ -115,23 +116,6 @@ export class UdpRouter {
   close(): void {
     this.dropLog.close();
   }
-}
-
-/**
- * Sessions with a link first (a new flow on a detached session would lose its datagrams until the
- * resume), then the fewest streams plus flows; ties go to the first registered.
- */
-function leastLoaded(servers: ReadonlySet<FlowServer>): FlowServer | undefined {
-  let best: FlowServer | undefined;
-  let bestLoad = Infinity;
-  for (const s of servers) {
-    const load = s.activeStreams + s.activeFlows + (s.attached ? 0 : 2 ** 31);
-    if (load < bestLoad) {
-      best = s;
-      bestLoad = load;
-    }
-  }
-  return best;
 }
 
 /** The UDP fields of a mapping's status: flows stand in the stream columns so existing views show them. */

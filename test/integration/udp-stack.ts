@@ -23,6 +23,8 @@ export interface UdpMapping {
   readonly localPort: number;
   /** udp only, e.g. '30s'. */
   readonly idleTimeout?: string;
+  /** More keys of the mapping as the profile writes them (weight, proxyProtocol, bandwidth, compress). */
+  readonly extra?: Record<string, unknown>;
 }
 
 export interface Proc {
@@ -47,21 +49,36 @@ const observe = {
 export async function startRelay(
   env: TestEnv,
   keys: Keys,
-  agents: ReadonlyArray<{ name: string; keys: Keys }>,
+  agents: ReadonlyArray<{ name: string; keys: Keys; extra?: Record<string, unknown> }>,
   tuning: Record<string, unknown> = {},
-): Promise<Proc & { controlPort: number }> {
-  const path = env.write(
-    'relay.yaml',
-    stringify({
-      relay: { listen: '127.0.0.1:0', privateKey: keys.privateKey, publicHost: '127.0.0.1' },
-      agents: agents.map((a) => ({ name: a.name, publicKey: a.keys.publicKey, allow: ALLOW_BOTH })),
-      tuning: { keepaliveInterval: '200ms', keepaliveTimeout: '1s', ...tuning },
-      ...observe,
-    }),
-  );
+  /** More top-level blocks of the profile (e.g. visitors). */
+  extra: Record<string, unknown> = {},
+): Promise<Proc & { controlPort: number; profilePath: string }> {
+  const path = env.write('relay.yaml', relayYaml(keys, agents, tuning, extra));
   const proc = env.start(['relay', '--profile', path], { name: 'relay' });
   const control = await proc.waitForLog({ msg: 'listening', what: 'control' }, WAIT_MS);
-  return { proc, controlPort: control.port as number, ...(await ports(proc)) };
+  return { proc, controlPort: control.port as number, profilePath: path, ...(await ports(proc)) };
+}
+
+/** The relay profile startRelay writes (rewrite it with other `extra` and reload to change it live). */
+export function relayYaml(
+  keys: Keys,
+  agents: ReadonlyArray<{ name: string; keys: Keys; extra?: Record<string, unknown> }>,
+  tuning: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+): string {
+  return stringify({
+    relay: { listen: '127.0.0.1:0', privateKey: keys.privateKey, publicHost: '127.0.0.1' },
+    agents: agents.map((a) => ({
+      name: a.name,
+      publicKey: a.keys.publicKey,
+      allow: ALLOW_BOTH,
+      ...a.extra,
+    })),
+    tuning: { keepaliveInterval: '200ms', keepaliveTimeout: '1s', ...tuning },
+    ...observe,
+    ...extra,
+  });
 }
 
 /** Starts `xnat agent` `name`; resolves once every mapping is ready, with their public ports by name. */
@@ -87,6 +104,7 @@ export async function startAgent(
         remotePort: m.remotePort ?? 0,
         local: `127.0.0.1:${m.localPort}`,
         ...(m.idleTimeout ? { idleTimeout: m.idleTimeout } : {}),
+        ...m.extra,
       })),
       reconnect: { initialDelay: '50ms', maxDelay: '500ms' },
       tuning: { keepaliveInterval: '200ms', keepaliveTimeout: '1s', ...opts.tuning },

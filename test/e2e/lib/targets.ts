@@ -250,3 +250,60 @@ export function ending(socket: net.Socket): Promise<string> {
     socket.once('close', () => done('close'));
   });
 }
+
+/**
+ * A TCP server on 127.0.0.1:0 that greets each connection with `${tag}\n` and holds it open (echoing what
+ * it gets), so a test can tell which LAN target a visitor reached and keep the visitor counted as open.
+ */
+export async function startTagServer(env: TestEnv, tag: string): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.write(`${tag}\n`);
+    socket.pipe(socket);
+  });
+  const port = await listen(server);
+  env.onDispose(() => closeServer(server, sockets));
+  return port;
+}
+
+/** Connects a visitor to `port` and resolves with it and the first line it receives (see startTagServer). */
+export async function tagOf(
+  env: TestEnv,
+  port: number,
+  localAddress?: string,
+): Promise<{ socket: net.Socket; tag: string }> {
+  const socket = await new Promise<net.Socket>((resolve, reject) => {
+    const s = net.connect({
+      host: '127.0.0.1',
+      port,
+      allowHalfOpen: true,
+      ...(localAddress ? { localAddress } : {}),
+    });
+    env.onDispose(() => s.destroy());
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+  const tag = await new Promise<string>((resolve) => {
+    let text = '';
+    const done = (how: string) => {
+      socket.off('data', onData);
+      resolve(how);
+    };
+    const onData = (c: Buffer) => {
+      text += c.toString('utf8');
+      const nl = text.indexOf('\n');
+      if (nl >= 0) done(text.slice(0, nl));
+    };
+    socket.on('data', onData);
+    socket.once('error', (err: NodeJS.ErrnoException) => done(`error:${err.code ?? err.message}`));
+    socket.once('end', () => done('end'));
+    socket.once('close', () => done('close'));
+  });
+  return { socket, tag };
+}
