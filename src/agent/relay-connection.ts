@@ -22,10 +22,12 @@ import {
   mappingRegister,
   PROTOCOL_VERSION,
   sendOneWay,
+  type OpenMeta,
 } from '../protocol/index.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
 import { TargetHealth } from '../forward/target-health.ts';
+import { proxyHeader, proxyHeaderV2 } from '../forward/proxy-protocol.ts';
 import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
@@ -233,7 +235,11 @@ export class RelayConnection {
         flows.refuse(req.flowId);
         return;
       }
-      flows.open(req.flowId, m, `${req.visitor.address}:${req.visitor.port}`);
+      // v2 DGRAM: the same header before every datagram of the flow (the LAN service reads each alone).
+      const header = m.proxyProtocol
+        ? proxyHeaderV2({ source: req.visitor, destination: req.public ?? { address: '', port: 0 } }, 'udp')
+        : undefined;
+      flows.open(req.flowId, m, `${req.visitor.address}:${req.visitor.port}`, header);
     });
     handleOneWay(registry, flowClose, (req) => flows.close(req.flowId));
     handleOneWay(registry, relayShutdown, (req) => {
@@ -337,8 +343,9 @@ export class RelayConnection {
   /** A visitor's stream: dial the LAN target and join; a target that fails resets the stream (and visitor). */
   private onStream(stream: MuxStream, metaBytes: Buffer, log: Logger): void {
     let mapping: MappingState | undefined;
+    let meta: OpenMeta;
     try {
-      const meta = decodeOpenMeta(metaBytes);
+      meta = decodeOpenMeta(metaBytes);
       mapping = this.mappings.get(meta.mapping);
     } catch (err) {
       stream.reset(toXnatError(err).code);
@@ -362,6 +369,12 @@ export class RelayConnection {
       (socket) => {
         stream.off('close', giveUp);
         if (m.health.succeeded()) this.reportHealth(m, true, 0, log);
+        const pp = m.profile.proxyProtocol;
+        // Before any byte of the visitor's: the service reads the header first, then the connection.
+        if (pp) {
+          const dst = meta.public ?? { address: '', port: 0 };
+          socket.write(proxyHeader(pp, { source: meta.visitor, destination: dst }, 'tcp'));
+        }
         void joinSocketToStream(socket, stream, log).then((r) => {
           m.activeStreams--;
           if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');

@@ -33,6 +33,8 @@ interface AgentFlow {
   readonly mapping: string;
   readonly visitor: string;
   readonly target: UdpTarget;
+  /** Written before every datagram to the service (a PROXY protocol v2 DGRAM header), if any. */
+  readonly prefix: Buffer | undefined;
   readonly openedAt: number;
   packetsUp: number;
   bytesUp: number;
@@ -76,7 +78,7 @@ export class AgentFlows {
   }
 
   /** A new flow from flow.open; datagrams that arrived before it are delivered first, in order. */
-  open(flowId: number, mapping: UdpMapping, visitor: string): void {
+  open(flowId: number, mapping: UdpMapping, visitor: string, prefix?: Buffer): void {
     if (this.closed || this.owner.has(flowId)) return;
     const m = this.mappingFlows(mapping);
     if (this.owner.size >= this.maxFlows) this.evictForRoom(m);
@@ -85,6 +87,7 @@ export class AgentFlows {
       id: flowId,
       mapping: mapping.name,
       visitor,
+      prefix,
       openedAt: this.clock.now(),
       packetsUp: 0,
       bytesUp: 0,
@@ -175,7 +178,7 @@ export class AgentFlows {
   private toService(m: MappingFlows, flow: AgentFlow, data: Buffer): void {
     flow.packetsUp++;
     flow.bytesUp += data.length;
-    if (!flow.target.send(data)) flow.drops++;
+    if (!flow.target.send(flow.prefix ? Buffer.concat([flow.prefix, data]) : data)) flow.drops++;
   }
 
   private onReply(m: MappingFlows, flow: AgentFlow, data: Buffer): void {

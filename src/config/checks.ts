@@ -272,12 +272,20 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
     'same remotePort and protocol',
     issues,
   );
+  raw.mappings.forEach((m, i) => {
+    if (m.protocol === 'udp' && m.proxyProtocol === 'v1')
+      issues.push({
+        path: ['mappings', i, 'proxyProtocol'],
+        message: 'must be v2 on a udp mapping (v1 is text, tcp only)',
+      });
+  });
   const mappings: MappingProfile[] = raw.mappings.map((m) => {
     const base = {
       name: m.name,
       remotePort: m.remotePort,
       local: m.local,
       ...(m.weight !== undefined ? { weight: m.weight } : {}),
+      ...(m.proxyProtocol !== undefined ? { proxyProtocol: m.proxyProtocol } : {}),
     };
     if (m.protocol === 'udp')
       return { ...base, protocol: 'udp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_UDP_IDLE_TIMEOUT_MS };

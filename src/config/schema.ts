@@ -143,6 +143,8 @@ const mapping = strict({
   idleTimeout: duration(SECOND_MS, 24 * HOUR_MS).optional(),
   // Share of new visitors against other agents serving the same mapping (weighted least-loaded).
   weight: int(1, 1000).optional(),
+  // The agent writes a PROXY protocol header to the LAN service first (v1: tcp only; checks.ts).
+  proxyProtocol: z.enum(['v1', 'v2'], { error: typeError('v1 or v2') }).optional(),
 });
 
 export const agentSchema = strict({

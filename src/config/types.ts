@@ -147,6 +147,11 @@ interface MappingBase {
    * (open visitors + 1) / weight; default 1, 1..1000 (the seed's MaxWorkload).
    */
   readonly weight?: number;
+  /**
+   * The agent writes a PROXY protocol header (HAProxy's spec) with the visitor's address to the LAN
+   * service: before the first byte of each tcp connection, before every udp datagram (v2 only); default none.
+   */
+  readonly proxyProtocol?: 'v1' | 'v2';
 }
 
 /** A TCP mapping. */

@@ -174,6 +174,8 @@ export const flowOpen = spec({
     flowId: z.number().int().min(0).max(0xffffffff),
     mapping: nameSchema,
     visitor: z.object({ address: z.string().max(64), port }),
+    /** The relay's socket the visitor sent to (the PROXY protocol header's destination). */
+    public: z.object({ address: z.string().max(64), port }).optional(),
   }),
   doc: 'A new UDP visitor of a mapping: DATAGRAM frames with this flowId follow (both ways); its first ones may arrive before it.',
 });

@@ -12,6 +12,8 @@ export interface OpenMeta {
   readonly mapping: string;
   readonly protocol: 'tcp';
   readonly visitor: { readonly address: string; readonly port: number };
+  /** The relay's address the visitor connected to (the PROXY protocol header's destination). */
+  readonly public?: { readonly address: string; readonly port: number };
 }
 
 const openMetaSchema = z.strictObject({
@@ -22,6 +24,9 @@ const openMetaSchema = z.strictObject({
     address: z.string().max(64),
     port: z.number().int().min(0).max(65535),
   }),
+  public: z
+    .strictObject({ address: z.string().max(64), port: z.number().int().min(0).max(65535) })
+    .optional(),
 });
 
 /** Encodes `meta`; throws XNAT_ERR_PROTOCOL_OPEN_META when it is invalid or over MAX_OPEN_META_BYTES. */

@@ -218,6 +218,7 @@ export class AgentSession implements MappingServer {
           mapping: entry.name,
           protocol: 'tcp',
           visitor: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+          public: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
         }),
       );
     } catch (err) {
@@ -274,7 +275,12 @@ export class AgentSession implements MappingServer {
     this.flowsPerMapping.set(mapping.name, (this.flowsPerMapping.get(mapping.name) ?? 0) + 1);
     // The open goes on the command lane, the datagrams on the best-effort one: they may arrive in either
     // order, and the agent holds datagrams of a flow it does not know yet for a moment (docs/protocol.md).
-    sendOneWay(this.endpoint, flowOpen, { flowId, mapping: mapping.name, visitor: { address, port } });
+    sendOneWay(this.endpoint, flowOpen, {
+      flowId,
+      mapping: mapping.name,
+      visitor: { address, port },
+      ...(mapping.local ? { public: mapping.local } : {}),
+    });
     this.log.debug({ mapping: mapping.name, flowId, visitor: `${address}:${port}` }, 'flow opened');
     return flow;
   }

@@ -187,6 +187,7 @@ export class MappingTable {
         this.udpRouter.route(state, data, address, p),
       );
       entry.flowState = state;
+      state.local = { address: bound.address, port: bound.port };
     }
     this.entries.set(`${req.protocol}/${port}`, entry);
     this.logger.info(

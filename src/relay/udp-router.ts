@@ -62,6 +62,8 @@ export interface UdpEntry {
   readonly flows: FlowTable<RelayFlow>;
   totalFlows: number;
   readonly drops: DropCounts;
+  /** The public socket's bound address (the PROXY protocol destination the agent writes). */
+  local?: { readonly address: string; readonly port: number };
   /** Sends a datagram to a visitor through the mapping's public socket. */
   send(data: Buffer, address: string, port: number): void;
 }
