@@ -128,6 +128,16 @@ export function buildMetricsRegistry(status: () => Status): Registry {
     },
   );
   counter(
+    'xnat_mapping_visitors_refused_total',
+    "Visitors turned away by the relay's who-may-visit rules per mapping (denied, not_allowed, banned, rate, max_connections, per_source, no_agent).",
+    ['mapping', 'cause'],
+    (c) => {
+      for (const m of snap.mappings)
+        for (const [cause, n] of Object.entries(m.visitorsRefused ?? {}))
+          c.inc({ mapping: m.name, cause: cause.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`) }, n);
+    },
+  );
+  counter(
     'xnat_replies_dropped_total',
     'Answers a peer solicited (resets of never-opened streams, refusals of flooded commands) dropped at the replay cap.',
     ['agent'],

@@ -19,6 +19,8 @@ import type {
   PrivateKeySource,
   RelayProfile,
   Tuning,
+  VisitorRules,
+  VisitorsProfile,
 } from './types.ts';
 
 /** Environment variable that replaces the profile's own private key (base64). */
@@ -184,6 +186,30 @@ function listensOf(raw: {
   return out;
 }
 
+type RawRules = Omit<NonNullable<RawRelayProfile['visitors']>, 'mappings'>;
+
+function toRules(r: RawRules): VisitorRules {
+  return {
+    ...(r.allow ? { allow: r.allow } : {}),
+    ...(r.deny ? { deny: r.deny } : {}),
+    ...(r.maxConnectionsPerSource !== undefined
+      ? { maxConnectionsPerSource: r.maxConnectionsPerSource }
+      : {}),
+    ...(r.rate ? { rate: { connections: r.rate.connections, perMs: r.rate.per, banMs: r.rate.ban } } : {}),
+  };
+}
+
+function toVisitors(raw: NonNullable<RawRelayProfile['visitors']>): VisitorsProfile {
+  return {
+    ...toRules(raw),
+    mappings: raw.mappings.map((m) => ({
+      name: m.name,
+      ...toRules(m),
+      ...(m.maxConnections !== undefined ? { maxConnections: m.maxConnections } : {}),
+    })),
+  };
+}
+
 /** Builds a RelayProfile from schema-valid data, or throws with every problem found. */
 export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): RelayProfile {
   const issues: ProfileIssue[] = [];
@@ -220,6 +246,14 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
       }
     });
   });
+  if (raw.visitors)
+    duplicates(
+      raw.visitors.mappings,
+      (m) => m.name,
+      (i) => ['visitors', 'mappings', i, 'name'],
+      'same name',
+      issues,
+    );
   if (issues.length > 0 || !key) throw ctx.src.toError(issues);
   return {
     kind: 'relay',
@@ -238,6 +272,7 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
       cipherSuites: [...new Set(raw.relay.cipherSuites)],
     },
     agents: raw.agents.map((a) => ({ name: a.name, publicKey: a.publicKey, psk: a.psk, allow: a.allow })),
+    ...(raw.visitors ? { visitors: toVisitors(raw.visitors) } : {}),
     admin,
     metrics: raw.metrics,
     tuning,

@@ -2,6 +2,7 @@
 // It knows nothing of relay or agent profiles as a whole; messages never repeat the value (it may be secret).
 import { z } from 'zod';
 import { decodeKey32, parseDuration, parseSize } from '../util/bytes.ts';
+import { isIPv4, isIPv6 } from 'node:net';
 import { parseHost, parseHostPortText, parsePortRangeText } from '../util/ports.ts';
 
 /** Marks a zod issue raised by bad key text, so the loader reports XNAT_ERR_CONFIG_KEY_TEXT. */
@@ -162,4 +163,24 @@ export function block<T extends z.ZodType>(schema: T) {
 /** A strict mapping: unknown keys are errors. */
 export function strict<S extends z.ZodRawShape>(shape: S) {
   return z.strictObject(shape, { error: typeError('a mapping of keys') });
+}
+
+/** A CIDR block ("10.0.0.0/8", "2001:db8::/32") or one address (a /32 or /128); output its parts. */
+export function cidr() {
+  return z.string({ error: typeError('a CIDR block such as 203.0.113.0/24') }).transform((text, ctx) => {
+    const slash = text.indexOf('/');
+    const address = slash < 0 ? text : text.slice(0, slash);
+    const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
+    const max = family === 'ipv4' ? 32 : 128;
+    const prefixText = slash < 0 ? String(max) : text.slice(slash + 1);
+    const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+    if (!family || !(prefix >= 0 && prefix <= max)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be an IPv4 or IPv6 address or CIDR block, e.g. 10.0.0.0/8',
+      });
+      return z.NEVER;
+    }
+    return { text, address, prefix, family } as const;
+  });
 }

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import {
   block,
+  cidr,
   duration,
   host,
   hostPort,
@@ -108,6 +109,26 @@ const sharedBlocks = <T extends z.ZodType>(adminPort: number, metricsPort: numbe
   log: block(log).prefault({}),
 });
 
+// Who may visit (docs/security.md, "Who may visit"): relay-wide rules and per-mapping ones, by name.
+const rate = strict({
+  connections: int(1, 1_000_000),
+  per: duration(100, HOUR_MS),
+  ban: duration(SECOND_MS, 24 * HOUR_MS).default(MINUTE_MS),
+});
+const visitorRules = {
+  allow: list(cidr(), 0).optional(),
+  deny: list(cidr(), 0).optional(),
+  maxConnectionsPerSource: int(1, 1_000_000).optional(),
+  rate: block(rate).optional(),
+};
+const visitors = strict({
+  ...visitorRules,
+  mappings: list(
+    strict({ name: name(), ...visitorRules, maxConnections: int(1, 1_000_000).optional() }),
+    0,
+  ).default([]),
+});
+
 export const relaySchema = strict({
   relay: block(
     strict({
@@ -131,6 +152,7 @@ export const relaySchema = strict({
     }),
     0,
   ).default([]),
+  visitors: block(visitors).optional(),
   ...sharedBlocks(7001, 9100, relayTuning),
 });
 

@@ -102,6 +102,47 @@ export interface AgentEntry {
   readonly allow: readonly PortRange[];
 }
 
+/** A CIDR block of a visitor rule; one address is a /32 or /128. */
+export interface CidrBlock {
+  /** As the profile wrote it, for messages and status. */
+  readonly text: string;
+  readonly address: string;
+  readonly prefix: number;
+  readonly family: 'ipv4' | 'ipv6';
+}
+
+/** New connections a visitor source may open; beyond it the source is banned for `banMs`. */
+export interface RateLimit {
+  /** Connections allowed per `perMs` (a token bucket: `connections` at once, refilled over `perMs`). */
+  readonly connections: number;
+  readonly perMs: number;
+  /** Default 60 s, 1 s..24 h. */
+  readonly banMs: number;
+}
+
+/** Rules on visitors' addresses (IPv4: the address, IPv6: its /64 count as one source). */
+export interface VisitorRules {
+  /** When present, only these blocks may visit. */
+  readonly allow?: readonly CidrBlock[];
+  /** These never may (deny wins over allow). */
+  readonly deny?: readonly CidrBlock[];
+  /** Open connections (tcp) of one source at once. */
+  readonly maxConnectionsPerSource?: number;
+  readonly rate?: RateLimit;
+}
+
+/** Rules of one mapping, by name (any agent serving it). */
+export interface MappingVisitorRules extends VisitorRules {
+  readonly name: string;
+  /** Open visitor connections of the mapping at once. */
+  readonly maxConnections?: number;
+}
+
+/** The relay's `visitors:` block: relay-wide rules (every mapping) and per-mapping ones. */
+export interface VisitorsProfile extends VisitorRules {
+  readonly mappings: readonly MappingVisitorRules[];
+}
+
 /** A parsed relay profile. */
 export interface RelayProfile {
   readonly kind: 'relay';
@@ -110,6 +151,8 @@ export interface RelayProfile {
   readonly relay: RelaySettings;
   /** Default: none (then every agent is refused). */
   readonly agents: readonly AgentEntry[];
+  /** Who may visit; absent: everyone, no caps. */
+  readonly visitors?: VisitorsProfile;
   readonly admin: AdminProfile | undefined;
   readonly metrics: MetricsProfile | undefined;
   readonly tuning: Tuning;

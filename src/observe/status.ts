@@ -127,6 +127,8 @@ export interface MappingStatus {
   readonly flowDrops?: UdpDrops;
   /** Agent side, tcp: false inside the back-off after its LAN target refused a dial. */
   readonly healthy?: boolean;
+  /** Relay side: visitors of this mapping refused by the who-may-visit rules, by cause. */
+  readonly visitorsRefused?: VisitorPolicyRefusals;
   /** Relay side: each session serving it, with what picks its next visitor (docs/operations.md, "Failover"). */
   readonly servers?: readonly MappingServerStatus[];
 }
@@ -206,6 +208,26 @@ export interface RelayStatus {
   readonly mappings: readonly MappingStatus[];
   /** The admin endpoint's own counters (present in snapshots served by it). */
   readonly admin?: AdminEndpointStatus;
+  /** Visitors turned away by who-may-visit rules (and for want of an agent), all mappings, by cause. */
+  readonly visitorsRefused?: VisitorPolicyRefusals;
+}
+
+/** Refusals of the relay's visitor rules by cause (docs/security.md, "Who may visit"). */
+export interface VisitorPolicyRefusals {
+  /** In a deny list. */
+  readonly denied: number;
+  /** Outside an allow list. */
+  readonly notAllowed: number;
+  /** Inside a temporary ban after exceeding a rate. */
+  readonly banned: number;
+  /** The connection that exceeded a rate (and started a ban). */
+  readonly rate: number;
+  /** The mapping's maxConnections were open. */
+  readonly maxConnections: number;
+  /** The source's maxConnectionsPerSource were open. */
+  readonly perSource: number;
+  /** No session served the mapping. */
+  readonly noAgent: number;
 }
 
 export interface AgentStatus {

@@ -10,6 +10,7 @@ import type { Logger } from '../observe/log.ts';
 import { isAllowed, type PortRange } from '../util/ports.ts';
 import type { MappingServerStatus } from '../observe/status.ts';
 import { pickServer } from './server-pick.ts';
+import { VisitorPolicy } from './visitor-policy.ts';
 import {
   DEFAULT_MAX_FLOWS_PER_MAPPING,
   DEFAULT_MAX_FLOWS_PER_SOURCE,
@@ -60,6 +61,8 @@ export class MappingTable {
   private chain: Promise<unknown> = Promise.resolve();
   /** Routes UDP datagrams and counts their drops (sessions count theirs through it too). */
   readonly udpRouter: UdpRouter;
+  /** Who may visit: screened before a visitor reaches any session; the relay updates it on reload. */
+  readonly visitors: VisitorPolicy;
 
   constructor(
     private readonly publicHost: string,
@@ -72,6 +75,8 @@ export class MappingTable {
     },
   ) {
     this.udpRouter = new UdpRouter(clock, logger, limits);
+    this.visitors = new VisitorPolicy(undefined, clock, logger);
+    this.udpRouter.admitFlow = (mapping, address) => this.visitors.admitFlow(mapping, address) === undefined;
   }
 
   /** Claims a public port for `server`; serialised so two claims never race for one port. */
@@ -106,6 +111,7 @@ export class MappingTable {
     const all = [...this.entries.values()];
     this.entries.clear();
     this.udpRouter.close();
+    this.visitors.close();
     for (const e of all) e.flowState?.flows.clear();
     await Promise.all(all.flatMap((e) => [e.listener?.close(), e.udp?.close()]));
   }
@@ -219,12 +225,20 @@ export class MappingTable {
   /** The server server-pick.ts ranks first gets the visitor; with none (all gone) it is reset at once. */
   private route(entry: MappingEntry, socket: Socket): void {
     entry.totalVisitors++;
-    const best = pickServer(entry.servers, entry.name, this.clock.now());
-    if (!best) {
-      this.logger.warn({ mapping: entry.name, code: 'XNAT_ERR_MAPPING_NO_AGENT' }, 'visitor refused');
+    const address = socket.remoteAddress ?? '';
+    const admitted = this.visitors.admit(entry.name, address);
+    if (!admitted.ok) {
       socket.resetAndDestroy();
       return;
     }
+    const best = pickServer(entry.servers, entry.name, this.clock.now());
+    if (!best) {
+      admitted.release();
+      this.visitors.refuse(entry.name, 'noAgent', address);
+      socket.resetAndDestroy();
+      return;
+    }
+    socket.once('close', () => admitted.release());
     best.acceptVisitor(entry, socket);
   }
 }

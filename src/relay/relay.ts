@@ -38,6 +38,8 @@ export class Relay {
   private server: SessionServer | undefined;
   private control: TcpListener | undefined;
   private closing = false;
+  /** The visitors block in force (reload compares against it). */
+  private visitorRules: RelayProfile['visitors'];
 
   constructor(
     readonly profile: RelayProfile,
@@ -50,6 +52,8 @@ export class Relay {
       maxFlowsPerMapping: profile.tuning.maxFlowsPerMapping,
       maxFlowsPerSource: profile.tuning.maxFlowsPerSource,
     });
+    this.table.visitors.update(profile.visitors);
+    this.visitorRules = profile.visitors;
   }
 
   /** Opens the control port; resolves once it listens (the `listening` line names the real port). */
@@ -103,6 +107,7 @@ export class Relay {
       totalStreams: e.totalVisitors,
       ...(e.flowState ? udpMappingCounts(e.flowState) : {}),
       servers: this.table.serverStatus(e),
+      visitorsRefused: this.table.visitors.refusedFor(e.name),
     }));
     return {
       role: 'relay',
@@ -112,6 +117,7 @@ export class Relay {
       ...(this.acceptor ? { handshakes: this.acceptor.stats() } : {}),
       sessions: [...this.sessions].map((s) => s.status()),
       mappings,
+      visitorsRefused: { ...this.table.visitors.refused },
     };
   }
 
@@ -146,6 +152,10 @@ export class Relay {
         changes.push(`agent ${entry.name} changed`);
       }
     }
+    // Who may visit applies to the next visitor; connections already open stay.
+    if (JSON.stringify(next.visitors) !== JSON.stringify(this.visitorRules)) changes.push('visitors changed');
+    this.table.visitors.update(next.visitors);
+    this.visitorRules = next.visitors;
     this.agentsByKey.clear();
     for (const [k, v] of nextByKey) this.agentsByKey.set(k, v);
     for (const s of this.sessions) {

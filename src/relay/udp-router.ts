@@ -70,6 +70,8 @@ export interface UdpEntry {
 
 export class UdpRouter {
   private readonly dropLog: DropLog;
+  /** Screens the first datagram of a new flow (who may visit); false drops it as `refused`. */
+  admitFlow: (mapping: string, address: string) => boolean = () => true;
 
   constructor(
     private readonly clock: Clock,
@@ -99,6 +101,7 @@ export class UdpRouter {
     const key = `${address}|${port}`;
     let flow = entry.flows.touch(key, 'visitor');
     if (!flow) {
+      if (!this.admitFlow(entry.name, address)) return;
       const server = pickServer(entry.servers, entry.name, this.clock.now());
       if (!server) return this.count(entry, 'noAgent');
       flow = server.openFlow(entry, key, address, port);

@@ -274,10 +274,11 @@ export async function tagOf(
   env: TestEnv,
   port: number,
   localAddress?: string,
+  host = '127.0.0.1',
 ): Promise<{ socket: net.Socket; tag: string }> {
   const socket = await new Promise<net.Socket>((resolve, reject) => {
     const s = net.connect({
-      host: '127.0.0.1',
+      host,
       port,
       allowHalfOpen: true,
       ...(localAddress ? { localAddress } : {}),
