@@ -27,6 +27,7 @@ import {
 import { dialTarget } from '../forward/tcp-target.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
 import { TargetHealth } from '../forward/target-health.ts';
+import { BandwidthBuckets } from '../forward/bandwidth.ts';
 import { proxyHeader, proxyHeaderV2 } from '../forward/proxy-protocol.ts';
 import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
@@ -55,6 +56,8 @@ interface MappingState {
   totalStreams: number;
   /** The LAN target's health: refused dials put it in back-off (reported with mapping.health). */
   readonly health: TargetHealth;
+  /** tcp: the mapping's bandwidth limit, shared by its streams. */
+  readonly bandwidth: BandwidthBuckets;
 }
 
 export class RelayConnection {
@@ -91,6 +94,7 @@ export class RelayConnection {
         activeStreams: 0,
         totalStreams: 0,
         health: new TargetHealth(clock),
+        bandwidth: new BandwidthBuckets(m.bandwidth, clock),
       });
     }
     const staticKeys = {
@@ -375,7 +379,14 @@ export class RelayConnection {
           const dst = meta.public ?? { address: '', port: 0 };
           socket.write(proxyHeader(pp, { source: meta.visitor, destination: dst }, 'tcp'));
         }
-        void joinSocketToStream(socket, stream, log).then((r) => {
+        // The LAN socket's reads are the visitor's download, its writes the upload.
+        const bw = m.bandwidth;
+        const limits = {
+          fromSocket: bw.down ? [bw.down] : [],
+          toSocket: bw.up ? [bw.up] : [],
+          clock: this.clock,
+        };
+        void joinSocketToStream(socket, stream, log, limits).then((r) => {
           m.activeStreams--;
           if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
         });

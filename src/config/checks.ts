@@ -14,6 +14,7 @@ import { formatPath, type ProfileIssue, type ProfileSource } from './source.ts';
 import { readBoundedFile } from './read-file.ts';
 import type {
   AdminProfile,
+  BandwidthLimit,
   AgentProfile,
   MappingProfile,
   PrivateKeySource,
@@ -186,6 +187,14 @@ function listensOf(raw: {
   return out;
 }
 
+function toBandwidth(b: { up?: number; down?: number; burst?: number }): BandwidthLimit {
+  return {
+    ...(b.up !== undefined ? { upBytesPerSec: b.up } : {}),
+    ...(b.down !== undefined ? { downBytesPerSec: b.down } : {}),
+    ...(b.burst !== undefined ? { burstBytes: b.burst } : {}),
+  };
+}
+
 type RawRules = Omit<NonNullable<RawRelayProfile['visitors']>, 'mappings'>;
 
 function toRules(r: RawRules): VisitorRules {
@@ -271,7 +280,13 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
       // Duplicates are harmless; kept once each, in the profile's order.
       cipherSuites: [...new Set(raw.relay.cipherSuites)],
     },
-    agents: raw.agents.map((a) => ({ name: a.name, publicKey: a.publicKey, psk: a.psk, allow: a.allow })),
+    agents: raw.agents.map((a) => ({
+      name: a.name,
+      publicKey: a.publicKey,
+      psk: a.psk,
+      allow: a.allow,
+      ...(a.bandwidth ? { bandwidth: toBandwidth(a.bandwidth) } : {}),
+    })),
     ...(raw.visitors ? { visitors: toVisitors(raw.visitors) } : {}),
     admin,
     metrics: raw.metrics,
@@ -321,6 +336,7 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
       local: m.local,
       ...(m.weight !== undefined ? { weight: m.weight } : {}),
       ...(m.proxyProtocol !== undefined ? { proxyProtocol: m.proxyProtocol } : {}),
+      ...(m.bandwidth ? { bandwidth: toBandwidth(m.bandwidth) } : {}),
     };
     if (m.protocol === 'udp')
       return { ...base, protocol: 'udp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_UDP_IDLE_TIMEOUT_MS };

@@ -109,6 +109,13 @@ const sharedBlocks = <T extends z.ZodType>(adminPort: number, metricsPort: numbe
   log: block(log).prefault({}),
 });
 
+// Bandwidth limits in bytes per second (docs/profiles.md, "bandwidth"): up is visitor -> LAN service.
+const bandwidth = strict({
+  up: size(KiB, 100 * GiB).optional(),
+  down: size(KiB, 100 * GiB).optional(),
+  burst: size(16 * KiB, GiB).optional(),
+});
+
 // Who may visit (docs/security.md, "Who may visit"): relay-wide rules and per-mapping ones, by name.
 const rate = strict({
   connections: int(1, 1_000_000),
@@ -149,6 +156,8 @@ export const relaySchema = strict({
       publicKey: keyText(),
       psk: keyText().optional(),
       allow: list(portRange(), 1),
+      // The agent's total over all its mappings, enforced by the relay.
+      bandwidth: block(bandwidth).optional(),
     }),
     0,
   ).default([]),
@@ -167,6 +176,8 @@ const mapping = strict({
   weight: int(1, 1000).optional(),
   // The agent writes a PROXY protocol header to the LAN service first (v1: tcp only; checks.ts).
   proxyProtocol: z.enum(['v1', 'v2'], { error: typeError('v1 or v2') }).optional(),
+  // tcp: enforced by the agent for this mapping's visitors together.
+  bandwidth: block(bandwidth).optional(),
 });
 
 export const agentSchema = strict({

@@ -90,6 +90,17 @@ export interface RelaySettings {
   readonly cipherSuites: readonly CipherSuiteName[];
 }
 
+/**
+ * A bandwidth limit (a token bucket per direction): `up` is visitor -> LAN service, `down` the reverse,
+ * in bytes per second; `burst` bytes may pass at once after a quiet spell (default a quarter second of
+ * the rate, at least 64 KiB). A direction without a rate is not limited.
+ */
+export interface BandwidthLimit {
+  readonly upBytesPerSec?: number;
+  readonly downBytesPerSec?: number;
+  readonly burstBytes?: number;
+}
+
 /** One agent the relay accepts (`agents[]`). */
 export interface AgentEntry {
   /** Unique, [a-z0-9-]{1,32}. */
@@ -100,6 +111,8 @@ export interface AgentEntry {
   readonly psk: Buffer | undefined;
   /** Ports and protocols the agent may claim; at least one entry. */
   readonly allow: readonly PortRange[];
+  /** The agent's total over all its tcp mappings, enforced by the relay; default none. */
+  readonly bandwidth?: BandwidthLimit;
 }
 
 /** A CIDR block of a visitor rule; one address is a /32 or /128. */
@@ -195,6 +208,8 @@ interface MappingBase {
    * service: before the first byte of each tcp connection, before every udp datagram (v2 only); default none.
    */
   readonly proxyProtocol?: 'v1' | 'v2';
+  /** tcp: the limit of this mapping's visitors together, enforced by the agent; default none. */
+  readonly bandwidth?: BandwidthLimit;
 }
 
 /** A TCP mapping. */

@@ -4,6 +4,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../observe/log.ts';
 import { type ErrorCode, isErrorCode } from '../errors.ts';
+import { realClock, type Clock, type TimerHandle } from '../util/clock.ts';
+import { takeAll, type TokenBucket } from '../util/token-bucket.ts';
 
 /** Bytes a pipe lets wait in a socket's write buffer before it pauses the stream: one link read's worth. */
 export const SOCKET_WRITE_CAP_BYTES = 64 * 1024;
@@ -22,6 +24,15 @@ export interface PipeResult {
   readonly bytesToSocket: number;
 }
 
+/** Bandwidth limits of one pipe: buckets charged per direction (a mapping's, an agent's total). */
+export interface PipeLimits {
+  /** Charged for bytes read from the socket (it is paused while a bucket is in debt). */
+  readonly fromSocket?: readonly TokenBucket[];
+  /** Charged for bytes written to the socket (the stream is paused, so its window stops the sender). */
+  readonly toSocket?: readonly TokenBucket[];
+  readonly clock?: Clock;
+}
+
 /**
  * Pipes `socket` <-> `stream` with backpressure in both directions. The socket must have been created with
  * allowHalfOpen so a FIN in one direction does not end the other. Resolves once both are closed; a stream
@@ -31,6 +42,7 @@ export function joinSocketToStream(
   socket: Socket,
   stream: TunnelStream,
   logger?: Logger,
+  limits: PipeLimits = {},
 ): Promise<PipeResult> {
   if (stream.destroyed) {
     // The stream died while the socket was being set up (a visitor that reset before the LAN dial
@@ -52,6 +64,8 @@ export function joinSocketToStream(
     const finish = () => {
       if (settled || !socketClosed || !streamClosed) return;
       settled = true;
+      socketThrottle?.cancel();
+      streamThrottle?.cancel();
       resolve({ clean: failed === undefined, code: failed, bytesFromSocket, bytesToSocket });
     };
 
@@ -66,11 +80,56 @@ export function joinSocketToStream(
       if (!stream.destroyed) stream.reset(code);
     };
 
+    // Each direction pauses its reader for two reasons, backpressure and a bandwidth limit, and resumes
+    // only when neither holds: pausing one socket or stream never stalls the session's other streams.
+    const clock = limits.clock ?? realClock;
+    const up = limits.fromSocket ?? [];
+    const down = limits.toSocket ?? [];
+    let socketHeld = false; // the stream's buffer is full
+    let socketThrottle: TimerHandle | undefined;
+    let streamHeld = false; // the socket's write buffer is at its cap
+    let streamThrottle: TimerHandle | undefined;
+    const resumeSocket = () => {
+      if (!socketHeld && !socketThrottle && !socket.destroyed) socket.resume();
+    };
+    const resumeStream = () => {
+      if (!streamHeld && !streamThrottle && !stream.destroyed) stream.resume();
+    };
+    /** Charges `n` bytes; when a bucket is in debt, pauses the reader until it is paid (one timer). */
+    const charge = (
+      buckets: readonly TokenBucket[],
+      n: number,
+      timer: TimerHandle | undefined,
+      pause: () => void,
+      done: () => void,
+    ) => {
+      const wait = buckets.length > 0 ? takeAll(buckets, n) : 0;
+      if (wait <= 0 || timer) return timer;
+      pause();
+      return clock.setTimeout(done, wait);
+    };
+
     socket.on('data', (chunk: Buffer) => {
       bytesFromSocket += chunk.length;
-      if (!stream.write(chunk)) socket.pause();
+      if (!stream.write(chunk)) {
+        socketHeld = true;
+        socket.pause();
+      }
+      socketThrottle = charge(
+        up,
+        chunk.length,
+        socketThrottle,
+        () => socket.pause(),
+        () => {
+          socketThrottle = undefined;
+          resumeSocket();
+        },
+      );
     });
-    stream.on('drain', () => socket.resume());
+    stream.on('drain', () => {
+      socketHeld = false;
+      resumeSocket();
+    });
     socket.on('end', () => {
       socketEnded = true;
       if (!stream.destroyed) stream.end();
@@ -93,9 +152,25 @@ export function joinSocketToStream(
       }
       // Pause at the socket's write buffer cap, not at its (small) high-water mark, which a corked tick
       // passes after one frame: the cap still bounds memory, and 'drain' follows since write() said false.
-      if (!socket.write(chunk) && socket.writableLength >= SOCKET_WRITE_CAP_BYTES) stream.pause();
+      if (!socket.write(chunk) && socket.writableLength >= SOCKET_WRITE_CAP_BYTES) {
+        streamHeld = true;
+        stream.pause();
+      }
+      streamThrottle = charge(
+        down,
+        chunk.length,
+        streamThrottle,
+        () => stream.pause(),
+        () => {
+          streamThrottle = undefined;
+          resumeStream();
+        },
+      );
     });
-    socket.on('drain', () => stream.resume());
+    socket.on('drain', () => {
+      streamHeld = false;
+      resumeStream();
+    });
     stream.on('end', () => {
       streamEnded = true;
       if (!socket.destroyed) socket.end();

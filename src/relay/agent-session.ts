@@ -28,6 +28,7 @@ import { buildRelayRegistry } from './commands.ts';
 import { admitStream } from './stream-shares.ts';
 import { IdleStreams } from '../forward/idle-streams.ts';
 import { CapLog } from '../observe/cap-log.ts';
+import { BandwidthBuckets } from '../forward/bandwidth.ts';
 
 /** A visitor's stream as status needs it; byte counts are read from the stream's own stats (no listeners). */
 interface LiveStream {
@@ -75,6 +76,8 @@ export class AgentSession implements MappingServer {
   private readonly unhealthyUntil = new Map<string, number>();
   /** Open flows per UDP mapping name (the pick's load of a udp mapping). */
   private readonly flowsPerMapping = new Map<string, number>();
+  /** The agent's total bandwidth (agents[].bandwidth), shared by all its visitors' pipes. */
+  private readonly bandwidth: BandwidthBuckets;
   private readonly idle: IdleStreams;
   private readonly refusedLog: CapLog;
   readonly refused: VisitorRefusals = { share: 0, streamLimit: 0, idleTimeout: 0 };
@@ -109,6 +112,7 @@ export class AgentSession implements MappingServer {
       logger: this.log,
     });
     this.idle = new IdleStreams(deps.clock);
+    this.bandwidth = new BandwidthBuckets(agent.bandwidth, deps.clock);
     this.refusedLog = new CapLog(this.log, deps.clock, 'visitors refused');
     this.attachments = session.state === 'attached' ? 1 : 0;
     if (this.attachments === 1) pushBounded(this.reconnects, { at: Date.now(), event: 'attached' });
@@ -238,7 +242,14 @@ export class AgentSession implements MappingServer {
     // go on the few lines that are written instead.
     const fields = { mapping: entry.name, stream: id, visitor };
     this.log.debug(fields, 'visitor connected');
-    void joinSocketToStream(socket, stream, this.log).then((r) => {
+    const bw = this.bandwidth;
+    bw.update(this.agent.bandwidth); // a reload replaces the entry: its limits apply from here
+    const limits = {
+      fromSocket: bw.up ? [bw.up] : [],
+      toSocket: bw.down ? [bw.down] : [],
+      clock: this.deps.clock,
+    };
+    void joinSocketToStream(socket, stream, this.log, limits).then((r) => {
       this.streams.delete(id);
       this.idle.delete(stream);
       const left = (this.perMapping.get(entry.name) ?? 1) - 1;
