@@ -273,6 +273,12 @@ export const ERRORS = {
     EXIT.PROTOCOL,
   ),
   // ---- FORWARD (visitor and LAN sockets joined to streams)
+  XNAT_ERR_FORWARD_COMPRESS: spec(
+    'The compressed data of a stream could not be decompressed.',
+    'Both ends of a compress: deflate mapping must run a version that compresses; a bug or tampering otherwise.',
+    false,
+    EXIT.NETWORK,
+  ),
   XNAT_ERR_FORWARD_IDLE_TIMEOUT: spec(
     'A visitor connection sent and received nothing for its mapping idle timeout.',
     'Raise mappings[].idleTimeout in the agent profile for services with long silent connections.',

@@ -28,6 +28,7 @@ import { dialTarget } from '../forward/tcp-target.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
 import { TargetHealth } from '../forward/target-health.ts';
 import { BandwidthBuckets } from '../forward/bandwidth.ts';
+import { deflateStream } from '../forward/compress.ts';
 import { proxyHeader, proxyHeaderV2 } from '../forward/proxy-protocol.ts';
 import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
@@ -304,6 +305,7 @@ export class RelayConnection {
           remotePort: m.profile.remotePort,
           idleTimeoutMs: m.profile.idleTimeoutMs,
           ...(m.profile.weight !== undefined && m.profile.weight !== 1 ? { weight: m.profile.weight } : {}),
+          ...(m.profile.compress ? { compress: m.profile.compress } : {}),
         })),
       });
       for (const r of reply.results) {
@@ -386,7 +388,8 @@ export class RelayConnection {
           toSocket: bw.up ? [bw.up] : [],
           clock: this.clock,
         };
-        void joinSocketToStream(socket, stream, log, limits).then((r) => {
+        const tunnel = meta.compress === 'deflate' ? deflateStream(stream) : stream;
+        void joinSocketToStream(socket, tunnel, log, limits).then((r) => {
           m.activeStreams--;
           if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
         });

@@ -323,6 +323,11 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
     issues,
   );
   raw.mappings.forEach((m, i) => {
+    if (m.protocol === 'udp' && m.compress === 'deflate')
+      issues.push({
+        path: ['mappings', i, 'compress'],
+        message: 'is tcp only (a datagram is too small to gain)',
+      });
     if (m.protocol === 'udp' && m.proxyProtocol === 'v1')
       issues.push({
         path: ['mappings', i, 'proxyProtocol'],
@@ -337,6 +342,7 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
       ...(m.weight !== undefined ? { weight: m.weight } : {}),
       ...(m.proxyProtocol !== undefined ? { proxyProtocol: m.proxyProtocol } : {}),
       ...(m.bandwidth ? { bandwidth: toBandwidth(m.bandwidth) } : {}),
+      ...(m.compress === 'deflate' ? { compress: 'deflate' as const } : {}),
     };
     if (m.protocol === 'udp')
       return { ...base, protocol: 'udp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_UDP_IDLE_TIMEOUT_MS };

@@ -178,6 +178,8 @@ const mapping = strict({
   proxyProtocol: z.enum(['v1', 'v2'], { error: typeError('v1 or v2') }).optional(),
   // tcp: enforced by the agent for this mapping's visitors together.
   bandwidth: block(bandwidth).optional(),
+  // tcp: deflate between relay and agent (docs/security.md: not for TLS or compressed data).
+  compress: z.enum(['none', 'deflate'], { error: typeError('none or deflate') }).optional(),
 });
 
 export const agentSchema = strict({

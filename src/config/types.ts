@@ -210,6 +210,11 @@ interface MappingBase {
   readonly proxyProtocol?: 'v1' | 'v2';
   /** tcp: the limit of this mapping's visitors together, enforced by the agent; default none. */
   readonly bandwidth?: BandwidthLimit;
+  /**
+   * tcp: `deflate` compresses the mapping's bytes between relay and agent (zlib per stream, both ends);
+   * default none. Off for TLS or already-compressed traffic, see docs/security.md.
+   */
+  readonly compress?: 'deflate';
 }
 
 /** A TCP mapping. */

@@ -79,6 +79,8 @@ export const mappingRegister = spec({
           idleTimeoutMs: z.number().int().min(1000).max(86_400_000).optional(),
           /** Share of new visitors against other agents of the mapping (weighted least-loaded); default 1. */
           weight: z.number().int().min(1).max(1000).optional(),
+          /** tcp: the relay deflates this mapping's streams (STREAM_OPEN meta says so per stream). */
+          compress: z.literal('deflate').optional(),
         }),
       )
       .max(256),

@@ -14,6 +14,8 @@ export interface OpenMeta {
   readonly visitor: { readonly address: string; readonly port: number };
   /** The relay's address the visitor connected to (the PROXY protocol header's destination). */
   readonly public?: { readonly address: string; readonly port: number };
+  /** The relay deflates this stream (the agent inflates and deflates back): `compress: deflate`. */
+  readonly compress?: 'deflate';
 }
 
 const openMetaSchema = z.strictObject({
@@ -27,6 +29,7 @@ const openMetaSchema = z.strictObject({
   public: z
     .strictObject({ address: z.string().max(64), port: z.number().int().min(0).max(65535) })
     .optional(),
+  compress: z.literal('deflate').optional(),
 });
 
 /** Encodes `meta`; throws XNAT_ERR_PROTOCOL_OPEN_META when it is invalid or over MAX_OPEN_META_BYTES. */

@@ -29,6 +29,7 @@ import { admitStream } from './stream-shares.ts';
 import { IdleStreams } from '../forward/idle-streams.ts';
 import { CapLog } from '../observe/cap-log.ts';
 import { BandwidthBuckets } from '../forward/bandwidth.ts';
+import { deflateStream } from '../forward/compress.ts';
 
 /** A visitor's stream as status needs it; byte counts are read from the stream's own stats (no listeners). */
 interface LiveStream {
@@ -70,6 +71,8 @@ export class AgentSession implements MappingServer {
   private readonly perMapping = new Map<string, number>();
   /** Idle timeout per TCP mapping name, from the agent's claim. */
   private readonly idleMs = new Map<string, number>();
+  /** TCP mapping names whose streams this session deflates (the agent's `compress: deflate`). */
+  private readonly compressed = new Set<string>();
   /** Weight per mapping name, from the agent's claim (default 1). */
   private readonly weights = new Map<string, number>();
   /** Per mapping name: until when (clock ms) its LAN target is unhealthy, from mapping.health. */
@@ -187,6 +190,8 @@ export class AgentSession implements MappingServer {
     const entry = await this.deps.table.claim(this, req, this.agent.allow);
     this.claimed.add(entry);
     this.weights.set(entry.name, req.weight ?? 1);
+    if (entry.protocol === 'tcp' && req.compress === 'deflate') this.compressed.add(entry.name);
+    else this.compressed.delete(entry.name);
     if (entry.protocol === 'tcp') this.idleMs.set(entry.name, req.idleTimeoutMs ?? DEFAULT_TCP_IDLE_MS);
     return entry;
   }
@@ -223,6 +228,7 @@ export class AgentSession implements MappingServer {
           protocol: 'tcp',
           visitor: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
           public: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+          ...(this.compressed.has(entry.name) ? { compress: 'deflate' as const } : {}),
         }),
       );
     } catch (err) {
@@ -249,7 +255,8 @@ export class AgentSession implements MappingServer {
       toSocket: bw.down ? [bw.down] : [],
       clock: this.deps.clock,
     };
-    void joinSocketToStream(socket, stream, this.log, limits).then((r) => {
+    const tunnel = this.compressed.has(entry.name) ? deflateStream(stream) : stream;
+    void joinSocketToStream(socket, tunnel, this.log, limits).then((r) => {
       this.streams.delete(id);
       this.idle.delete(stream);
       const left = (this.perMapping.get(entry.name) ?? 1) - 1;

@@ -51,6 +51,8 @@ export interface ClaimRequest {
   readonly idleTimeoutMs?: number;
   /** Share of new visitors against the other servers of the mapping; default 1. */
   readonly weight?: number;
+  /** tcp: deflate this server's streams of the mapping. */
+  readonly compress?: 'deflate';
 }
 
 /** Attempts at picking a free port in an allowed range before giving up. */
