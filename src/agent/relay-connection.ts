@@ -25,11 +25,10 @@ import {
   type OpenMeta,
 } from '../protocol/index.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
-import { joinSocketToStream } from '../forward/tcp-pipe.ts';
 import { TargetHealth } from '../forward/target-health.ts';
 import { BandwidthBuckets } from '../forward/bandwidth.ts';
-import { deflateStream } from '../forward/compress.ts';
-import { proxyHeader, proxyHeaderV2 } from '../forward/proxy-protocol.ts';
+import { proxyHeaderV2 } from '../forward/proxy-protocol.ts';
+import { joinLan } from './lan-stream.ts';
 import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
@@ -375,21 +374,7 @@ export class RelayConnection {
       (socket) => {
         stream.off('close', giveUp);
         if (m.health.succeeded()) this.reportHealth(m, true, 0, log);
-        const pp = m.profile.proxyProtocol;
-        // Before any byte of the visitor's: the service reads the header first, then the connection.
-        if (pp) {
-          const dst = meta.public ?? { address: '', port: 0 };
-          socket.write(proxyHeader(pp, { source: meta.visitor, destination: dst }, 'tcp'));
-        }
-        // The LAN socket's reads are the visitor's download, its writes the upload.
-        const bw = m.bandwidth;
-        const limits = {
-          fromSocket: bw.down ? [bw.down] : [],
-          toSocket: bw.up ? [bw.up] : [],
-          clock: this.clock,
-        };
-        const tunnel = meta.compress === 'deflate' ? deflateStream(stream) : stream;
-        void joinSocketToStream(socket, tunnel, log, limits).then((r) => {
+        void joinLan(socket, stream, meta, m.profile, m.bandwidth, this.clock, log).then((r) => {
           m.activeStreams--;
           if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
         });

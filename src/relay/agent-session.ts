@@ -8,9 +8,7 @@ import { muxCommandChannel } from '../command/channel.ts';
 import type { AgentEntry, Tuning } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import {
-  MAX_STATUS_FLOWS,
   pushBounded,
-  type FlowStatus,
   type MappingStatus,
   type ReconnectEvent,
   type SessionStatus,
@@ -21,7 +19,7 @@ import { encodeOpenMeta, flowClose, flowOpen, sendOneWay } from '../protocol/ind
 import type { Clock } from '../util/clock.ts';
 import { keyFingerprint } from '../crypto/keys.ts';
 import type { ClaimRequest, MappingEntry, MappingServer, MappingTable } from './mapping-table.ts';
-import { udpMappingCounts, type RelayFlow, type UdpEntry } from './udp-router.ts';
+import { flowStatuses, udpMappingCounts, type RelayFlow, type UdpEntry } from './udp-router.ts';
 import { emptyDrops, type UdpDropCause } from '../forward/udp-drops.ts';
 import { MAX_FRAME_PAYLOAD } from '../wire/frame.ts';
 import { buildRelayRegistry } from './commands.ts';
@@ -30,6 +28,7 @@ import { IdleStreams } from '../forward/idle-streams.ts';
 import { CapLog } from '../observe/cap-log.ts';
 import { BandwidthBuckets } from '../forward/bandwidth.ts';
 import { deflateStream } from '../forward/compress.ts';
+import { ClaimOptions } from './claim-options.ts';
 
 /** A visitor's stream as status needs it; byte counts are read from the stream's own stats (no listeners). */
 interface LiveStream {
@@ -71,12 +70,8 @@ export class AgentSession implements MappingServer {
   private readonly perMapping = new Map<string, number>();
   /** Idle timeout per TCP mapping name, from the agent's claim. */
   private readonly idleMs = new Map<string, number>();
-  /** TCP mapping names whose streams this session deflates (the agent's `compress: deflate`). */
-  private readonly compressed = new Set<string>();
-  /** Weight per mapping name, from the agent's claim (default 1). */
-  private readonly weights = new Map<string, number>();
-  /** Per mapping name: until when (clock ms) its LAN target is unhealthy, from mapping.health. */
-  private readonly unhealthyUntil = new Map<string, number>();
+  /** Weight, compression and health of each claimed mapping. */
+  private readonly options = new ClaimOptions();
   /** Open flows per UDP mapping name (the pick's load of a udp mapping). */
   private readonly flowsPerMapping = new Map<string, number>();
   /** The agent's total bandwidth (agents[].bandwidth), shared by all its visitors' pipes. */
@@ -158,40 +153,30 @@ export class AgentSession implements MappingServer {
   }
 
   weightOf(mapping: string): number {
-    return this.weights.get(mapping) ?? 1;
+    return this.options.weightOf(mapping);
   }
 
   healthyOf(mapping: string, now: number): boolean {
-    return (this.unhealthyUntil.get(mapping) ?? 0) <= now;
+    return this.options.healthyOf(mapping, now);
   }
 
   backoffLeftOf(mapping: string, now: number): number {
-    return Math.max(0, Math.round((this.unhealthyUntil.get(mapping) ?? 0) - now));
+    return this.options.backoffLeftOf(mapping, now);
   }
 
   /** mapping.health from the agent: its LAN target refused (for retryAfterMs) or answers again. */
   setHealth(mapping: string, healthy: boolean, retryAfterMs: number): void {
-    if (!this.claimedName(mapping)) return;
-    if (healthy) this.unhealthyUntil.delete(mapping);
-    else this.unhealthyUntil.set(mapping, this.deps.clock.now() + retryAfterMs);
-    this.log[healthy ? 'info' : 'warn'](
-      { mapping, ...(healthy ? {} : { retryAfterMs }) },
-      healthy ? 'mapping healthy' : 'mapping unhealthy',
-    );
-  }
-
-  private claimedName(mapping: string): boolean {
-    for (const e of this.claimed) if (e.name === mapping) return true;
-    return false;
+    if (!this.options.has(mapping)) return;
+    this.options.setHealth(mapping, healthy, retryAfterMs, this.deps.clock.now());
+    if (healthy) this.log.info({ mapping }, 'mapping healthy');
+    else this.log.warn({ mapping, retryAfterMs }, 'mapping unhealthy');
   }
 
   /** Claims a public port for one mapping, within this agent's allow list. */
   async claim(req: ClaimRequest): Promise<MappingEntry> {
     const entry = await this.deps.table.claim(this, req, this.agent.allow);
     this.claimed.add(entry);
-    this.weights.set(entry.name, req.weight ?? 1);
-    if (entry.protocol === 'tcp' && req.compress === 'deflate') this.compressed.add(entry.name);
-    else this.compressed.delete(entry.name);
+    this.options.set(entry.name, entry.protocol, req);
     if (entry.protocol === 'tcp') this.idleMs.set(entry.name, req.idleTimeoutMs ?? DEFAULT_TCP_IDLE_MS);
     return entry;
   }
@@ -228,7 +213,7 @@ export class AgentSession implements MappingServer {
           protocol: 'tcp',
           visitor: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
           public: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
-          ...(this.compressed.has(entry.name) ? { compress: 'deflate' as const } : {}),
+          ...(this.options.compresses(entry.name) ? { compress: 'deflate' as const } : {}),
         }),
       );
     } catch (err) {
@@ -255,7 +240,7 @@ export class AgentSession implements MappingServer {
       toSocket: bw.down ? [bw.down] : [],
       clock: this.deps.clock,
     };
-    const tunnel = this.compressed.has(entry.name) ? deflateStream(stream) : stream;
+    const tunnel = this.options.compresses(entry.name) ? deflateStream(stream) : stream;
     void joinSocketToStream(socket, tunnel, this.log, limits).then((r) => {
       this.streams.delete(id);
       this.idle.delete(stream);
@@ -359,25 +344,6 @@ export class AgentSession implements MappingServer {
     this.deps.table.udpRouter.count(flow.mapping, cause);
   }
 
-  private flowStatus(): FlowStatus[] {
-    const now = this.deps.clock.now();
-    return [...this.flows.values()]
-      .sort((a, b) => b.lastAt - a.lastAt)
-      .slice(0, MAX_STATUS_FLOWS)
-      .map((f) => ({
-        id: f.flowId,
-        mapping: f.mapping.name,
-        visitor: `${f.address}:${f.port}`,
-        packetsUp: f.packetsUp,
-        bytesUp: f.bytesUp,
-        packetsDown: f.packetsDown,
-        bytesDown: f.bytesDown,
-        drops: f.drops,
-        ageMs: Math.round(now - f.openedAt),
-        idleMs: Math.round(now - f.lastAt),
-      }));
-  }
-
   status(): SessionStatus {
     const now = Date.now();
     const streams: StreamStatus[] = [...this.streams.values()].map((s) => ({
@@ -404,7 +370,7 @@ export class AgentSession implements MappingServer {
       streams,
       reconnects: [...this.reconnects],
       activeFlows: this.flows.size,
-      flows: this.flowStatus(),
+      flows: flowStatuses(this.flows.values(), this.deps.clock.now()),
       flowDrops: { ...this.flowDrops },
       visitorsRefused: { ...this.refused },
       repliesDropped: this.mux.stats.repliesDropped + this.endpoint.snapshot().refusalsDropped,

@@ -3,7 +3,7 @@
 // It knows nothing of listeners or of how a session carries datagrams (MappingServer does that).
 import { FlowTable } from '../forward/flow-table.ts';
 import { DropLog, type DropCounts, type UdpDropCause } from '../forward/udp-drops.ts';
-import type { MappingStatus } from '../observe/status.ts';
+import { MAX_STATUS_FLOWS, type FlowStatus, type MappingStatus } from '../observe/status.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Clock } from '../util/clock.ts';
 import { pickServer, type PickCandidate } from './server-pick.ts';
@@ -134,4 +134,23 @@ export function udpMappingCounts(
     totalFlows: entry.totalFlows,
     flowDrops: { ...entry.drops },
   };
+}
+
+/** The most recently active of `flows` as status objects, at most MAX_STATUS_FLOWS. */
+export function flowStatuses(flows: Iterable<RelayFlow>, now: number): FlowStatus[] {
+  return [...flows]
+    .sort((a, b) => b.lastAt - a.lastAt)
+    .slice(0, MAX_STATUS_FLOWS)
+    .map((f) => ({
+      id: f.flowId,
+      mapping: f.mapping.name,
+      visitor: `${f.address}:${f.port}`,
+      packetsUp: f.packetsUp,
+      bytesUp: f.bytesUp,
+      packetsDown: f.packetsDown,
+      bytesDown: f.bytesDown,
+      drops: f.drops,
+      ageMs: Math.round(now - f.openedAt),
+      idleMs: Math.round(now - f.lastAt),
+    }));
 }

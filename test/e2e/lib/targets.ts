@@ -276,7 +276,8 @@ export async function tagOf(
   localAddress?: string,
   host = '127.0.0.1',
 ): Promise<{ socket: net.Socket; tag: string }> {
-  const socket = await new Promise<net.Socket>((resolve, reject) => {
+  // A visitor refused at once may see the reset before its connect completes: that is its answer too.
+  const connected = await new Promise<{ socket: net.Socket; error?: string }>((resolve) => {
     const s = net.connect({
       host,
       port,
@@ -284,12 +285,16 @@ export async function tagOf(
       ...(localAddress ? { localAddress } : {}),
     });
     env.onDispose(() => s.destroy());
+    const onError = (err: NodeJS.ErrnoException) =>
+      resolve({ socket: s, error: `error:${err.code ?? err.message}` });
     s.once('connect', () => {
-      s.off('error', reject);
-      resolve(s);
+      s.off('error', onError);
+      resolve({ socket: s });
     });
-    s.once('error', reject);
+    s.once('error', onError);
   });
+  const socket = connected.socket;
+  if (connected.error) return { socket, tag: connected.error };
   const tag = await new Promise<string>((resolve) => {
     let text = '';
     const done = (how: string) => {
