@@ -1,7 +1,7 @@
 // The agent's tie to one relay: the redial loop, the session's mux and commands, mapping registration,
 // and the LAN side of every stream. It knows nothing of the CLI or of other relays.
 import type { Session } from '../session/index.ts';
-import { SessionClient, type OutageSummary } from '../session/index.ts';
+import { SessionClient, type LinkErrorInfo, type OutageSummary } from '../session/index.ts';
 import { connectLink } from '../link/link.ts';
 import { SuiteProposal } from '../link/suites.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
@@ -114,20 +114,30 @@ export class RelayConnection {
       },
       backoff: { initialMs: profile.reconnect.initialDelayMs, maxMs: profile.reconnect.maxDelayMs },
       replacedDelayMs: profile.reconnect.replacedDelayMs,
+      authRetryDelayMs: profile.reconnect.authRetryDelayMs,
       agentKey: staticKeys.publicKey,
       replayBufferBytes: tuning.replayBufferBytes,
       clock,
       logger: this.log,
     });
     this.client.on('session', (s: Session) => this.onSession(s));
-    this.client.on('link-error', (err: unknown) => {
+    this.client.on('link-error', (err: unknown, info?: LinkErrorInfo) => {
       const e = toXnatError(err);
       this.lastError = { code: e.code, message: e.message };
       // During an outage of a session, transient failures are the outage itself: one 'link restored'
       // line sums them up at its end (status keeps lastError). Before the first session, and for
-      // failures a retry will not fix (auth, suites), every one is a warning.
+      // failures a retry will not fix (auth, suites), every one is a warning; an auth refusal's line
+      // says when the (slow) next try comes.
       const quiet = this.client.inOutage && e.retryable;
-      this.log[quiet ? 'debug' : 'warn']({ code: e.code, detail: e.detail, hint: e.hint }, 'link failed');
+      this.log[quiet ? 'debug' : 'warn'](
+        {
+          code: e.code,
+          detail: e.detail,
+          hint: e.hint,
+          ...(info?.slow && info.retryInMs !== undefined ? { retryInMs: info.retryInMs } : {}),
+        },
+        'link failed',
+      );
     });
     this.client.on('restored', (o: OutageSummary) => {
       this.log.warn(
@@ -231,7 +241,9 @@ export class RelayConnection {
     });
     handleOneWay(registry, flowClose, (req) => flows.close(req.flowId));
     handleOneWay(registry, relayShutdown, (req) => {
-      log.warn({ reason: req.reason }, 'relay shutting down');
+      // The relay says when it expects to be back: redialing earlier would only be refused.
+      this.client.holdOff(req.reconnectAfterMs);
+      log.warn({ reason: req.reason, reconnectAfterMs: req.reconnectAfterMs }, 'relay shutting down');
     });
     const endpoint = new CommandEndpoint(muxCommandChannel(mux), {
       registry,

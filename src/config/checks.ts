@@ -295,6 +295,7 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
       initialDelayMs: raw.reconnect.initialDelay,
       maxDelayMs: raw.reconnect.maxDelay,
       replacedDelayMs: raw.reconnect.replacedDelay,
+      authRetryDelayMs: raw.reconnect.authRetryDelay,
     },
     admin,
     metrics: raw.metrics,

@@ -171,6 +171,11 @@ export interface ReconnectProfile {
    * doubles per replacement up to 10 x; default 30 000, 100 ms..1 h.
    */
   readonly replacedDelayMs: number;
+  /**
+   * Wait before redialing after the relay refused our key or psk (XNAT_ERR_AUTH_), in ms; doubles per
+   * refusal up to 5 x; default 60 000, 100 ms..1 h.
+   */
+  readonly authRetryDelayMs: number;
 }
 
 /** A parsed agent profile. */

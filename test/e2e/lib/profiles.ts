@@ -117,6 +117,8 @@ export interface AgentSpec {
     readonly initialDelay: string;
     readonly maxDelay: string;
     readonly replacedDelay?: string;
+    /** reconnect.authRetryDelay: the slow pace after the relay refused the agent (default 1m). */
+    readonly authRetryDelay?: string;
   };
   /** Timings, and tuning.cipher (the suite the agent proposes). */
   readonly tuning?: Timings & { readonly cipher?: string };
