@@ -6,6 +6,7 @@ import { parseHostPortText, type HostPort } from '../util/ports.ts';
 import { buildAgentProfile, buildRelayProfile } from './checks.ts';
 import { agentSchema, relaySchema } from './schema.ts';
 import { ProfileSource } from './source.ts';
+import { schemaKeysAt } from './suggest.ts';
 import { readBoundedFile } from './read-file.ts';
 import type { AgentProfile, Profile, RelayProfile } from './types.ts';
 
@@ -30,6 +31,11 @@ function readProfileText(path: string): string {
   throw new XnatError('XNAT_ERR_CONFIG_READ', { detail: path, cause: r.cause });
 }
 
+/** "a relay", "an agent". */
+function article(kind: Kind): string {
+  return kind === 'agent' ? 'an agent' : 'a relay';
+}
+
 /** The kind a document declares by its top-level `relay:` or `agent:` key. */
 function kindOf(src: ProfileSource): Kind {
   const data = src.data;
@@ -50,18 +56,20 @@ function kindOf(src: ProfileSource): Kind {
 function expectKind(src: ProfileSource, want: Kind): void {
   const got = kindOf(src);
   if (got !== want)
-    throw src.toError([{ path: [got], message: `this is an ${got} profile; a ${want} profile is needed` }]);
+    throw src.toError([
+      { path: [got], message: `this is ${article(got)} profile; ${article(want)} profile is needed` },
+    ]);
 }
 
 function parseAs(src: ProfileSource, kind: Kind, env: NodeJS.ProcessEnv): Profile {
   const ctx = { src, env, baseDir: dirname(src.name) };
   if (kind === 'relay') {
     const r = relaySchema.safeParse(src.data);
-    if (!r.success) throw src.toError(src.fromZod(r.error));
+    if (!r.success) throw src.toError(src.fromZod(r.error, (path) => schemaKeysAt(relaySchema, path)));
     return buildRelayProfile(r.data, ctx);
   }
   const r = agentSchema.safeParse(src.data);
-  if (!r.success) throw src.toError(src.fromZod(r.error));
+  if (!r.success) throw src.toError(src.fromZod(r.error, (path) => schemaKeysAt(agentSchema, path)));
   return buildAgentProfile(r.data, ctx);
 }
 
