@@ -145,6 +145,11 @@ function reloadOnHangup(logger: Logger, reload: () => unknown): void {
   });
 }
 
+/** One warning line per profile warning (a secret-holding file other users may read). */
+function logWarnings(logger: Logger, profile: RelayProfile | AgentProfile): void {
+  for (const warning of profile.warnings ?? []) logger.warn({ warning }, 'profile warning');
+}
+
 /**
  * A start that failed (a port taken) ends the process: main reports the error and sets the exit code;
  * this makes sure no leftover handle keeps it running meanwhile.
@@ -168,6 +173,7 @@ export function addServeCommands(program: Command): void {
     .action(async (opts: { profile: string; logLevel?: string }) => {
       const profile = loadRelayProfile(opts.profile);
       const logger = createRootLogger({ level: opts.logLevel ?? profile.log.level, base: { role: 'relay' } });
+      logWarnings(logger, profile);
       // Until it runs, a SIGHUP has nothing to reload (and must not kill the process).
       const live: { reload?: () => unknown } = {};
       reloadOnHangup(logger, () => live.reload?.());
@@ -188,6 +194,7 @@ export function addServeCommands(program: Command): void {
     .action(async (opts: { profile: string; logLevel?: string }) => {
       const profile = loadAgentProfile(opts.profile);
       const logger = createRootLogger({ level: opts.logLevel ?? profile.log.level, base: { role: 'agent' } });
+      logWarnings(logger, profile);
       // Until it runs, a SIGHUP has nothing to reload (and must not kill the process).
       const live: { reload?: () => unknown } = {};
       reloadOnHangup(logger, () => live.reload?.());

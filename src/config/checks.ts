@@ -12,6 +12,7 @@ import {
 } from './schema.ts';
 import { formatPath, type ProfileIssue, type ProfileSource } from './source.ts';
 import { readBoundedFile } from './read-file.ts';
+import { openFileWarning, openToOthers } from './warnings.ts';
 import type {
   AdminProfile,
   AgentProfile,
@@ -39,6 +40,8 @@ export const MAX_KEY_FILE_BYTES = 4096;
 export interface CheckContext {
   readonly src: ProfileSource;
   readonly env: NodeJS.ProcessEnv;
+  /** Warnings collected on the way (a key file others may read); the profile carries them. */
+  readonly warnings: string[];
   /** Folder that relative `privateKeyFile` paths start from. */
   readonly baseDir: string;
 }
@@ -92,6 +95,7 @@ function resolvePrivateKey(
         cause: r.cause,
       });
     }
+    if (openToOthers(r.mode)) ctx.warnings.push(openFileWarning(file, r.mode, 'a private key'));
     const text = r.bytes.toString('utf8');
     const key = decodeKey32(text);
     if (!key) {

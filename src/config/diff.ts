@@ -21,7 +21,7 @@ export function changedKeys(a: Profile, b: Profile, skip: ReadonlySet<string>): 
   const ra = a as unknown as Record<string, unknown>;
   const rb = b as unknown as Record<string, unknown>;
   for (const top of new Set([...Object.keys(ra), ...Object.keys(rb)])) {
-    if (top === 'kind' || top === 'source' || skip.has(top)) continue;
+    if (top === 'kind' || top === 'source' || top === 'warnings' || skip.has(top)) continue;
     const va = ra[top];
     const vb = rb[top];
     if (isDeepStrictEqual(va, vb)) continue;

@@ -16,3 +16,4 @@ export { DEFAULT_RELAY_PORT, DEFAULT_TCP_IDLE_TIMEOUT_MS, DEFAULT_UDP_IDLE_TIMEO
 export { isAllowed, formatHostPort, formatPortRange } from '../util/ports.ts';
 export type * from './types.ts';
 export { changedKeys } from './diff.ts';
+export { openToOthers, openFileWarning } from './warnings.ts';

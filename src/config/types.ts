@@ -114,6 +114,8 @@ export interface RelayProfile {
   readonly metrics: MetricsProfile | undefined;
   readonly tuning: Tuning;
   readonly log: LogProfile;
+  /** Loaded, but unsafe: e.g. a file holding a secret that other users may read. Absent when none. */
+  readonly warnings?: readonly string[];
 }
 
 /** The agent's own settings (`agent:` block). */
@@ -192,6 +194,8 @@ export interface AgentProfile {
   readonly metrics: MetricsProfile | undefined;
   readonly tuning: AgentTuning;
   readonly log: LogProfile;
+  /** Loaded, but unsafe: e.g. a file holding a secret that other users may read. Absent when none. */
+  readonly warnings?: readonly string[];
 }
 
 export type Profile = RelayProfile | AgentProfile;
