@@ -1,6 +1,6 @@
-// Live reload of a real agent process: a mapping added (SIGHUP) and removed (`xnat reload`) while another
-// mapping's visitor connection keeps flowing, its bytes checked by SHA-256; keys that need a restart
-// are named, not applied.
+// Live reload of a real agent process: a mapping added (SIGHUP) and removed (`xnat reload`), and the
+// kept mapping pointed at another LAN service, while that mapping's visitor connection keeps flowing,
+// its bytes checked by SHA-256; keys that need a restart are named, not applied.
 import ava from 'ava';
 import { TestEnv, WAIT_MS, freePort } from '../e2e/lib/env.ts';
 import { countLogs, mappingReady, notableLogs, startPair } from '../e2e/lib/cluster.ts';
@@ -86,8 +86,16 @@ test('agent reload: a mapping added by SIGHUP and removed by xnat reload; the ot
   await pair.relay.proc.waitForLog({ msg: 'mapping closed', mapping: 'extra' }, WAIT_MS);
   await waitFor(() => refused(addedPort), WAIT_MS, 'the removed mapping port to close');
 
-  // 3. A key that cannot change live is named and left alone.
-  env.write('agent.yaml', agentProfile({ ...spec, tuning: { maxStreams: 77 } }));
+  // 3. Point `keep` itself at another LAN service: its port and the held connection stay, new visitors
+  // reach the new target.
+  const moved = { ...spec, mappings: [{ ...keep, localPort: httpPort }] };
+  env.write('agent.yaml', agentProfile(moved));
+  const retarget = await env.run(['reload', '--profile', pair.agent.profilePath]);
+  t.deepEqual(retarget.otherLines, [`mapping keep: local is now 127.0.0.1:${httpPort}`]);
+  t.true(await visitorWorks(env, pair.ports.keep!, body));
+
+  // 4. A key that cannot change live is named and left alone.
+  env.write('agent.yaml', agentProfile({ ...moved, tuning: { maxStreams: 77 } }));
   const again = await env.run(['reload', '--profile', pair.agent.profilePath]);
   t.true(
     again.otherLines.includes('tuning.maxStreams changed: needs a restart'),
