@@ -115,3 +115,35 @@ test('agent reload: a mapping added by SIGHUP and removed by xnat reload; the ot
   t.is(countLogs(pair.relay.proc, { msg: 'visitor reset' }), 0);
   t.false(agent.logs.some((l) => l.msg === 'stream reset'));
 });
+
+test('agent reload: a mapping moved to another public port is unregistered, then registered there', async (t) => {
+  t.timeout(180_000);
+  const env = new TestEnv(t);
+  const body = 'moved\n';
+  const httpPort = await startHttpServer(env, body);
+  const adminPort = await freePort();
+  const [from, to] = [await freePort(), await freePort()];
+  const pair = await startPair(env, {
+    mappings: [{ name: 'web', remotePort: from, localPort: httpPort }],
+    agent: { admin: { port: adminPort, token: TOKEN } },
+  });
+  t.is(pair.ports.web, from);
+  env.write(
+    'agent.yaml',
+    agentProfile({
+      name: 'home',
+      keys: pair.agentKeys,
+      relayPort: pair.relay.port,
+      relayPublicKey: pair.relayKeys.publicKey,
+      mappings: [{ name: 'web', remotePort: to, localPort: httpPort }],
+      admin: { port: adminPort, token: TOKEN },
+    }),
+  );
+  const reload = await env.run(['reload', '--profile', pair.agent.profilePath]);
+  t.deepEqual(reload.otherLines, ['mapping web changed']);
+  t.is(await mappingReady(pair.agent.proc, 'web', 2), to);
+  await pair.agent.proc.waitForLog({ msg: 'mapping unregistered', mapping: 'web' }, WAIT_MS);
+  await waitFor(() => refused(from), WAIT_MS, 'the old port to close');
+  t.true(await visitorWorks(env, to, body));
+  t.is(countLogs(pair.agent.proc, { msg: 'session established' }), 1);
+});
