@@ -2,15 +2,19 @@
 // Checks across values (duplicates, key sources, env overrides, port clashes) live in checks.ts.
 import { z } from 'zod';
 import {
+  allowEntry,
   block,
   duration,
+  entryProtocol,
   host,
   hostPort,
   int,
   keyText,
   list,
+  localTarget,
   name,
-  portRange,
+  portSpan,
+  presetName,
   size,
   strict,
   typeError,
@@ -127,19 +131,21 @@ export const relaySchema = strict({
       name: name(),
       publicKey: keyText(),
       psk: keyText().optional(),
-      allow: list(portRange(), 1),
+      allow: list(allowEntry(), 1),
     }),
     0,
   ).default([]),
   ...sharedBlocks(7001, 9100, relayTuning),
 });
 
+// One mapping entry; ranges, tcp+udp and presets expand into mappings in mapping-expand.ts, which also
+// supplies the defaults (they depend on the preset and the protocol) and requires name, remotePort, local.
 const mapping = strict({
-  name: name(),
-  protocol: z.enum(['tcp', 'udp'], { error: typeError('tcp or udp') }).default('tcp'),
-  remotePort: int(0, 65_535),
-  local: hostPort(false),
-  // No default here: the default depends on the protocol (checks.ts).
+  name: name().optional(),
+  preset: presetName().optional(),
+  protocol: entryProtocol().optional(),
+  remotePort: portSpan().optional(),
+  local: localTarget().optional(),
   idleTimeout: duration(SECOND_MS, 24 * HOUR_MS).optional(),
 });
 
