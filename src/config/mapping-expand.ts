@@ -45,13 +45,14 @@ function expandEntry(m: RawMapping, i: number, issues: ProfileIssue[]): MappingP
   if (name === undefined || remote === undefined || local === undefined) return undefined;
 
   // A bare host takes the preset's ports (the server's defaults, whatever the public side), else remotePort's.
-  const localPorts = local.ports ?? preset?.ports ?? remote;
+  const localOwn = local.ports ?? preset?.ports;
+  const localPorts = localOwn ?? remote;
   if (size(remote) > MAX_PORTS_PER_RANGE)
     issues.push({
       path: at('remotePort'),
       message: `a range of ${size(remote)} ports; at most ${MAX_PORTS_PER_RANGE} per mapping`,
     });
-  if (remote.from === 0 && local.ports === undefined)
+  if (remote.from === 0 && localOwn === undefined)
     issues.push({ path: at('local'), message: 'needs a port when remotePort is 0' });
   else if (remote.from === 0 && protocol === 'tcp+udp')
     issues.push({

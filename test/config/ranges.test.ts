@@ -210,6 +210,10 @@ test('explicit keys override a preset', (t) => {
     rows(parse('  - { preset: cs2, local: "h:27115", remotePort: 27115, protocol: udp, idleTimeout: 10m }')),
     [['cs2', 'udp', 27115, 'h:27115', 600_000]],
   );
+  // Port 0: the relay picks the public port, the LAN side keeps the preset's.
+  t.deepEqual(rows(parse('  - { preset: minecraft, remotePort: 0 }')), [
+    ['minecraft', 'tcp', 0, '127.0.0.1:25565', 300_000],
+  ]);
   // A preset's range cut to one port needs the local side cut too.
   t.is(
     invalid(t, '  - { preset: valheim, remotePort: 2456 }'),
