@@ -135,8 +135,15 @@ export interface RelayEntry {
   readonly psk: Buffer | undefined;
 }
 
+/**
+ * One public port of one protocol. A profile entry with a port range, `tcp+udp` or a preset becomes
+ * several (mapping-expand.ts); consumers only ever see single mappings.
+ */
 interface MappingBase {
-  /** Unique, [a-z0-9-]{1,32}. */
+  /**
+   * Unique: the entry's name ([a-z0-9-]{1,32}), or `NAME.PORT.PROTOCOL` (up to 42 characters) for each
+   * mapping of an entry with a range or `tcp+udp`.
+   */
   readonly name: string;
   /** Public port on the relay, 0..65535; 0 = the relay picks a free allowed port. */
   readonly remotePort: number;
