@@ -174,6 +174,7 @@ export class AgentSession implements MappingServer {
           mapping: entry.name,
           protocol: 'tcp',
           visitor: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+          local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
         }),
       );
     } catch (err) {
