@@ -92,6 +92,7 @@ export class AgentSession implements MappingServer {
     this.mux = new Mux(session, {
       role: 'relay',
       initialWindow: deps.tuning.streamWindowBytes,
+      windowBudget: deps.tuning.sessionWindowBytes,
       maxStreams: deps.tuning.maxStreams,
       clock: deps.clock,
       logger: this.log,
