@@ -122,6 +122,7 @@ function toTuning(raw: RawRelayProfile['tuning'], issues: ProfileIssue[]): Tunin
   return {
     replayBufferBytes: raw.replayBuffer,
     streamWindowBytes: raw.streamWindow,
+    sessionWindowBytes: raw.sessionWindow,
     maxStreams: raw.maxStreams,
     keepaliveIntervalMs: raw.keepaliveInterval,
     keepaliveTimeoutMs: raw.keepaliveTimeout,

@@ -37,6 +37,8 @@ const cipherSuite = z.enum(CIPHER_SUITE_NAMES, { error: typeError('aes-256-gcm o
 const tuningShape = {
   replayBuffer: size(64 * KiB, GiB).default(8 * MiB),
   streamWindow: size(16 * KiB, 16 * MiB).default(256 * KiB),
+  // How far all streams' windows may grow together (mux SESSION_WINDOW_BUDGET_BYTES): the memory bound.
+  sessionWindow: size(MiB, GiB).default(16 * MiB),
   maxStreams: int(1, 65_536).default(4096),
   keepaliveInterval: duration(100, MINUTE_MS).default(SECOND_MS),
   // 2 s (two missed pings; never below 4 x the link's smoothed RTT): a dead link is declared within 3 s,

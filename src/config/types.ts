@@ -25,6 +25,8 @@ export interface Tuning {
   readonly replayBufferBytes: number;
   /** Initial per-stream receive window in bytes; default 256 KiB, 16 KiB..16 MiB. */
   readonly streamWindowBytes: number;
+  /** How far all receive windows of a session may grow beyond their initial ones, in bytes; default 16 MiB. */
+  readonly sessionWindowBytes: number;
   /** Streams per session; default 4096, 1..65536. */
   readonly maxStreams: number;
   /** Keepalive ping interval in ms; default 1000, 100 ms..60 s. */

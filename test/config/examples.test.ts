@@ -78,6 +78,7 @@ test('a minimal relay profile gets every default', (t) => {
   t.deepEqual(p.tuning, {
     replayBufferBytes: 8 * 1024 * 1024,
     streamWindowBytes: 256 * 1024,
+    sessionWindowBytes: 16 * 1024 * 1024,
     maxStreams: 4096,
     keepaliveIntervalMs: 1000,
     keepaliveTimeoutMs: 2000,
