@@ -8,6 +8,7 @@ import type { RawAgentProfile, RawRelayProfile } from './schema.ts';
 import { entryName, expandMappings } from './mapping-expand.ts';
 import { formatPath, type ProfileIssue, type ProfileSource } from './source.ts';
 import { readBoundedFile } from './read-file.ts';
+import { openFileWarning, openToOthers } from './warnings.ts';
 import type { AdminProfile, AgentProfile, PrivateKeySource, RelayProfile, Tuning } from './types.ts';
 
 /** Environment variable that replaces the profile's own private key (base64). */
@@ -28,6 +29,8 @@ export const MAX_KEY_FILE_BYTES = 4096;
 export interface CheckContext {
   readonly src: ProfileSource;
   readonly env: NodeJS.ProcessEnv;
+  /** Warnings collected on the way (a key file others may read); the profile carries them. */
+  readonly warnings: string[];
   /** Folder that relative `privateKeyFile` paths start from. */
   readonly baseDir: string;
 }
@@ -81,6 +84,7 @@ function resolvePrivateKey(
         cause: r.cause,
       });
     }
+    if (openToOthers(r.mode)) ctx.warnings.push(openFileWarning(file, r.mode, 'a private key'));
     const text = r.bytes.toString('utf8');
     const key = decodeKey32(text);
     if (!key) {
@@ -275,6 +279,7 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
       initialDelayMs: raw.reconnect.initialDelay,
       maxDelayMs: raw.reconnect.maxDelay,
       replacedDelayMs: raw.reconnect.replacedDelay,
+      authRetryDelayMs: raw.reconnect.authRetryDelay,
     },
     admin,
     metrics: raw.metrics,

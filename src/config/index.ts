@@ -18,3 +18,5 @@ export type * from './types.ts';
 export { PRESETS, PRESET_NAMES, isPresetName, presetOf, suggestPreset } from './presets.ts';
 export type { EntryProtocol, PortSpan, Preset, PresetName } from './presets.ts';
 export { MAX_MAPPINGS, MAX_PORTS_PER_RANGE } from './mapping-expand.ts';
+export { changedKeys } from './diff.ts';
+export { openToOthers, openFileWarning } from './warnings.ts';

@@ -168,6 +168,8 @@ export const agentSchema = strict({
       maxDelay: duration(100, 10 * MINUTE_MS).default(10 * SECOND_MS),
       // Another agent with our key took the session: wait this long (doubling) before taking it back.
       replacedDelay: duration(100, HOUR_MS).default(30 * SECOND_MS),
+      // The relay refused our key or psk: only an operator's change helps, so retry at minutes, not seconds.
+      authRetryDelay: duration(100, HOUR_MS).default(MINUTE_MS),
     }),
   ).prefault({}),
   ...sharedBlocks(7002, 9101, agentTuning),

@@ -116,6 +116,8 @@ export interface RelayProfile {
   readonly metrics: MetricsProfile | undefined;
   readonly tuning: Tuning;
   readonly log: LogProfile;
+  /** Loaded, but unsafe: e.g. a file holding a secret that other users may read. Absent when none. */
+  readonly warnings?: readonly string[];
 }
 
 /** The agent's own settings (`agent:` block). */
@@ -180,6 +182,11 @@ export interface ReconnectProfile {
    * doubles per replacement up to 10 x; default 30 000, 100 ms..1 h.
    */
   readonly replacedDelayMs: number;
+  /**
+   * Wait before redialing after the relay refused our key or psk (XNAT_ERR_AUTH_), in ms; doubles per
+   * refusal up to 5 x; default 60 000, 100 ms..1 h.
+   */
+  readonly authRetryDelayMs: number;
 }
 
 /** A parsed agent profile. */
@@ -196,6 +203,8 @@ export interface AgentProfile {
   readonly metrics: MetricsProfile | undefined;
   readonly tuning: AgentTuning;
   readonly log: LogProfile;
+  /** Loaded, but unsafe: e.g. a file holding a secret that other users may read. Absent when none. */
+  readonly warnings?: readonly string[];
 }
 
 export type Profile = RelayProfile | AgentProfile;

@@ -96,6 +96,26 @@ export const mappingRegister = spec({
   doc: 'Claims public ports for mappings; each mapping succeeds or fails on its own.',
 });
 
+export const mappingUnregister = spec({
+  name: 'mapping.unregister',
+  kind: 'request',
+  direction: 'agent->relay',
+  request: z.object({ names: z.array(nameSchema).max(256) }),
+  reply: z.object({
+    /** The names this session served and no longer does (their visitors reset, a port left unserved closed). */
+    removed: z.array(nameSchema).max(256),
+  }),
+  doc: 'Gives up mappings this session serves (agent reload); names it does not serve are ignored.',
+});
+
+export const mappingRevoked = spec({
+  name: 'mapping.revoked',
+  kind: 'oneway',
+  direction: 'relay->agent',
+  request: z.object({ name: nameSchema, error: wireErrorSchema }),
+  doc: 'The relay stopped serving a mapping of this agent (relay reload narrowed its allow list); the agent marks it failed and retries it with backoff.',
+});
+
 export const mappingStatus = spec({
   name: 'mapping.status',
   kind: 'request',
@@ -235,6 +255,8 @@ export const adminAuth = spec({
 export const COMMANDS = {
   [hello.name]: hello,
   [mappingRegister.name]: mappingRegister,
+  [mappingUnregister.name]: mappingUnregister,
+  [mappingRevoked.name]: mappingRevoked,
   [mappingStatus.name]: mappingStatus,
   [statsQuery.name]: statsQuery,
   [sessionKick.name]: sessionKick,

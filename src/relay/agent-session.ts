@@ -17,7 +17,9 @@ import {
   type StreamStatus,
 } from '../observe/status.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
-import { encodeOpenMeta, flowClose, flowOpen, sendOneWay } from '../protocol/index.ts';
+import { encodeOpenMeta, flowClose, flowOpen, mappingRevoked, sendOneWay } from '../protocol/index.ts';
+import { XnatError, type ErrorCode } from '../errors.ts';
+import { isAllowed } from '../util/ports.ts';
 import type { Clock } from '../util/clock.ts';
 import { keyFingerprint } from '../crypto/keys.ts';
 import type { ClaimRequest, MappingEntry, MappingServer, MappingTable } from './mapping-table.ts';
@@ -143,6 +145,48 @@ export class AgentSession implements MappingServer {
     this.claimed.add(entry);
     if (entry.protocol === 'tcp') this.idleMs.set(entry.name, req.idleTimeoutMs ?? DEFAULT_TCP_IDLE_MS);
     return entry;
+  }
+
+  /**
+   * Stops serving the mappings named `names` (mapping.unregister, or a revoked port): this session's
+   * visitor streams of them are reset with `code`, its flows forgotten, and a port no other agent serves
+   * closes. Returns the names it served.
+   */
+  async unclaim(names: readonly string[], code: ErrorCode): Promise<string[]> {
+    const wanted = new Set(names);
+    const gone = [...this.claimed].filter((e) => wanted.has(e.name));
+    for (const entry of gone) {
+      this.claimed.delete(entry);
+      if (entry.protocol === 'tcp') this.idleMs.delete(entry.name);
+      for (const s of this.streams.values()) if (s.mapping === entry.name) s.stream.reset(code);
+      for (const [id, f] of this.flows) if (f.mapping === entry.flowState) this.closeFlow(id);
+    }
+    await Promise.all(gone.map((e) => this.deps.table.releaseEntry(this, e)));
+    return [...new Set(gone.map((e) => e.name))];
+  }
+
+  /**
+   * A new allow list (relay reload): ports it no longer covers are released as unclaim() does, and the
+   * agent is told (mapping.revoked) so it marks them failed and retries. Returns the names revoked.
+   */
+  async applyAllow(agent: AgentEntry): Promise<string[]> {
+    this.agent = agent;
+    const revoked = [...this.claimed].filter((e) => !isAllowed(agent.allow, e.protocol, e.port));
+    const names = await this.unclaim(
+      revoked.map((e) => e.name),
+      'XNAT_ERR_MAPPING_NOT_ALLOWED',
+    );
+    for (const e of revoked) {
+      const error = new XnatError('XNAT_ERR_MAPPING_NOT_ALLOWED', { detail: `${e.port}/${e.protocol}` });
+      this.log.warn({ mapping: e.name, port: e.port, code: error.code }, 'mapping revoked');
+      if (this.session.state === 'closed') continue;
+      try {
+        sendOneWay(this.endpoint, mappingRevoked, { name: e.name, error: error.toJSON() });
+      } catch {
+        // The session is ending: the agent registers afresh on its next session anyway.
+      }
+    }
+    return names;
   }
 
   /** The mappings this session serves, as status objects. */

@@ -117,7 +117,12 @@ test('a minimal agent profile gets every default; udp mappings get the flow idle
   });
   t.is(p.mappings[1]!.protocol, 'tcp');
   t.is(p.mappings[1]!.idleTimeoutMs, 3_600_000);
-  t.deepEqual(p.reconnect, { initialDelayMs: 200, maxDelayMs: 10_000, replacedDelayMs: 30_000 });
+  t.deepEqual(p.reconnect, {
+    initialDelayMs: 200,
+    maxDelayMs: 10_000,
+    replacedDelayMs: 30_000,
+    authRetryDelayMs: 60_000,
+  });
   t.is(p.tuning.cipher, 'auto');
   t.is(p.tuning.cipherBackend, 'auto');
   // An empty block means "on, with defaults".
