@@ -187,6 +187,7 @@ export class RelayConnection {
     const mux = new Mux(session, {
       role: 'agent',
       initialWindow: this.profile.tuning.streamWindowBytes,
+      windowBudget: this.profile.tuning.sessionWindowBytes,
       maxStreams: this.profile.tuning.maxStreams,
       clock: this.clock,
       logger: log,

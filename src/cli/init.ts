@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { generateKeyPair, encodeKey } from '../crypto/keys.ts';
 import { XnatError } from '../errors.ts';
+import { applyPreset, presetFromFlag } from './init-preset.ts';
 
 /** Default admin and metrics ports of each side (as the profile schema defaults them). */
 const RELAY_ADMIN_PORT = 7001;
@@ -102,7 +103,9 @@ export function addInitCommand(program: Command): void {
     .argument('[dir]', 'folder to write into', '.')
     .option('--relay-address <host:port>', 'address agents dial to reach the relay', '127.0.0.1:7000')
     .option('--force', 'overwrite existing files', false)
-    .action((dir: string, opts: { relayAddress: string; force: boolean }) => {
+    .option('--preset <name>', 'map a game server instead of ssh (valheim, palworld, minecraft, ...)')
+    .action((dir: string, opts: { relayAddress: string; force: boolean; preset?: string }) => {
+      const preset = opts.preset === undefined ? undefined : presetFromFlag(opts.preset);
       const port = Number(opts.relayAddress.split(':').pop());
       if (!opts.relayAddress.includes(':') || !Number.isInteger(port) || port < 1 || port > 65535) {
         throw new XnatError('XNAT_ERR_CLI_USAGE', { detail: '--relay-address must be host:port' });
@@ -113,7 +116,8 @@ export function addInitCommand(program: Command): void {
         if (existsSync(f) && !opts.force)
           throw new XnatError('XNAT_ERR_CLI_USAGE', { detail: `${f} exists; use --force` });
       }
-      const text = renderInitProfiles({ relayAddress: opts.relayAddress, listenPort: port });
+      const plain = renderInitProfiles({ relayAddress: opts.relayAddress, listenPort: port });
+      const text = preset === undefined ? plain : applyPreset(plain, preset);
       writeFileSync(files.relay, text.relay, { mode: 0o600 });
       writeFileSync(files.agent, text.agent, { mode: 0o600 });
       process.stdout.write(initInstructions(files, opts.relayAddress, port));

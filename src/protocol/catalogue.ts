@@ -6,7 +6,7 @@ import { MAX_ADMIN_TOKEN_CHARS } from '../config/index.ts';
 import type { CommandKind } from '../command/registry.ts';
 
 /** Version of this catalogue and of the STREAM_OPEN meta; hello refuses any other. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Who sends a command to whom. 'admin': an admin client to an admin endpoint; 'admin-push': the reverse. */
 export type CommandDirection = 'agent->relay' | 'relay->agent' | 'either' | 'admin' | 'admin-push';

@@ -94,6 +94,7 @@ export class AgentSession implements MappingServer {
     this.mux = new Mux(session, {
       role: 'relay',
       initialWindow: deps.tuning.streamWindowBytes,
+      windowBudget: deps.tuning.sessionWindowBytes,
       maxStreams: deps.tuning.maxStreams,
       clock: deps.clock,
       logger: this.log,
@@ -218,6 +219,7 @@ export class AgentSession implements MappingServer {
           mapping: entry.name,
           protocol: 'tcp',
           visitor: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+          local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
         }),
       );
     } catch (err) {
