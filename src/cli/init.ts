@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { generateKeyPair, encodeKey } from '../crypto/keys.ts';
 import { XnatError } from '../errors.ts';
-import { applyPreset, presetFromFlag } from './init-preset.ts';
+import { applyPreset, presetAllow, presetFromFlag } from './init-preset.ts';
 
 /** Default admin and metrics ports of each side (as the profile schema defaults them). */
 const RELAY_ADMIN_PORT = 7001;
@@ -72,18 +72,22 @@ metrics:
   return { relay, agent };
 }
 
-/** What to run on each machine, with the paths as written. */
+/**
+ * What to run on each machine, with the paths as written; `allow` is the relay's allow list as written
+ * (the firewall must let those through), default that of plain `xnat init`.
+ */
 export function initInstructions(
   files: { relay: string; agent: string },
   relayAddress: string,
   port: number,
+  allow: readonly string[] = ALLOW,
 ): string {
   const host = relayAddress.slice(0, relayAddress.lastIndexOf(':'));
   return [
     `wrote ${files.relay} and ${files.agent} (mode 0600: they hold private keys, the psk and admin tokens)`,
     '',
     `On the relay machine (${host}): copy ${files.relay} there; let ${port}/tcp (agents) and the allowed`,
-    `public ports (${ALLOW.join(', ')}) through its firewall; then run`,
+    `public ports (${allow.join(', ')}) through its firewall; then run`,
     `  xnat check ${files.relay}`,
     `  xnat relay --profile ${files.relay}`,
     `  xnat status --profile ${files.relay}     # from another shell: sessions and mappings`,
@@ -91,7 +95,7 @@ export function initInstructions(
     `On the agent machine (next to the LAN services): copy ${files.agent} there, edit its mappings, then run`,
     `  xnat check ${files.agent}`,
     `  xnat agent --profile ${files.agent}`,
-    `  xnat status --profile ${files.agent}     # the mapping's public port is ${host}:2222`,
+    `  xnat status --profile ${files.agent}     # mappings, with their public ports on ${host}`,
     '',
   ].join('\n');
 }
@@ -120,6 +124,7 @@ export function addInitCommand(program: Command): void {
       const text = preset === undefined ? plain : applyPreset(plain, preset);
       writeFileSync(files.relay, text.relay, { mode: 0o600 });
       writeFileSync(files.agent, text.agent, { mode: 0o600 });
-      process.stdout.write(initInstructions(files, opts.relayAddress, port));
+      const allow = preset === undefined ? ALLOW : presetAllow(preset);
+      process.stdout.write(initInstructions(files, opts.relayAddress, port, allow));
     });
 }
