@@ -32,6 +32,11 @@ export class Agent {
     for (const c of this.connections) c.close();
   }
 
+  /** Resets one visitor stream of the session `sessionId` (admin connection.close); false if none held it. */
+  closeStream(sessionId: string, streamId: number): boolean {
+    return this.connections.some((c) => c.sessionId === sessionId && c.closeStream(streamId));
+  }
+
   status(): AgentStatus {
     return {
       role: 'agent',
