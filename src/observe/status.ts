@@ -282,3 +282,9 @@ export interface TrafficCounters {
 export function emptyTraffic(): TrafficCounters {
   return { bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0 };
 }
+
+/** Every session of a snapshot, relay or agent side. */
+export function sessionsOf(s: Status): SessionStatus[] {
+  if (s.role === 'relay') return [...s.sessions];
+  return s.relays.flatMap((r) => (r.session ? [r.session] : []));
+}
