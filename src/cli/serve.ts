@@ -8,6 +8,7 @@ import { Agent } from '../agent/agent.ts';
 import { startAdminServer, type AdminActions } from '../admin/admin-server.ts';
 import { startMetricsServer } from '../admin/metrics.ts';
 import { toXnatError } from '../errors.ts';
+import { LogRing } from '../observe/log-ring.ts';
 
 /** A running role with its endpoints; close() stops everything. */
 export interface Running {
@@ -45,6 +46,7 @@ export async function startRelay(
   profile: RelayProfile,
   logger: Logger,
   profilePath?: string,
+  logs?: LogRing,
 ): Promise<Running & { relay: Relay }> {
   const relay = new Relay(profile, { logger });
   await relay.start();
@@ -53,6 +55,9 @@ export async function startRelay(
     {
       status: () => relay.status(),
       kick: (n) => relay.kick(n) > 0,
+      closeStream: (sessionId, streamId) => relay.closeStream(sessionId, streamId),
+      setMappingDisabled: (name, disabled) => relay.setMappingDisabled(name, disabled),
+      ...(logs ? { logs } : {}),
       ...(profilePath ? { reload: () => relay.reload(loadRelayProfile(profilePath)) } : {}),
     },
     logger,
@@ -68,10 +73,22 @@ export async function startRelay(
   };
 }
 
-export async function startAgent(profile: AgentProfile, logger: Logger): Promise<Running & { agent: Agent }> {
+export async function startAgent(
+  profile: AgentProfile,
+  logger: Logger,
+  logs?: LogRing,
+): Promise<Running & { agent: Agent }> {
   const agent = new Agent(profile, { logger });
   agent.start();
-  const { closers, adminPort } = await startEndpoints(profile, { status: () => agent.status() }, logger);
+  const { closers, adminPort } = await startEndpoints(
+    profile,
+    {
+      status: () => agent.status(),
+      closeStream: (sessionId, streamId) => agent.closeStream(sessionId, streamId),
+      ...(logs ? { logs } : {}),
+    },
+    logger,
+  );
   return {
     agent,
     logger,
@@ -115,8 +132,13 @@ export function addServeCommands(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error (overrides the profile)')
     .action(async (opts: { profile: string; logLevel?: string }) => {
       const profile = loadRelayProfile(opts.profile);
-      const logger = createRootLogger({ level: opts.logLevel ?? profile.log.level, base: { role: 'relay' } });
-      const running = await startRelay(profile, logger, opts.profile);
+      const ring = new LogRing();
+      const logger = createRootLogger({
+        level: opts.logLevel ?? profile.log.level,
+        base: { role: 'relay' },
+        ring,
+      });
+      const running = await startRelay(profile, logger, opts.profile, ring);
       // SIGHUP re-reads the profile, as daemons do; a broken profile is logged and changes nothing.
       process.on('SIGHUP', () => {
         try {
@@ -137,8 +159,13 @@ export function addServeCommands(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error (overrides the profile)')
     .action(async (opts: { profile: string; logLevel?: string }) => {
       const profile = loadAgentProfile(opts.profile);
-      const logger = createRootLogger({ level: opts.logLevel ?? profile.log.level, base: { role: 'agent' } });
-      const running = await startAgent(profile, logger);
+      const ring = new LogRing();
+      const logger = createRootLogger({
+        level: opts.logLevel ?? profile.log.level,
+        base: { role: 'agent' },
+        ring,
+      });
+      const running = await startAgent(profile, logger, ring);
       await untilSignal(logger);
       await running.close();
       exitAfterFlush(logger, 0);

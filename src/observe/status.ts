@@ -232,6 +232,8 @@ export interface RelayStatus {
   readonly mappings: readonly MappingStatus[];
   /** The admin endpoint's own counters (present in snapshots served by it). */
   readonly admin?: AdminEndpointStatus;
+  /** Wall-clock ms when the admin endpoint took the snapshot. */
+  readonly at?: number;
 }
 
 export interface AgentStatus {
@@ -252,6 +254,8 @@ export interface AgentStatus {
   readonly mappings: readonly MappingStatus[];
   /** The admin endpoint's own counters (present in snapshots served by it). */
   readonly admin?: AdminEndpointStatus;
+  /** Wall-clock ms when the admin endpoint took the snapshot. */
+  readonly at?: number;
 }
 
 export type Status = RelayStatus | AgentStatus;
