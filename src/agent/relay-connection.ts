@@ -256,6 +256,9 @@ export class RelayConnection {
       protocol: m.profile.protocol,
       remotePort: m.remotePort,
       local: formatHostPort(m.profile.local),
+      ...(m.remotePort > 0
+        ? { publicAddress: formatHostPort({ host: this.relay.address.host, port: m.remotePort }) }
+        : {}),
       phase: m.phase,
       ...(m.error ? { error: m.error } : {}),
       activeStreams: m.activeStreams,

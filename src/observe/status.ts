@@ -150,6 +150,8 @@ export interface MappingStatus {
   readonly remotePort: number;
   /** LAN target (agent side only). */
   readonly local?: string;
+  /** Public address as host:port: the relay's public host (relay side) or the relay's address (agent side). */
+  readonly publicAddress?: string;
   readonly phase: MappingPhase;
   readonly error?: { readonly code: string; readonly message: string };
   /** Agents serving it (relay side). */

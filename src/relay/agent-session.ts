@@ -157,7 +157,7 @@ export class AgentSession implements MappingServer {
 
   /** The mappings this session serves, as status objects (the same figures as the relay's status). */
   mappingStatus(): MappingStatus[] {
-    return [...this.claimed].map(mappingEntryStatus);
+    return [...this.claimed].map((e) => mappingEntryStatus(e, this.deps.table.publicHost));
   }
 
   liveStreams(mapping: string): { streams: number; bytesUp: number; bytesDown: number } {

@@ -3,14 +3,17 @@
 import type { MappingStatus } from '../observe/status.ts';
 import type { MappingEntry } from './mapping-table.ts';
 import { udpMappingCounts } from './udp-router.ts';
+import { formatHostPort } from '../util/ports.ts';
 
-export function mappingEntryStatus(e: MappingEntry): MappingStatus {
+/** `publicHost`: the relay's public address, shown with the port as the mapping's public side. */
+export function mappingEntryStatus(e: MappingEntry, publicHost: string): MappingStatus {
   const servers = [...e.servers];
   const t = e.traffic;
   const base = {
     name: e.name,
     protocol: e.protocol,
     remotePort: e.port,
+    publicAddress: formatHostPort({ host: publicHost, port: e.port }),
     phase: 'ready' as const,
     agents: servers.map((s) => s.agentName),
     ...(e.disabled ? { disabled: true } : {}),
@@ -31,3 +34,4 @@ export function mappingEntryStatus(e: MappingEntry): MappingStatus {
     },
   };
 }
+

@@ -63,7 +63,8 @@ export class MappingTable {
   readonly udpRouter: UdpRouter;
 
   constructor(
-    private readonly publicHost: string,
+    /** The address public ports listen on (shown as the mapping's public address). */
+    readonly publicHost: string,
     private readonly logger: Logger,
     private readonly random: () => number = Math.random,
     private readonly clock: Clock = realClock,

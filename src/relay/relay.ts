@@ -96,7 +96,9 @@ export class Relay {
   }
 
   status(): RelayStatus {
-    const mappings: MappingStatus[] = this.table.list().map(mappingEntryStatus);
+    const mappings: MappingStatus[] = this.table
+      .list()
+      .map((e) => mappingEntryStatus(e, this.table.publicHost));
     return {
       role: 'relay',
       version: VERSION,
