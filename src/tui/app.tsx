@@ -294,8 +294,9 @@ export function App({ controller, wallNow = Date.now, onQuit, note, noticeMs = N
     }
     if (input === 'q') return quit();
     if (key.tab) {
-      const i = PANELS.indexOf(focus);
-      setFocus(PANELS[(i + (key.shift ? PANELS.length - 1 : 1)) % PANELS.length]!);
+      // Functional: several keys typed before a render still move one panel each.
+      const step = key.shift ? PANELS.length - 1 : 1;
+      setFocus((f) => PANELS[(PANELS.indexOf(f) + step) % PANELS.length]!);
     } else if (key.upArrow || input === 'k') move(-1);
     else if (key.downArrow || input === 'j') move(1);
     else if (key.pageUp) move(-heights[focus]);

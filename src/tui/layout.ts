@@ -7,7 +7,7 @@ export const PANELS = ['sessions', 'mappings', 'connections', 'history', 'logs']
 export type Panel = (typeof PANELS)[number];
 
 /** Terminal width from which the panels go in two columns. */
-export const WIDE_COLUMNS = 150;
+export const WIDE_COLUMNS = 160;
 /** Lines outside the panels: header, status line, footer. */
 const CHROME_LINES = 3;
 /** Lines of a panel that are not rows: its title and its column header. */
@@ -71,7 +71,8 @@ export function layout(columns: number, rows: number, want: Record<Panel, number
   }
   const left: Panel[] = ['sessions', 'mappings', 'connections'];
   const right: Panel[] = ['history', 'logs'];
-  const rightWidth = Math.floor(columns * 0.4);
+  // The right column holds short lines (times, events, log messages): a third, within 50..80.
+  const rightWidth = Math.max(50, Math.min(80, Math.floor(columns * 0.35)));
   const bodyOf = (n: number) => Math.max(n, rows - 1 - CHROME_LINES - n * PANEL_CHROME);
   return {
     wide,

@@ -81,19 +81,23 @@ export function headerText(s: Status, wallNow: number): string {
 /** Sessions (relay) or relays (agent): state, RTT last/p50/p99, resumes, connections, throughput. */
 export function sessionColumns(role: Status['role'] | undefined): readonly Column[] {
   return [
-    { title: role === 'agent' ? 'relay' : 'agent', width: role === 'agent' ? 12 : 8, max: 24, flex: 1 },
+    // On the agent the relay address keeps its width; the last error takes what is left.
+    role === 'agent'
+      ? { title: 'relay', width: 12, max: 28 }
+      : { title: 'agent', width: 8, max: 24, flex: 1 },
     { title: 'state', width: 8, max: 10 },
     { title: 'rtt', width: 6, align: 'right' },
-    { title: 'p50', width: 6, align: 'right' },
+    { title: 'p50', width: 6, align: 'right', hideBelow: role === 'agent' ? 90 : 0 },
     { title: 'p99', width: 6, align: 'right' },
-    { title: 'res', width: 3, align: 'right' },
-    { title: 'conn', width: 4, align: 'right' },
+    // The agent side needs room for the last error: these go first on narrow terminals.
+    { title: 'res', width: 3, align: 'right', hideBelow: role === 'agent' ? 90 : 0 },
+    { title: 'conn', width: 4, align: 'right', hideBelow: role === 'agent' ? 90 : 0 },
     { title: 'sent/s', width: 8, align: 'right' },
     { title: 'recv/s', width: 8, align: 'right' },
-    { title: 'sent', width: 7, align: 'right', hideBelow: 100 },
-    { title: 'recv', width: 7, align: 'right', hideBelow: 100 },
-    { title: 'replay', width: 6, align: 'right', hideBelow: 90 },
-    { title: 'last error', width: 5, max: 40, flex: 1, hideBelow: role === 'agent' ? 0 : 1e9 },
+    { title: 'sent', width: 7, align: 'right', hideBelow: 120 },
+    { title: 'recv', width: 7, align: 'right', hideBelow: 120 },
+    { title: 'replay', width: 6, align: 'right', hideBelow: 110 },
+    { title: 'last error', width: 10, max: 40, flex: 1, hideBelow: role === 'agent' ? 0 : Infinity },
   ];
 }
 
@@ -133,9 +137,9 @@ export function mappingColumns(): readonly Column[] {
     { title: 'forwarding', width: 16, max: 64, flex: 3 },
     { title: 'open', width: 4, align: 'right' },
     { title: 'total', width: 5, align: 'right' },
-    { title: '/min', width: 4, align: 'right' },
+    { title: '/min', width: 4, align: 'right', hideBelow: 90 },
     { title: 'rate', width: 8, align: 'right' },
-    { title: 'trend', width: 12, hideBelow: 100 },
+    { title: 'trend', width: 12, hideBelow: 120 },
     { title: 'state', width: 5, max: 12 },
   ];
 }

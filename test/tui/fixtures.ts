@@ -287,6 +287,7 @@ export class SizedStdout extends EventEmitter {
 /** Renders `app` on a columns x rows fake terminal; frame() is the last frame without colours. */
 export function renderSized(app: ReactElement, columns: number, rows: number) {
   const stdout = new SizedStdout(columns, rows);
+  let pending: string | null = null;
   const stdin = Object.assign(new EventEmitter(), {
     isTTY: true,
     setRawMode() {},
@@ -295,8 +296,18 @@ export function renderSized(app: ReactElement, columns: number, rows: number) {
     pause() {},
     ref() {},
     unref() {},
-    read: () => null,
+    read: () => {
+      const d = pending;
+      pending = null;
+      return d;
+    },
   });
+  /** Types `data` as keys (ink reads stdin on 'readable'). */
+  const type = (data: string) => {
+    pending = data;
+    stdin.emit('readable');
+    stdin.emit('data', data);
+  };
   const instance = inkRender(app, {
     stdout: stdout as unknown as NodeJS.WriteStream,
     stdin: stdin as unknown as NodeJS.ReadStream,
@@ -306,5 +317,5 @@ export function renderSized(app: ReactElement, columns: number, rows: number) {
   });
   // eslint-disable-next-line no-control-regex
   const frame = () => (stdout.frames.at(-1) ?? '').replace(/\u001b\[[0-9;]*m/g, '');
-  return { stdout, instance, frame };
+  return { stdout, instance, frame, type };
 }
