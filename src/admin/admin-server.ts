@@ -195,7 +195,8 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
       return { reloaded: true, changes };
     });
     handleRequest(registry, connectionClose, (req) => {
-      if (!opts.actions.closeStream) throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'close here' });
+      if (!opts.actions.closeStream)
+        throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'close here' });
       const closed = opts.actions.closeStream(req.sessionId, req.streamId);
       log.info({ session: req.sessionId.slice(0, 12), stream: req.streamId, closed }, 'admin close');
       return { closed };

@@ -34,4 +34,3 @@ export function mappingEntryStatus(e: MappingEntry, publicHost: string): Mapping
     },
   };
 }
-
