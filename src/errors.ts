@@ -349,7 +349,7 @@ export const ERRORS = {
   ),
   XNAT_ERR_MAPPING_DISABLED: spec(
     'An operator disabled this mapping; new visitors are refused.',
-    'Enable it again from the dashboard (e) or restart the relay.',
+    'Enable it again from the dashboard (d on the mapping) or restart the relay.',
     true,
     EXIT.NETWORK,
   ),

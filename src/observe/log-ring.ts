@@ -17,7 +17,7 @@ export interface LogEntry {
   readonly time: number;
   readonly level: LogLevelName;
   readonly msg: string;
-  /** The other fields as `key=value` pairs, space-separated (pid, hostname and time left out). */
+  /** The other fields as `key=value` pairs, space-separated (pid, hostname, role and time left out). */
   readonly fields: string;
 }
 
@@ -38,7 +38,8 @@ export const LEVEL_VALUES: Record<LogLevelName, number> = {
   error: 50,
   fatal: 60,
 };
-const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
+/** Fields every line of a process carries (role is bound on the root): left out of the text. */
+const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'role']);
 
 const cut = (text: string) => (text.length > MAX_LOG_TEXT ? `${text.slice(0, MAX_LOG_TEXT - 1)}…` : text);
 

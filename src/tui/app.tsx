@@ -306,8 +306,7 @@ export function App({ controller, wallNow = Date.now, onQuit, note, noticeMs = N
     else if (input === 'd') requestToggle();
     else if (input === 'r') requestReload();
     else if (input === 'l') {
-      const next = LOG_FILTERS[(LOG_FILTERS.indexOf(logLevel) + 1) % LOG_FILTERS.length]!;
-      setLogLevel(next);
+      setLogLevel((l) => LOG_FILTERS[(LOG_FILTERS.indexOf(l) + 1) % LOG_FILTERS.length]!);
       setOffsets((o) => ({ ...o, logs: 0 }));
     } else if (input === 'p') controller.togglePause();
   };
@@ -406,7 +405,7 @@ export function App({ controller, wallNow = Date.now, onQuit, note, noticeMs = N
       )}
       {confirm ? (
         <Text wrap="truncate" color="yellow" bold>
-          {`${confirm.question} (y/n)`}
+          {`[y/n] ${confirm.question}`}
         </Text>
       ) : (
         <Text wrap="truncate" dimColor>

@@ -71,8 +71,8 @@ export function layout(columns: number, rows: number, want: Record<Panel, number
   }
   const left: Panel[] = ['sessions', 'mappings', 'connections'];
   const right: Panel[] = ['history', 'logs'];
-  // The right column holds short lines (times, events, log messages): a third, within 50..80.
-  const rightWidth = Math.max(50, Math.min(80, Math.floor(columns * 0.35)));
+  // The right column holds short lines (times, events, log messages): under a third, within 50..80.
+  const rightWidth = Math.max(50, Math.min(80, Math.floor(columns * 0.3)));
   const bodyOf = (n: number) => Math.max(n, rows - 1 - CHROME_LINES - n * PANEL_CHROME);
   return {
     wide,

@@ -139,7 +139,7 @@ export function mappingColumns(): readonly Column[] {
     { title: 'total', width: 5, align: 'right' },
     { title: '/min', width: 4, align: 'right', hideBelow: 90 },
     { title: 'rate', width: 8, align: 'right' },
-    { title: 'trend', width: 12, hideBelow: 120 },
+    { title: 'trend', width: 12, hideBelow: 110 },
     { title: 'state', width: 5, max: 12 },
   ];
 }

@@ -83,7 +83,7 @@ test('K asks for confirmation; n cancels, y calls the source kick with the selec
   await d.until((x) => x.includes('alpha'));
   d.ui.stdin.write('K');
   let f = await d.until((x) => x.includes('Kick agent alpha?'));
-  t.regex(f, /\(y\/n\)/);
+  t.regex(f, /\[y\/n\] Kick agent alpha/);
   d.ui.stdin.write('n');
   f = await d.until((x) => !x.includes('Kick agent'));
   t.deepEqual(d.source().kicks, []);

@@ -180,7 +180,7 @@ test('x closes the selected connection after y; the result clears from the statu
   let f = await d.until((x) => x.includes('Close connection 3'));
   t.regex(
     f,
-    /Close connection 3 of minecraft from 203\.0\.113\.7:50123\? The visitor sees a reset\. \(y\/n\)/,
+    /\[y\/n\] Close connection 3 of minecraft from 203\.0\.113\.7:50123\? The visitor sees a reset\./,
   );
   d.type('y');
   f = await d.until((x) => x.includes('closed connection 3'));

@@ -1,4 +1,4 @@
-// `xnat dashboard` in a real terminal: a private tmux server per test (its own socket), one window per
+// `xnat dashboard` in a real terminal: a private tmux server per test (its socket in the test's folder), one window per
 // dashboard, keys sent with send-keys and the screen read with capture-pane. It knows nothing of xnat's
 // screens; tests match what they expect in the captured text.
 import { execFile } from 'node:child_process';
@@ -29,14 +29,16 @@ export interface TmuxPane {
 }
 
 export class Tmux {
-  private readonly socket = `xnat-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** The server's socket lives in the test's temp folder, removed with it. */
+  private readonly socket: string;
 
   constructor(env: TestEnv) {
+    this.socket = env.path(`tmux-${randomBytes(3).toString('hex')}.sock`);
     env.onDispose(() => this.tmux('kill-server').catch(() => {}));
   }
 
   private async tmux(...args: string[]): Promise<string> {
-    const { stdout } = await run('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { cwd: REPO_ROOT });
+    const { stdout } = await run('tmux', ['-S', this.socket, '-f', '/dev/null', ...args], { cwd: REPO_ROOT });
     return stdout;
   }
 
