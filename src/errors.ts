@@ -347,6 +347,12 @@ export const ERRORS = {
     true,
     EXIT.NETWORK,
   ),
+  XNAT_ERR_MAPPING_DISABLED: spec(
+    'An operator disabled this mapping; new visitors are refused.',
+    'Enable it again from the dashboard (d on the mapping) or restart the relay.',
+    true,
+    EXIT.NETWORK,
+  ),
 
   // ---- SESSION (seq/ack/replay, resume, expiry, takeover)
   XNAT_ERR_SESSION_EXPIRED: spec(
@@ -577,6 +583,18 @@ export const ERRORS = {
     'Add admin: {listen, token} to the profile, or pass --admin and --token.',
     false,
     EXIT.CONFIG,
+  ),
+  XNAT_ERR_ADMIN_CLOSED: spec(
+    'An operator closed this connection from the admin endpoint.',
+    'Nothing is wrong with the link; the visitor may connect again.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_ADMIN_NOT_FOUND: spec(
+    'The session, connection or mapping named in an admin action does not exist (any more).',
+    'It may have ended meanwhile; refresh and pick again.',
+    false,
+    EXIT.USAGE,
   ),
   // ---- TUI (the interactive dashboard)
   XNAT_ERR_TUI_NO_TTY: spec(

@@ -81,6 +81,11 @@ export class Agent {
     return changes;
   }
 
+  /** Resets one visitor stream of the session `sessionId` (admin connection.close); false if none held it. */
+  closeStream(sessionId: string, streamId: number): boolean {
+    return this.connections.some((c) => c.sessionId === sessionId && c.closeStream(streamId));
+  }
+
   status(): AgentStatus {
     return {
       role: 'agent',

@@ -13,7 +13,7 @@ import {
 import type { MappingProfile } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
-import type { MappingStatus } from '../observe/status.ts';
+import { emptyTraffic, type MappingStatus, type TrafficCounters } from '../observe/status.ts';
 import { toXnatError, type WireError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../util/clock.ts';
 import { Backoff } from '../util/backoff.ts';
@@ -31,10 +31,20 @@ export interface MappingState {
   error: WireError | undefined;
   activeStreams: number;
   totalStreams: number;
+  /** Bytes of closed streams (tcp) or of every datagram (udp) since the mapping was (re)claimed. */
+  readonly traffic: TrafficCounters;
 }
 
 function fresh(profile: MappingProfile): MappingState {
-  return { profile, phase: 'pending', remotePort: 0, error: undefined, activeStreams: 0, totalStreams: 0 };
+  return {
+    profile,
+    phase: 'pending',
+    remotePort: 0,
+    error: undefined,
+    activeStreams: 0,
+    totalStreams: 0,
+    traffic: emptyTraffic(),
+  };
 }
 
 /** Whether the relay's side of the mapping (its claim) is the same; `local` is the agent's alone. */

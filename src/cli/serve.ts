@@ -9,6 +9,7 @@ import { Agent } from '../agent/agent.ts';
 import { startAdminServer, type AdminActions } from '../admin/admin-server.ts';
 import { startMetricsServer } from '../admin/metrics.ts';
 import { toXnatError } from '../errors.ts';
+import { LogRing } from '../observe/log-ring.ts';
 
 /** A running role with its endpoints; close() stops everything. */
 export interface Running {
@@ -52,6 +53,7 @@ export async function startRelay(
   profile: RelayProfile,
   logger: Logger,
   profilePath?: string,
+  logs?: LogRing,
 ): Promise<Running & { relay: Relay }> {
   const relay = new Relay(profile, { logger });
   await relay.start();
@@ -62,6 +64,9 @@ export async function startRelay(
       {
         status: () => relay.status(),
         kick: (n) => relay.kick(n) > 0,
+        closeStream: (sessionId, streamId) => relay.closeStream(sessionId, streamId),
+        setMappingDisabled: (name, disabled) => relay.setMappingDisabled(name, disabled),
+        ...(logs ? { logs } : {}),
         ...(profilePath ? { reload: () => relay.reload(loadRelayProfile(profilePath)) } : {}),
       },
       logger,
@@ -87,6 +92,7 @@ export async function startAgent(
   profile: AgentProfile,
   logger: Logger,
   profilePath?: string,
+  logs?: LogRing,
 ): Promise<Running & { agent: Agent }> {
   const agent = new Agent(profile, { logger });
   // Endpoints first: an agent whose admin port is taken must not register its mappings and then vanish.
@@ -94,6 +100,8 @@ export async function startAgent(
     profile,
     {
       status: () => agent.status(),
+      closeStream: (sessionId, streamId) => agent.closeStream(sessionId, streamId),
+      ...(logs ? { logs } : {}),
       ...(profilePath ? { reload: () => agent.reload(loadAgentProfile(profilePath)) } : {}),
     },
     logger,
@@ -172,12 +180,17 @@ export function addServeCommands(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error (overrides the profile)')
     .action(async (opts: { profile: string; logLevel?: string }) => {
       const profile = loadRelayProfile(opts.profile);
-      const logger = createRootLogger({ level: opts.logLevel ?? profile.log.level, base: { role: 'relay' } });
+      const ring = new LogRing();
+      const logger = createRootLogger({
+        level: opts.logLevel ?? profile.log.level,
+        base: { role: 'relay' },
+        ring,
+      });
       logWarnings(logger, profile);
       // Until it runs, a SIGHUP has nothing to reload (and must not kill the process).
       const live: { reload?: () => unknown } = {};
       reloadOnHangup(logger, () => live.reload?.());
-      const running = await startRelay(profile, logger, opts.profile).catch((err: unknown) => {
+      const running = await startRelay(profile, logger, opts.profile, ring).catch((err: unknown) => {
         exitSoon();
         throw err;
       });
@@ -193,12 +206,17 @@ export function addServeCommands(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error (overrides the profile)')
     .action(async (opts: { profile: string; logLevel?: string }) => {
       const profile = loadAgentProfile(opts.profile);
-      const logger = createRootLogger({ level: opts.logLevel ?? profile.log.level, base: { role: 'agent' } });
+      const ring = new LogRing();
+      const logger = createRootLogger({
+        level: opts.logLevel ?? profile.log.level,
+        base: { role: 'agent' },
+        ring,
+      });
       logWarnings(logger, profile);
       // Until it runs, a SIGHUP has nothing to reload (and must not kill the process).
       const live: { reload?: () => unknown } = {};
       reloadOnHangup(logger, () => live.reload?.());
-      const running = await startAgent(profile, logger, opts.profile).catch((err: unknown) => {
+      const running = await startAgent(profile, logger, opts.profile, ring).catch((err: unknown) => {
         exitSoon();
         throw err;
       });

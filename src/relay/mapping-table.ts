@@ -5,6 +5,7 @@ import { XnatError } from '../errors.ts';
 import { listenPublicTcp, type PublicListener } from '../forward/tcp-public.ts';
 import { listenPublicUdp, type PublicUdp } from '../forward/udp-public.ts';
 import { emptyDrops } from '../forward/udp-drops.ts';
+import { emptyTraffic, type TrafficCounters } from '../observe/status.ts';
 import { realClock, type Clock } from '../util/clock.ts';
 import type { Logger } from '../observe/log.ts';
 import { isAllowed, type PortRange } from '../util/ports.ts';
@@ -22,6 +23,8 @@ export interface MappingServer extends FlowServer {
   readonly agentName: string;
   /** Streams open now; the least-loaded server gets the next visitor. */
   readonly activeStreams: number;
+  /** Streams open now of one mapping, with their bytes so far (for the mapping's status). */
+  liveStreams(mapping: string): { streams: number; bytesUp: number; bytesDown: number };
   acceptVisitor(entry: MappingEntry, socket: Socket): void;
 }
 
@@ -35,6 +38,10 @@ export interface MappingEntry {
   /** udp only: its flows, counters and route back to visitors. */
   flowState: UdpEntry | undefined;
   totalVisitors: number;
+  /** Bytes of closed streams (tcp) or of every datagram (udp) since the port opened; see mapping-status.ts. */
+  readonly traffic: TrafficCounters;
+  /** Set by an operator (admin mapping.disable): new visitors are refused, open ones stay. */
+  disabled: boolean;
 }
 
 export interface ClaimRequest {
@@ -56,7 +63,8 @@ export class MappingTable {
   readonly udpRouter: UdpRouter;
 
   constructor(
-    private readonly publicHost: string,
+    /** The address public ports listen on (shown as the mapping's public address). */
+    readonly publicHost: string,
     private readonly logger: Logger,
     private readonly random: () => number = Math.random,
     private readonly clock: Clock = realClock,
@@ -167,6 +175,8 @@ export class MappingTable {
       udp: undefined,
       flowState: undefined,
       totalVisitors: 0,
+      traffic: emptyTraffic(),
+      disabled: false,
     };
     let bound: { address: string; port: number };
     if (req.protocol === 'tcp') {
@@ -180,6 +190,8 @@ export class MappingTable {
         flows: this.udpRouter.createTable(req.idleTimeoutMs, () => state),
         totalFlows: 0,
         drops: emptyDrops(),
+        traffic: entry.traffic,
+        disabled: () => entry.disabled,
         send: (data, address, p) => entry.udp?.send(data, address, p),
       };
       bound = entry.udp = await listenPublicUdp(this.publicHost, port, (data, address, p) =>
@@ -209,6 +221,11 @@ export class MappingTable {
 
   /** Least-loaded server wins; with none (all sessions gone), the visitor is reset at once. */
   private route(entry: MappingEntry, socket: Socket): void {
+    if (entry.disabled) {
+      this.logger.debug({ mapping: entry.name, code: 'XNAT_ERR_MAPPING_DISABLED' }, 'visitor refused');
+      socket.resetAndDestroy();
+      return;
+    }
     entry.totalVisitors++;
     const best = this.leastLoaded(entry);
     if (!best) {

@@ -7,11 +7,12 @@ import { listenTcp, type TcpListener } from '../transport/tcp.ts';
 import { SessionServer, type Session } from '../session/index.ts';
 import { changedKeys, type AgentEntry, type RelayProfile } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
-import type { RelayStatus, MappingStatus } from '../observe/status.ts';
+import { countCode, type RelayStatus, type MappingStatus } from '../observe/status.ts';
+import { toXnatError } from '../errors.ts';
 import { realClock, type Clock } from '../util/clock.ts';
 import { MappingTable } from './mapping-table.ts';
 import { AgentSession } from './agent-session.ts';
-import { udpMappingCounts } from './udp-router.ts';
+import { mappingEntryStatus } from './mapping-status.ts';
 import { VERSION } from '../util/version.ts';
 import { relayShutdown, sendOneWay } from '../protocol/index.ts';
 
@@ -41,6 +42,8 @@ export class Relay {
   private server: SessionServer | undefined;
   private control: TcpListener | undefined;
   private closing = false;
+  /** Failed link handshakes by error code, for status and metrics. */
+  private readonly handshakeFailures: Record<string, number> = {};
 
   constructor(
     readonly profile: RelayProfile,
@@ -96,22 +99,17 @@ export class Relay {
   }
 
   status(): RelayStatus {
-    const mappings: MappingStatus[] = this.table.list().map((e) => ({
-      name: e.name,
-      protocol: e.protocol,
-      remotePort: e.port,
-      phase: 'ready',
-      agents: [...e.servers].map((s) => s.agentName),
-      activeStreams: [...e.servers].reduce((n, s) => n + s.activeStreams, 0),
-      totalStreams: e.totalVisitors,
-      ...(e.flowState ? udpMappingCounts(e.flowState) : {}),
-    }));
+    const mappings: MappingStatus[] = this.table
+      .list()
+      .map((e) => mappingEntryStatus(e, this.table.publicHost));
     return {
       role: 'relay',
       version: VERSION,
       startedAt: this.startedAt,
       control: this.control ? { address: this.control.address, port: this.control.port } : undefined,
-      ...(this.acceptor ? { handshakes: this.acceptor.stats() } : {}),
+      ...(this.acceptor
+        ? { handshakes: { ...this.acceptor.stats(), failuresByCode: { ...this.handshakeFailures } } }
+        : {}),
       sessions: [...this.sessions].map((s) => s.status()),
       mappings,
     };
@@ -127,6 +125,26 @@ export class Relay {
       }
     }
     return n;
+  }
+
+  /**
+   * Resets one open visitor stream (admin connection.close); the visitor's socket gets a reset. Returns
+   * whether a session held it.
+   */
+  closeStream(sessionId: string, streamId: number): boolean {
+    for (const s of this.sessions) {
+      if (s.session.id.toString('hex') === sessionId) return s.resetStream(streamId);
+    }
+    return false;
+  }
+
+  /** Disables or enables every public port of the named mapping; returns how many there were. */
+  setMappingDisabled(name: string, disabled: boolean): number {
+    const entries = this.table.list().filter((e) => e.name === name);
+    for (const e of entries) e.disabled = disabled;
+    if (entries.length > 0)
+      this.log.info({ mapping: name }, disabled ? 'mapping disabled' : 'mapping enabled');
+    return entries.length;
   }
 
   /**
@@ -215,7 +233,7 @@ export class Relay {
         server.attachLink(link, remote);
       },
       // The acceptor logs failures (aggregated for strangers, `link rejected` for peers that knew our key).
-      () => {},
+      (err: unknown) => countCode(this.handshakeFailures, toXnatError(err).code),
     );
   }
 
