@@ -62,6 +62,8 @@ export interface RecordCipher {
   encryptWithAd(ad: Uint8Array, pt: Uint8Array): Buffer;
   /** Same bytes as encryptWithAd, possibly as several buffers (ciphertext, tag); must not keep `pt`. */
   encryptWithAdParts?(ad: Uint8Array, pt: Uint8Array): readonly Buffer[];
+  /** Same bytes as encryptWithAd over a plaintext in pieces (`total` bytes), without joining them. */
+  encryptWithAdPieces?(ad: Uint8Array, pieces: readonly Uint8Array[], total: number): readonly Buffer[];
   decryptWithAd(ad: Uint8Array, ct: Uint8Array): Buffer;
   /**
    * Same as decryptWithAd over a ciphertext given in pieces (a record split across socket reads), without

@@ -7,11 +7,17 @@ import { LENGTH_PREFIX_BYTES, RECORD_MAX_PLAINTEXT_BYTES } from './wire.ts';
 const EMPTY = new Uint8Array(0);
 
 /**
- * A record whose plaintext came in several pieces is joined here before the cipher runs when the cipher
- * cannot take pieces: shared by every link of the process, safe because it is used and released within
- * one synchronous step (the cipher copies it out); allocated on first use.
+ * Pieces at least this long go to the cipher as they are (a bulk frame's payload: no copy); shorter
+ * ones (headers, small frames) are gathered into runs first, since a cipher call per tiny piece costs
+ * more than copying it. 4 KiB: a copy of that size is well under the cost of one more update() call.
  */
-let joinScratch: Buffer | undefined;
+export const DIRECT_PIECE_BYTES = 4096;
+
+/**
+ * Runs of short pieces are gathered here: shared by every link of the process, safe because the cipher
+ * copies them out within the same synchronous call; allocated on first use.
+ */
+let gatherScratch: Buffer | undefined;
 
 export class RecordSealer {
   constructor(
@@ -22,8 +28,8 @@ export class RecordSealer {
 
   /**
    * Encrypts the plaintext `pieces` (`bytes` in total, at most RECORD_MAX_PLAINTEXT_BYTES) and writes prefix
-   * + ciphertext (+ tag, when the cipher returns it apart: one writev takes them all, so joining them would
-   * only cost a copy); encryption order is wire order. The pieces are not referenced after it returns.
+   * + ciphertext parts + tag (one writev takes them all, so joining them would only cost a copy);
+   * encryption order is wire order. The pieces are not referenced after it returns.
    */
   seal(pieces: readonly Buffer[], bytes: number): void {
     const parts = this.encrypt(pieces, bytes);
@@ -39,17 +45,35 @@ export class RecordSealer {
 
   private encrypt(pieces: readonly Buffer[], bytes: number): readonly Buffer[] {
     const send = this.send;
-    let pt: Buffer;
-    if (pieces.length === 1) pt = pieces[0]!;
-    else {
-      joinScratch ??= Buffer.allocUnsafe(RECORD_MAX_PLAINTEXT_BYTES);
-      pt = joinScratch.subarray(0, bytes);
-      let at = 0;
-      for (const p of pieces) {
-        p.copy(pt, at);
-        at += p.length;
-      }
+    const segments = pieces.length === 1 ? pieces : gather(pieces, !send.encryptWithAdPieces);
+    if (segments.length === 1) {
+      const pt = segments[0]!;
+      return send.encryptWithAdParts ? send.encryptWithAdParts(EMPTY, pt) : [send.encryptWithAd(EMPTY, pt)];
     }
-    return send.encryptWithAdParts ? send.encryptWithAdParts(EMPTY, pt) : [send.encryptWithAd(EMPTY, pt)];
+    return send.encryptWithAdPieces!(EMPTY, segments, bytes);
   }
+}
+
+/**
+ * The pieces as the cipher gets them: long ones as they are, runs of short ones copied together into the
+ * shared scratch; everything into one run when `joinAll` (a cipher without encryptWithAdPieces).
+ */
+function gather(pieces: readonly Buffer[], joinAll: boolean): Buffer[] {
+  gatherScratch ??= Buffer.allocUnsafe(RECORD_MAX_PLAINTEXT_BYTES);
+  const scratch = gatherScratch;
+  const out: Buffer[] = [];
+  let runStart = 0;
+  let at = 0;
+  for (const p of pieces) {
+    if (!joinAll && p.length >= DIRECT_PIECE_BYTES) {
+      if (at > runStart) out.push(scratch.subarray(runStart, at));
+      runStart = at;
+      out.push(p);
+      continue;
+    }
+    p.copy(scratch, at);
+    at += p.length;
+  }
+  if (at > runStart) out.push(scratch.subarray(runStart, at));
+  return out;
 }
