@@ -1,8 +1,13 @@
-// The record layer of established links: frames both ways, RTT, tampering, malformed records, rekey by
-// bytes and by time, keepalive on a blackholed path (fake clock), backpressure and close with a reason.
+// The record layer of established links: frames both ways, RTT, tampering, malformed records and malformed
+// link frames (each with its code), rekey by bytes and by time, keepalive on a blackholed path (fake
+// clock), backpressure and close with a reason.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { isXnatError } from '../../src/errors.ts';
+import { isXnatError, type ErrorCode } from '../../src/errors.ts';
+import { LinkAcceptor, type Link } from '../../src/link/link.ts';
+import { HandshakeReader, runInitiator } from '../../src/link/handshake.ts';
+import { createDuplexPair } from '../../src/transport/memory-pair.ts';
+import { encodeFrame } from '../../src/wire/codec.ts';
 import { FakeClock } from '../../src/util/clock.ts';
 import { RECORD_MIN_BYTES } from '../../src/link/wire.ts';
 import { FrameType, type Frame } from '../../src/wire/frame.ts';
@@ -293,3 +298,86 @@ test('destroy is immediate and idempotent; close event once', async (t) => {
   t.is(closes, 1);
   t.true(isXnatError(await relayClosed, 'XNAT_ERR_LINK_RESET'));
 });
+
+/** A hand-driven agent: a real handshake, then records sealed by the test; resolves with the relay's Link. */
+async function handAgent(): Promise<{ send: (plaintext: Buffer) => void; relay: Link; end: () => void }> {
+  const keys = makeKeys();
+  const [ours, theirs] = createDuplexPair();
+  const acceptor = new LinkAcceptor({ staticKeys: keys.relay, lookupAgent: () => ({}) });
+  const accepted = acceptor.accept(theirs);
+  const reader = new HandshakeReader(ours);
+  const init = await runInitiator(
+    ours,
+    reader,
+    { staticKeys: keys.agent, remoteStaticKey: keys.relay.publicKey },
+    {},
+  );
+  reader.release();
+  ours.on('data', () => {});
+  ours.on('error', () => {});
+  ours.resume();
+  const send = (pt: Buffer): void => {
+    const ct = init.send.encryptWithAd(new Uint8Array(0), pt);
+    const prefix = Buffer.alloc(2);
+    prefix.writeUInt16BE(ct.length, 0);
+    ours.write(Buffer.concat([prefix, ct]));
+  };
+  send(Buffer.concat(encodeFrame({ type: FrameType.PING, id: 1n }))); // the key confirmation
+  return { send, relay: await accepted, end: () => ours.destroy() };
+}
+
+const frameHeader = (type: number, length: number): Buffer => {
+  const h = Buffer.alloc(10);
+  h[0] = type;
+  h.writeUInt32BE(length, 6);
+  return h;
+};
+
+const malformedRecords: Array<[string, Buffer, string]> = [
+  [
+    'a PING of 7 bytes',
+    Buffer.concat([frameHeader(FrameType.PING, 7), Buffer.alloc(7)]),
+    'XNAT_ERR_WIRE_TRUNCATED',
+  ],
+  [
+    'a PONG of 9 bytes',
+    Buffer.concat([frameHeader(FrameType.PONG, 9), Buffer.alloc(9)]),
+    'XNAT_ERR_WIRE_BAD_FIELD',
+  ],
+  [
+    'a CLOSE with a lower-case code',
+    Buffer.concat([frameHeader(FrameType.CLOSE, 4), Buffer.from([0, 2, 0x61, 0x62])]),
+    'XNAT_ERR_WIRE_BAD_FIELD',
+  ],
+  [
+    'a CLOSE of 1 byte',
+    Buffer.concat([frameHeader(FrameType.CLOSE, 1), Buffer.alloc(1)]),
+    'XNAT_ERR_WIRE_TRUNCATED',
+  ],
+  [
+    'a frame after REKEY in its record',
+    Buffer.concat([
+      ...encodeFrame({ type: FrameType.REKEY }),
+      ...encodeFrame({ type: FrameType.PING, id: 2n }),
+    ]),
+    'XNAT_ERR_LINK_RECORD_MALFORMED',
+  ],
+  [
+    'a frame cut at the end of its record',
+    Buffer.concat([frameHeader(FrameType.STREAM_DATA, 100), Buffer.alloc(50)]),
+    'XNAT_ERR_WIRE_TRUNCATED',
+  ],
+];
+
+for (const [name, plaintext, code] of malformedRecords) {
+  test(`an authenticated record holding ${name}: ${code} and the link closes`, async (t) => {
+    const agent = await handAgent();
+    // STREAM_DATA needs a streamId: patch it in where the header says STREAM_DATA.
+    if (plaintext[0] === FrameType.STREAM_DATA) plaintext.writeUInt32BE(1, 2);
+    const relayClosed = closed(agent.relay);
+    agent.send(plaintext);
+    const err = await relayClosed;
+    t.true(isXnatError(err, code as ErrorCode), String(err?.code));
+    agent.end();
+  });
+}
