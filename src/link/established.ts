@@ -40,7 +40,7 @@ export interface CloseBody {
 /**
  * One physical connection with its own keys. Events: 'frame' (frame: Frame, every frame but the link's
  * own PING/PONG/CLOSE/REKEY, in order; payloads are views of the decrypted record), 'drain', 'rtt'
- * (smoothed RTT in ms after each PONG), 'close' (err?: XnatError; none after a local close()).
+ * (smoothed RTT in ms after each PONG, then the raw sample), 'close' (err?: XnatError; none after a local close()).
  * The socket is read from the next macrotask on, so listeners attached right after `await` miss nothing.
  */
 export class Link extends EventEmitter {
@@ -107,7 +107,8 @@ export class Link extends EventEmitter {
         this.destroy(
           new XnatError('XNAT_ERR_LINK_KEEPALIVE', { detail: `nothing received for ${silentMs} ms` }),
         ),
-      onRtt: (srtt) => this.emit('rtt', srtt),
+      // The raw sample rides along for percentiles (status RTT windows); the first argument stays smoothed.
+      onRtt: (srtt, sample) => this.emit('rtt', srtt, sample),
     });
 
     this.socket.on('error', this.onSocketError);

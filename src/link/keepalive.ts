@@ -18,8 +18,8 @@ export interface KeepaliveInit {
   readonly sendPing: (id: bigint) => void;
   /** Nothing was received for `silentMs`: the link is dead. */
   readonly onDead: (silentMs: number) => void;
-  /** A new smoothed RTT, in ms. */
-  readonly onRtt: (srttMs: number) => void;
+  /** A new smoothed RTT and the raw sample it took in, in ms. */
+  readonly onRtt: (srttMs: number, sampleMs: number) => void;
 }
 
 export class Keepalive {
@@ -61,7 +61,7 @@ export class Keepalive {
     this.pings.delete(id);
     const sample = Math.max(0, this.init.clock.now() - sentAt);
     this.srtt = this.srtt === undefined ? sample : this.srtt + RTT_ALPHA * (sample - this.srtt);
-    this.init.onRtt(this.srtt);
+    this.init.onRtt(this.srtt, sample);
   }
 
   private ping(): void {
