@@ -206,6 +206,12 @@ export const ERRORS = {
     false,
     EXIT.PROTOCOL,
   ),
+  XNAT_ERR_LINK_VERSION: spec(
+    'The peer speaks another version of the link protocol.',
+    'Run the same xnat release on relay and agent; the detail names both versions.',
+    false,
+    EXIT.PROTOCOL,
+  ),
   XNAT_ERR_LINK_HANDSHAKE_TIMEOUT: spec(
     'The handshake did not finish before its deadline.',
     'Check the network path between agent and relay.',

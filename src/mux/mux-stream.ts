@@ -13,8 +13,13 @@ import {
 /** What a stream needs from its mux. Internal to src/mux/. */
 export interface StreamHost {
   readonly clock: Clock;
-  /** Largest DATA payload, in bytes. */
+  /** DATA payload per turn while other streams wait, in bytes (sizes the stream's buffers). */
   readonly chunkSize: number;
+  /**
+   * Largest DATA payload of this turn, in bytes: MAX_FRAME_PAYLOAD for a stream sending alone, chunkSize
+   * while others wait, less when that tops off the link record being filled.
+   */
+  turnBytes(): number;
   /** True once the transport is gone: no frame can be sent any more. */
   transportClosed(): boolean;
   /** Smoothed round trip of the link in milliseconds, or 0 when unknown. */
@@ -220,11 +225,11 @@ export class MuxStream extends Duplex {
     return this.pending !== undefined && this.sendCredit > 0 && !this.destroyed;
   }
 
-  /** @internal One scheduler turn: one DATA frame of at most chunkSize bytes, referencing the written chunk. */
+  /** @internal One scheduler turn: one DATA frame of at most turnBytes() bytes, referencing the written chunk. */
   sendNext(): void {
     const p = this.pending;
     if (!p) return;
-    const n = Math.min(this.host.chunkSize, this.sendCredit, p.chunk.length - p.offset);
+    const n = Math.min(this.host.turnBytes(), this.sendCredit, p.chunk.length - p.offset);
     const data = n === p.chunk.length ? p.chunk : p.chunk.subarray(p.offset, p.offset + n);
     p.offset += n;
     this.sendCredit -= n;

@@ -11,7 +11,9 @@ import {
   MAX_OPEN_META_BYTES,
   type StreamOpenFrame,
 } from '../wire/frame.ts';
+import { encodedLength } from '../wire/codec.ts';
 import { MuxStream, type StreamHost } from './mux-stream.ts';
+import { RecordFill } from './record-fill.ts';
 import { RoundRobin } from './round-robin.ts';
 import { CapLog } from '../observe/cap-log.ts';
 import {
@@ -40,7 +42,10 @@ export interface MuxOptions {
   readonly windowBudget?: number;
   /** Streams open at once, this side's limit for both directions; default 4096. */
   readonly maxStreams?: number;
-  /** Largest DATA payload per scheduler turn; default 16 KiB, at most MAX_FRAME_PAYLOAD. */
+  /**
+   * Largest DATA payload per scheduler turn while other streams wait; default 16 KiB, at most
+   * MAX_FRAME_PAYLOAD. A stream sending alone gets frames of up to MAX_FRAME_PAYLOAD (full link records).
+   */
   readonly chunkSize?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -95,6 +100,8 @@ export class Mux extends EventEmitter {
   private highestPeerId = 0;
   /** Streams with data and send window, served one chunk per turn. */
   private readonly ready = new RoundRobin<MuxStream>();
+  /** The link record being filled, from this mux's frames: DATA frames top it off. */
+  private readonly fill = new RecordFill();
   private transportClosed = false;
   private closing = false;
   private finished = false;
@@ -176,7 +183,7 @@ export class Mux extends EventEmitter {
       stream.consumeOpenCredit(first.length);
     }
     const open: StreamOpenFrame = { type: FrameType.STREAM_OPEN, streamId: id, meta, data: first };
-    this.transport.sendReliable(open);
+    this.reliable(open);
     this.grantExtraInitial(stream);
     if (firstData && first.length < firstData.length) stream.write(firstData.subarray(first.length));
     this.logger.debug({ streamId: id, firstBytes: first.length }, 'stream opened');
@@ -192,7 +199,9 @@ export class Mux extends EventEmitter {
       this.counters.datagramsDropped++;
       return false;
     }
-    const sent = this.transport.sendDatagram({ type: FrameType.DATAGRAM, flowId, data });
+    const frame: Frame = { type: FrameType.DATAGRAM, flowId, data };
+    const sent = this.transport.sendDatagram(frame);
+    if (sent) this.fill.sent(encodedLength(frame));
     if (sent) this.counters.datagramsSent++;
     else this.counters.datagramsDropped++;
     return sent;
@@ -209,7 +218,7 @@ export class Mux extends EventEmitter {
       throw new XnatError('XNAT_ERR_MUX_MESSAGE_SIZE', { detail: `command body ${body.length} bytes` });
     }
     this.counters.commandsSent++;
-    return this.transport.sendReliable({ type: FrameType.COMMAND, body });
+    return this.reliable({ type: FrameType.COMMAND, body });
   }
 
   /** Resets every open stream with `code` (STREAM_RESET sent while the transport lives). */
@@ -348,16 +357,21 @@ export class Mux extends EventEmitter {
     if (!this.transportClosed) this.ready.serve(() => this.transport.writable);
   }
 
+  /** Every reliable frame goes out here, so the record estimate sees it. */
+  private reliable(frame: Frame): boolean {
+    this.fill.sent(encodedLength(frame));
+    return this.transport.sendReliable(frame);
+  }
+
   private sendReset(id: number, code: ErrorCode): void {
     if (this.transportClosed) return;
     this.counters.resetsSent++;
-    this.transport.sendReliable({ type: FrameType.STREAM_RESET, streamId: id, code });
+    this.reliable({ type: FrameType.STREAM_RESET, streamId: id, code });
   }
 
   private grantExtraInitial(stream: MuxStream): void {
     const extra = stream.extraInitialWindow();
-    if (extra > 0)
-      this.transport.sendReliable({ type: FrameType.STREAM_WINDOW, streamId: stream.id, delta: extra });
+    if (extra > 0) this.reliable({ type: FrameType.STREAM_WINDOW, streamId: stream.id, delta: extra });
   }
 
   // ---- streams and lifecycle
@@ -387,11 +401,13 @@ export class Mux extends EventEmitter {
 
   private makeHost(): StreamHost {
     const send = (frame: Frame) => {
-      if (!this.transportClosed) this.transport.sendReliable(frame);
+      if (!this.transportClosed) this.reliable(frame);
     };
     return {
       clock: this.clock,
       chunkSize: this.chunkSize,
+      turnBytes: () =>
+        Math.min(this.ready.waiting === 0 ? MAX_FRAME_PAYLOAD : this.chunkSize, this.fill.room),
       transportClosed: () => this.transportClosed,
       rttMs: () => this.transport.stats?.rttMs ?? 0,
       sendWindow: (streamId, delta) => send({ type: FrameType.STREAM_WINDOW, streamId, delta }),
