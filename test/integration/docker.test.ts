@@ -1,0 +1,230 @@
+// docker/Dockerfile for real: a private dockerd, a node base image made from this machine's node, the
+// xnat image built on it (BUNDLE_FROM=context), relay and agent containers on the host network (127.0.0.1
+// only; the relay's key from a file, the agent's from XNAT_PRIVATE_KEY), curl through a mapping, and the
+// HEALTHCHECK (`xnat status`) reporting healthy. Skips, saying why, only where dockerd cannot run.
+import ava from 'ava';
+import { randomBytes } from 'node:crypto';
+import { chownSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, waitFor } from '../helpers/procs.ts';
+import { TestEnv, freePort } from '../e2e/lib/env.ts';
+import { execFileAsync } from '../e2e/lib/programs.ts';
+import { allowAllExcept, makeKeys } from '../e2e/lib/profiles.ts';
+import { startHttpServer } from '../e2e/lib/targets.ts';
+import { buildNodeBase, dockerUnavailable, startDockerd, type Dockerd } from '../e2e/lib/dockerd.ts';
+
+const missing = dockerUnavailable();
+if (missing && !process.env.CI) console.warn(`docker test skipped: ${missing}; CI would fail it`);
+const test = missing && !process.env.CI ? ava.skip : ava.serial;
+
+/** The uid:gid the image runs as (USER in docker/Dockerfile): mounted profiles must be readable by it. */
+const IMAGE_UID = 1000;
+
+/** Writes a file the container user can read (owned by it, mode 600, as a key file should be). */
+function writeForContainer(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  if (process.getuid?.() === 0) chownSync(path, IMAGE_UID, IMAGE_UID);
+}
+
+/** Waits for `check` with a deadline; a timeout quotes the container's last output. */
+async function waitForContainer(d: Dockerd, name: string, check: () => Promise<boolean>, what: string) {
+  try {
+    await waitFor(
+      async () => {
+        if (await check()) return true;
+        const running = await d.docker(['inspect', '--format', '{{.State.Running}}', name]);
+        if (running.trim() !== 'true') throw new Error(`${name} exited`);
+        return false;
+      },
+      60_000,
+      what,
+    );
+  } catch (err) {
+    const out = await d
+      .docker(['logs', '--tail', '20', name], { stderr: true })
+      .catch((e: Error) => e.message);
+    const state = await d.docker(['inspect', '--format', '{{json .State}}', name]).catch(() => '');
+    throw new Error(`${(err as Error).message}\n${name} output:\n${out}\nstate: ${state}`);
+  }
+}
+
+/** The JSON log lines a container printed so far. */
+async function containerLogs(d: Dockerd, name: string): Promise<Array<Record<string, unknown>>> {
+  const out = await d.docker(['logs', name]);
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+test('the image runs relay and agent on the host network, curl reaches a mapping, healthcheck is healthy', async (t) => {
+  t.timeout(300_000);
+  if (missing) throw new Error(`docker test cannot run: ${missing}`);
+  const env = new TestEnv(t);
+  let d: Dockerd;
+  try {
+    d = await startDockerd();
+  } catch (err) {
+    console.warn(`docker test skipped: ${(err as Error).message.split('\n').slice(0, 6).join('\n')}`);
+    t.log('skipped: dockerd cannot start here (see the warning above)');
+    t.pass();
+    return;
+  }
+  env.onDispose(() => d.stop());
+  const id = randomBytes(4).toString('hex');
+
+  await buildNodeBase(d, 'xnat-test-node', env.dir);
+  const ctx = env.path('context');
+  mkdirSync(join(ctx, 'docker'), { recursive: true });
+  copyFileSync(join(REPO_ROOT, 'docker', 'Dockerfile'), join(ctx, 'docker', 'Dockerfile'));
+  copyFileSync(join(REPO_ROOT, 'LICENSE'), join(ctx, 'LICENSE'));
+  copyFileSync(join(REPO_ROOT, '.dockerignore'), join(ctx, '.dockerignore'));
+  await execFileAsync(
+    process.execPath,
+    ['scripts/build.mjs', '--bundle', join(ctx, 'dist', 'xnat.mjs'), '--quiet'],
+    {
+      cwd: REPO_ROOT,
+    },
+  );
+  await d.docker([
+    'build',
+    '--file',
+    join(ctx, 'docker', 'Dockerfile'),
+    '--build-arg',
+    'BASE_IMAGE=xnat-test-node',
+    '--build-arg',
+    'BUNDLE_FROM=context',
+    '--tag',
+    'xnat:test',
+    ctx,
+  ]);
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  t.is((await d.docker(['run', '--rm', 'xnat:test', '--version'])).trim(), version);
+
+  const relayKeys = makeKeys();
+  const agentKeys = makeKeys();
+  const [relayAdmin, agentAdmin] = [await freePort(), await freePort()];
+  const token = randomBytes(18).toString('base64url');
+  const relayDir = env.path('relay');
+  const agentDir = env.path('agent');
+  mkdirSync(relayDir);
+  mkdirSync(agentDir);
+  writeForContainer(join(relayDir, 'relay.key'), `${relayKeys.privateKey}\n`);
+  writeForContainer(
+    join(relayDir, 'profile.yaml'),
+    `relay:
+  listen: "127.0.0.1:0"
+  privateKeyFile: /etc/xnat/relay.key
+  publicHost: "127.0.0.1"
+agents:
+  - name: box
+    publicKey: "${agentKeys.publicKey}"
+    allow: ${JSON.stringify(allowAllExcept(relayAdmin, agentAdmin))}
+admin:
+  listen: "127.0.0.1:${relayAdmin}"
+  token: "${token}"
+`,
+  );
+  const health = ['--health-interval', '1s', '--health-timeout', '5s', '--health-retries', '5'];
+  const relayName = `xnat-relay-${id}`;
+  const agentName = `xnat-agent-${id}`;
+  env.onDispose(() => d.docker(['rm', '--force', relayName, agentName]).catch(() => ''));
+  await d.docker([
+    'run',
+    '--detach',
+    '--name',
+    relayName,
+    '--network',
+    'host',
+    ...health,
+    '--volume',
+    `${relayDir}:/etc/xnat:ro`,
+    'xnat:test',
+  ]);
+
+  let relayPort = 0;
+  await waitForContainer(
+    d,
+    relayName,
+    async () => {
+      const line = (await containerLogs(d, relayName)).find(
+        (l) => l.msg === 'listening' && l.what === 'control',
+      );
+      relayPort = (line?.port as number | undefined) ?? 0;
+      return relayPort !== 0;
+    },
+    'the relay container to listen',
+  );
+
+  const httpPort = await startHttpServer(env, 'served through the container\n');
+  writeForContainer(
+    join(agentDir, 'profile.yaml'),
+    `agent:
+  name: box
+relays:
+  - address: "127.0.0.1:${relayPort}"
+    publicKey: "${relayKeys.publicKey}"
+mappings:
+  - name: web
+    protocol: tcp
+    remotePort: 0
+    local: "127.0.0.1:${httpPort}"
+admin:
+  listen: "127.0.0.1:${agentAdmin}"
+  token: "${token}"
+`,
+  );
+  await d.docker([
+    'run',
+    '--detach',
+    '--name',
+    agentName,
+    '--network',
+    'host',
+    ...health,
+    '--env',
+    `XNAT_PRIVATE_KEY=${agentKeys.privateKey}`,
+    '--volume',
+    `${agentDir}:/etc/xnat:ro`,
+    'xnat:test',
+    'agent',
+    '--profile',
+    '/etc/xnat/profile.yaml',
+  ]);
+
+  let remotePort = 0;
+  await waitForContainer(
+    d,
+    agentName,
+    async () => {
+      const line = (await containerLogs(d, agentName)).find((l) => l.msg === 'mapping ready');
+      remotePort = (line?.remotePort as number | undefined) ?? 0;
+      return remotePort !== 0;
+    },
+    'the agent container to get its mapping ready',
+  );
+  const { stdout } = await execFileAsync('curl', [
+    '-sS',
+    '--max-time',
+    '10',
+    `http://127.0.0.1:${remotePort}/`,
+  ]);
+  t.is(stdout, 'served through the container\n');
+
+  for (const name of [relayName, agentName]) {
+    await waitForContainer(
+      d,
+      name,
+      async () =>
+        (await d.docker(['inspect', '--format', '{{.State.Health.Status}}', name])).trim() === 'healthy',
+      `${name} to be healthy`,
+    );
+  }
+  const user = (await d.docker(['inspect', '--format', '{{.Config.User}}', relayName])).trim();
+  t.is(user, `${IMAGE_UID}:${IMAGE_UID}`, 'the image runs unprivileged');
+  const logs =
+    JSON.stringify(await containerLogs(d, relayName)) + JSON.stringify(await containerLogs(d, agentName));
+  t.false(logs.includes(agentKeys.privateKey) || logs.includes(relayKeys.privateKey) || logs.includes(token));
+});
