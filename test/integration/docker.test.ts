@@ -4,7 +4,19 @@
 // HEALTHCHECK (`xnat status`) reporting healthy. Skips, saying why, only where dockerd cannot run.
 import ava from 'ava';
 import { randomBytes } from 'node:crypto';
-import { chownSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { parseAgentProfile, parseRelayProfile } from '../../src/config/index.ts';
 import { join } from 'node:path';
 import { REPO_ROOT, waitFor } from '../helpers/procs.ts';
 import { TestEnv, freePort } from '../e2e/lib/env.ts';
@@ -228,3 +240,54 @@ admin:
     JSON.stringify(await containerLogs(d, relayName)) + JSON.stringify(await containerLogs(d, agentName));
   t.false(logs.includes(agentKeys.privateKey) || logs.includes(relayKeys.privateKey) || logs.includes(token));
 });
+
+/** Compose's `${NAME}` / `${NAME:-default}` / `${NAME:?message}` interpolation, for the values given. */
+function interpolate(text: string, vars: Record<string, string>): string {
+  return text.replace(/\$\{([A-Z_]+)(?::[-?][^}]*)?\}/g, (_m, name: string) => vars[name] ?? '');
+}
+
+ava(
+  'docker/compose.yaml: relay, agent and demo service over tcp and udp, with profiles xnat accepts',
+  (t) => {
+    const keys = { relay: makeKeys(), agent: makeKeys() };
+    const vars = {
+      RELAY_PUBLIC_KEY: keys.relay.publicKey,
+      AGENT_PUBLIC_KEY: keys.agent.publicKey,
+      AGENT_PRIVATE_KEY: keys.agent.privateKey,
+      RELAY_ADMIN_TOKEN: randomBytes(18).toString('base64url'),
+      AGENT_ADMIN_TOKEN: randomBytes(18).toString('base64url'),
+    };
+    const compose = parseYaml(
+      interpolate(readFileSync(join(REPO_ROOT, 'docker', 'compose.yaml'), 'utf8'), vars),
+    ) as {
+      services: Record<
+        string,
+        { ports?: string[]; environment?: Record<string, string>; secrets?: string[] }
+      >;
+      configs: Record<string, { content: string }>;
+    };
+    t.deepEqual(Object.keys(compose.services).sort(), ['agent', 'demo', 'relay']);
+    const ports = compose.services.relay!.ports!.join(' ');
+    t.regex(ports, /\/tcp/);
+    t.regex(ports, /\/udp/);
+    t.deepEqual(compose.services.relay!.secrets, ['relay_key']);
+
+    const dir = mkdtempSync(join(tmpdir(), 'xnat-compose-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const keyFile = join(dir, 'relay_key');
+    writeFileSync(keyFile, `${keys.relay.privateKey}\n`, { mode: 0o600 });
+    const relayText = compose.configs['relay-profile']!.content.replace('/run/secrets/relay_key', keyFile);
+    const relay = parseRelayProfile(relayText, 'compose relay-profile', {
+      XNAT_ADMIN_TOKEN: compose.services.relay!.environment!.XNAT_ADMIN_TOKEN,
+    });
+    const agent = parseAgentProfile(compose.configs['agent-profile']!.content, 'compose agent-profile', {
+      ...compose.services.agent!.environment,
+    });
+    t.is(relay.agents[0]!.publicKey.toString('base64'), keys.agent.publicKey);
+    t.deepEqual(
+      agent.mappings.map((m) => `${m.remotePort}/${m.protocol}`),
+      ['8080/tcp', '9999/udp'],
+    );
+    t.true(existsSync(join(REPO_ROOT, 'docker', 'demo-service.mjs')));
+  },
+);
