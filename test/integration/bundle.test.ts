@@ -50,3 +50,39 @@ test('dist/xnat.mjs alone in a folder runs as relay and agent; curl reaches the 
   const { stdout } = await execFileAsync('curl', ['-sS', '--max-time', '10', `http://127.0.0.1:${port}/`]);
   t.is(stdout, 'served through the bundle\n');
 });
+
+test('npm run sea: the single executable runs as relay and agent; curl reaches the LAN service', async (t) => {
+  requirePrograms('curl');
+  t.timeout(180_000);
+  const env = new TestEnv(t);
+  const exe = env.path('xnat');
+  await execFileAsync(process.execPath, ['scripts/sea.mjs', exe], { cwd: REPO_ROOT, maxBuffer: 16 << 20 });
+  const runEnv = { XNAT_SEA_CACHE: env.path('cache') };
+  const { stdout: version } = await execFileAsync(exe, ['--version'], { env: { ...process.env, ...runEnv } });
+  t.regex(version, /^\d+\.\d+\.\d+\n$/);
+  const run = { program: exe, cwd: env.dir, env: runEnv };
+  const httpPort = await startHttpServer(env, 'served by the single executable\n');
+  const relayKeys = makeKeys();
+  const agentKeys = makeKeys();
+  const relay = await startRelay(
+    env,
+    { keys: relayKeys, agents: [{ name: 'pi', publicKey: agentKeys.publicKey }] },
+    'relay.yaml',
+    run,
+  );
+  const agent = startAgent(
+    env,
+    {
+      name: 'pi',
+      keys: agentKeys,
+      relayPort: relay.port,
+      relayPublicKey: relayKeys.publicKey,
+      mappings: [{ name: 'web', localPort: httpPort }],
+    },
+    'agent.yaml',
+    run,
+  );
+  const port = await mappingReady(agent.proc, 'web');
+  const { stdout } = await execFileAsync('curl', ['-sS', '--max-time', '10', `http://127.0.0.1:${port}/`]);
+  t.is(stdout, 'served by the single executable\n');
+});
