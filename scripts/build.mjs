@@ -84,10 +84,8 @@ async function buildCli() {
   }
   renameSync(next, join(DIST, 'cli'));
   rmSync(old, { recursive: true, force: true });
-  const outputs = Object.fromEntries(
-    Object.entries(result.metafile.outputs).map(([k, v]) => [k.replace('dist/.cli-next/', 'dist/cli/'), v]),
-  );
-  return { ...result.metafile, outputs };
+  // The metafile names the folder the build wrote to; name the one it now lives in.
+  return JSON.parse(JSON.stringify(result.metafile).replaceAll('dist/.cli-next/', 'dist/cli/'));
 }
 
 /** One ES module with everything in it, minified (it is copied to small devices). */
