@@ -291,3 +291,23 @@ ava(
     t.true(existsSync(join(REPO_ROOT, 'docker', 'demo-service.mjs')));
   },
 );
+
+ava(
+  'docker/Dockerfile: the compile stage copies files that exist and that .dockerignore lets through',
+  (t) => {
+    // The test above builds with BUNDLE_FROM=context (no registry here); this keeps the default stage honest.
+    const dockerfile = readFileSync(join(REPO_ROOT, 'docker', 'Dockerfile'), 'utf8');
+    const build = dockerfile.slice(dockerfile.indexOf(' AS build'), dockerfile.indexOf(' AS context'));
+    const sources = [...build.matchAll(/^COPY (.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    t.true(sources.length >= 4, build);
+    const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#') && !l.startsWith('!'));
+    for (const s of sources) {
+      t.true(existsSync(join(REPO_ROOT, s)), `${s} is missing`);
+      t.false(ignored.includes(s), `${s} is in .dockerignore`);
+    }
+    t.regex(build, /RUN node scripts\/build\.mjs --bundle \/out\/xnat\.mjs/);
+    t.true(existsSync(join(REPO_ROOT, 'scripts', 'build.mjs')));
+  },
+);
