@@ -101,3 +101,35 @@ test('xnat --version from dist/cli/ loads no chunk with ink, react, zod or pino 
     'dashboard chunks carry ink',
   );
 });
+
+test('the relay and agent chunk loads ink, react and prom-client only through dynamic imports', (t) => {
+  const file = join(REPO_ROOT, 'dist', 'cli-meta.json');
+  if (!existsSync(file)) {
+    t.fail('dist/ is not built: run `npm run build` (npm test does)');
+    return;
+  }
+  const meta = JSON.parse(readFileSync(file, 'utf8')) as {
+    outputs: Record<
+      string,
+      { inputs: Record<string, unknown>; imports?: Array<{ path: string; kind: string; external?: boolean }> }
+    >;
+  };
+  const serve = Object.keys(meta.outputs).find((k) => /\/serve-[^/]+\.js$/.test(k));
+  t.truthy(serve, 'a chunk for src/cli/serve.ts');
+  // The chunks `xnat relay` loads before it runs anything: serve's static import closure.
+  const closure = new Set<string>();
+  const queue = [serve!];
+  while (queue.length > 0) {
+    const out = queue.pop()!;
+    if (closure.has(out)) continue;
+    closure.add(out);
+    for (const i of meta.outputs[out]?.imports ?? []) {
+      if (i.kind === 'import-statement' && !i.external) queue.push(i.path);
+    }
+  }
+  const inputs = [...closure].flatMap((o) => Object.keys(meta.outputs[o]?.inputs ?? {}));
+  t.deepEqual(
+    inputs.filter((i) => /node_modules\/(ink|react|react-reconciler|prom-client)\//.test(i)),
+    [],
+  );
+});
