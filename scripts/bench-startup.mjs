@@ -4,7 +4,7 @@
 // compiled dist/ once `npm run build` is fresh) or, with --bin FILE, another build (dist/xnat.mjs).
 // Also runs hyperfine for the two one-shot commands when it is installed. A script, not a test.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,19 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = 10;
 const at = process.argv.indexOf('--bin');
 const bin = at === -1 ? join(ROOT, 'bin', 'xnat.js') : process.argv[at + 1];
+
+/**
+ * CPU time (user + system, ms) a live process has used, from /proc (Linux; undefined elsewhere): on a
+ * loaded machine it says more than the wall clock. Clock ticks are 10 ms on Linux.
+ */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Milliseconds from spawn until `done(text so far)` is true on stdout; the process is then killed. */
 function timeUntil(args, done, argv = [bin, ...args]) {
@@ -29,6 +42,7 @@ function timeUntil(args, done, argv = [bin, ...args]) {
       text += b;
       if (ms === undefined && done(text)) {
         ms = Number(process.hrtime.bigint() - started) / 1e6;
+        lastCpuMs = cpuMs(child.pid);
         child.kill('SIGKILL');
       }
     });
@@ -38,6 +52,8 @@ function timeUntil(args, done, argv = [bin, ...args]) {
   });
 }
 
+let lastCpuMs;
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2;
@@ -46,9 +62,14 @@ const median = (xs) => {
 async function bench(name, args, done, argv) {
   await timeUntil(args, done, argv); // warm-up: file cache
   const times = [];
-  for (let i = 0; i < RUNS; i++) times.push(await timeUntil(args, done, argv));
+  const cpu = [];
+  for (let i = 0; i < RUNS; i++) {
+    times.push(await timeUntil(args, done, argv));
+    if (lastCpuMs !== undefined) cpu.push(lastCpuMs);
+  }
+  const cpuText = cpu.length === RUNS ? `, CPU median ${median(cpu).toFixed(0)} ms` : '';
   process.stdout.write(
-    `${name.padEnd(28)} median ${median(times).toFixed(0)} ms  (min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)}, ${RUNS} runs)\n`,
+    `${name.padEnd(28)} median ${median(times).toFixed(0)} ms  (min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)}, ${RUNS} runs${cpuText})\n`,
   );
 }
 
