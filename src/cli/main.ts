@@ -22,6 +22,7 @@ export const COMMANDS: readonly CommandModule[] = [
   { names: ['demo'], load: async () => (await import('./demo.ts')).addDemoCommand },
   { names: ['init'], load: async () => (await import('./init.ts')).addInitCommand },
   { names: ['keygen'], load: async () => (await import('./keygen.ts')).addKeygenCommand },
+  { names: ['pubkey'], load: async () => (await import('./pubkey.ts')).addPubkeyCommand },
   { names: ['check'], load: async () => (await import('./check.ts')).addCheckCommand },
   { names: ['status'], load: async () => (await import('./status.ts')).addStatusCommand },
   { names: ['reload'], load: async () => (await import('./status.ts')).addReloadCommand },
