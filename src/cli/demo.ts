@@ -8,8 +8,6 @@ import { parseAgentProfile, parseRelayProfile } from '../config/index.ts';
 import { createRootLogger } from '../observe/log.ts';
 import { randomBytes } from 'node:crypto';
 import { startAgent, startRelay, untilSignal } from './serve.ts';
-import { runDashboard } from '../tui/index.ts';
-import { adminSource } from './dashboard.ts';
 
 /** Starts the demo LAN service: answers every HTTP request with a greeting and a counter. */
 export function startDemoService(): Promise<http.Server> {
@@ -96,6 +94,11 @@ export function addDemoCommand(program: Command): void {
           (dashboard ? `stop:  q in the dashboard below\n\n` : `stop:  Ctrl+C\n\n`),
       );
       if (dashboard) {
+        // ink and react load only when the dashboard really runs (`--no-dashboard` and pipes skip them).
+        const [{ runDashboard }, { adminSource }] = await Promise.all([
+          import('../tui/index.ts'),
+          import('./dashboard.ts'),
+        ]);
         await runDashboard({
           connect: adminSource({ host: '127.0.0.1', port: relay.adminPort!, token: adminToken }),
           // The port of the mapping now: after a kick the agent registers again and may get another one.

@@ -7,7 +7,6 @@ import { createRootLogger, type Logger } from '../observe/log.ts';
 import { Relay } from '../relay/relay.ts';
 import { Agent } from '../agent/agent.ts';
 import { startAdminServer, type AdminActions } from '../admin/admin-server.ts';
-import { startMetricsServer } from '../admin/metrics.ts';
 import { toXnatError } from '../errors.ts';
 import { LogRing } from '../observe/log-ring.ts';
 
@@ -39,6 +38,8 @@ async function startEndpoints(
       closers.push(() => admin.close());
     }
     if (profile.metrics) {
+      // prom-client loads only for a profile with a metrics block (start-up: issue 10).
+      const { startMetricsServer } = await import('../admin/metrics.ts');
       const metrics = await startMetricsServer(profile.metrics.listen, () => actions.status(), logger);
       closers.push(() => metrics.close());
     }
