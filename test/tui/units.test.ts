@@ -5,6 +5,7 @@ import { computeRates } from '../../src/tui/rates.ts';
 import {
   fit,
   shortBytes,
+  shortRate,
   shortDuration,
   shortRtt,
   shortCode,
