@@ -319,7 +319,7 @@ export const ERRORS = {
   ),
   XNAT_ERR_MAPPING_BIND_FAILED: spec(
     'The relay could not listen on the public port.',
-    'Another program may hold the port, or it needs privileges; see the detail.',
+    'Another program holds the port (EADDRINUSE in the detail: find it with `ss -ltnup`), or it needs privileges (EACCES).',
     true,
     EXIT.NETWORK,
   ),

@@ -46,7 +46,7 @@ export interface AdminActions {
   /** Kicks the named agent's session (relay only); returns whether one was kicked. */
   kick?(agentName: string): boolean;
   /** Re-reads the profile and applies what can change live; throws the profile's XNAT_ERR_CONFIG_ error. */
-  reload?(): string[];
+  reload?(): string[] | Promise<string[]>;
   /** Resets one visitor stream of a session; returns whether it existed. */
   closeStream?(sessionId: string, streamId: number): boolean;
   /** Disables or enables a mapping (relay); returns how many public ports it changed. */
@@ -188,9 +188,9 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
       log.info({ agent: req.agentName, kicked }, 'admin kick');
       return { kicked };
     });
-    handleRequest(registry, configReload, () => {
+    handleRequest(registry, configReload, async () => {
       if (!opts.actions.reload) throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'reload here' });
-      const changes = opts.actions.reload();
+      const changes = await opts.actions.reload();
       log.info({ changes: changes.length }, 'admin reload');
       return { reloaded: true, changes };
     });

@@ -1,7 +1,7 @@
-// The agent's tie to one relay: the redial loop, the session's mux and commands, mapping registration,
-// and the LAN side of every stream. It knows nothing of the CLI or of other relays.
+// The agent's tie to one relay: the redial loop, the session's mux and commands (registration is
+// mapping-registrar.ts), and the LAN side of every stream. It knows nothing of the CLI or of other relays.
 import type { Session } from '../session/index.ts';
-import { SessionClient, type OutageSummary } from '../session/index.ts';
+import { SessionClient, type LinkErrorInfo, type OutageSummary } from '../session/index.ts';
 import { connectLink } from '../link/link.ts';
 import { SuiteProposal } from '../link/suites.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
@@ -11,16 +11,13 @@ import { CommandEndpoint } from '../command/endpoint.ts';
 import { createRegistry } from '../command/registry.ts';
 import { muxCommandChannel } from '../command/channel.ts';
 import {
-  callRequest,
   decodeOpenMeta,
   type OpenMeta,
   flowClose,
   flowOpen,
   handleOneWay,
-  hello,
   relayShutdown,
-  mappingRegister,
-  PROTOCOL_VERSION,
+  mappingRevoked,
   sendOneWay,
 } from '../protocol/index.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
@@ -28,35 +25,13 @@ import { joinSocketToStream } from '../forward/tcp-pipe.ts';
 import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
-import {
-  countCode,
-  emptyTraffic,
-  type SessionStatus,
-  type MappingStatus,
-  type TrafficCounters,
-  type ReconnectEvent,
-} from '../observe/status.ts';
+import { countCode, type SessionStatus, type MappingStatus, type ReconnectEvent } from '../observe/status.ts';
 import { LinkHistory, rttFields, takeRttSamples, type RttSource } from '../observe/link-history.ts';
 import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
-import type { Clock, TimerHandle } from '../util/clock.ts';
-import { Backoff } from '../util/backoff.ts';
+import type { Clock } from '../util/clock.ts';
 import { AgentFlows, udpMappingStatus } from './udp-flows.ts';
 import { AgentStreams } from './agent-streams.ts';
-import { VERSION } from '../util/version.ts';
-
-/** Registration of failed mappings is retried with this backoff (the relay profile may be fixed meanwhile). */
-const MAPPING_RETRY = { initialMs: 2_000, maxMs: 60_000 } as const;
-
-interface MappingState {
-  readonly profile: MappingProfile;
-  phase: MappingStatus['phase'];
-  remotePort: number;
-  error: { code: string; message: string } | undefined;
-  activeStreams: number;
-  totalStreams: number;
-  /** Bytes of closed streams (tcp) or of every datagram (udp) since start. */
-  readonly traffic: TrafficCounters;
-}
+import { MappingRegistrar } from './mapping-registrar.ts';
 
 /** The relay entry of an agent's status. */
 export interface RelayEntryStatus {
@@ -72,7 +47,7 @@ export class RelayConnection {
   readonly address: string;
   private readonly log: Logger;
   private readonly client: SessionClient;
-  private readonly mappings = new Map<string, MappingState>();
+  private readonly mappings: MappingRegistrar;
   /** Reconnects across sessions: a closed session's timeline stays visible while the next one is dialled. */
   private readonly history = new LinkHistory();
   /** The current session's RTT window and histograms (a new session starts them afresh). */
@@ -84,8 +59,6 @@ export class RelayConnection {
   private endpoint: CommandEndpoint | undefined;
   private flows: AgentFlows | undefined;
   private lastError: { code: string; message: string } | undefined;
-  private retryTimer: TimerHandle | undefined;
-  private readonly retryBackoff = new Backoff(MAPPING_RETRY);
   private sessionSince = 0;
   private attachments = 0;
   private closed = false;
@@ -99,17 +72,7 @@ export class RelayConnection {
     this.address = formatHostPort(relay.address);
     this.log = logger.child({ relay: this.address });
     this.streams = new AgentStreams(this.log);
-    for (const m of profile.mappings) {
-      this.mappings.set(m.name, {
-        profile: m,
-        phase: 'pending',
-        remotePort: 0,
-        error: undefined,
-        activeStreams: 0,
-        totalStreams: 0,
-        traffic: emptyTraffic(),
-      });
-    }
+    this.mappings = new MappingRegistrar(profile.mappings, profile.agent.name, clock);
     const staticKeys = {
       privateKey: profile.agent.privateKey,
       publicKey: publicKeyFromPrivate(profile.agent.privateKey),
@@ -138,21 +101,31 @@ export class RelayConnection {
       },
       backoff: { initialMs: profile.reconnect.initialDelayMs, maxMs: profile.reconnect.maxDelayMs },
       replacedDelayMs: profile.reconnect.replacedDelayMs,
+      authRetryDelayMs: profile.reconnect.authRetryDelayMs,
       agentKey: staticKeys.publicKey,
       replayBufferBytes: tuning.replayBufferBytes,
       clock,
       logger: this.log,
     });
     this.client.on('session', (s: Session) => this.onSession(s));
-    this.client.on('link-error', (err: unknown) => {
+    this.client.on('link-error', (err: unknown, info?: LinkErrorInfo) => {
       const e = toXnatError(err);
       this.lastError = { code: e.code, message: e.message };
       countCode(this.linkFailures, e.code);
       // During an outage of a session, transient failures are the outage itself: one 'link restored'
       // line sums them up at its end (status keeps lastError). Before the first session, and for
-      // failures a retry will not fix (auth, suites), every one is a warning.
+      // failures a retry will not fix (auth, suites), every one is a warning; an auth refusal's line
+      // says when the (slow) next try comes.
       const quiet = this.client.inOutage && e.retryable;
-      this.log[quiet ? 'debug' : 'warn']({ code: e.code, detail: e.detail, hint: e.hint }, 'link failed');
+      this.log[quiet ? 'debug' : 'warn'](
+        {
+          code: e.code,
+          detail: e.detail,
+          hint: e.hint,
+          ...(info?.slow && info.retryInMs !== undefined ? { retryInMs: info.retryInMs } : {}),
+        },
+        'link failed',
+      );
     });
     this.client.on('restored', (o: OutageSummary) => {
       this.log.warn(
@@ -174,7 +147,7 @@ export class RelayConnection {
 
   close(): void {
     this.closed = true;
-    this.retryTimer?.cancel();
+    this.mappings.close();
     this.session?.close();
     this.client.close();
   }
@@ -219,23 +192,20 @@ export class RelayConnection {
   }
 
   mappingStatus(): MappingStatus[] {
-    return [...this.mappings.values()].map((m) => ({
-      name: m.profile.name,
-      protocol: m.profile.protocol,
-      remotePort: m.remotePort,
-      local: formatHostPort(m.profile.local),
+    return this.mappings.status((m) => ({
       ...(m.remotePort > 0
         ? { publicAddress: formatHostPort({ host: this.relay.address.host, port: m.remotePort }) }
         : {}),
-      phase: m.phase,
-      ...(m.error ? { error: m.error } : {}),
-      activeStreams: m.activeStreams,
-      totalStreams: m.totalStreams,
       ...(m.profile.protocol === 'udp' ? udpMappingStatus(this.flows, m.profile.name) : {}),
       // udp: every datagram is counted as it passes; tcp: closed streams plus the open ones so far.
       traffic:
         m.profile.protocol === 'udp' ? { ...m.traffic } : this.streams.traffic(m.profile.name, m.traffic),
     }));
+  }
+
+  /** A reloaded mapping list (see MappingRegistrar.apply); live connections of unchanged mappings go on. */
+  applyMappings(next: readonly MappingProfile[]): void {
+    this.mappings.apply(next);
   }
 
   private onSession(session: Session): void {
@@ -244,11 +214,11 @@ export class RelayConnection {
     this.sessionHistory = new LinkHistory();
     const sessionHistory = this.sessionHistory;
     this.attachments = 0;
-    this.retryBackoff.reset();
     const log = this.log.child({ session: session.id.toString('hex').slice(0, 12) });
     const mux = new Mux(session, {
       role: 'agent',
       initialWindow: this.profile.tuning.streamWindowBytes,
+      windowBudget: this.profile.tuning.sessionWindowBytes,
       maxStreams: this.profile.tuning.maxStreams,
       clock: this.clock,
       logger: log,
@@ -273,8 +243,11 @@ export class RelayConnection {
     });
     handleOneWay(registry, flowClose, (req) => flows.close(req.flowId));
     handleOneWay(registry, relayShutdown, (req) => {
-      log.warn({ reason: req.reason }, 'relay shutting down');
+      // The relay says when it expects to be back: redialing earlier would only be refused.
+      this.client.holdOff(req.reconnectAfterMs);
+      log.warn({ reason: req.reason, reconnectAfterMs: req.reconnectAfterMs }, 'relay shutting down');
     });
+    handleOneWay(registry, mappingRevoked, (req) => this.mappings.revoked(req.name, req.error));
     const endpoint = new CommandEndpoint(muxCommandChannel(mux), {
       registry,
       peer: this.address,
@@ -307,69 +280,13 @@ export class RelayConnection {
       if (this.flows === flows) this.flows = undefined;
       if (this.session === session) {
         this.session = undefined;
-        for (const m of this.mappings.values()) m.phase = 'pending';
+        this.mappings.detach(session);
       }
       if (err?.code === 'XNAT_ERR_SESSION_EXPIRED') log.warn({ code: err.code }, 'session expired');
       else log.info({ code: err?.code }, 'session closed');
     });
     mux.on('stream', (stream: MuxStream, meta: Buffer) => this.onStream(stream, meta, log));
-    void this.register(session, endpoint, log);
-  }
-
-  /** hello, then mapping.register for every mapping not yet ready; failures are retried later. */
-  private async register(session: Session, endpoint: CommandEndpoint, log: Logger): Promise<void> {
-    const todo = [...this.mappings.values()].filter((m) => m.phase !== 'ready');
-    try {
-      await callRequest(endpoint, hello, {
-        protocolVersion: PROTOCOL_VERSION,
-        agentName: this.profile.agent.name,
-        software: `xnat/${VERSION}`,
-      });
-      for (const m of todo) m.phase = 'registering';
-      const reply = await callRequest(endpoint, mappingRegister, {
-        mappings: todo.map((m) => ({
-          name: m.profile.name,
-          protocol: m.profile.protocol,
-          remotePort: m.profile.remotePort,
-          idleTimeoutMs: m.profile.idleTimeoutMs,
-        })),
-      });
-      for (const r of reply.results) {
-        const m = this.mappings.get(r.name);
-        if (!m) continue;
-        if (r.ok) {
-          m.phase = 'ready';
-          m.remotePort = r.remotePort ?? 0;
-          m.error = undefined;
-          log.info(
-            {
-              mapping: r.name,
-              protocol: m.profile.protocol,
-              remotePort: m.remotePort,
-              local: formatHostPort(m.profile.local),
-            },
-            'mapping ready',
-          );
-        } else {
-          m.phase = 'failed';
-          m.error = r.error;
-          log.warn({ mapping: r.name, code: r.error?.code, detail: r.error?.message }, 'mapping failed');
-        }
-      }
-    } catch (err) {
-      const e = toXnatError(err);
-      for (const m of todo) if (m.phase === 'registering') m.phase = 'pending';
-      if (this.session !== session || this.closed) return;
-      log.warn({ code: e.code }, 'registration failed');
-    }
-    if (this.session !== session || this.closed) return;
-    if ([...this.mappings.values()].some((m) => m.phase !== 'ready')) {
-      this.retryTimer?.cancel();
-      this.retryTimer = this.clock.setTimeout(() => {
-        if (this.session === session && session.state !== 'closed')
-          void this.register(session, endpoint, log);
-      }, this.retryBackoff.next());
-    }
+    this.mappings.attach(session, endpoint, log);
   }
 
   /** A visitor's stream: dial the LAN target and join; a target that fails resets the stream (and visitor). */

@@ -93,6 +93,7 @@ export function addDemoCommand(program: Command): void {
       const agent = await startAgent(
         parseAgentProfile(texts.agent(relayPort), 'demo-agent'),
         logger.child({ role: 'agent' }),
+        undefined,
         ring,
       );
       const ready = await waitForMapping(() => agent.agent.status().mappings[0]);

@@ -6,7 +6,7 @@ import { MAX_ADMIN_TOKEN_CHARS } from '../config/index.ts';
 import type { CommandKind } from '../command/registry.ts';
 
 /** Version of this catalogue and of the STREAM_OPEN meta; hello refuses any other. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Who sends a command to whom. 'admin': an admin client to an admin endpoint; 'admin-push': the reverse. */
 export type CommandDirection = 'agent->relay' | 'relay->agent' | 'either' | 'admin' | 'admin-push';
@@ -94,6 +94,26 @@ export const mappingRegister = spec({
       .max(256),
   }),
   doc: 'Claims public ports for mappings; each mapping succeeds or fails on its own.',
+});
+
+export const mappingUnregister = spec({
+  name: 'mapping.unregister',
+  kind: 'request',
+  direction: 'agent->relay',
+  request: z.object({ names: z.array(nameSchema).max(256) }),
+  reply: z.object({
+    /** The names this session served and no longer does (their visitors reset, a port left unserved closed). */
+    removed: z.array(nameSchema).max(256),
+  }),
+  doc: 'Gives up mappings this session serves (agent reload); names it does not serve are ignored.',
+});
+
+export const mappingRevoked = spec({
+  name: 'mapping.revoked',
+  kind: 'oneway',
+  direction: 'relay->agent',
+  request: z.object({ name: nameSchema, error: wireErrorSchema }),
+  doc: 'The relay stopped serving a mapping of this agent (relay reload narrowed its allow list); the agent marks it failed and retries it with backoff.',
 });
 
 export const mappingStatus = spec({
@@ -284,6 +304,8 @@ export const adminAuth = spec({
 export const COMMANDS = {
   [hello.name]: hello,
   [mappingRegister.name]: mappingRegister,
+  [mappingUnregister.name]: mappingUnregister,
+  [mappingRevoked.name]: mappingRevoked,
   [mappingStatus.name]: mappingStatus,
   [statsQuery.name]: statsQuery,
   [sessionKick.name]: sessionKick,

@@ -17,7 +17,9 @@ import {
 import { LinkHistory, rttFields, takeRttSamples, type RttSource } from '../observe/link-history.ts';
 import { mappingEntryStatus } from './mapping-status.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
-import { encodeOpenMeta, flowClose, flowOpen, sendOneWay } from '../protocol/index.ts';
+import { encodeOpenMeta, flowClose, flowOpen, mappingRevoked, sendOneWay } from '../protocol/index.ts';
+import { XnatError, type ErrorCode } from '../errors.ts';
+import { isAllowed } from '../util/ports.ts';
 import type { Clock } from '../util/clock.ts';
 import { keyFingerprint } from '../crypto/keys.ts';
 import type { ClaimRequest, MappingEntry, MappingServer, MappingTable } from './mapping-table.ts';
@@ -92,6 +94,7 @@ export class AgentSession implements MappingServer {
     this.mux = new Mux(session, {
       role: 'relay',
       initialWindow: deps.tuning.streamWindowBytes,
+      windowBudget: deps.tuning.sessionWindowBytes,
       maxStreams: deps.tuning.maxStreams,
       clock: deps.clock,
       logger: this.log,
@@ -150,6 +153,48 @@ export class AgentSession implements MappingServer {
     return entry;
   }
 
+  /**
+   * Stops serving the mappings named `names` (mapping.unregister, or a revoked port): this session's
+   * visitor streams of them are reset with `code`, its flows forgotten, and a port no other agent serves
+   * closes. Returns the names it served.
+   */
+  async unclaim(names: readonly string[], code: ErrorCode): Promise<string[]> {
+    const wanted = new Set(names);
+    const gone = [...this.claimed].filter((e) => wanted.has(e.name));
+    for (const entry of gone) {
+      this.claimed.delete(entry);
+      if (entry.protocol === 'tcp') this.idleMs.delete(entry.name);
+      for (const s of this.streams.values()) if (s.mapping === entry.name) s.stream.reset(code);
+      for (const [id, f] of this.flows) if (f.mapping === entry.flowState) this.closeFlow(id);
+    }
+    await Promise.all(gone.map((e) => this.deps.table.releaseEntry(this, e)));
+    return [...new Set(gone.map((e) => e.name))];
+  }
+
+  /**
+   * A new allow list (relay reload): ports it no longer covers are released as unclaim() does, and the
+   * agent is told (mapping.revoked) so it marks them failed and retries. Returns the names revoked.
+   */
+  async applyAllow(agent: AgentEntry): Promise<string[]> {
+    this.agent = agent;
+    const revoked = [...this.claimed].filter((e) => !isAllowed(agent.allow, e.protocol, e.port));
+    const names = await this.unclaim(
+      revoked.map((e) => e.name),
+      'XNAT_ERR_MAPPING_NOT_ALLOWED',
+    );
+    for (const e of revoked) {
+      const error = new XnatError('XNAT_ERR_MAPPING_NOT_ALLOWED', { detail: `${e.port}/${e.protocol}` });
+      this.log.warn({ mapping: e.name, port: e.port, code: error.code }, 'mapping revoked');
+      if (this.session.state === 'closed') continue;
+      try {
+        sendOneWay(this.endpoint, mappingRevoked, { name: e.name, error: error.toJSON() });
+      } catch {
+        // The session is ending: the agent registers afresh on its next session anyway.
+      }
+    }
+    return names;
+  }
+
   /** The mappings this session serves, as status objects (the same figures as the relay's status). */
   mappingStatus(): MappingStatus[] {
     return [...this.claimed].map((e) => mappingEntryStatus(e, this.deps.table.publicHost));
@@ -191,6 +236,7 @@ export class AgentSession implements MappingServer {
           mapping: entry.name,
           protocol: 'tcp',
           visitor: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+          local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
         }),
       );
     } catch (err) {

@@ -85,19 +85,23 @@ export class MappingTable {
 
   /** Drops every claim of `server`; listeners left with no server close. */
   async release(server: MappingServer): Promise<void> {
-    const closing: Promise<void>[] = [];
-    for (const [key, entry] of this.entries) {
-      if (!entry.servers.delete(server)) continue;
-      const flows = entry.flowState?.flows;
-      if (flows) for (const [k, f] of flows.entries()) if (f.server === server) flows.delete(k);
-      if (entry.servers.size > 0) continue;
-      this.entries.delete(key);
-      flows?.clear();
-      if (entry.listener) closing.push(entry.listener.close());
-      if (entry.udp) closing.push(entry.udp.close());
-      this.logger.info({ mapping: entry.name, protocol: entry.protocol, port: entry.port }, 'mapping closed');
-    }
-    await Promise.all(closing);
+    await Promise.all([...this.entries.values()].map((entry) => this.releaseEntry(server, entry)));
+  }
+
+  /**
+   * Drops `server`'s claim on one entry (an agent gave the mapping up, or may no longer hold its port):
+   * its flows there go; a listener left with no server closes. Streams are the server's own business.
+   */
+  async releaseEntry(server: MappingServer, entry: MappingEntry): Promise<void> {
+    if (!entry.servers.delete(server)) return;
+    const flows = entry.flowState?.flows;
+    if (flows) for (const [k, f] of flows.entries()) if (f.server === server) flows.delete(k);
+    if (entry.servers.size > 0) return;
+    const key = `${entry.protocol}/${entry.port}`;
+    if (this.entries.get(key) === entry) this.entries.delete(key);
+    flows?.clear();
+    this.logger.info({ mapping: entry.name, protocol: entry.protocol, port: entry.port }, 'mapping closed');
+    await Promise.all([entry.listener?.close(), entry.udp?.close()]);
   }
 
   list(): readonly MappingEntry[] {
@@ -143,7 +147,8 @@ export class MappingTable {
       try {
         return await this.open(server, req, port);
       } catch (err) {
-        if (err instanceof XnatError && err.code === 'XNAT_ERR_MAPPING_IN_USE') continue;
+        // Another program holds this one (the table knows its own ports): try another.
+        if (err instanceof XnatError && err.code === 'XNAT_ERR_MAPPING_BIND_FAILED') continue;
         throw err;
       }
     }

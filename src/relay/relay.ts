@@ -5,7 +5,7 @@ import { LinkAcceptor } from '../link/link.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
 import { listenTcp, type TcpListener } from '../transport/tcp.ts';
 import { SessionServer, type Session } from '../session/index.ts';
-import type { AgentEntry, RelayProfile } from '../config/index.ts';
+import { changedKeys, type AgentEntry, type RelayProfile } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import { countCode, type RelayStatus, type MappingStatus } from '../observe/status.ts';
 import { toXnatError } from '../errors.ts';
@@ -19,6 +19,9 @@ import { relayShutdown, sendOneWay } from '../protocol/index.ts';
 function bufEq(a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.equals(b));
 }
+
+/** Top-level keys reload() applies live; a change anywhere else needs a restart. */
+const LIVE_KEYS: ReadonlySet<string> = new Set(['agents']);
 
 /** How long close() waits for sessions to end gracefully (acks, the shutdown notice) before cutting links. */
 const SHUTDOWN_GRACE_MS = 2_000;
@@ -145,12 +148,15 @@ export class Relay {
   }
 
   /**
-   * Applies a re-read profile: new agents are accepted, removed agents' sessions are kicked, changed allow
-   * lists and psks apply to the next claim or handshake. Listen address, keys and tuning need a restart.
+   * Applies a re-read profile: new agents are accepted, removed agents' sessions are kicked, changed psks
+   * apply to the next handshake, and a narrowed allow list closes the ports it no longer covers at once
+   * (their visitors reset; the agent is told, mapping.revoked). Every other key (listen address, keys,
+   * tuning, admin, metrics, log) needs a restart: those are named in one warning and left as they were.
    * Returns one line per change, for the admin reply and the log.
    */
-  reload(next: RelayProfile): string[] {
+  async reload(next: RelayProfile): Promise<string[]> {
     const changes: string[] = [];
+    const restart = changedKeys(this.profile, next, LIVE_KEYS);
     const nextByKey = new Map(next.agents.map((a) => [a.publicKey.toString('hex'), a]));
     for (const [key, old] of this.agentsByKey) {
       if (!nextByKey.has(key)) changes.push(`agent ${old.name} removed`);
@@ -164,12 +170,27 @@ export class Relay {
     }
     this.agentsByKey.clear();
     for (const [k, v] of nextByKey) this.agentsByKey.set(k, v);
+    const revoking: Promise<void>[] = [];
     for (const s of this.sessions) {
       const entry = nextByKey.get(s.session.agentKey.toString('hex'));
-      if (entry) s.agent = entry;
-      else s.kick();
+      if (!entry) {
+        s.kick();
+        continue;
+      }
+      revoking.push(
+        s.applyAllow(entry).then((names) => {
+          for (const n of names)
+            changes.push(`mapping ${n} of agent ${entry.name} closed: no longer allowed`);
+        }),
+      );
     }
+    await Promise.all(revoking);
     for (const c of changes) this.log.info({ change: c }, 'profile reloaded');
+    if (restart.length > 0) {
+      const line = `${restart.join(', ')} changed: needs a restart`;
+      this.log.warn({ keys: restart }, line);
+      changes.push(line);
+    }
     return changes;
   }
 
