@@ -87,8 +87,8 @@ export function selectionActions(ctx: ActionContext) {
   };
 
   const reload = () => {
-    if (ctx.role !== 'relay') return ctx.show('reload works on a relay dashboard only', 'yellow');
-    ctx.ask('Reload the relay profile from its file?', () =>
+    if (!ctx.role) return ctx.show('no snapshot yet', 'yellow');
+    ctx.ask(`Reload the ${ctx.role} profile from its file?`, () =>
       ctx.controller
         .act((s) => s.reload?.())
         .then(

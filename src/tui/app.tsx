@@ -303,7 +303,7 @@ export function App({ controller, wallNow = Date.now, onQuit, note, noticeMs = N
     role === 'relay' ? 'K kick' : undefined,
     'x close',
     role === 'relay' ? 'd dis/enable' : undefined,
-    role === 'relay' ? 'r reload' : undefined,
+    'r reload',
     'l log',
     `p ${state.paused ? 'resume' : 'pause'}`,
     'q quit',
