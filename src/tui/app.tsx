@@ -302,7 +302,7 @@ export function App({ controller, wallNow = Date.now, onQuit, note, noticeMs = N
     'tab',
     role === 'relay' ? 'K kick' : undefined,
     'x close',
-    role === 'relay' ? 'd dis/enable' : undefined,
+    role === 'relay' ? 'd on/off' : undefined,
     'r reload',
     'l log',
     `p ${state.paused ? 'resume' : 'pause'}`,
