@@ -25,37 +25,13 @@ import { joinSocketToStream } from '../forward/tcp-pipe.ts';
 import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
-import {
-  countCode,
-  type SessionStatus,
-  type MappingStatus,
-  type StreamStatus,
-  type ReconnectEvent,
-} from '../observe/status.ts';
-import { LinkHistory, rttFields } from '../observe/link-history.ts';
+import { countCode, type SessionStatus, type MappingStatus, type ReconnectEvent } from '../observe/status.ts';
+import { LinkHistory, rttFields, takeRttSamples, type RttSource } from '../observe/link-history.ts';
 import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { AgentFlows, udpMappingStatus } from './udp-flows.ts';
-import { MappingRegistrar, type MappingState } from './mapping-registrar.ts';
-
-/** What the session's 'attached' event hands over: a link that reports RTT samples. */
-interface RttSource {
-  on?(event: 'rtt', listener: (srtt: number, sample?: number) => void): unknown;
-}
-
-/** A visitor address as host:port ([v6]:port); '?' when the relay no longer knew it. */
-function formatVisitor(v: { address: string; port: number }): string {
-  if (!v.address) return '?';
-  return v.address.includes(':') ? `[${v.address}]:${v.port}` : `${v.address}:${v.port}`;
-}
-
-/** A visitor's stream on this side, for status: its visitor comes from the open metadata. */
-interface LiveStream {
-  readonly stream: MuxStream;
-  readonly mapping: string;
-  readonly visitor: string;
-  readonly openedAt: number;
-}
+import { AgentStreams } from './agent-streams.ts';
+import { MappingRegistrar } from './mapping-registrar.ts';
 
 /** The relay entry of an agent's status. */
 export interface RelayEntryStatus {
@@ -76,7 +52,7 @@ export class RelayConnection {
   private readonly history = new LinkHistory();
   /** The current session's RTT window and histograms (a new session starts them afresh). */
   private sessionHistory = new LinkHistory();
-  private readonly streams = new Map<number, LiveStream>();
+  private readonly streams: AgentStreams;
   private readonly linkFailures: Record<string, number> = {};
   private session: Session | undefined;
   private mux: Mux | undefined;
@@ -95,6 +71,7 @@ export class RelayConnection {
   ) {
     this.address = formatHostPort(relay.address);
     this.log = logger.child({ relay: this.address });
+    this.streams = new AgentStreams(this.log);
     this.mappings = new MappingRegistrar(profile.mappings, profile.agent.name, clock);
     const staticKeys = {
       privateKey: profile.agent.privateKey,
@@ -177,16 +154,6 @@ export class RelayConnection {
 
   status(): RelayEntryStatus {
     const s = this.session;
-    const now = Date.now();
-    const streams: StreamStatus[] = [...this.streams.values()].map((x) => ({
-      id: x.stream.id,
-      mapping: x.mapping,
-      visitor: x.visitor,
-      // This side receives the visitor's bytes from the relay and sends the service's back.
-      bytesUp: x.stream.stats.bytesIn,
-      bytesDown: x.stream.stats.bytesOut,
-      ageMs: now - x.openedAt,
-    }));
     const session: SessionStatus | undefined = s && {
       id: s.id.toString('hex'),
       agent: this.profile.agent.name,
@@ -199,7 +166,7 @@ export class RelayConnection {
       bytesSent: s.stats.bytesSent,
       bytesReceived: s.stats.bytesReceived,
       replayBytes: s.stats.replayBytes,
-      streams,
+      streams: this.streams.status(),
       reconnects: this.history.reconnects,
       ...rttFields(this.sessionHistory),
       ...this.flows?.sessionStatus(),
@@ -216,11 +183,7 @@ export class RelayConnection {
 
   /** Resets one visitor stream (an operator closed it): the relay resets the visitor's socket. */
   closeStream(streamId: number): boolean {
-    const x = this.streams.get(streamId);
-    if (!x) return false;
-    this.log.info({ mapping: x.mapping, stream: streamId, visitor: x.visitor }, 'stream closed by admin');
-    x.stream.reset('XNAT_ERR_ADMIN_CLOSED');
-    return true;
+    return this.streams.close(streamId);
   }
 
   /** The session id shown in status, if one exists. */
@@ -234,27 +197,15 @@ export class RelayConnection {
         ? { publicAddress: formatHostPort({ host: this.relay.address.host, port: m.remotePort }) }
         : {}),
       ...(m.profile.protocol === 'udp' ? udpMappingStatus(this.flows, m.profile.name) : {}),
-      traffic: this.trafficOf(m),
+      // udp: every datagram is counted as it passes; tcp: closed streams plus the open ones so far.
+      traffic:
+        m.profile.protocol === 'udp' ? { ...m.traffic } : this.streams.traffic(m.profile.name, m.traffic),
     }));
   }
 
   /** A reloaded mapping list (see MappingRegistrar.apply); live connections of unchanged mappings go on. */
   applyMappings(next: readonly MappingProfile[]): void {
     this.mappings.apply(next);
-  }
-
-  /** Closed streams' bytes plus the open ones' so far (tcp); every datagram's (udp, counted as it passes). */
-  private trafficOf(m: MappingState): MappingStatus['traffic'] {
-    const t = m.traffic;
-    if (m.profile.protocol === 'udp') return { ...t };
-    let up = t.bytesUp;
-    let down = t.bytesDown;
-    for (const x of this.streams.values()) {
-      if (x.mapping !== m.profile.name) continue;
-      up += x.stream.stats.bytesIn;
-      down += x.stream.stats.bytesOut;
-    }
-    return { bytesUp: up, bytesDown: down };
   }
 
   private onSession(session: Session): void {
@@ -311,10 +262,7 @@ export class RelayConnection {
       this.lastError = undefined;
       this.history.attached();
       sessionHistory.attached();
-      link?.on?.('rtt', (srtt: number, sample?: number) => {
-        this.history.rtt(sample ?? srtt);
-        sessionHistory.rtt(sample ?? srtt);
-      });
+      takeRttSamples(link, this.history, sessionHistory);
       if (this.attachments > 1) log.info({ resumes: this.attachments - 1 }, 'session resumed');
     };
     if (session.state === 'attached') onAttached(session.link);
@@ -356,18 +304,7 @@ export class RelayConnection {
       return;
     }
     const m = mapping;
-    const live: LiveStream = {
-      stream,
-      mapping: m.profile.name,
-      visitor: formatVisitor(meta.visitor),
-      openedAt: Date.now(),
-    };
-    this.streams.set(stream.id, live);
-    const ended = (up: number, down: number) => {
-      if (this.streams.get(stream.id) === live) this.streams.delete(stream.id);
-      m.traffic.bytesUp += up;
-      m.traffic.bytesDown += down;
-    };
+    const ended = this.streams.track(stream, m.profile.name, meta.visitor, m.traffic);
     // Fields on the lines written, not a child logger per stream (streams are many and mostly silent).
     const fields = { mapping: m.profile.name, stream: stream.id };
     m.activeStreams++;

@@ -142,3 +142,15 @@ export function rttFields(h: LinkHistory): {
     resumeHistogram: h.resumeHistogram(),
   };
 }
+
+/** What a session's 'attached' event hands over: a link that reports RTT samples ('rtt': srtt, sample). */
+export interface RttSource {
+  on?(event: 'rtt', listener: (srtt: number, sample?: number) => void): unknown;
+}
+
+/** Feeds every RTT sample of `link` (the raw one when the link gives it) to `histories`. */
+export function takeRttSamples(link: RttSource | undefined, ...histories: LinkHistory[]): void {
+  link?.on?.('rtt', (srtt: number, sample?: number) => {
+    for (const h of histories) h.rtt(sample ?? srtt);
+  });
+}

@@ -14,7 +14,7 @@ import {
   type SessionStatus,
   type StreamStatus,
 } from '../observe/status.ts';
-import { LinkHistory, rttFields } from '../observe/link-history.ts';
+import { LinkHistory, rttFields, takeRttSamples, type RttSource } from '../observe/link-history.ts';
 import { mappingEntryStatus } from './mapping-status.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
 import { encodeOpenMeta, flowClose, flowOpen, mappingRevoked, sendOneWay } from '../protocol/index.ts';
@@ -37,11 +37,6 @@ interface LiveStream {
   readonly mapping: string;
   readonly visitor: string;
   readonly openedAt: number;
-}
-
-/** What the session's 'attached' event hands over: a link that reports RTT samples. */
-interface RttSource {
-  on?(event: 'rtt', listener: (srtt: number, sample?: number) => void): unknown;
 }
 
 /** Idle timeout of a TCP visitor connection when the agent's mapping gives none, in ms (1 hour). */
@@ -131,7 +126,7 @@ export class AgentSession implements MappingServer {
   /** A link joined: record it and take its RTT samples. */
   private watchLink(link: RttSource | undefined): void {
     this.history.attached();
-    link?.on?.('rtt', (srtt: number, sample?: number) => this.history.rtt(sample ?? srtt));
+    takeRttSamples(link, this.history);
   }
 
   get activeStreams(): number {

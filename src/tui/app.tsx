@@ -10,6 +10,7 @@ import { RETRY_MS } from './controller.ts';
 import { Table } from './table.tsx';
 import { shortCode } from './format.ts';
 import { layout, PANELS, type Panel } from './layout.ts';
+import { selectionActions, type Confirm } from './actions.ts';
 import {
   headerText,
   mappingCells,
@@ -107,17 +108,6 @@ function StatusLine(props: { state: DashboardState; intervalMs: number; note?: s
   );
 }
 
-/** A question waiting for y/n, and what y runs (resolving to the result line). */
-interface Confirm {
-  readonly question: string;
-  readonly run: () => Promise<{ text: string; color: string }>;
-}
-
-const errorLine = (what: string) => (err: unknown) => ({
-  text: `${what} failed: ${shortCode((err as { code?: string }).code ?? 'XNAT_ERR_INTERNAL')}`,
-  color: 'red',
-});
-
 export function App({ controller, wallNow = Date.now, onQuit, note, noticeMs = NOTICE_MS }: AppProps) {
   const state = useSyncExternalStore(controller.subscribe, controller.getState);
   const { exit } = useApp();
@@ -207,80 +197,15 @@ export function App({ controller, wallNow = Date.now, onQuit, note, noticeMs = N
     setOffsets((o) => ({ ...o, [focus]: Math.max(0, Math.min(max, o[focus] + delta)) }));
   };
 
-  const ask = (question: string, run: Confirm['run']) => setConfirm({ question, run });
-
-  const requestKick = () => {
-    if (role !== 'relay') return show('kick works on a relay dashboard only', 'yellow');
-    const agent = session?.kickable;
-    if (!agent) return show('no session selected', 'yellow');
-    ask(`Kick agent ${agent}? Its session and streams end; the agent starts a new one.`, () =>
-      controller.kick(agent).then(
-        (kicked) => ({
-          text: kicked ? `kicked ${agent}` : `${agent} had no session to kick`,
-          color: kicked ? 'green' : 'yellow',
-        }),
-        errorLine('kick'),
-      ),
-    );
-  };
-
-  const requestClose = () => {
-    const c = connSel.item;
-    if (!c) return show('no connection selected (tab to Connections)', 'yellow');
-    if (c.kind === 'udp')
-      return show('a UDP flow ends by its idle timeout; close works on tcp connections', 'yellow');
-    ask(`Close connection ${c.id} of ${c.mapping} from ${c.visitor}? The visitor sees a reset.`, () =>
-      controller
-        .act((s) => s.closeStream?.(c.sessionId, c.id))
-        .then(
-          (closed) => ({
-            text: closed ? `closed connection ${c.id} (${c.visitor})` : `connection ${c.id} was already gone`,
-            color: closed ? 'green' : 'yellow',
-          }),
-          errorLine('close'),
-        ),
-    );
-  };
-
-  const requestToggle = () => {
-    if (role !== 'relay') return show('mappings are disabled on the relay dashboard', 'yellow');
-    const m = mapSel.item?.m;
-    if (!m) return show('no mapping selected', 'yellow');
-    const disable = !m.disabled;
-    ask(
-      disable
-        ? `Disable mapping ${m.name}? New visitors are refused; open connections stay.`
-        : `Enable mapping ${m.name} again?`,
-      () =>
-        controller
-          .act((s) => s.setMappingDisabled?.(m.name, disable))
-          .then(
-            (n) => ({
-              text: n > 0 ? `${disable ? 'disabled' : 'enabled'} ${m.name}` : `${m.name} is gone`,
-              color: n > 0 ? 'green' : 'yellow',
-            }),
-            errorLine(disable ? 'disable' : 'enable'),
-          ),
-    );
-  };
-
-  const requestReload = () => {
-    if (role !== 'relay') return show('reload works on a relay dashboard only', 'yellow');
-    ask('Reload the relay profile from its file?', () =>
-      controller
-        .act((s) => s.reload?.())
-        .then(
-          (changes) => ({
-            text:
-              changes.length === 0
-                ? 'profile reloaded: no change'
-                : `profile reloaded: ${changes.join('; ')}`,
-            color: 'green',
-          }),
-          errorLine('reload'),
-        ),
-    );
-  };
+  const actions = selectionActions({
+    controller,
+    role,
+    session,
+    mapping: mapSel.item?.m,
+    connection: connSel.item,
+    show,
+    ask: (question, run) => setConfirm({ question, run }),
+  });
 
   const onKey = (input: string, key: Key) => {
     if (key.ctrl && input === 'c') return quit();
@@ -301,10 +226,10 @@ export function App({ controller, wallNow = Date.now, onQuit, note, noticeMs = N
     else if (key.downArrow || input === 'j') move(1);
     else if (key.pageUp) move(-heights[focus]);
     else if (key.pageDown) move(heights[focus]);
-    else if (input === 'K') requestKick();
-    else if (input === 'x') requestClose();
-    else if (input === 'd') requestToggle();
-    else if (input === 'r') requestReload();
+    else if (input === 'K') actions.kick();
+    else if (input === 'x') actions.close();
+    else if (input === 'd') actions.toggle();
+    else if (input === 'r') actions.reload();
     else if (input === 'l') {
       setLogLevel((l) => LOG_FILTERS[(LOG_FILTERS.indexOf(l) + 1) % LOG_FILTERS.length]!);
       setOffsets((o) => ({ ...o, logs: 0 }));
@@ -377,8 +302,8 @@ export function App({ controller, wallNow = Date.now, onQuit, note, noticeMs = N
     'tab',
     role === 'relay' ? 'K kick' : undefined,
     'x close',
-    role === 'relay' ? 'd dis/enable' : undefined,
-    role === 'relay' ? 'r reload' : undefined,
+    role === 'relay' ? 'd on/off' : undefined,
+    'r reload',
     'l log',
     `p ${state.paused ? 'resume' : 'pause'}`,
     'q quit',

@@ -3,21 +3,24 @@
 
 const BYTE_UNITS = ['B', 'K', 'M', 'G', 'T'];
 
-/** Bytes in at most 7 characters, binary units: 999B, 1.5K, 12.0M, 1023.9G. */
-export function shortBytes(n: number): string {
+/**
+ * Bytes in at most 7 characters, binary units: 999B, 1.5K, 12.0M, 1023.9G. `next` is where the next unit
+ * starts (1024; rates pass 1000 so `1001.1K/s` becomes `1.0M/s` and fits its column).
+ */
+export function shortBytes(n: number, next = 1024): string {
   if (!Number.isFinite(n) || n < 0) return '-';
   let v = n;
   let i = 0;
-  while (v >= 1024 && i < BYTE_UNITS.length - 1) {
+  while (v >= next && i < BYTE_UNITS.length - 1) {
     v /= 1024;
     i++;
   }
   return i === 0 ? `${Math.round(v)}B` : `${v.toFixed(1)}${BYTE_UNITS[i]}`;
 }
 
-/** A per-second byte rate, or '-' when unknown (first snapshot, new session). */
+/** A per-second byte rate in at most 8 characters, or '-' when unknown (first snapshot, new session). */
 export function shortRate(bytesPerSec: number | undefined): string {
-  return bytesPerSec === undefined ? '-' : `${shortBytes(bytesPerSec)}/s`;
+  return bytesPerSec === undefined ? '-' : `${shortBytes(bytesPerSec, 1000)}/s`;
 }
 
 /** A duration in ms as 45s, 12m03s, 3h12m or 2d04h. */

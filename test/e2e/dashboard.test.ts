@@ -208,3 +208,51 @@ test('dashboards on both ends show the connection and the flow on the right mapp
   await relayPane.keys('q');
   await agentPane.keys('q');
 });
+
+test('admin actions on real processes: mapping.disable refuses new visitors, admin.logs serves redacted lines', async (t) => {
+  t.timeout(120_000);
+  const env = new TestEnv(t);
+  const target = await tcpEcho(env);
+  const relayKeys = makeKeys();
+  const agentKeys = makeKeys();
+  const relay = await startRelay(env, relayKeys, [{ name: 'home', keys: agentKeys }]);
+  const agent = await startAgent(env, {
+    name: 'home',
+    keys: agentKeys,
+    relayPort: relay.controlPort,
+    relayKeys,
+    mappings: [{ name: 'game', protocol: 'tcp', localPort: target }],
+  });
+  const port = agent.ports.game!;
+  const client = await admin(env, relay);
+  const roundTrip = () =>
+    new Promise<string>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+      s.once('data', (d) => {
+        resolve(d.toString());
+        s.destroy();
+      });
+      s.once('connect', () => s.write('ping'));
+      s.once('close', () => resolve('closed'));
+    });
+  t.is(await roundTrip(), 'ping');
+  t.is(await client.setMappingDisabled('game', true), 1);
+  t.true((await relayStatus(client)).mappings[0]!.disabled);
+  t.regex(await roundTrip(), /ECONNRESET|closed/, 'a new visitor is refused');
+  t.is(await client.setMappingDisabled('game', false), 1);
+  t.is(await roundTrip(), 'ping');
+  t.is(await client.setMappingDisabled('nothing', true), 0);
+  // Closing a stream nobody holds says so.
+  t.false(await client.closeStream('00', 1));
+
+  const first = await client.logs(0, 500);
+  t.true(first.lines.length > 3);
+  t.true(first.lines.some((l) => l.msg === 'mapping disabled'));
+  t.true(first.lines.every((l, i) => i === 0 || l.seq > first.lines[i - 1]!.seq));
+  t.false(JSON.stringify(first.lines).includes(ADMIN_TOKEN), 'no secret in the log lines');
+  const later = await client.logs(first.lastSeq);
+  t.true(later.lines.every((l) => l.seq > first.lastSeq));
+  const agentLogs = await (await admin(env, agent)).logs();
+  t.true(agentLogs.lines.some((l) => l.msg === 'mapping ready'));
+});

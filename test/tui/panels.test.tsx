@@ -96,7 +96,7 @@ test('relay at 80x24: every panel, sized to its content, within the screen', asy
   t.regex(f, /Log \(info and above\)/);
   t.true(f.indexOf('session detached') < f.indexOf('listening'));
   t.false(f.includes('visitor connected'));
-  t.regex(f, /K kick · x close · d dis\/enable · r reload · l log/);
+  t.regex(f, /K kick · x close · d on\/off · r reload · l log/);
   d.end();
 });
 

@@ -5,6 +5,7 @@ import { computeRates } from '../../src/tui/rates.ts';
 import {
   fit,
   shortBytes,
+  shortRate,
   shortDuration,
   shortRtt,
   shortCode,
@@ -64,6 +65,8 @@ test('formatting stays within its widths', (t) => {
   t.is(shortDuration(65_000), '1m05s');
   t.is(shortDuration(3_723_000), '1h02m');
   t.is(shortDuration(2 * 86_400_000 + 4 * 3_600_000), '2d04h');
+  t.is(shortRate(1001.1 * 1024), '1.0M/s');
+  t.is(shortRate(999 * 1024), '999.0K/s');
   t.is(shortRtt(undefined), '-');
   t.is(shortRtt(0.44), '0.4ms');
   t.is(shortRtt(250.4), '250ms');
