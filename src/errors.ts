@@ -347,6 +347,12 @@ export const ERRORS = {
     true,
     EXIT.NETWORK,
   ),
+  XNAT_ERR_MAPPING_NO_HANDLER: spec(
+    'The mapping names an in-process handler that the embedding application did not register.',
+    'Call agent.serve(name, ...) for every handler: of the profile before visitors arrive.',
+    true,
+    EXIT.CONFIG,
+  ),
 
   // ---- SESSION (seq/ack/replay, resume, expiry, takeover)
   XNAT_ERR_SESSION_EXPIRED: spec(

@@ -5,11 +5,13 @@ import type { Logger } from '../observe/log.ts';
 import type { AgentStatus } from '../observe/status.ts';
 import { realClock, type Clock } from '../util/clock.ts';
 import { VERSION } from '../util/version.ts';
-import { RelayConnection } from './relay-connection.ts';
+import { RelayConnection, type AgentHooks } from './relay-connection.ts';
 
 export interface AgentOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Embedder hooks (src/api/): lifecycle events, extra commands, in-process services. */
+  readonly hooks?: AgentHooks;
 }
 
 export class Agent {
@@ -21,7 +23,9 @@ export class Agent {
     options: AgentOptions,
   ) {
     const clock = options.clock ?? realClock;
-    this.connections = profile.relays.map((r) => new RelayConnection(profile, r, options.logger, clock));
+    this.connections = profile.relays.map(
+      (r) => new RelayConnection(profile, r, options.logger, clock, options.hooks),
+    );
   }
 
   start(): void {
@@ -30,6 +34,11 @@ export class Agent {
 
   close(): void {
     for (const c of this.connections) c.close();
+  }
+
+  /** The tie to each relay of the profile, in profile order (an embedder calls commands through them). */
+  get relays(): readonly RelayConnection[] {
+    return this.connections;
   }
 
   status(): AgentStatus {

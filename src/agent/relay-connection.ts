@@ -24,7 +24,7 @@ import {
 } from '../protocol/index.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
-import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
+import type { AgentProfile, RelayEntry, MappingProfile, UdpMapping } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import {
@@ -38,6 +38,31 @@ import type { Clock, TimerHandle } from '../util/clock.ts';
 import { Backoff } from '../util/backoff.ts';
 import { AgentFlows, udpMappingStatus } from './udp-flows.ts';
 import { VERSION } from '../util/version.ts';
+import type { CommandRegistry } from '../command/registry.ts';
+import { noEvents, type EventSink } from '../observe/events.ts';
+import type { OpenMeta } from '../protocol/open-meta.ts';
+import type { UdpTarget } from '../forward/udp-target.ts';
+
+/** The in-process services of handler mappings (`handler:` in the profile), supplied by an embedder. */
+export interface AgentServices {
+  /** Takes a visitor's stream of handler mapping `handler`; false when no such service is registered. */
+  stream(handler: string, stream: MuxStream, meta: OpenMeta): boolean;
+  /** A flow's service end, or undefined when no such service is registered; replies go to onReply. */
+  flow(handler: string, visitor: string, onReply: (data: Buffer) => void): UdpTarget | undefined;
+}
+
+/** What an embedding application hooks into (src/api/); each one is optional. */
+export interface AgentHooks {
+  readonly onEvent?: EventSink;
+  /** Adds the embedder's commands to each new session's registry, before its endpoint runs. */
+  readonly extendRegistry?: (registry: CommandRegistry, relay: string) => void;
+  readonly services?: AgentServices;
+}
+
+/** What a mapping forwards to, for status and logs: `host:port`, or `inproc:NAME` for a handler mapping. */
+export function mappingTarget(m: MappingProfile): string {
+  return m.handler !== undefined ? `inproc:${m.handler}` : m.local ? formatHostPort(m.local) : '';
+}
 
 /** Registration of failed mappings is retried with this backoff (the relay profile may be fixed meanwhile). */
 const MAPPING_RETRY = { initialMs: 2_000, maxMs: 60_000 } as const;
@@ -67,13 +92,16 @@ export class RelayConnection {
   private sessionSince = 0;
   private attachments = 0;
   private closed = false;
+  private readonly emit: EventSink;
 
   constructor(
     private readonly profile: AgentProfile,
     private readonly relay: RelayEntry,
     logger: Logger,
     private readonly clock: Clock,
+    private readonly hooks: AgentHooks = {},
   ) {
+    this.emit = hooks.onEvent ?? noEvents;
     this.address = formatHostPort(relay.address);
     this.log = logger.child({ relay: this.address });
     for (const m of profile.mappings) {
@@ -185,12 +213,17 @@ export class RelayConnection {
     };
   }
 
+  /** The current session's command endpoint (for an embedder's commands); undefined between sessions. */
+  get commandEndpoint(): CommandEndpoint | undefined {
+    return this.endpoint;
+  }
+
   mappingStatus(): MappingStatus[] {
     return [...this.mappings.values()].map((m) => ({
       name: m.profile.name,
       protocol: m.profile.protocol,
       remotePort: m.remotePort,
-      local: formatHostPort(m.profile.local),
+      local: mappingTarget(m.profile),
       phase: m.phase,
       ...(m.error ? { error: m.error } : {}),
       activeStreams: m.activeStreams,
@@ -212,8 +245,16 @@ export class RelayConnection {
       clock: this.clock,
       logger: log,
     });
+    const services = this.hooks.services;
     const flows = new AgentFlows(mux, this.clock, log, {
       maxFlows: this.profile.tuning.maxFlows,
+      onEvent: this.emit,
+      ...(services
+        ? {
+            openTarget: (m: UdpMapping, visitor: string, onReply: (d: Buffer) => void) =>
+              m.handler === undefined ? undefined : services.flow(m.handler, visitor, onReply),
+          }
+        : {}),
       closeRemote: (flowId) => {
         if (session.state !== 'closed') sendOneWay(endpoint, flowClose, { flowId });
       },
@@ -233,6 +274,7 @@ export class RelayConnection {
     handleOneWay(registry, relayShutdown, (req) => {
       log.warn({ reason: req.reason }, 'relay shutting down');
     });
+    this.hooks.extendRegistry?.(registry, this.address);
     const endpoint = new CommandEndpoint(muxCommandChannel(mux), {
       registry,
       peer: this.address,
@@ -242,11 +284,17 @@ export class RelayConnection {
     this.mux = mux;
     this.endpoint = endpoint;
     log.info('session established');
+    const peer = { agent: this.profile.agent.name, relay: this.address, session: session.id.toString('hex') };
+    const resumes = () => Math.max(0, this.attachments - 1);
     const onAttached = () => {
       this.attachments++;
       this.lastError = undefined;
       pushBounded(this.reconnects, { at: Date.now(), event: 'attached' });
-      if (this.attachments > 1) log.info({ resumes: this.attachments - 1 }, 'session resumed');
+      this.emit('session.attached', { ...peer, resumes: resumes() });
+      if (this.attachments > 1) {
+        log.info({ resumes: resumes() }, 'session resumed');
+        this.emit('session.resumed', { ...peer, resumes: resumes() });
+      }
     };
     if (session.state === 'attached') onAttached();
     session.on('attached', onAttached);
@@ -254,6 +302,7 @@ export class RelayConnection {
       pushBounded(this.reconnects, { at: Date.now(), event: 'detached', code: err?.code });
       // Info: the outage's one warning is 'link restored', with its duration, when it ends.
       log.info({ code: err?.code }, 'session detached');
+      this.emit('session.detached', { ...peer, resumes: resumes(), code: err?.code });
     });
     session.on('closed', (err?: XnatError) => {
       mux.resetAll((err?.code ?? 'XNAT_ERR_SESSION_CLOSED') as ErrorCode);
@@ -266,6 +315,7 @@ export class RelayConnection {
       }
       if (err?.code === 'XNAT_ERR_SESSION_EXPIRED') log.warn({ code: err.code }, 'session expired');
       else log.info({ code: err?.code }, 'session closed');
+      this.emit('session.closed', { ...peer, resumes: resumes(), code: err?.code });
     });
     mux.on('stream', (stream: MuxStream, meta: Buffer) => this.onStream(stream, meta, log));
     void this.register(session, endpoint, log);
@@ -301,14 +351,29 @@ export class RelayConnection {
               mapping: r.name,
               protocol: m.profile.protocol,
               remotePort: m.remotePort,
-              local: formatHostPort(m.profile.local),
+              local: mappingTarget(m.profile),
             },
             'mapping ready',
           );
+          this.emit('mapping.ready', {
+            agent: this.profile.agent.name,
+            relay: this.address,
+            mapping: r.name,
+            protocol: m.profile.protocol,
+            remotePort: m.remotePort,
+          });
         } else {
           m.phase = 'failed';
           m.error = r.error;
           log.warn({ mapping: r.name, code: r.error?.code, detail: r.error?.message }, 'mapping failed');
+          this.emit('mapping.failed', {
+            agent: this.profile.agent.name,
+            relay: this.address,
+            mapping: r.name,
+            protocol: m.profile.protocol,
+            remotePort: 0,
+            code: r.error?.code ?? 'XNAT_ERR_INTERNAL',
+          });
         }
       }
     } catch (err) {
@@ -330,8 +395,9 @@ export class RelayConnection {
   /** A visitor's stream: dial the LAN target and join; a target that fails resets the stream (and visitor). */
   private onStream(stream: MuxStream, metaBytes: Buffer, log: Logger): void {
     let mapping: MappingState | undefined;
+    let meta: OpenMeta;
     try {
-      const meta = decodeOpenMeta(metaBytes);
+      meta = decodeOpenMeta(metaBytes);
       mapping = this.mappings.get(meta.mapping);
     } catch (err) {
       stream.reset(toXnatError(err).code);
@@ -344,18 +410,43 @@ export class RelayConnection {
     const m = mapping;
     // Fields on the lines written, not a child logger per stream (streams are many and mostly silent).
     const fields = { mapping: m.profile.name, stream: stream.id };
+    const visitor = `${meta.visitor.address}:${meta.visitor.port}`;
+    const { local, handler } = m.profile;
+    if (handler !== undefined || !local) {
+      if (handler === undefined || !this.hooks.services?.stream(handler, stream, meta)) {
+        log.warn({ ...fields, handler, code: 'XNAT_ERR_MAPPING_NO_HANDLER' }, 'target failed');
+        return stream.reset('XNAT_ERR_MAPPING_NO_HANDLER');
+      }
+      m.activeStreams++;
+      m.totalStreams++;
+      this.emit('stream.opened', { mapping: m.profile.name, stream: stream.id, visitor });
+      stream.once('close', () => {
+        m.activeStreams--;
+        const code = stream.resetCode;
+        this.emit('stream.closed', {
+          mapping: m.profile.name,
+          stream: stream.id,
+          visitor,
+          clean: !code,
+          code,
+        });
+      });
+      return;
+    }
     m.activeStreams++;
     m.totalStreams++;
+    this.emit('stream.opened', { mapping: m.profile.name, stream: stream.id, visitor });
     // A visitor may reset before the LAN dial completes: give the dial up then, and never join a LAN
     // socket to a dead stream (the pipe resets such a socket at once).
     const dial = new AbortController();
     const giveUp = () => dial.abort();
     stream.once('close', giveUp);
-    dialTarget(m.profile.local.host, m.profile.local.port, { clock: this.clock, signal: dial.signal }).then(
+    dialTarget(local.host, local.port, { clock: this.clock, signal: dial.signal }).then(
       (socket) => {
         stream.off('close', giveUp);
         void joinSocketToStream(socket, stream, log).then((r) => {
           m.activeStreams--;
+          this.emit('stream.closed', { ...fields, visitor, clean: r.clean, code: r.code });
           if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
         });
       },
@@ -363,6 +454,7 @@ export class RelayConnection {
         stream.off('close', giveUp);
         m.activeStreams--;
         const e = toXnatError(err);
+        this.emit('stream.closed', { ...fields, visitor, clean: false, code: e.code });
         if (e.code === 'XNAT_ERR_ABORTED')
           return log.debug({ ...fields }, 'visitor gone before the target answered');
         log.warn({ ...fields, code: e.code, detail: e.detail }, 'target failed');

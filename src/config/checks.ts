@@ -272,8 +272,20 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
     'same remotePort and protocol',
     issues,
   );
+  raw.mappings.forEach((m, i) => {
+    if ((m.local === undefined) === (m.handler === undefined))
+      issues.push({
+        path: ['mappings', i, m.local === undefined ? 'local' : 'handler'],
+        message: 'a mapping needs exactly one of local (host:port) and handler (an in-process service)',
+      });
+  });
   const mappings: MappingProfile[] = raw.mappings.map((m) => {
-    const base = { name: m.name, remotePort: m.remotePort, local: m.local };
+    const base = {
+      name: m.name,
+      remotePort: m.remotePort,
+      local: m.local,
+      ...(m.handler !== undefined ? { handler: m.handler } : {}),
+    };
     if (m.protocol === 'udp')
       return { ...base, protocol: 'udp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_UDP_IDLE_TIMEOUT_MS };
     return { ...base, protocol: 'tcp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_TCP_IDLE_TIMEOUT_MS };

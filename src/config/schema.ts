@@ -138,7 +138,9 @@ const mapping = strict({
   name: name(),
   protocol: z.enum(['tcp', 'udp'], { error: typeError('tcp or udp') }).default('tcp'),
   remotePort: int(0, 65_535),
-  local: hostPort(false),
+  // Exactly one of local (a LAN host:port) and handler (a service inside the embedding process, src/api/).
+  local: hostPort(false).optional(),
+  handler: name().optional(),
   // No default here: the default depends on the protocol (checks.ts).
   idleTimeout: duration(SECOND_MS, 24 * HOUR_MS).optional(),
 });

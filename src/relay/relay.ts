@@ -14,6 +14,8 @@ import { AgentSession } from './agent-session.ts';
 import { udpMappingCounts } from './udp-router.ts';
 import { VERSION } from '../util/version.ts';
 import { relayShutdown, sendOneWay } from '../protocol/index.ts';
+import type { CommandRegistry } from '../command/registry.ts';
+import { noEvents, type EventSink } from '../observe/events.ts';
 
 function bufEq(a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.equals(b));
@@ -25,6 +27,15 @@ const SHUTDOWN_GRACE_MS = 2_000;
 export interface RelayOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Embedder hooks (src/api/): lifecycle events and extra commands; none for the CLI's bare relay. */
+  readonly hooks?: RelayHooks;
+}
+
+/** What an embedding application hooks into; each one is optional. */
+export interface RelayHooks {
+  readonly onEvent?: EventSink;
+  /** Adds the embedder's commands to each new session's registry, before its endpoint runs. */
+  readonly extendRegistry?: (registry: CommandRegistry, agentName: string) => void;
 }
 
 export class Relay {
@@ -38,6 +49,7 @@ export class Relay {
   private server: SessionServer | undefined;
   private control: TcpListener | undefined;
   private closing = false;
+  private readonly hooks: RelayHooks;
 
   constructor(
     readonly profile: RelayProfile,
@@ -45,6 +57,7 @@ export class Relay {
   ) {
     this.log = options.logger;
     this.clock = options.clock ?? realClock;
+    this.hooks = options.hooks ?? {};
     this.agentsByKey = new Map(profile.agents.map((a) => [a.publicKey.toString('hex'), a]));
     this.table = new MappingTable(profile.relay.publicHost, this.log, Math.random, this.clock, {
       maxFlowsPerMapping: profile.tuning.maxFlowsPerMapping,
@@ -112,6 +125,13 @@ export class Relay {
       sessions: [...this.sessions].map((s) => s.status()),
       mappings,
     };
+  }
+
+  /** The live session of the named agent (the newest, if a takeover is under way), for embedders' commands. */
+  sessionOf(agentName: string): AgentSession | undefined {
+    let found: AgentSession | undefined;
+    for (const s of this.sessions) if (s.agentName === agentName && s.session.state !== 'closed') found = s;
+    return found;
   }
 
   /** Kicks the sessions of the named agent; returns how many were kicked. */
@@ -211,6 +231,8 @@ export class Relay {
       resumeWindowMs: this.profile.relay.resumeWindowMs,
       logger: this.log,
       clock: this.clock,
+      onEvent: this.hooks.onEvent ?? noEvents,
+      ...(this.hooks.extendRegistry ? { extendRegistry: this.hooks.extendRegistry } : {}),
     });
     this.sessions.add(ctx);
     session.on('closed', () => this.sessions.delete(ctx));
