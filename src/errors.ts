@@ -495,6 +495,18 @@ export const ERRORS = {
     false,
     EXIT.FAILURE,
   ),
+  XNAT_ERR_COMMAND_APP_NAME: spec(
+    'An application command name must start with the app. prefix.',
+    'Name your commands app.something (1-64 characters); xnat keeps every other name for its own commands.',
+    false,
+    EXIT.USAGE,
+  ),
+  XNAT_ERR_COMMAND_NO_SESSION: spec(
+    'No session with that peer is open, so the command cannot be sent.',
+    'Wait for the session.attached event (or check the agent name and that it is connected), then call again.',
+    true,
+    EXIT.NETWORK,
+  ),
 
   // ---- PROTOCOL (xnat's command catalogue)
   XNAT_ERR_PROTOCOL_VERSION: spec(

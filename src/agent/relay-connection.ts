@@ -38,7 +38,7 @@ import type { Clock, TimerHandle } from '../util/clock.ts';
 import { Backoff } from '../util/backoff.ts';
 import { AgentFlows, udpMappingStatus } from './udp-flows.ts';
 import { VERSION } from '../util/version.ts';
-import type { CommandRegistry } from '../command/registry.ts';
+import type { CommandDef } from '../command/registry.ts';
 import { noEvents, type EventSink } from '../observe/events.ts';
 import type { OpenMeta } from '../protocol/open-meta.ts';
 import type { UdpTarget } from '../forward/udp-target.ts';
@@ -54,8 +54,8 @@ export interface AgentServices {
 /** What an embedding application hooks into (src/api/); each one is optional. */
 export interface AgentHooks {
   readonly onEvent?: EventSink;
-  /** Adds the embedder's commands to each new session's registry, before its endpoint runs. */
-  readonly extendRegistry?: (registry: CommandRegistry, relay: string) => void;
+  /** Looks up an embedder's command by name, for names xnat's own registry does not have. */
+  readonly appCommands?: (name: string) => CommandDef | undefined;
   readonly services?: AgentServices;
 }
 
@@ -260,7 +260,7 @@ export class RelayConnection {
       },
     });
     this.flows = flows;
-    const registry = createRegistry();
+    const registry = createRegistry(this.hooks.appCommands);
     handleOneWay(registry, flowOpen, (req) => {
       const m = this.mappings.get(req.mapping)?.profile;
       if (m?.protocol !== 'udp') {
@@ -274,7 +274,6 @@ export class RelayConnection {
     handleOneWay(registry, relayShutdown, (req) => {
       log.warn({ reason: req.reason }, 'relay shutting down');
     });
-    this.hooks.extendRegistry?.(registry, this.address);
     const endpoint = new CommandEndpoint(muxCommandChannel(mux), {
       registry,
       peer: this.address,

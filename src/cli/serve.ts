@@ -1,10 +1,9 @@
-// `xnat relay` and `xnat agent`: load a profile, start the role with its admin and metrics endpoints,
-// and shut down cleanly on SIGINT/SIGTERM.
+// `xnat relay` and `xnat agent`: load a profile, start the role through the public API (src/api/, as an
+// embedder would) with its admin and metrics endpoints, and shut down cleanly on SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { loadAgentProfile, loadRelayProfile, type AgentProfile, type RelayProfile } from '../config/index.ts';
 import { createRootLogger, type Logger } from '../observe/log.ts';
-import { Relay } from '../relay/relay.ts';
-import { Agent } from '../agent/agent.ts';
+import { createAgent, createRelay, type XnatAgent, type XnatRelay } from '../api/index.ts';
 import { startAdminServer, type AdminActions } from '../admin/admin-server.ts';
 import { startMetricsServer } from '../admin/metrics.ts';
 import { toXnatError } from '../errors.ts';
@@ -45,14 +44,14 @@ export async function startRelay(
   profile: RelayProfile,
   logger: Logger,
   profilePath?: string,
-): Promise<Running & { relay: Relay }> {
-  const relay = new Relay(profile, { logger });
+): Promise<Running & { relay: XnatRelay }> {
+  const relay = createRelay({ profile, logger });
   await relay.start();
   const { closers, adminPort } = await startEndpoints(
     profile,
     {
       status: () => relay.status(),
-      kick: (n) => relay.kick(n) > 0,
+      kick: (n) => relay.kick(n),
       ...(profilePath ? { reload: () => relay.reload(loadRelayProfile(profilePath)) } : {}),
     },
     logger,
@@ -68,8 +67,11 @@ export async function startRelay(
   };
 }
 
-export async function startAgent(profile: AgentProfile, logger: Logger): Promise<Running & { agent: Agent }> {
-  const agent = new Agent(profile, { logger });
+export async function startAgent(
+  profile: AgentProfile,
+  logger: Logger,
+): Promise<Running & { agent: XnatAgent }> {
+  const agent = createAgent({ profile, logger });
   agent.start();
   const { closers, adminPort } = await startEndpoints(profile, { status: () => agent.status() }, logger);
   return {
@@ -78,7 +80,7 @@ export async function startAgent(profile: AgentProfile, logger: Logger): Promise
     adminPort,
     close: async () => {
       await Promise.all(closers.map((c) => c()));
-      agent.close();
+      await agent.close();
     },
   };
 }

@@ -15,3 +15,4 @@ export { ENV_PRIVATE_KEY, ENV_ADMIN_TOKEN, MIN_ADMIN_TOKEN_CHARS, MAX_ADMIN_TOKE
 export { DEFAULT_RELAY_PORT, DEFAULT_TCP_IDLE_TIMEOUT_MS, DEFAULT_UDP_IDLE_TIMEOUT_MS } from './schema.ts';
 export { isAllowed, formatHostPort, formatPortRange } from '../util/ports.ts';
 export type * from './types.ts';
+export type { RelayProfileInput, AgentProfileInput } from './schema.ts';

@@ -28,7 +28,7 @@ import { buildRelayRegistry } from './commands.ts';
 import { admitStream } from './stream-shares.ts';
 import { IdleStreams } from '../forward/idle-streams.ts';
 import { CapLog } from '../observe/cap-log.ts';
-import type { CommandRegistry } from '../command/registry.ts';
+import type { CommandDef } from '../command/registry.ts';
 import type { EventSink } from '../observe/events.ts';
 
 /** A visitor's stream as status needs it; byte counts are read from the stream's own stats (no listeners). */
@@ -60,8 +60,8 @@ export interface AgentSessionDeps {
   readonly clock: Clock;
   /** Lifecycle events for an embedder (src/api/). */
   readonly onEvent: EventSink;
-  /** Adds an embedder's commands to this session's registry. */
-  readonly extendRegistry?: (registry: CommandRegistry, agentName: string) => void;
+  /** An embedder's commands, looked up by name after xnat's own. */
+  readonly appCommands?: (name: string) => CommandDef | undefined;
 }
 
 export class AgentSession implements MappingServer {
@@ -102,10 +102,8 @@ export class AgentSession implements MappingServer {
       clock: deps.clock,
       logger: this.log,
     });
-    const registry = buildRelayRegistry(this);
-    deps.extendRegistry?.(registry, agent.name);
     this.endpoint = new CommandEndpoint(muxCommandChannel(this.mux), {
-      registry,
+      registry: buildRelayRegistry(this, deps.appCommands),
       peer: this,
       clock: deps.clock,
       logger: this.log,

@@ -14,7 +14,7 @@ import { AgentSession } from './agent-session.ts';
 import { udpMappingCounts } from './udp-router.ts';
 import { VERSION } from '../util/version.ts';
 import { relayShutdown, sendOneWay } from '../protocol/index.ts';
-import type { CommandRegistry } from '../command/registry.ts';
+import type { CommandDef } from '../command/registry.ts';
 import { noEvents, type EventSink } from '../observe/events.ts';
 
 function bufEq(a: Buffer | undefined, b: Buffer | undefined): boolean {
@@ -34,8 +34,8 @@ export interface RelayOptions {
 /** What an embedding application hooks into; each one is optional. */
 export interface RelayHooks {
   readonly onEvent?: EventSink;
-  /** Adds the embedder's commands to each new session's registry, before its endpoint runs. */
-  readonly extendRegistry?: (registry: CommandRegistry, agentName: string) => void;
+  /** Looks up an embedder's command by name, for names xnat's own registry does not have. */
+  readonly appCommands?: (name: string) => CommandDef | undefined;
 }
 
 export class Relay {
@@ -232,7 +232,7 @@ export class Relay {
       logger: this.log,
       clock: this.clock,
       onEvent: this.hooks.onEvent ?? noEvents,
-      ...(this.hooks.extendRegistry ? { extendRegistry: this.hooks.extendRegistry } : {}),
+      ...(this.hooks.appCommands ? { appCommands: this.hooks.appCommands } : {}),
     });
     this.sessions.add(ctx);
     session.on('closed', () => this.sessions.delete(ctx));
