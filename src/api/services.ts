@@ -27,8 +27,8 @@ export interface ServiceStream extends Duplex {
   readonly resetCode: ErrorCode | undefined;
 }
 
-/** Serves one visitor connection; may be async (a rejection resets the stream). */
-export type StreamService = (stream: ServiceStream) => void | Promise<void>;
+/** Serves one visitor connection; may return a promise (a rejection resets the stream). */
+export type StreamService = (stream: ServiceStream) => unknown;
 
 /** One UDP visitor of a handler mapping. */
 export interface FlowInfo {
