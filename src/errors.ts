@@ -496,7 +496,7 @@ export const ERRORS = {
     EXIT.FAILURE,
   ),
   XNAT_ERR_COMMAND_APP_NAME: spec(
-    'An application command name must start with the app. prefix.',
+    'An application command name must begin with the app prefix (app and a dot).',
     'Name your commands app.something (1-64 characters); xnat keeps every other name for its own commands.',
     false,
     EXIT.USAGE,
