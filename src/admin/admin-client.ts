@@ -12,6 +12,8 @@ import {
   callRequest,
   handleOneWay,
   sessionKick,
+  adminAgentStats,
+  type StatsQueryReply,
 } from '../protocol/index.ts';
 import { XnatError } from '../errors.ts';
 import type { Status } from '../observe/status.ts';
@@ -83,6 +85,11 @@ export class AdminClient {
 
   async reload(): Promise<string[]> {
     return (await callRequest(this.endpoint, configReload, {})).changes;
+  }
+
+  /** The named agent's own counters, through the relay (stats.query over its session). */
+  async agentStats(agentName: string): Promise<StatsQueryReply> {
+    return callRequest(this.endpoint, adminAgentStats, { agentName });
   }
 
   async kick(agentName: string): Promise<boolean> {

@@ -18,6 +18,8 @@ import {
   configReload,
   handleRequest,
   sendOneWay,
+  adminAgentStats,
+  type StatsQueryReply,
 } from '../protocol/index.ts';
 import { XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
@@ -43,6 +45,8 @@ export interface AdminActions {
   kick?(agentName: string): boolean;
   /** Re-reads the profile and applies what can change live; throws the profile's XNAT_ERR_CONFIG_ error. */
   reload?(): string[];
+  /** The named agent's own counters through its session (relay only). */
+  agentStats?(agentName: string): Promise<StatsQueryReply>;
 }
 
 export interface AdminServerOptions {
@@ -176,6 +180,11 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
       const kicked = opts.actions.kick(req.agentName);
       log.info({ agent: req.agentName, kicked }, 'admin kick');
       return { kicked };
+    });
+    handleRequest(registry, adminAgentStats, (req) => {
+      if (!opts.actions.agentStats)
+        throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'agent stats on an agent' });
+      return opts.actions.agentStats(req.agentName);
     });
     handleRequest(registry, configReload, () => {
       if (!opts.actions.reload) throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'reload here' });

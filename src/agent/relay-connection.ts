@@ -42,6 +42,7 @@ import type { CommandDef } from '../command/registry.ts';
 import { noEvents, type EventSink } from '../observe/events.ts';
 import type { OpenMeta } from '../protocol/open-meta.ts';
 import type { UdpTarget } from '../forward/udp-target.ts';
+import { emptyTargetStats, noteDial, registerAgentQueries, type TargetStats } from './agent-queries.ts';
 
 /** The in-process services of handler mappings (`handler:` in the profile), supplied by an embedder. */
 export interface AgentServices {
@@ -93,6 +94,8 @@ export class RelayConnection {
   private attachments = 0;
   private closed = false;
   private readonly emit: EventSink;
+  /** Per mapping name: how its LAN target answered dials (stats.query). */
+  private readonly targets = new Map<string, TargetStats>();
 
   constructor(
     private readonly profile: AgentProfile,
@@ -271,6 +274,12 @@ export class RelayConnection {
       flows.open(req.flowId, m, `${req.visitor.address}:${req.visitor.port}`);
     });
     handleOneWay(registry, flowClose, (req) => flows.close(req.flowId));
+    registerAgentQueries(registry, {
+      sessionStats: () => session.stats,
+      mappings: () => this.mappingStatus(),
+      targets: () => this.targets,
+      commands: () => this.endpoint?.snapshot(),
+    });
     handleOneWay(registry, relayShutdown, (req) => {
       log.warn({ reason: req.reason }, 'relay shutting down');
     });
@@ -440,9 +449,14 @@ export class RelayConnection {
     const dial = new AbortController();
     const giveUp = () => dial.abort();
     stream.once('close', giveUp);
+    let target = this.targets.get(m.profile.name);
+    if (!target) this.targets.set(m.profile.name, (target = emptyTargetStats()));
+    const t = target;
+    const dialStart = this.clock.now();
     dialTarget(local.host, local.port, { clock: this.clock, signal: dial.signal }).then(
       (socket) => {
         stream.off('close', giveUp);
+        noteDial(t, this.clock.now() - dialStart, true);
         void joinSocketToStream(socket, stream, log).then((r) => {
           m.activeStreams--;
           this.emit('stream.closed', { ...fields, visitor, clean: r.clean, code: r.code });
@@ -454,6 +468,7 @@ export class RelayConnection {
         m.activeStreams--;
         const e = toXnatError(err);
         this.emit('stream.closed', { ...fields, visitor, clean: false, code: e.code });
+        if (e.code !== 'XNAT_ERR_ABORTED') noteDial(t, this.clock.now() - dialStart, false);
         if (e.code === 'XNAT_ERR_ABORTED')
           return log.debug({ ...fields }, 'visitor gone before the target answered');
         log.warn({ ...fields, code: e.code, detail: e.detail }, 'target failed');

@@ -4,6 +4,7 @@ import { Relay } from '../relay/relay.ts';
 import type { RelayProfile, RelayProfileInput } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import type { RelayStatus } from '../observe/status.ts';
+import type { StatsQueryReply } from '../protocol/index.ts';
 import { XnatEmitter } from './typed-events.ts';
 import { AppCommands, CommandPeer } from './commands.ts';
 import { relayProfileOf, type ProfileSourceOf } from './profile.ts';
@@ -73,6 +74,11 @@ export class XnatRelay extends XnatEmitter {
   /** Closes the named agent's session; false when it had none. */
   kick(agentName: string): boolean {
     return this.relay.kick(agentName) > 0;
+  }
+
+  /** The named agent's own counters (session, streams, and per mapping its LAN target's connects and latency). */
+  agentStats(agentName: string): Promise<StatsQueryReply> {
+    return this.relay.agentStats(agentName);
   }
 
   /** The named agent, to call its `app.` commands; calls fail with XNAT_ERR_COMMAND_NO_SESSION while it has none. */

@@ -52,6 +52,7 @@ export async function startRelay(
     {
       status: () => relay.status(),
       kick: (n) => relay.kick(n),
+      agentStats: (n) => relay.agentStats(n),
       ...(profilePath ? { reload: () => relay.reload(loadRelayProfile(profilePath)) } : {}),
     },
     logger,

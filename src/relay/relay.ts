@@ -13,7 +13,14 @@ import { MappingTable } from './mapping-table.ts';
 import { AgentSession } from './agent-session.ts';
 import { udpMappingCounts } from './udp-router.ts';
 import { VERSION } from '../util/version.ts';
-import { relayShutdown, sendOneWay } from '../protocol/index.ts';
+import {
+  callRequest,
+  relayShutdown,
+  sendOneWay,
+  statsQuery,
+  type StatsQueryReply,
+} from '../protocol/index.ts';
+import { XnatError } from '../errors.ts';
 import type { CommandDef } from '../command/registry.ts';
 import { noEvents, type EventSink } from '../observe/events.ts';
 
@@ -132,6 +139,13 @@ export class Relay {
     let found: AgentSession | undefined;
     for (const s of this.sessions) if (s.agentName === agentName && s.session.state !== 'closed') found = s;
     return found;
+  }
+
+  /** The named agent's own counters (its LAN targets, per mapping), asked over its session with stats.query. */
+  agentStats(agentName: string): Promise<StatsQueryReply> {
+    const s = this.sessionOf(agentName);
+    if (!s) return Promise.reject(new XnatError('XNAT_ERR_COMMAND_NO_SESSION', { detail: agentName }));
+    return callRequest(s.endpoint, statsQuery, {}, { timeoutMs: 10_000 });
   }
 
   /** Kicks the sessions of the named agent; returns how many were kicked. */
