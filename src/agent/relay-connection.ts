@@ -29,6 +29,7 @@ import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import {
   pushBounded,
+  commandCountersStatus,
   type ReconnectEvent,
   type SessionStatus,
   type MappingStatus,
@@ -207,6 +208,7 @@ export class RelayConnection {
       streams: [],
       reconnects: [...this.reconnects],
       ...this.flows?.sessionStatus(),
+      ...(this.endpoint ? { commands: commandCountersStatus(this.endpoint.snapshot().commands) } : {}),
     };
     return {
       address: this.address,

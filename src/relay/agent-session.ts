@@ -10,6 +10,7 @@ import type { Logger } from '../observe/log.ts';
 import {
   MAX_STATUS_FLOWS,
   pushBounded,
+  commandCountersStatus,
   type FlowStatus,
   type MappingStatus,
   type ReconnectEvent,
@@ -371,6 +372,7 @@ export class AgentSession implements MappingServer {
       flowDrops: { ...this.flowDrops },
       visitorsRefused: { ...this.refused },
       repliesDropped: this.mux.stats.repliesDropped + this.endpoint.snapshot().refusalsDropped,
+      commands: commandCountersStatus(this.endpoint.snapshot().commands),
     };
   }
 

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { isXnatError } from '../../src/api/index.ts';
 import { WAIT_MS, nextEvent, startEmbedded, type EmbedStack } from './embed-stack.ts';
 import { waitFor } from '../helpers/procs.ts';
+import { buildMetricsRegistry } from '../../src/admin/metrics.ts';
 
 const MAPPINGS = [{ name: 'web', remotePort: 0, handler: 'web' }];
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -227,4 +228,15 @@ test('timeouts, cancellation, delayed replies out of order, and the app. prefix'
     await stack.relay.agent('nobody').request('app.wait', {}).catch(codeOf),
     'XNAT_ERR_COMMAND_NO_SESSION',
   );
+
+  // Per-command counters in status (both sides) and in the relay's metrics.
+  const relaySide = stack.relay.status().sessions[0]!.commands!['app.wait']!;
+  t.is(relaySide.callsIn, 5);
+  t.true(relaySide.errorsIn >= 1, 'the invalid payload was refused');
+  const agentSide = stack.agent.status().relays[0]!.session!.commands!['app.wait']!;
+  t.is(agentSide.callsOut, 5);
+  t.true(agentSide.errorsOut >= 3, 'timeout, abort and invalid failed');
+  t.true(agentSide.latencyMsMax >= 1000, 'the slow call took its time');
+  const metrics = await buildMetricsRegistry(() => stack.relay.status()).metrics();
+  t.regex(metrics, /xnat_command_calls_total\{agent="app",command="app.wait",direction="in"\} 5/);
 });
