@@ -14,6 +14,7 @@ import {
   type MappingStatus,
   type SessionStatus,
   type UdpDrops,
+  type TrafficCounters,
 } from '../observe/status.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Clock } from '../util/clock.ts';
@@ -34,6 +35,8 @@ export interface AgentFlowsOptions {
     onReply: (data: Buffer) => void,
   ) => UdpTarget | undefined;
   readonly onEvent?: EventSink;
+  /** The mapping's traffic counters, kept by the owner across sessions (datagrams are counted here). */
+  readonly traffic?: (mapping: string) => TrafficCounters | undefined;
 }
 
 interface AgentFlow {
@@ -205,6 +208,11 @@ export class AgentFlows {
   private toService(m: MappingFlows, flow: AgentFlow, data: Buffer): void {
     flow.packetsUp++;
     flow.bytesUp += data.length;
+    const t = this.opts.traffic?.(m.name);
+    if (t) {
+      t.packetsUp++;
+      t.bytesUp += data.length;
+    }
     if (!flow.target.send(data)) flow.drops++;
   }
 
@@ -212,6 +220,11 @@ export class AgentFlows {
     if (m.table.touch(String(flow.id), 'service') !== flow) return; // closed meanwhile
     flow.packetsDown++;
     flow.bytesDown += data.length;
+    const t = this.opts.traffic?.(m.name);
+    if (t) {
+      t.packetsDown++;
+      t.bytesDown += data.length;
+    }
     if (data.length > MAX_FRAME_PAYLOAD) {
       flow.drops++;
       this.drop('tooLarge', m);

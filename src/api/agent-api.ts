@@ -74,17 +74,18 @@ export class XnatAgent extends XnatEmitter {
   }
 
   /**
-   * Applies a new profile (data or path), or re-reads the file the agent was created from; returns one line
-   * per change. Needs the agent's live reload (src/agent/agent.ts reload); without it, XNAT_ERR_INTERNAL.
+   * Applies a new profile (data or path), or re-reads the file the agent was created from; resolves with one
+   * line per change (added, removed, changed mappings; keys that need a restart are named).
    */
-  reload(next?: AgentProfileSource): string[] {
+  async reload(next?: AgentProfileSource): Promise<string[]> {
     const source = next ?? this.path;
     if (source === undefined) return [];
-    const profile = agentProfileOf(source, this.env);
-    const live = this.agent as unknown as { reload?: (p: AgentProfile) => string[] };
-    if (typeof live.reload !== 'function')
-      throw new XnatError('XNAT_ERR_INTERNAL', { detail: 'this agent build has no live reload' });
-    return live.reload.call(this.agent, profile);
+    return this.agent.reload(agentProfileOf(source, this.env));
+  }
+
+  /** Resets one visitor stream of the session `sessionId` (the ids status shows); false when none matched. */
+  closeStream(sessionId: string, streamId: number): boolean {
+    return this.agent.closeStream(sessionId, streamId);
   }
 
   status(): AgentStatus {

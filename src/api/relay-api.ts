@@ -57,13 +57,23 @@ export class XnatRelay extends XnatEmitter {
   }
 
   /**
-   * Applies a new profile (data or path), or re-reads the file the relay was created from; returns one line
-   * per change. An invalid profile throws its XNAT_ERR_CONFIG_ code and changes nothing.
+   * Applies a new profile (data or path), or re-reads the file the relay was created from; resolves with one
+   * line per change. An invalid profile rejects with its XNAT_ERR_CONFIG_ code and changes nothing.
    */
-  reload(next?: RelayProfileSource): string[] {
+  async reload(next?: RelayProfileSource): Promise<string[]> {
     const source = next ?? this.path;
     if (source === undefined) return [];
     return this.relay.reload(relayProfileOf(source, this.env));
+  }
+
+  /** Resets one visitor stream of a session (by the ids status shows); false when none matched. */
+  closeStream(sessionId: string, streamId: number): boolean {
+    return this.relay.closeStream(sessionId, streamId);
+  }
+
+  /** Disables (new visitors refused) or enables a mapping; returns how many public ports it changed. */
+  setMappingDisabled(name: string, disabled: boolean): number {
+    return this.relay.setMappingDisabled(name, disabled);
   }
 
   /** The status snapshot (the one `xnat status` and the dashboard show). */

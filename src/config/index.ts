@@ -16,3 +16,8 @@ export { DEFAULT_RELAY_PORT, DEFAULT_TCP_IDLE_TIMEOUT_MS, DEFAULT_UDP_IDLE_TIMEO
 export { isAllowed, formatHostPort, formatPortRange } from '../util/ports.ts';
 export type * from './types.ts';
 export type { RelayProfileInput, AgentProfileInput } from './schema.ts';
+export { PRESETS, PRESET_NAMES, isPresetName, presetOf, suggestPreset } from './presets.ts';
+export type { EntryProtocol, PortSpan, Preset, PresetName } from './presets.ts';
+export { MAX_MAPPINGS, MAX_PORTS_PER_RANGE } from './mapping-expand.ts';
+export { changedKeys } from './diff.ts';
+export { openToOthers, openFileWarning } from './warnings.ts';

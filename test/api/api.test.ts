@@ -38,13 +38,13 @@ test('a relay created from a file path re-reads it on reload()', async (t) => {
   await relay.start();
   t.teardown(() => relay.close());
   t.true(relay.port > 0);
-  t.deepEqual(relay.reload(), []);
+  t.deepEqual(await relay.reload(), []);
   const agentKeys = makeKeys();
   writeFileSync(
     file,
     stringify({ ...base, agents: [{ name: 'late', publicKey: agentKeys.publicKey, allow: ['30000/tcp'] }] }),
   );
-  t.deepEqual(relay.reload(), ['agent late added']);
+  t.deepEqual(await relay.reload(), ['agent late added']);
   t.is(relay.status().role, 'relay');
 });
 
