@@ -353,6 +353,12 @@ export const ERRORS = {
     true,
     EXIT.NETWORK,
   ),
+  XNAT_ERR_MAPPING_NO_HANDLER: spec(
+    'The mapping names an in-process handler that the embedding application did not register.',
+    'Call agent.serve(name, ...) for every handler: of the profile before visitors arrive.',
+    true,
+    EXIT.CONFIG,
+  ),
   XNAT_ERR_MAPPING_DISABLED: spec(
     'An operator disabled this mapping; new visitors are refused.',
     'Enable it again from the dashboard (d on the mapping) or restart the relay.',
@@ -500,6 +506,18 @@ export const ERRORS = {
     'Check the file path or the stream given to sendStream.',
     false,
     EXIT.FAILURE,
+  ),
+  XNAT_ERR_COMMAND_APP_NAME: spec(
+    'An application command name must begin with the app prefix (app and a dot).',
+    'Name your commands app.something (1-64 characters); xnat keeps every other name for its own commands.',
+    false,
+    EXIT.USAGE,
+  ),
+  XNAT_ERR_COMMAND_NO_SESSION: spec(
+    'No session with that peer is open, so the command cannot be sent.',
+    'Wait for the session.attached event (or check the agent name and that it is connected), then call again.',
+    true,
+    EXIT.NETWORK,
   ),
 
   // ---- PROTOCOL (xnat's command catalogue)

@@ -15,6 +15,8 @@ import {
   connectionClose,
   mappingDisable,
   adminLogs,
+  adminAgentStats,
+  type StatsQueryReply,
 } from '../protocol/index.ts';
 import type { LogEntry } from '../observe/log-ring.ts';
 import { XnatError } from '../errors.ts';
@@ -87,6 +89,11 @@ export class AdminClient {
 
   async reload(): Promise<string[]> {
     return (await callRequest(this.endpoint, configReload, {})).changes;
+  }
+
+  /** The named agent's own counters, through the relay (stats.query over its session). */
+  async agentStats(agentName: string): Promise<StatsQueryReply> {
+    return callRequest(this.endpoint, adminAgentStats, { agentName });
   }
 
   async kick(agentName: string): Promise<boolean> {

@@ -21,6 +21,8 @@ import {
   adminLogs,
   handleRequest,
   sendOneWay,
+  adminAgentStats,
+  type StatsQueryReply,
 } from '../protocol/index.ts';
 import { XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
@@ -53,6 +55,8 @@ export interface AdminActions {
   setMappingDisabled?(name: string, disabled: boolean): number;
   /** The process's recent log lines (admin.logs); without it admin.logs answers no lines. */
   readonly logs?: LogRing;
+  /** The named agent's own counters through its session (relay only). */
+  agentStats?(agentName: string): Promise<StatsQueryReply>;
 }
 
 export interface AdminServerOptions {
@@ -187,6 +191,11 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
       const kicked = opts.actions.kick(req.agentName);
       log.info({ agent: req.agentName, kicked }, 'admin kick');
       return { kicked };
+    });
+    handleRequest(registry, adminAgentStats, (req) => {
+      if (!opts.actions.agentStats)
+        throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'agent stats on an agent' });
+      return opts.actions.agentStats(req.agentName);
     });
     handleRequest(registry, configReload, async () => {
       if (!opts.actions.reload) throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'reload here' });

@@ -190,6 +190,30 @@ export function buildMetricsRegistry(status: () => Status): Registry {
       for (const s of sessions()) if (s.repliesDropped) c.inc({ agent: s.agent }, s.repliesDropped);
     },
   );
+  counter(
+    'xnat_command_calls_total',
+    "Command calls per session endpoint, by command name and direction (out: this side called; in: the peer's calls).",
+    ['agent', 'command', 'direction'],
+    (c) => {
+      for (const s of sessions())
+        for (const [command, k] of Object.entries(s.commands ?? {})) {
+          c.inc({ agent: s.agent, command, direction: 'out' }, k.callsOut);
+          c.inc({ agent: s.agent, command, direction: 'in' }, k.callsIn);
+        }
+    },
+  );
+  counter(
+    'xnat_command_errors_total',
+    'Command calls that ended in an error (timeouts, refusals, handler failures), by command name and direction.',
+    ['agent', 'command', 'direction'],
+    (c) => {
+      for (const s of sessions())
+        for (const [command, k] of Object.entries(s.commands ?? {})) {
+          c.inc({ agent: s.agent, command, direction: 'out' }, k.errorsOut);
+          c.inc({ agent: s.agent, command, direction: 'in' }, k.errorsIn);
+        }
+    },
+  );
   return registry;
 }
 

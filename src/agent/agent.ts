@@ -1,16 +1,19 @@
 // The agent: one RelayConnection per relay of its profile, its status snapshot, and live reload.
 // It knows nothing of the CLI; `xnat agent` builds one from a profile and closes it on a signal.
+import { mappingTarget } from './mapping-target.ts';
 import { isDeepStrictEqual } from 'node:util';
-import { changedKeys, formatHostPort, type AgentProfile, type MappingProfile } from '../config/index.ts';
+import { changedKeys, type AgentProfile, type MappingProfile } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import type { AgentStatus } from '../observe/status.ts';
 import { realClock, type Clock } from '../util/clock.ts';
 import { VERSION } from '../util/version.ts';
-import { RelayConnection } from './relay-connection.ts';
+import { RelayConnection, type AgentHooks } from './relay-connection.ts';
 
 export interface AgentOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Embedder hooks (src/api/): lifecycle events, extra commands, in-process services. */
+  readonly hooks?: AgentHooks;
 }
 
 /** Top-level keys reload() applies live; a change anywhere else needs a restart. */
@@ -25,7 +28,7 @@ export function mappingChanges(old: readonly MappingProfile[], next: readonly Ma
     if (!was) lines.push(`mapping ${m.name} added`);
     else if (isDeepStrictEqual(was, m)) continue;
     else if (isDeepStrictEqual({ ...was, local: m.local }, m))
-      lines.push(`mapping ${m.name}: local is now ${formatHostPort(m.local)}`);
+      lines.push(`mapping ${m.name}: local is now ${mappingTarget(m)}`);
     else lines.push(`mapping ${m.name} changed`);
   }
   const names = new Set(next.map((m) => m.name));
@@ -43,7 +46,9 @@ export class Agent {
     const clock = options.clock ?? realClock;
     this.current = profile;
     this.log = options.logger;
-    this.connections = profile.relays.map((r) => new RelayConnection(profile, r, options.logger, clock));
+    this.connections = profile.relays.map(
+      (r) => new RelayConnection(profile, r, options.logger, clock, options.hooks),
+    );
   }
 
   /** The profile in force: the one started with, with the mappings of the last reload. */
@@ -57,6 +62,11 @@ export class Agent {
 
   close(): void {
     for (const c of this.connections) c.close();
+  }
+
+  /** The tie to each relay of the profile, in profile order (an embedder calls commands through them). */
+  get relays(): readonly RelayConnection[] {
+    return this.connections;
   }
 
   /**

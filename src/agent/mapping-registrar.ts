@@ -1,6 +1,8 @@
 // The agent's mappings as one relay's session serves them: their phases, registration (hello,
 // mapping.register) with retries, and the reload diff sent as commands (mapping.unregister, register).
 // It knows nothing of links, streams or the LAN side; RelayConnection hands it each new session.
+import { mappingTarget } from './mapping-target.ts';
+import { noEvents, type EventSink } from '../observe/events.ts';
 import type { Session } from '../session/index.ts';
 import type { CommandEndpoint } from '../command/endpoint.ts';
 import {
@@ -11,7 +13,6 @@ import {
   PROTOCOL_VERSION,
 } from '../protocol/index.ts';
 import type { MappingProfile } from '../config/index.ts';
-import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import { emptyTraffic, type MappingStatus, type TrafficCounters } from '../observe/status.ts';
 import { toXnatError, type WireError } from '../errors.ts';
@@ -71,6 +72,8 @@ export class MappingRegistrar {
     mappings: readonly MappingProfile[],
     private readonly agentName: string,
     private readonly clock: Clock,
+    /** Lifecycle events for an embedder (mapping.ready, mapping.failed). */
+    private readonly emit: EventSink = noEvents,
   ) {
     for (const m of mappings) this.states.set(m.name, fresh(m));
   }
@@ -174,7 +177,7 @@ export class MappingRegistrar {
       name: m.profile.name,
       protocol: m.profile.protocol,
       remotePort: m.remotePort,
-      local: formatHostPort(m.profile.local),
+      local: mappingTarget(m.profile),
       phase: m.phase,
       ...(m.error ? { error: m.error } : {}),
       activeStreams: m.activeStreams,
@@ -222,14 +225,27 @@ export class MappingRegistrar {
                 mapping: r.name,
                 protocol: m.profile.protocol,
                 remotePort: m.remotePort,
-                local: formatHostPort(m.profile.local),
+                local: mappingTarget(m.profile),
               },
               'mapping ready',
             );
+            this.emit('mapping.ready', {
+              agent: this.agentName,
+              mapping: r.name,
+              protocol: m.profile.protocol,
+              remotePort: m.remotePort,
+            });
           } else {
             m.phase = 'failed';
             m.error = r.error;
             at.log.warn({ mapping: r.name, code: r.error?.code, detail: r.error?.message }, 'mapping failed');
+            this.emit('mapping.failed', {
+              agent: this.agentName,
+              mapping: r.name,
+              protocol: m.profile.protocol,
+              remotePort: 0,
+              code: r.error?.code ?? 'XNAT_ERR_INTERNAL',
+            });
           }
         }
       } catch (err) {

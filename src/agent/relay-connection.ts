@@ -22,16 +22,44 @@ import {
 } from '../protocol/index.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
-import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
+import type { AgentProfile, RelayEntry, MappingProfile, UdpMapping } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
-import { countCode, type SessionStatus, type MappingStatus, type ReconnectEvent } from '../observe/status.ts';
+import {
+  commandCountersStatus,
+  countCode,
+  type SessionStatus,
+  type MappingStatus,
+  type ReconnectEvent,
+} from '../observe/status.ts';
 import { LinkHistory, rttFields, takeRttSamples, type RttSource } from '../observe/link-history.ts';
 import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { AgentFlows, udpMappingStatus } from './udp-flows.ts';
-import { AgentStreams } from './agent-streams.ts';
+import { AgentStreams, formatVisitor } from './agent-streams.ts';
 import { MappingRegistrar } from './mapping-registrar.ts';
+import type { CommandDef } from '../command/registry.ts';
+import { noEvents, type EventSink } from '../observe/events.ts';
+import type { UdpTarget } from '../forward/udp-target.ts';
+import { emptyTargetStats, noteDial, registerAgentQueries, type TargetStats } from './agent-queries.ts';
+
+/** The in-process services of handler mappings (`handler:` in the profile), supplied by an embedder. */
+export interface AgentServices {
+  /** Takes a visitor's stream of handler mapping `handler`; false when no such service is registered. */
+  stream(handler: string, stream: MuxStream, meta: OpenMeta): boolean;
+  /** A flow's service end, or undefined when no such service is registered; replies go to onReply. */
+  flow(handler: string, visitor: string, onReply: (data: Buffer) => void): UdpTarget | undefined;
+}
+
+/** What an embedding application hooks into (src/api/); each one is optional. */
+export interface AgentHooks {
+  readonly onEvent?: EventSink;
+  /** Looks up an embedder's command by name, for names xnat's own registry does not have. */
+  readonly appCommands?: (name: string) => CommandDef | undefined;
+  readonly services?: AgentServices;
+}
+
+export { mappingTarget } from './mapping-target.ts';
 
 /** The relay entry of an agent's status. */
 export interface RelayEntryStatus {
@@ -62,17 +90,24 @@ export class RelayConnection {
   private sessionSince = 0;
   private attachments = 0;
   private closed = false;
+  private readonly emit: EventSink;
+  /** Per mapping name: how its LAN target answered dials (stats.query). */
+  private readonly targets = new Map<string, TargetStats>();
 
   constructor(
     private readonly profile: AgentProfile,
     private readonly relay: RelayEntry,
     logger: Logger,
     private readonly clock: Clock,
+    private readonly hooks: AgentHooks = {},
   ) {
+    this.emit = hooks.onEvent ?? noEvents;
     this.address = formatHostPort(relay.address);
     this.log = logger.child({ relay: this.address });
     this.streams = new AgentStreams(this.log);
-    this.mappings = new MappingRegistrar(profile.mappings, profile.agent.name, clock);
+    this.mappings = new MappingRegistrar(profile.mappings, profile.agent.name, clock, (name, e) =>
+      this.emit(name, { ...e, relay: this.address }),
+    );
     const staticKeys = {
       privateKey: profile.agent.privateKey,
       publicKey: publicKeyFromPrivate(profile.agent.privateKey),
@@ -170,6 +205,7 @@ export class RelayConnection {
       reconnects: this.history.reconnects,
       ...rttFields(this.sessionHistory),
       ...this.flows?.sessionStatus(),
+      ...(this.endpoint ? { commands: commandCountersStatus(this.endpoint.snapshot().commands) } : {}),
     };
     return {
       address: this.address,
@@ -179,6 +215,11 @@ export class RelayConnection {
       reconnects: this.history.reconnects,
       linkFailures: { ...this.linkFailures },
     };
+  }
+
+  /** The current session's command endpoint (for an embedder's commands); undefined between sessions. */
+  get commandEndpoint(): CommandEndpoint | undefined {
+    return this.endpoint;
   }
 
   /** Resets one visitor stream (an operator closed it): the relay resets the visitor's socket. */
@@ -223,15 +264,23 @@ export class RelayConnection {
       clock: this.clock,
       logger: log,
     });
+    const services = this.hooks.services;
     const flows = new AgentFlows(mux, this.clock, log, {
       maxFlows: this.profile.tuning.maxFlows,
+      onEvent: this.emit,
+      ...(services
+        ? {
+            openTarget: (m: UdpMapping, visitor: string, onReply: (d: Buffer) => void) =>
+              m.handler === undefined ? undefined : services.flow(m.handler, visitor, onReply),
+          }
+        : {}),
       closeRemote: (flowId) => {
         if (session.state !== 'closed') sendOneWay(endpoint, flowClose, { flowId });
       },
       traffic: (name) => this.mappings.get(name)?.traffic,
     });
     this.flows = flows;
-    const registry = createRegistry();
+    const registry = createRegistry(this.hooks.appCommands);
     handleOneWay(registry, flowOpen, (req) => {
       const m = this.mappings.get(req.mapping)?.profile;
       if (m?.protocol !== 'udp') {
@@ -242,6 +291,12 @@ export class RelayConnection {
       flows.open(req.flowId, m, `${req.visitor.address}:${req.visitor.port}`);
     });
     handleOneWay(registry, flowClose, (req) => flows.close(req.flowId));
+    registerAgentQueries(registry, {
+      sessionStats: () => session.stats,
+      mappings: () => this.mappingStatus(),
+      targets: () => this.targets,
+      commands: () => this.endpoint?.snapshot(),
+    });
     handleOneWay(registry, relayShutdown, (req) => {
       // The relay says when it expects to be back: redialing earlier would only be refused.
       this.client.holdOff(req.reconnectAfterMs);
@@ -257,13 +312,19 @@ export class RelayConnection {
     this.mux = mux;
     this.endpoint = endpoint;
     log.info('session established');
+    const peer = { agent: this.profile.agent.name, relay: this.address, session: session.id.toString('hex') };
+    const resumes = () => Math.max(0, this.attachments - 1);
     const onAttached = (link?: RttSource) => {
       this.attachments++;
       this.lastError = undefined;
       this.history.attached();
       sessionHistory.attached();
       takeRttSamples(link, this.history, sessionHistory);
-      if (this.attachments > 1) log.info({ resumes: this.attachments - 1 }, 'session resumed');
+      this.emit('session.attached', { ...peer, resumes: resumes() });
+      if (this.attachments > 1) {
+        log.info({ resumes: resumes() }, 'session resumed');
+        this.emit('session.resumed', { ...peer, resumes: resumes() });
+      }
     };
     if (session.state === 'attached') onAttached(session.link);
     session.on('attached', onAttached);
@@ -272,6 +333,7 @@ export class RelayConnection {
       sessionHistory.detached(err?.code);
       // Info: the outage's one warning is 'link restored', with its duration, when it ends.
       log.info({ code: err?.code }, 'session detached');
+      this.emit('session.detached', { ...peer, resumes: resumes(), code: err?.code });
     });
     session.on('closed', (err?: XnatError) => {
       mux.resetAll((err?.code ?? 'XNAT_ERR_SESSION_CLOSED') as ErrorCode);
@@ -284,6 +346,7 @@ export class RelayConnection {
       }
       if (err?.code === 'XNAT_ERR_SESSION_EXPIRED') log.warn({ code: err.code }, 'session expired');
       else log.info({ code: err?.code }, 'session closed');
+      this.emit('session.closed', { ...peer, resumes: resumes(), code: err?.code });
     });
     mux.on('stream', (stream: MuxStream, meta: Buffer) => this.onStream(stream, meta, log));
     this.mappings.attach(session, endpoint, log);
@@ -307,20 +370,52 @@ export class RelayConnection {
     const ended = this.streams.track(stream, m.profile.name, meta.visitor, m.traffic);
     // Fields on the lines written, not a child logger per stream (streams are many and mostly silent).
     const fields = { mapping: m.profile.name, stream: stream.id };
+    const visitor = formatVisitor(meta.visitor);
+    const { local, handler } = m.profile;
+    if (handler !== undefined || !local) {
+      if (handler === undefined || !this.hooks.services?.stream(handler, stream, meta)) {
+        log.warn({ ...fields, handler, code: 'XNAT_ERR_MAPPING_NO_HANDLER' }, 'target failed');
+        ended(0, 0);
+        return stream.reset('XNAT_ERR_MAPPING_NO_HANDLER');
+      }
+      m.activeStreams++;
+      m.totalStreams++;
+      this.emit('stream.opened', { mapping: m.profile.name, stream: stream.id, visitor });
+      stream.once('close', () => {
+        m.activeStreams--;
+        ended(stream.stats.bytesIn, stream.stats.bytesOut);
+        const code = stream.resetCode;
+        this.emit('stream.closed', {
+          mapping: m.profile.name,
+          stream: stream.id,
+          visitor,
+          clean: !code,
+          code,
+        });
+      });
+      return;
+    }
     m.activeStreams++;
     m.totalStreams++;
+    this.emit('stream.opened', { mapping: m.profile.name, stream: stream.id, visitor });
     // A visitor may reset before the LAN dial completes: give the dial up then, and never join a LAN
     // socket to a dead stream (the pipe resets such a socket at once).
     const dial = new AbortController();
     const giveUp = () => dial.abort();
     stream.once('close', giveUp);
-    dialTarget(m.profile.local.host, m.profile.local.port, { clock: this.clock, signal: dial.signal }).then(
+    let target = this.targets.get(m.profile.name);
+    if (!target) this.targets.set(m.profile.name, (target = emptyTargetStats()));
+    const t = target;
+    const dialStart = this.clock.now();
+    dialTarget(local.host, local.port, { clock: this.clock, signal: dial.signal }).then(
       (socket) => {
         stream.off('close', giveUp);
+        noteDial(t, this.clock.now() - dialStart, true);
         void joinSocketToStream(socket, stream, log).then((r) => {
           m.activeStreams--;
           // The pipe counts from the LAN socket's view: what it wrote went up, what it read goes down.
           ended(r.bytesToSocket, r.bytesFromSocket);
+          this.emit('stream.closed', { ...fields, visitor, clean: r.clean, code: r.code });
           if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
         });
       },
@@ -329,6 +424,8 @@ export class RelayConnection {
         m.activeStreams--;
         ended(0, 0);
         const e = toXnatError(err);
+        this.emit('stream.closed', { ...fields, visitor, clean: false, code: e.code });
+        if (e.code !== 'XNAT_ERR_ABORTED') noteDial(t, this.clock.now() - dialStart, false);
         if (e.code === 'XNAT_ERR_ABORTED')
           return log.debug({ ...fields }, 'visitor gone before the target answered');
         log.warn({ ...fields, code: e.code, detail: e.detail }, 'target failed');

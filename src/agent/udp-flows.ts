@@ -18,6 +18,7 @@ import {
 } from '../observe/status.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Clock } from '../util/clock.ts';
+import { noEvents, type EventSink } from '../observe/events.ts';
 
 /** Default flows per session at once; each holds a LAN socket. Profile: tuning.maxFlows. */
 export const DEFAULT_AGENT_MAX_FLOWS = 4096;
@@ -27,6 +28,13 @@ export interface AgentFlowsOptions {
   readonly maxFlows?: number;
   /** Tells the relay that this side dropped a flow (idle or evicted), so its next datagram opens a new one. */
   readonly closeRemote: (flowId: number) => void;
+  /** The service end of a flow of a handler mapping (an embedder's in-process service); undefined refuses it. */
+  readonly openTarget?: (
+    mapping: UdpMapping,
+    visitor: string,
+    onReply: (data: Buffer) => void,
+  ) => UdpTarget | undefined;
+  readonly onEvent?: EventSink;
   /** The mapping's traffic counters, kept by the owner across sessions (datagrams are counted here). */
   readonly traffic?: (mapping: string) => TrafficCounters | undefined;
 }
@@ -60,6 +68,7 @@ export class AgentFlows {
   private readonly drops = emptyDrops();
   private readonly dropLog: DropLog;
   private readonly maxFlows: number;
+  private readonly emit: EventSink;
   private closed = false;
 
   constructor(
@@ -69,6 +78,7 @@ export class AgentFlows {
     private readonly opts: AgentFlowsOptions,
   ) {
     this.maxFlows = Math.max(1, opts.maxFlows ?? DEFAULT_AGENT_MAX_FLOWS);
+    this.emit = opts.onEvent ?? noEvents;
     this.dropLog = new DropLog(clock, log, { side: 'agent' });
     this.pending = new PendingDatagrams(clock, (n) => this.drop('unknownFlow', undefined, n));
     mux.on('datagram', (flowId: number, data: Buffer) => this.onDatagram(flowId, data));
@@ -81,6 +91,14 @@ export class AgentFlows {
   /** A new flow from flow.open; datagrams that arrived before it are delivered first, in order. */
   open(flowId: number, mapping: UdpMapping, visitor: string): void {
     if (this.closed || this.owner.has(flowId)) return;
+    let target: UdpTarget | undefined;
+    const onReply = (data: Buffer) => this.onReply(m, flow, data);
+    if (mapping.local) target = openUdpTarget(mapping.local.host, mapping.local.port, onReply);
+    else target = this.opts.openTarget?.(mapping, visitor, onReply);
+    if (!target) {
+      this.log.warn({ mapping: mapping.name, flowId, code: 'XNAT_ERR_MAPPING_NO_HANDLER' }, 'flow refused');
+      return this.refuse(flowId);
+    }
     const m = this.mappingFlows(mapping);
     if (this.owner.size >= this.maxFlows) this.evictForRoom(m);
     const key = String(flowId);
@@ -94,12 +112,13 @@ export class AgentFlows {
       packetsDown: 0,
       bytesDown: 0,
       drops: 0,
-      target: openUdpTarget(mapping.local.host, mapping.local.port, (data) => this.onReply(m, flow, data)),
+      target,
     };
     m.table.add(key, flow);
     m.total++;
     this.owner.set(flowId, mapping.name);
     this.log.debug({ mapping: mapping.name, flowId, visitor }, 'flow opened');
+    this.emit('flow.opened', { mapping: mapping.name, flow: flowId, visitor });
     for (const d of this.pending.take(flowId)) this.toService(m, flow, d);
   }
 
@@ -114,13 +133,24 @@ export class AgentFlows {
     this.pending.take(flowId);
     if (name === undefined) return;
     this.owner.delete(flowId);
-    this.mappings.get(name)?.table.delete(String(flowId))?.target.close();
+    const flow = this.mappings.get(name)?.table.delete(String(flowId));
+    flow?.target.close();
+    if (flow)
+      this.emit('flow.closed', { mapping: name, flow: flowId, visitor: flow.visitor, reason: 'peer' });
   }
 
   closeAll(): void {
     this.closed = true;
     for (const m of this.mappings.values()) {
-      for (const f of m.table.values()) f.target.close();
+      for (const f of m.table.values()) {
+        f.target.close();
+        this.emit('flow.closed', {
+          mapping: m.name,
+          flow: f.id,
+          visitor: f.visitor,
+          reason: 'session-closed',
+        });
+      }
       m.table.clear();
     }
     this.owner.clear();
@@ -239,6 +269,7 @@ export class AgentFlows {
       }
     }
     this.log.debug({ mapping: flow.mapping, flowId: flow.id, reason }, 'flow closed');
+    this.emit('flow.closed', { mapping: flow.mapping, flow: flow.id, visitor: flow.visitor, reason });
   }
 
   private drop(cause: UdpDropCause, m: MappingFlows | undefined, n = 1): void {

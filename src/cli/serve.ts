@@ -1,11 +1,10 @@
-// `xnat relay` and `xnat agent`: load a profile, start the role with its admin and metrics endpoints,
-// re-read the profile on SIGHUP, and shut down cleanly on SIGINT/SIGTERM. A listener that cannot be
-// opened ends the process with its code: nothing is left half-started.
+// `xnat relay` and `xnat agent`: load a profile, start the role through the public API (src/api/, as an
+// embedder would) with its admin and metrics endpoints, re-read the profile on SIGHUP, and shut down
+// cleanly on SIGINT/SIGTERM. A listener that cannot be opened ends the process with its code.
 import type { Command } from 'commander';
 import { loadAgentProfile, loadRelayProfile, type AgentProfile, type RelayProfile } from '../config/index.ts';
 import { createRootLogger, type Logger } from '../observe/log.ts';
-import { Relay } from '../relay/relay.ts';
-import { Agent } from '../agent/agent.ts';
+import { createAgent, createRelay, type XnatAgent, type XnatRelay } from '../api/index.ts';
 import { startAdminServer, type AdminActions } from '../admin/admin-server.ts';
 import { toXnatError } from '../errors.ts';
 import { LogRing } from '../observe/log-ring.ts';
@@ -55,8 +54,8 @@ export async function startRelay(
   logger: Logger,
   profilePath?: string,
   logs?: LogRing,
-): Promise<Running & { relay: Relay }> {
-  const relay = new Relay(profile, { logger });
+): Promise<Running & { relay: XnatRelay }> {
+  const relay = createRelay({ profile, logger });
   await relay.start();
   let endpoints;
   try {
@@ -64,7 +63,8 @@ export async function startRelay(
       profile,
       {
         status: () => relay.status(),
-        kick: (n) => relay.kick(n) > 0,
+        kick: (n) => relay.kick(n),
+        agentStats: (n) => relay.agentStats(n),
         closeStream: (sessionId, streamId) => relay.closeStream(sessionId, streamId),
         setMappingDisabled: (name, disabled) => relay.setMappingDisabled(name, disabled),
         ...(logs ? { logs } : {}),
@@ -94,8 +94,8 @@ export async function startAgent(
   logger: Logger,
   profilePath?: string,
   logs?: LogRing,
-): Promise<Running & { agent: Agent }> {
-  const agent = new Agent(profile, { logger });
+): Promise<Running & { agent: XnatAgent }> {
+  const agent = createAgent({ profile, logger });
   // Endpoints first: an agent whose admin port is taken must not register its mappings and then vanish.
   const { closers, adminPort } = await startEndpoints(
     profile,
@@ -114,7 +114,7 @@ export async function startAgent(
     adminPort,
     close: async () => {
       await Promise.all(closers.map((c) => c()));
-      agent.close();
+      await agent.close();
     },
   };
 }

@@ -5,6 +5,25 @@ import { AdminClient } from '../admin/admin-client.ts';
 import { XnatError } from '../errors.ts';
 import { formatBytes } from '../util/bytes.ts';
 import type { Status, SessionStatus } from '../observe/status.ts';
+import type { StatsQueryReply } from '../protocol/index.ts';
+
+/** Renders an agent's own counters (stats.query through the relay) as a few human lines. */
+export function renderAgentStats(name: string, r: StatsQueryReply): string {
+  const s = r.session;
+  const lines = [
+    `agent ${name} (its own side, through the relay)`,
+    `  session links=${s.links ?? 0} resumes=${s.resumes ?? 0} sent=${formatBytes(s.bytesSent ?? 0)} received=${formatBytes(s.bytesReceived ?? 0)}`,
+    `  streams active=${r.streams.active ?? 0} total=${r.streams.total ?? 0}`,
+  ];
+  for (const [m, t] of Object.entries(r.mappings ?? {})) {
+    const ms = (v: number | undefined) => `${(v ?? 0).toFixed(1)}ms`;
+    lines.push(
+      `  mapping ${m} lan connects=${t.connects ?? 0} connect-errors=${t.connectErrors ?? 0} ` +
+        `connect last=${ms(t.connectMsLast)} avg=${ms(t.connectMsAvg)} max=${ms(t.connectMsMax)}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
 
 /** Renders a snapshot as a few human lines. */
 export function renderStatus(s: Status): string {
@@ -80,16 +99,26 @@ export function addStatusCommand(program: Command): void {
     .option('--admin <host:port>', 'admin endpoint address (instead of --profile)')
     .option('--token <token>', 'admin token (default: XNAT_ADMIN_TOKEN)')
     .option('--json', 'print the snapshot as JSON')
-    .action(async (opts: { profile?: string; admin?: string; token?: string; json?: boolean }) => {
-      const target = resolveAdminTarget(opts);
-      const client = await AdminClient.connect(target.host, target.port, target.token);
-      try {
-        const status = await client.status();
-        process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
-      } finally {
-        client.close();
-      }
-    });
+    .option('--agent <name>', "on a relay: the named agent's own side (LAN connects, errors, latency)")
+    .action(
+      async (opts: { profile?: string; admin?: string; token?: string; json?: boolean; agent?: string }) => {
+        const target = resolveAdminTarget(opts);
+        const client = await AdminClient.connect(target.host, target.port, target.token);
+        try {
+          if (opts.agent !== undefined) {
+            const stats = await client.agentStats(opts.agent);
+            process.stdout.write(
+              opts.json ? `${JSON.stringify(stats, null, 2)}\n` : renderAgentStats(opts.agent, stats),
+            );
+            return;
+          }
+          const status = await client.status();
+          process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
+        } finally {
+          client.close();
+        }
+      },
+    );
 }
 
 export function addReloadCommand(program: Command): void {

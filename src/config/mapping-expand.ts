@@ -38,8 +38,18 @@ function expandEntry(m: RawMapping, i: number, issues: ProfileIssue[]): MappingP
       path: at('remotePort'),
       message: preset ? `required: preset ${m.preset} has no default port` : 'required',
     });
+  // A handler entry has no LAN target (an in-process service of an embedding application, src/api/).
+  const handler = m.handler;
+  if (handler !== undefined && m.local !== undefined)
+    issues.push({
+      path: at('handler'),
+      message: 'a mapping has either local (a LAN target) or handler (an in-process service), not both',
+    });
   // A preset entry may leave out local: the game server runs beside the agent, on the preset's ports.
-  const local = m.local ?? (preset ? { host: '127.0.0.1', ports: undefined } : undefined);
+  const local =
+    handler !== undefined
+      ? { host: '', ports: undefined }
+      : (m.local ?? (preset ? { host: '127.0.0.1', ports: undefined } : undefined));
   if (local === undefined) issues.push({ path: at('local'), message: 'required' });
   const protocol = m.protocol ?? preset?.protocol ?? 'tcp';
   if (name === undefined || remote === undefined || local === undefined) return undefined;
@@ -52,7 +62,9 @@ function expandEntry(m: RawMapping, i: number, issues: ProfileIssue[]): MappingP
       path: at('remotePort'),
       message: `a range of ${size(remote)} ports; at most ${MAX_PORTS_PER_RANGE} per mapping`,
     });
-  if (remote.from === 0 && localOwn === undefined)
+  if (handler !== undefined) {
+    // No LAN ports to check against remotePort.
+  } else if (remote.from === 0 && localOwn === undefined)
     issues.push({ path: at('local'), message: 'needs a port when remotePort is 0' });
   else if (remote.from === 0 && protocol === 'tcp+udp')
     issues.push({
@@ -78,7 +90,8 @@ function expandEntry(m: RawMapping, i: number, issues: ProfileIssue[]): MappingP
         // `.` cannot occur in an entry's name, so a derived name never equals another entry's.
         name: many ? `${name}.${remote.from + k}.${p}` : name,
         remotePort: remote.from + k,
-        local: { host: local.host, port: localPorts.from + k },
+        local: handler === undefined ? { host: local.host, port: localPorts.from + k } : undefined,
+        ...(handler !== undefined ? { handler } : {}),
       };
       if (p === 'udp')
         out.push({

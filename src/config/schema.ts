@@ -148,6 +148,8 @@ const mapping = strict({
   protocol: entryProtocol().optional(),
   remotePort: portSpan().optional(),
   local: localTarget().optional(),
+  // Instead of local: a service inside the embedding process (src/api/, agent.serve).
+  handler: name().optional(),
   idleTimeout: duration(SECOND_MS, 24 * HOUR_MS).optional(),
 });
 
@@ -177,6 +179,10 @@ export const agentSchema = strict({
 
 export type RawRelayProfile = z.output<typeof relaySchema>;
 export type RawAgentProfile = z.output<typeof agentSchema>;
+/** A relay profile as plain data, shaped like its YAML (what an embedder passes to createRelay). */
+export type RelayProfileInput = z.input<typeof relaySchema>;
+/** An agent profile as plain data, shaped like its YAML (what an embedder passes to createAgent). */
+export type AgentProfileInput = z.input<typeof agentSchema>;
 
 /** Default flow idle timeout of a udp mapping, in ms. */
 export const DEFAULT_UDP_IDLE_TIMEOUT_MS = 60 * SECOND_MS;

@@ -151,8 +151,10 @@ interface MappingBase {
   readonly name: string;
   /** Public port on the relay, 0..65535; 0 = the relay picks a free allowed port. */
   readonly remotePort: number;
-  /** The LAN target; port 1..65535. */
-  readonly local: HostPort;
+  /** The LAN target; port 1..65535. Absent for a handler mapping. */
+  readonly local: HostPort | undefined;
+  /** The in-process service serving this mapping (an embedder's `agent.serve(name, ...)`); absent for a LAN target. */
+  readonly handler?: string | undefined;
 }
 
 /** A TCP mapping. */

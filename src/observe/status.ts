@@ -136,6 +136,47 @@ export interface SessionStatus {
   readonly rttHistogram?: HistogramSnapshot;
   /** Outages that ended in a resume: detached until attached again, in seconds. */
   readonly resumeHistogram?: HistogramSnapshot;
+  /** Per command name on this session's command endpoint (xnat's and the application's). */
+  readonly commands?: Record<string, CommandCountersStatus>;
+}
+
+/** One command's counters on one session (see src/command/stats.ts); latencies in ms. */
+export interface CommandCountersStatus {
+  readonly callsOut: number;
+  readonly errorsOut: number;
+  readonly callsIn: number;
+  readonly errorsIn: number;
+  readonly latencyMsMax: number;
+  /** Mean latency of outgoing calls; 0 before the first. */
+  readonly latencyMsAvg: number;
+}
+
+/** The status form of an endpoint's per-command counters (no byte counts: metrics keep to calls and errors). */
+export function commandCountersStatus(
+  commands: Record<
+    string,
+    {
+      callsOut: number;
+      errorsOut: number;
+      callsIn: number;
+      errorsIn: number;
+      latencyMsMax: number;
+      latencyMsSum: number;
+      latencyCount: number;
+    }
+  >,
+): Record<string, CommandCountersStatus> {
+  const out: Record<string, CommandCountersStatus> = {};
+  for (const [name, c] of Object.entries(commands))
+    out[name] = {
+      callsOut: c.callsOut,
+      errorsOut: c.errorsOut,
+      callsIn: c.callsIn,
+      errorsIn: c.errorsIn,
+      latencyMsMax: Math.round(c.latencyMsMax * 100) / 100,
+      latencyMsAvg: c.latencyCount > 0 ? Math.round((c.latencyMsSum / c.latencyCount) * 100) / 100 : 0,
+    };
+  return out;
 }
 
 /** Flows listed per session in a snapshot (the count is always whole); keeps snapshots small under floods. */

@@ -154,8 +154,19 @@ export const statsQuery = spec({
     session: counters,
     streams: counters,
     commands: counters.optional(),
+    /** Per mapping of the answering agent: its LAN target's connects, connect errors and connect latency (ms). */
+    mappings: z.record(nameSchema, counters).optional(),
   }),
-  doc: 'Session and stream counters of the answering side (numbers only).',
+  doc: 'Session and stream counters of the answering side (numbers only); an agent adds its LAN targets per mapping.',
+});
+
+export const adminAgentStats = spec({
+  name: 'admin.agentStats',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({ agentName: nameSchema }),
+  reply: statsQuery.reply,
+  doc: "The named agent's own counters, fetched by the relay with stats.query over the agent's session.",
 });
 
 export const sessionKick = spec({
@@ -308,6 +319,7 @@ export const COMMANDS = {
   [mappingRevoked.name]: mappingRevoked,
   [mappingStatus.name]: mappingStatus,
   [statsQuery.name]: statsQuery,
+  [adminAgentStats.name]: adminAgentStats,
   [sessionKick.name]: sessionKick,
   [configReload.name]: configReload,
   [connectionClose.name]: connectionClose,

@@ -9,6 +9,7 @@ import type { AgentEntry, Tuning } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import {
   MAX_STATUS_FLOWS,
+  commandCountersStatus,
   type FlowStatus,
   type MappingStatus,
   type SessionStatus,
@@ -30,6 +31,8 @@ import { buildRelayRegistry } from './commands.ts';
 import { admitStream } from './stream-shares.ts';
 import { IdleStreams } from '../forward/idle-streams.ts';
 import { CapLog } from '../observe/cap-log.ts';
+import type { CommandDef } from '../command/registry.ts';
+import type { EventSink } from '../observe/events.ts';
 
 /** A visitor's stream as status needs it; byte counts are read from the stream's own stats (no listeners). */
 interface LiveStream {
@@ -58,6 +61,10 @@ export interface AgentSessionDeps {
   readonly resumeWindowMs: number;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Lifecycle events for an embedder (src/api/). */
+  readonly onEvent: EventSink;
+  /** An embedder's commands, looked up by name after xnat's own. */
+  readonly appCommands?: (name: string) => CommandDef | undefined;
 }
 
 export class AgentSession implements MappingServer {
@@ -100,7 +107,7 @@ export class AgentSession implements MappingServer {
       logger: this.log,
     });
     this.endpoint = new CommandEndpoint(muxCommandChannel(this.mux), {
-      registry: buildRelayRegistry(this),
+      registry: buildRelayRegistry(this, deps.appCommands),
       peer: this,
       clock: deps.clock,
       logger: this.log,
@@ -110,14 +117,26 @@ export class AgentSession implements MappingServer {
     this.attachments = session.state === 'attached' ? 1 : 0;
     if (this.attachments === 1) this.watchLink(session.link);
     this.log.info({ agentKey: keyFingerprint(session.agentKey) }, 'session established');
+    const peer = { agent: agent.name, session: session.id.toString('hex') };
+    if (this.attachments === 1) deps.onEvent('session.attached', { ...peer, resumes: 0 });
     session.on('attached', (link?: RttSource) => {
       this.attachments++;
       this.watchLink(link);
-      if (this.attachments > 1) this.log.info({ resumes: this.attachments - 1 }, 'session resumed');
+      const resumes = Math.max(0, this.attachments - 1);
+      deps.onEvent('session.attached', { ...peer, resumes });
+      if (this.attachments > 1) {
+        this.log.info({ resumes }, 'session resumed');
+        deps.onEvent('session.resumed', { ...peer, resumes });
+      }
     });
     session.on('detached', (err?: { code?: string }) => {
       this.history.detached(err?.code);
       this.log.warn({ code: err?.code, resumeWindowMs: deps.resumeWindowMs }, 'session detached');
+      deps.onEvent('session.detached', {
+        ...peer,
+        resumes: Math.max(0, this.attachments - 1),
+        code: err?.code,
+      });
     });
     session.on('closed', (err?: { code?: string }) => void this.onClosed(err?.code));
     this.mux.on('datagram', (flowId: number, data: Buffer) => this.onDatagram(flowId, data));
@@ -150,6 +169,12 @@ export class AgentSession implements MappingServer {
     const entry = await this.deps.table.claim(this, req, this.agent.allow);
     this.claimed.add(entry);
     if (entry.protocol === 'tcp') this.idleMs.set(entry.name, req.idleTimeoutMs ?? DEFAULT_TCP_IDLE_MS);
+    this.deps.onEvent('mapping.ready', {
+      agent: this.agentName,
+      mapping: entry.name,
+      protocol: entry.protocol,
+      remotePort: entry.port,
+    });
     return entry;
   }
 
@@ -256,7 +281,15 @@ export class AgentSession implements MappingServer {
     // go on the few lines that are written instead.
     const fields = { mapping: entry.name, stream: id, visitor };
     this.log.debug(fields, 'visitor connected');
+    this.deps.onEvent('stream.opened', { mapping: entry.name, stream: id, visitor });
     void joinSocketToStream(socket, stream, this.log).then((r) => {
+      this.deps.onEvent('stream.closed', {
+        mapping: entry.name,
+        stream: id,
+        visitor,
+        clean: r.clean,
+        code: r.code,
+      });
       this.streams.delete(id);
       this.idle.delete(stream);
       const left = (this.perMapping.get(entry.name) ?? 1) - 1;
@@ -296,6 +329,7 @@ export class AgentSession implements MappingServer {
     // order, and the agent holds datagrams of a flow it does not know yet for a moment (docs/protocol.md).
     sendOneWay(this.endpoint, flowOpen, { flowId, mapping: mapping.name, visitor: { address, port } });
     this.log.debug({ mapping: mapping.name, flowId, visitor: `${address}:${port}` }, 'flow opened');
+    this.deps.onEvent('flow.opened', { mapping: mapping.name, flow: flowId, visitor: `${address}:${port}` });
     return flow;
   }
 
@@ -310,7 +344,10 @@ export class AgentSession implements MappingServer {
   }
 
   closeFlow(flowId: number): void {
-    if (!this.flows.delete(flowId) || this.session.state === 'closed') return;
+    const flow = this.flows.get(flowId);
+    if (!flow || !this.flows.delete(flowId)) return;
+    this.flowEnded(flow, 'expired');
+    if (this.session.state === 'closed') return;
     try {
       sendOneWay(this.endpoint, flowClose, { flowId });
     } catch {
@@ -324,6 +361,12 @@ export class AgentSession implements MappingServer {
     if (!flow) return;
     this.flows.delete(flowId);
     if (flow.mapping.flows.peek(flow.key) === flow) flow.mapping.flows.delete(flow.key);
+    this.flowEnded(flow, 'peer');
+  }
+
+  private flowEnded(flow: RelayFlow, reason: string): void {
+    const visitor = `${flow.address}:${flow.port}`;
+    this.deps.onEvent('flow.closed', { mapping: flow.mapping.name, flow: flow.flowId, visitor, reason });
   }
 
   private onDatagram(flowId: number, data: Buffer): void {
@@ -398,6 +441,7 @@ export class AgentSession implements MappingServer {
       flowDrops: { ...this.flowDrops },
       visitorsRefused: { ...this.refused },
       repliesDropped: this.mux.stats.repliesDropped + this.endpoint.snapshot().refusalsDropped,
+      commands: commandCountersStatus(this.endpoint.snapshot().commands),
     };
   }
 
@@ -411,8 +455,15 @@ export class AgentSession implements MappingServer {
     this.mux.resetAll(reason);
     this.idle.stop();
     this.refusedLog.close();
+    for (const f of this.flows.values()) this.flowEnded(f, 'session-closed');
     this.flows.clear();
     this.endpoint.close();
+    this.deps.onEvent('session.closed', {
+      agent: this.agentName,
+      session: this.session.id.toString('hex'),
+      resumes: Math.max(0, this.attachments - 1),
+      code,
+    });
     if (code === 'XNAT_ERR_SESSION_EXPIRED') this.log.warn({ code }, 'session expired');
     else this.log.info({ code }, 'session closed');
     await this.deps.table.release(this);

@@ -1,7 +1,7 @@
 // The commands an agent may call on the relay (hello, mapping.register, mapping.unregister,
 // mapping.status, stats.query, flow.close).
 // Handlers act on one AgentSession; the catalogue in src/protocol/ owns names and schemas.
-import { createRegistry, type CommandRegistry } from '../command/registry.ts';
+import { createRegistry, type CommandDef, type CommandRegistry } from '../command/registry.ts';
 import {
   checkProtocolVersion,
   flowClose,
@@ -17,8 +17,12 @@ import {
 import { toXnatError } from '../errors.ts';
 import type { AgentSession } from './agent-session.ts';
 
-export function buildRelayRegistry(ctx: AgentSession): CommandRegistry {
-  const registry = createRegistry();
+/** `appCommands`: an embedder's commands (src/api/), consulted for names not registered here. */
+export function buildRelayRegistry(
+  ctx: AgentSession,
+  appCommands?: (name: string) => CommandDef | undefined,
+): CommandRegistry {
+  const registry = createRegistry(appCommands);
   handleRequest(registry, hello, (req) => {
     checkProtocolVersion(req.protocolVersion);
     if (req.agentName !== ctx.agent.name) {

@@ -14,7 +14,16 @@ import { MappingTable } from './mapping-table.ts';
 import { AgentSession } from './agent-session.ts';
 import { mappingEntryStatus } from './mapping-status.ts';
 import { VERSION } from '../util/version.ts';
-import { relayShutdown, sendOneWay } from '../protocol/index.ts';
+import {
+  callRequest,
+  relayShutdown,
+  sendOneWay,
+  statsQuery,
+  type StatsQueryReply,
+} from '../protocol/index.ts';
+import { XnatError } from '../errors.ts';
+import type { CommandDef } from '../command/registry.ts';
+import { noEvents, type EventSink } from '../observe/events.ts';
 
 function bufEq(a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.equals(b));
@@ -29,6 +38,15 @@ const SHUTDOWN_GRACE_MS = 2_000;
 export interface RelayOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Embedder hooks (src/api/): lifecycle events and extra commands; none for the CLI's bare relay. */
+  readonly hooks?: RelayHooks;
+}
+
+/** What an embedding application hooks into; each one is optional. */
+export interface RelayHooks {
+  readonly onEvent?: EventSink;
+  /** Looks up an embedder's command by name, for names xnat's own registry does not have. */
+  readonly appCommands?: (name: string) => CommandDef | undefined;
 }
 
 export class Relay {
@@ -42,6 +60,7 @@ export class Relay {
   private server: SessionServer | undefined;
   private control: TcpListener | undefined;
   private closing = false;
+  private readonly hooks: RelayHooks;
   /** Failed link handshakes by error code, for status and metrics. */
   private readonly handshakeFailures: Record<string, number> = {};
 
@@ -51,6 +70,7 @@ export class Relay {
   ) {
     this.log = options.logger;
     this.clock = options.clock ?? realClock;
+    this.hooks = options.hooks ?? {};
     this.agentsByKey = new Map(profile.agents.map((a) => [a.publicKey.toString('hex'), a]));
     this.table = new MappingTable(profile.relay.publicHost, this.log, Math.random, this.clock, {
       maxFlowsPerMapping: profile.tuning.maxFlowsPerMapping,
@@ -113,6 +133,20 @@ export class Relay {
       sessions: [...this.sessions].map((s) => s.status()),
       mappings,
     };
+  }
+
+  /** The live session of the named agent (the newest, if a takeover is under way), for embedders' commands. */
+  sessionOf(agentName: string): AgentSession | undefined {
+    let found: AgentSession | undefined;
+    for (const s of this.sessions) if (s.agentName === agentName && s.session.state !== 'closed') found = s;
+    return found;
+  }
+
+  /** The named agent's own counters (its LAN targets, per mapping), asked over its session with stats.query. */
+  agentStats(agentName: string): Promise<StatsQueryReply> {
+    const s = this.sessionOf(agentName);
+    if (!s) return Promise.reject(new XnatError('XNAT_ERR_COMMAND_NO_SESSION', { detail: agentName }));
+    return callRequest(s.endpoint, statsQuery, {}, { timeoutMs: 10_000 });
   }
 
   /** Kicks the sessions of the named agent; returns how many were kicked. */
@@ -249,6 +283,8 @@ export class Relay {
       resumeWindowMs: this.profile.relay.resumeWindowMs,
       logger: this.log,
       clock: this.clock,
+      onEvent: this.hooks.onEvent ?? noEvents,
+      ...(this.hooks.appCommands ? { appCommands: this.hooks.appCommands } : {}),
     });
     this.sessions.add(ctx);
     session.on('closed', () => this.sessions.delete(ctx));

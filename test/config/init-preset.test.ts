@@ -18,7 +18,7 @@ test('every preset writes a relay and agent pair that parses and agrees', (t) =>
     t.true(agent.mappings.length >= 1, name);
     for (const m of agent.mappings) {
       t.true(isAllowed(allow, m.protocol, m.remotePort), `${name}: ${m.name}`);
-      t.is(m.local.host, '127.0.0.1', name);
+      t.is(m.local!.host, '127.0.0.1', name);
     }
     // Nothing but the preset's ports: a port per mapping, both protocols counted.
     const allowed = allow.reduce((n, r) => n + r.to - r.from + 1, 0);

@@ -34,7 +34,7 @@ function invalid(t: ExecutionContext, ...lines: string[]): string {
 
 /** [name, protocol, remotePort, local, idle] per mapping, for compact comparisons. */
 const rows = (ms: readonly MappingProfile[]) =>
-  ms.map((m) => [m.name, m.protocol, m.remotePort, `${m.local.host}:${m.local.port}`, m.idleTimeoutMs]);
+  ms.map((m) => [m.name, m.protocol, m.remotePort, `${m.local!.host}:${m.local!.port}`, m.idleTimeoutMs]);
 
 test('a remotePort range maps port by port onto a local range of the same length', (t) => {
   const ms = parse(
