@@ -31,6 +31,7 @@ import {
   type CloseBody,
 } from './wire.ts';
 import type { CipherSuite } from './suites.ts';
+import type { UdpPathKeys } from './udp-keys.ts';
 
 /** PINGs awaiting their PONG that are remembered for RTT; older ones are forgotten. */
 const MAX_PINGS_IN_FLIGHT = 16;
@@ -59,6 +60,8 @@ export class Link extends EventEmitter {
   readonly suite: CipherSuite;
   readonly remoteStaticKey: Buffer;
   readonly handshakeHash: Buffer;
+  /** Keys of this link's UDP path (udp-path.ts), from the same handshake by a separate derivation. */
+  readonly udpKeys: UdpPathKeys | undefined;
   readonly stats: LinkStats = { bytesIn: 0, bytesOut: 0, recordsIn: 0, recordsOut: 0, rekeys: 0 };
   /** The peer's CLOSE record, once received. */
   remoteClose: CloseBody | undefined;
@@ -98,6 +101,7 @@ export class Link extends EventEmitter {
     this.recv = init.recv;
     this.remoteStaticKey = init.remoteStaticKey;
     this.handshakeHash = init.handshakeHash;
+    this.udpKeys = init.udpKeys;
     this.clock = o.clock ?? realClock;
     this.log = (o.logger ?? silentLogger()).child({ link: init.role });
     this.keepaliveTimeoutMs = o.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS;
