@@ -21,7 +21,10 @@ import {
   mappingRegister,
   PROTOCOL_VERSION,
   sendOneWay,
+  udpOffer,
 } from '../protocol/index.ts';
+import { AgentUdpPaths } from './udp-path-client.ts';
+import { tcpLaneOnly } from '../link/udp-path-history.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
 import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
@@ -61,6 +64,8 @@ export class RelayConnection {
   private mux: Mux | undefined;
   private endpoint: CommandEndpoint | undefined;
   private flows: AgentFlows | undefined;
+  /** The UDP path to this relay (one socket, one path per link); absent with tuning.udpPath off. */
+  private readonly udp: AgentUdpPaths | undefined;
   private lastError: { code: string; message: string } | undefined;
   private retryTimer: TimerHandle | undefined;
   private readonly retryBackoff = new Backoff(MAPPING_RETRY);
@@ -119,6 +124,13 @@ export class RelayConnection {
       clock,
       logger: this.log,
     });
+    if (tuning.udpPath !== 'off') {
+      this.udp = new AgentUdpPaths(relay.address, {
+        clock,
+        logger: this.log,
+        keepaliveMs: tuning.udpPathKeepaliveMs,
+      });
+    }
     this.client.on('session', (s: Session) => this.onSession(s));
     this.client.on('link-error', (err: unknown) => {
       const e = toXnatError(err);
@@ -152,6 +164,7 @@ export class RelayConnection {
     this.retryTimer?.cancel();
     this.session?.close();
     this.client.close();
+    this.udp?.close();
   }
 
   status(): {
@@ -176,6 +189,7 @@ export class RelayConnection {
       streams: [],
       reconnects: [...this.reconnects],
       ...this.flows?.sessionStatus(),
+      datagramPath: this.udp ? this.udp.status(s) : tcpLaneOnly(),
     };
     return {
       address: this.address,
@@ -230,6 +244,7 @@ export class RelayConnection {
       flows.open(req.flowId, m, `${req.visitor.address}:${req.visitor.port}`);
     });
     handleOneWay(registry, flowClose, (req) => flows.close(req.flowId));
+    handleOneWay(registry, udpOffer, (req) => this.udp?.offered(session, req.link, req.index));
     handleOneWay(registry, relayShutdown, (req) => {
       log.warn({ reason: req.reason }, 'relay shutting down');
     });

@@ -140,6 +140,8 @@ function toTuning(raw: RawRelayProfile['tuning'], issues: ProfileIssue[]): Tunin
     maxFlows: raw.maxFlows,
     maxFlowsPerMapping: raw.maxFlowsPerMapping,
     maxFlowsPerSource: raw.maxFlowsPerSource,
+    udpPath: raw.udpPath,
+    udpPathKeepaliveMs: raw.udpPathKeepalive,
   };
 }
 
@@ -206,13 +208,16 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
   );
   const listens = [{ path: ['relay', 'listen'], at: raw.relay.listen }, ...listensOf(raw)];
   listenClashes(listens, issues);
-  // A mapping listener on publicHost must not land on one of the relay's own TCP ports.
+  // A mapping listener on publicHost must not land on one of the relay's own TCP ports, nor a UDP
+  // mapping on the control port's number while the UDP path listens there.
   const pub = raw.relay.publicHost;
+  const udpPathOn = raw.tuning.udpPath !== 'off';
   raw.agents.forEach((agent, i) => {
     agent.allow.forEach((r, j) => {
       for (const l of listens) {
         const overlaps = l.at.host === pub || isWildcardHost(pub) || isWildcardHost(l.at.host);
-        if (r.protocol === 'tcp' && overlaps && l.at.port >= r.from && l.at.port <= r.to)
+        const mine = r.protocol === 'tcp' || (udpPathOn && l === listens[0] && l.at.port !== 0);
+        if (mine && overlaps && l.at.port >= r.from && l.at.port <= r.to)
           issues.push({
             path: ['agents', i, 'allow', j],
             message: `covers ${formatPath(l.path)} ${formatHostPort(l.at)}`,

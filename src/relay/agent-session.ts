@@ -17,7 +17,11 @@ import {
   type StreamStatus,
 } from '../observe/status.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
-import { encodeOpenMeta, flowClose, flowOpen, sendOneWay } from '../protocol/index.ts';
+import { encodeOpenMeta, flowClose, flowOpen, sendOneWay, udpOffer } from '../protocol/index.ts';
+import { UdpPath } from '../link/udp-path.ts';
+import { UdpPathHistory } from '../link/udp-path-history.ts';
+import type { UdpPathTable } from '../link/udp-path-table.ts';
+import type { UdpSocket } from '../transport/udp.ts';
 import type { Clock } from '../util/clock.ts';
 import { keyFingerprint } from '../crypto/keys.ts';
 import type { ClaimRequest, MappingEntry, MappingServer, MappingTable } from './mapping-table.ts';
@@ -56,6 +60,8 @@ export interface AgentSessionDeps {
   readonly resumeWindowMs: number;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** The relay's UDP path socket and table; absent when the UDP path is off or unavailable. */
+  readonly udpPaths?: { readonly table: UdpPathTable; readonly socket: UdpSocket };
 }
 
 export class AgentSession implements MappingServer {
@@ -80,6 +86,8 @@ export class AgentSession implements MappingServer {
   private nextFlowId = 1;
   /** UDP drops this session saw, by cause (its mappings count theirs too). */
   private readonly flowDrops = emptyDrops();
+  /** The UDP paths of this session's links, for status. */
+  private readonly udpHistory = new UdpPathHistory();
 
   constructor(
     readonly session: Session,
@@ -106,11 +114,13 @@ export class AgentSession implements MappingServer {
     this.refusedLog = new CapLog(this.log, deps.clock, 'visitors refused');
     this.attachments = session.state === 'attached' ? 1 : 0;
     if (this.attachments === 1) pushBounded(this.reconnects, { at: Date.now(), event: 'attached' });
+    if (this.attachments === 1) this.offerUdpPath();
     this.log.info({ agentKey: keyFingerprint(session.agentKey) }, 'session established');
     session.on('attached', () => {
       this.attachments++;
       pushBounded(this.reconnects, { at: Date.now(), event: 'attached' });
       if (this.attachments > 1) this.log.info({ resumes: this.attachments - 1 }, 'session resumed');
+      this.offerUdpPath();
     });
     session.on('detached', (err?: { code?: string }) => {
       pushBounded(this.reconnects, { at: Date.now(), event: 'detached', code: err?.code });
@@ -204,6 +214,46 @@ export class AgentSession implements MappingServer {
       if (r.clean) this.log.debug(done, 'visitor closed');
       else this.log.info({ ...done, code: r.code }, 'visitor reset');
     });
+  }
+
+  /**
+   * A UDP path for the link just attached, under a fresh receiver index, offered to the agent on the
+   * command lane (bound to the link by its handshake hash, so a replay on a later link is ignored). The
+   * session closes the path with its link; nothing goes over UDP before the agent's first probe.
+   */
+  private offerUdpPath(): void {
+    const udp = this.deps.udpPaths;
+    const link = this.session.link;
+    if (!udp || !link?.udpKeys) return;
+    const keys = link.udpKeys;
+    const path = udp.table.add(
+      (index) =>
+        new UdpPath({
+          role: 'relay',
+          keys,
+          localIndex: index,
+          clock: this.deps.clock,
+          logger: this.log,
+          transmit: (bytes, to) => {
+            if (to) udp.socket.send(bytes, to.port, to.address);
+          },
+          onDatagram: (flowId, data) => this.session.deliverDatagram(flowId, data),
+          onClose: () => {
+            udp.table.remove(path!.localIndex, path!);
+            this.udpHistory.ended(path!);
+          },
+        }),
+    );
+    if (!path || !this.session.useDatagramPath(link, path)) return;
+    this.udpHistory.use(path);
+    try {
+      sendOneWay(this.endpoint, udpOffer, {
+        link: link.handshakeHash.subarray(0, 8).toString('hex'),
+        index: path.localIndex,
+      });
+    } catch {
+      // The command lane closed under us: the session is ending and closes the path.
+    }
   }
 
   openFlow(mapping: UdpEntry, key: string, address: string, port: number): RelayFlow | undefined {
@@ -328,6 +378,7 @@ export class AgentSession implements MappingServer {
       flowDrops: { ...this.flowDrops },
       visitorsRefused: { ...this.refused },
       repliesDropped: this.mux.stats.repliesDropped + this.endpoint.snapshot().refusalsDropped,
+      datagramPath: this.udpHistory.status(),
     };
   }
 
