@@ -10,9 +10,9 @@ import { UDP_COUNTER_MAX } from './udp-replay-window.ts';
 export const UdpMessageType = {
   /** One visitor datagram: flowId u32, then the datagram. */
   DATA: 1,
-  /** "Are you there?" (also the agent's keepalive): the sender's receiver index u32. */
+  /** "Are you there?" (also the agent's keepalive): the sender's receiver index u32, its receive epoch u8. */
   PROBE: 2,
-  /** The answer to an authenticated PROBE: the sender's receiver index u32. */
+  /** The answer to an authenticated PROBE: the same body as PROBE. */
   PROBE_REPLY: 3,
 } as const;
 export type UdpMessageTypeValue = (typeof UdpMessageType)[keyof typeof UdpMessageType];
@@ -96,15 +96,24 @@ export function decodeDataBody(body: Buffer): { flowId: number; data: Buffer } |
   return { flowId: body.readUInt32BE(0), data: body.subarray(FLOW_ID_BYTES) };
 }
 
-/** PROBE / PROBE_REPLY body: the sender's receiver index. */
-export function encodeIndexBody(index: number): Buffer {
-  const body = Buffer.allocUnsafe(4);
-  body.writeUInt32BE(index >>> 0, 0);
+/**
+ * PROBE / PROBE_REPLY body: the sender's receiver index, and the epoch of the last datagram it
+ * authenticated from the peer (so the peer never moves its sending key more than one epoch ahead).
+ */
+export interface ProbeBody {
+  readonly index: number;
+  readonly recvEpoch: number;
+}
+
+export function encodeProbeBody(p: ProbeBody): Buffer {
+  const body = Buffer.allocUnsafe(5);
+  body.writeUInt32BE(p.index >>> 0, 0);
+  body[4] = p.recvEpoch & 0xff;
   return body;
 }
 
-export function decodeIndexBody(body: Buffer): number | undefined {
-  return body.length === 4 ? body.readUInt32BE(0) : undefined;
+export function decodeProbeBody(body: Buffer): ProbeBody | undefined {
+  return body.length === 5 ? { index: body.readUInt32BE(0), recvEpoch: body[4]! } : undefined;
 }
 
 /** The AEAD nonce of `counter`, laid out as the suite's Noise cipher does (ChaCha LE, GCM BE). */

@@ -4,15 +4,16 @@
 import { toXnatError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../util/clock.ts';
 import type { Logger } from '../observe/log.ts';
-import type { UdpPathKeys } from './udp-keys.ts';
+import { UdpRecvKeys, UdpSendKeys, type UdpPathKeys } from './udp-keys.ts';
+import { REKEY_AFTER_MS } from './options.ts';
 import { ReplayWindow, UDP_COUNTER_MAX } from './udp-replay-window.ts';
 import {
   UDP_PATH_MAX_PAYLOAD_BYTES,
   UdpMessageType,
   decodeDataBody,
-  decodeIndexBody,
+  decodeProbeBody,
   encodeDataBody,
-  encodeIndexBody,
+  encodeProbeBody,
   openDatagram,
   parseHeader,
   sealDatagram,
@@ -36,6 +37,14 @@ export const UDP_PATH_PROBE_ATTEMPTS = 5;
  * not at the next keepalive.
  */
 export const UDP_PATH_SILENCE_MS = 2_000;
+
+/**
+ * Age of a sending key before the next epoch's (one-way ratchet, udp-keys.ts), in ms: the link's own rekey
+ * interval, 10 minutes. The receiver keeps the previous epoch's key for datagrams reordered across it.
+ */
+export const UDP_PATH_REKEY_AFTER_MS = REKEY_AFTER_MS;
+/** Datagrams sealed under one key before the next epoch's, whatever its age (2^30, about 1 TiB). */
+export const UDP_PATH_REKEY_AFTER_MESSAGES = 2 ** 30;
 
 /** Which way datagrams go now: the UDP path, the link's TCP lane, or the UDP path not yet confirmed. */
 export type UdpPathState = 'probing' | 'udp' | 'tcp-lane';
@@ -87,6 +96,9 @@ export interface UdpPathOptions {
   readonly probeIntervalMs?: number;
   readonly probeAttempts?: number;
   readonly silenceMs?: number;
+  /** Sending key lifetime, ms and datagrams; defaults UDP_PATH_REKEY_AFTER_MS, _MESSAGES. */
+  readonly rekeyAfterMs?: number;
+  readonly rekeyAfterMessages?: number;
   /** Called once by close(). */
   readonly onClose?: () => void;
 }
@@ -108,6 +120,12 @@ export class UdpPath {
   private remoteIndex: number | undefined;
   private peer: UdpPeerAddress | undefined;
   private sendCounter = 0;
+  private readonly sendKeys: UdpSendKeys;
+  private readonly recvKeys: UdpRecvKeys;
+  private epochStartedAt: number;
+  private sentInEpoch = 0;
+  /** The epoch of our datagrams the peer last said it authenticated (its probes and replies carry it). */
+  private peerRecvEpoch = 0;
   private readonly window = new ReplayWindow();
   private lastHeard = -Infinity;
   private roundStartedAt: number | undefined;
@@ -116,7 +134,15 @@ export class UdpPath {
   private periodic: TimerHandle | undefined;
   private closed = false;
   private readonly o: Required<
-    Pick<UdpPathOptions, 'keepaliveMs' | 'probeIntervalMs' | 'probeAttempts' | 'silenceMs'>
+    Pick<
+      UdpPathOptions,
+      | 'keepaliveMs'
+      | 'probeIntervalMs'
+      | 'probeAttempts'
+      | 'silenceMs'
+      | 'rekeyAfterMs'
+      | 'rekeyAfterMessages'
+    >
   >;
 
   constructor(private readonly opts: UdpPathOptions) {
@@ -127,7 +153,13 @@ export class UdpPath {
       probeIntervalMs: opts.probeIntervalMs ?? UDP_PATH_PROBE_INTERVAL_MS,
       probeAttempts: opts.probeAttempts ?? UDP_PATH_PROBE_ATTEMPTS,
       silenceMs: opts.silenceMs ?? UDP_PATH_SILENCE_MS,
+      rekeyAfterMs: opts.rekeyAfterMs ?? UDP_PATH_REKEY_AFTER_MS,
+      rekeyAfterMessages: opts.rekeyAfterMessages ?? UDP_PATH_REKEY_AFTER_MESSAGES,
     };
+    // Counters run on across epochs (one replay window); only the key changes.
+    this.sendKeys = new UdpSendKeys(opts.keys.send);
+    this.recvKeys = new UdpRecvKeys(opts.keys.recv);
+    this.epochStartedAt = opts.clock.now();
     // Both sides start a round: the agent's probes go out at once; the relay, which has no address
     // yet, waits the same time for one before it says the TCP lane.
     this.startRound();
@@ -182,14 +214,21 @@ export class UdpPath {
       this.stats.replayed++;
       return;
     }
+    // An epoch we hold no key for cannot authenticate: as good as a bad tag.
+    const key = this.recvKeys.keyFor(header.epoch);
+    if (!key) {
+      this.stats.badTag++;
+      return;
+    }
     let body: Buffer;
     try {
-      body = openDatagram(this.opts.keys.aead, this.opts.keys.recv, header, buf);
+      body = openDatagram(this.opts.keys.aead, key.key, header, buf);
     } catch (err) {
       if (toXnatError(err).code !== 'XNAT_ERR_CRYPTO_DECRYPT') throw err;
       this.stats.badTag++;
       return;
     }
+    if (key.isNext) this.recvKeys.advance();
     const fresh = header.counter > this.window.newest;
     this.window.accept(header.counter);
     this.heard(from, fresh);
@@ -206,12 +245,13 @@ export class UdpPath {
       }
       case UdpMessageType.PROBE:
       case UdpMessageType.PROBE_REPLY: {
-        const index = decodeIndexBody(body);
-        if (index === undefined) {
+        const probe = decodeProbeBody(body);
+        if (probe === undefined) {
           this.stats.malformed++;
           return;
         }
-        this.remoteIndex ??= index;
+        this.remoteIndex ??= probe.index;
+        this.peerRecvEpoch = probe.recvEpoch;
         if (header.type === UdpMessageType.PROBE) this.sendProbe(UdpMessageType.PROBE_REPLY);
         return;
       }
@@ -289,7 +329,8 @@ export class UdpPath {
   /** A probe counts towards the round only when it could be sent (the relay needs an address first). */
   private sendProbe(type: UdpMessageTypeValue): void {
     if (type === UdpMessageType.PROBE) this.roundProbes++;
-    if (this.transmit(type, encodeIndexBody(this.localIndex))) this.stats.probes++;
+    const body = encodeProbeBody({ index: this.localIndex, recvEpoch: this.recvKeys.currentEpoch });
+    if (this.transmit(type, body)) this.stats.probes++;
   }
 
   private transmit(type: UdpMessageTypeValue, body: Buffer): boolean {
@@ -297,10 +338,20 @@ export class UdpPath {
     if (this.opts.role === 'relay' && !this.peer) return false;
     // A JS number counts exactly to 2^53-1: a path that got there (centuries at line rate) stops.
     if (this.sendCounter >= UDP_COUNTER_MAX) return false;
+    const now = this.opts.clock.now();
+    // Never more than one epoch ahead of what the peer holds: after any outage it still has our key.
+    const due =
+      now - this.epochStartedAt >= this.o.rekeyAfterMs || this.sentInEpoch >= this.o.rekeyAfterMessages;
+    if (due && this.peerRecvEpoch === this.sendKeys.epoch) {
+      this.sendKeys.rotate();
+      this.epochStartedAt = now;
+      this.sentInEpoch = 0;
+    }
+    this.sentInEpoch++;
     const bytes = sealDatagram(
       this.opts.keys.aead,
-      this.opts.keys.send,
-      { type, epoch: 0, receiver: this.remoteIndex, counter: this.sendCounter++ },
+      this.sendKeys.key,
+      { type, epoch: this.sendKeys.epoch, receiver: this.remoteIndex, counter: this.sendCounter++ },
       body,
     );
     this.opts.transmit(bytes, this.peer);

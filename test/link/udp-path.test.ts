@@ -232,3 +232,58 @@ test('datagrams sealed under another link are bad tags on this one', (t) => {
   t.is(b.relay.stats.badTag, 1);
   t.deepEqual(b.got.relay, []);
 });
+
+test('keys move to the next epoch after the rekey interval; a datagram reordered across it still opens', (t) => {
+  const { agent, relay, got, net, clock, table, from } = setup();
+  t.is(net.captured.at(-1)![1], 0, 'epoch 0 first');
+  // Hold one epoch-0 datagram back (delivered late, below).
+  net.up = false;
+  agent.trySend(1, Buffer.from('late'));
+  net.up = true;
+  const late = net.captured.at(-1)!;
+  clock.advance(10 * 60_000);
+  t.true(agent.trySend(1, Buffer.from('new key')));
+  t.is(net.captured.at(-1)![1], 1, 'epoch 1 after 10 minutes');
+  table.dispatch(late, from());
+  t.deepEqual(got.relay, ['1:new key', '1:late']);
+  // The relay's replies ratchet too, and the agent follows.
+  t.true(relay.trySend(2, Buffer.from('down')));
+  t.deepEqual(got.agent, ['2:down']);
+  t.is(agent.state, 'udp');
+});
+
+test('a key is never more than one epoch ahead of the peer, so a long outage does not strand the path', (t) => {
+  const { agent, relay, got, net, clock } = setup();
+  net.up = false;
+  net.down = false;
+  // 45 minutes without UDP: the agent falls back and re-probes every keepalive, sealing all the while.
+  clock.advance(45 * 60_000);
+  t.is(agent.state, 'tcp-lane');
+  const epochs = new Set(net.captured.slice(-20).map((d) => d[1]));
+  t.deepEqual([...epochs], [1], 'one epoch ahead at most: the relay never saw epoch 1');
+  net.up = true;
+  net.down = true;
+  clock.advance(UDP_PATH_KEEPALIVE_MS);
+  t.is(agent.state, 'udp');
+  t.is(relay.state, 'udp');
+  t.true(agent.trySend(1, Buffer.from('after the outage')));
+  t.deepEqual(got.relay, ['1:after the outage']);
+});
+
+test('a datagram of an epoch two behind no longer opens (the old key is gone)', (t) => {
+  const { agent, relay, net, clock, table, from } = setup();
+  net.up = false;
+  agent.trySend(1, Buffer.from('old'));
+  net.up = true;
+  const old = net.captured.at(-1)!;
+  for (let i = 0; i < 2; i++) {
+    clock.advance(10 * 60_000);
+    agent.trySend(1, Buffer.from(`epoch ${i + 1}`));
+    // The keepalive tells the agent what the relay holds now, so the next rotation may go.
+    clock.advance(UDP_PATH_KEEPALIVE_MS);
+  }
+  t.is(net.captured.at(-1)![1], 2);
+  const before = relay.stats.badTag;
+  table.dispatch(old, from());
+  t.is(relay.stats.badTag, before + 1);
+});
