@@ -240,7 +240,12 @@ export class UdpPath {
           return;
         }
         this.stats.received++;
-        this.opts.onDatagram(d.flowId, d.data);
+        try {
+          this.opts.onDatagram(d.flowId, d.data);
+        } catch (err) {
+          // A socket's message handler must never throw: it would take the whole process down.
+          this.opts.logger.error({ err }, 'udp path datagram handler threw');
+        }
         return;
       }
       case UdpMessageType.PROBE:

@@ -4,6 +4,13 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { XnatError } from '../errors.ts';
 
+/**
+ * Kernel buffer asked for each way, in bytes (1 MiB): a burst of a few thousand game datagrams waits in
+ * the kernel while the event loop is busy instead of being dropped. Linux caps it at net.core.rmem_max /
+ * wmem_max (often 208 KiB) without an error; raise those sysctls on a busy relay.
+ */
+export const UDP_SOCKET_BUFFER_BYTES = 1024 * 1024;
+
 export interface UdpSocket {
   /** The bound local port and address. */
   readonly port: number;
@@ -52,6 +59,12 @@ export function bindUdp(
     socket.once('error', fail);
     socket.on('message', (data, rinfo) => onMessage(data, rinfo.address, rinfo.port));
     socket.bind({ address: host, port: opts.port ?? 0, exclusive: true }, () => {
+      try {
+        socket.setRecvBufferSize(UDP_SOCKET_BUFFER_BYTES);
+        socket.setSendBufferSize(UDP_SOCKET_BUFFER_BYTES);
+      } catch {
+        // Refused by the kernel's limits: the default buffers still work.
+      }
       const ready = () => {
         socket.off('error', fail);
         socket.on('error', () => {});
