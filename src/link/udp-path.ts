@@ -69,9 +69,9 @@ export interface UdpPathStats {
   malformed: number;
   /** Probes (keepalives included) and replies sent. */
   probes: number;
-  /** Times the path went from udp (or probing) to the TCP lane. */
+  /** Times the path went from udp to the TCP lane (a path that never came up is not counted). */
   fallbacks: number;
-  /** Times it came back to udp from the TCP lane. */
+  /** Times it came back to udp from the TCP lane after a fallback. */
   recoveries: number;
   /** Relay side: times the agent's address or port changed (authenticated, with a fresh counter). */
   roams: number;
@@ -117,6 +117,8 @@ export class UdpPath {
     roams: 0,
   };
   private current: UdpPathState = 'probing';
+  /** The path was up at least once (fallbacks and recoveries count changes of a path that worked). */
+  private wasUp = false;
   private remoteIndex: number | undefined;
   private peer: UdpPeerAddress | undefined;
   private sendCounter = 0;
@@ -288,7 +290,8 @@ export class UdpPath {
     }
     this.stopRound();
     if (this.current !== 'udp') {
-      if (this.current === 'tcp-lane') this.stats.recoveries++;
+      if (this.current === 'tcp-lane' && this.wasUp) this.stats.recoveries++;
+      this.wasUp = true;
       this.current = 'udp';
       this.opts.logger.info({ roams: this.stats.roams }, 'udp path up');
     }
@@ -316,9 +319,10 @@ export class UdpPath {
     }
     this.stopRound();
     if (this.current !== 'tcp-lane') {
+      if (this.current === 'udp') this.stats.fallbacks++;
       this.current = 'tcp-lane';
-      this.stats.fallbacks++;
-      this.opts.logger.info(
+      // A path that never came up (UDP blocked, the agent's path off) is worth a line, not a warning.
+      this.opts.logger[this.wasUp ? 'info' : 'debug'](
         { probes: this.o.probeAttempts },
         'udp path unanswered, datagrams take the tcp lane',
       );
