@@ -226,7 +226,10 @@ export class UdpPath {
     try {
       body = openDatagram(this.opts.keys.aead, key.key, header, buf);
     } catch (err) {
-      if (toXnatError(err).code !== 'XNAT_ERR_CRYPTO_DECRYPT') throw err;
+      // Never thrown out of a socket's message handler: anything that does not open is a bad tag.
+      const e = toXnatError(err);
+      if (e.code !== 'XNAT_ERR_CRYPTO_DECRYPT')
+        this.opts.logger.error({ code: e.code }, 'udp path open failed');
       this.stats.badTag++;
       return;
     }
