@@ -1,8 +1,10 @@
 // The UDP path with the real relay and agent processes, through a TCP fault proxy and a UDP proxy on one
 // port number: datagrams go over UDP once probed; a replayed datagram and one with a bad tag are dropped
-// and counted; the relay follows the agent to a new source port; when UDP is dropped datagrams take the
-// TCP lane, and they go back to UDP once it works again. With tuning.udpPath off, the TCP lane only.
+// and counted; a stranger's datagrams are counted and never answered; the relay follows the agent to a
+// new source port; when UDP is dropped datagrams take the TCP lane, and they go back to UDP once it
+// works again. With tuning.udpPath off, the TCP lane only.
 import test, { type ExecutionContext } from 'ava';
+import { randomBytes } from 'node:crypto';
 import { TestEnv, WAIT_MS } from '../e2e/lib/env.ts';
 import { makeKeys } from '../e2e/lib/profiles.ts';
 import { killAll, waitFor } from '../helpers/procs.ts';
@@ -66,7 +68,7 @@ async function roundTrip(v: Parameters<typeof askOnce>[0], port: number, tag: st
 
 test('datagrams take the UDP path; replayed and bad-tag datagrams are dropped and counted; the relay roams', async (t) => {
   t.timeout(120_000);
-  const { relay, proxies, relayAdmin, agentAdmin, port, v } = await setup(t);
+  const { env, relay, proxies, relayAdmin, agentAdmin, port, v } = await setup(t);
 
   await waitFor(async () => (await agentPath(agentAdmin))?.path === 'udp', WAIT_MS, 'agent path udp');
   await waitFor(async () => (await relayPath(relayAdmin))?.path === 'udp', WAIT_MS, 'relay path udp');
@@ -100,9 +102,25 @@ test('datagrams take the UDP path; replayed and bad-tag datagrams are dropped an
   t.is((await relayPath(relayAdmin))!.peer, `127.0.0.1:${proxies.udp.upstreamPort}`);
   t.is(await askOnce(v, port, 'after-roam'), 'echo:after-roam');
 
+  // A stranger's datagrams to the relay's UDP port: counted, never answered.
+  const stranger = await visitor(env);
+  let answers = 0;
+  stranger.on('message', () => answers++);
+  for (let i = 0; i < 20; i++) stranger.send(randomBytes(i < 5 ? 8 : 64), relay.controlPort, '127.0.0.1');
+  await waitFor(
+    async () => {
+      const u = (await relayStatus(relayAdmin)).udpPath;
+      return (u?.unknownIndex ?? 0) >= 15 && (u?.malformed ?? 0) >= 5;
+    },
+    WAIT_MS,
+    'stranger datagrams counted',
+  );
+  t.is(answers, 0, 'no answer to a stranger');
+
   const text = await metrics(relay);
   t.true(sample(text, 'xnat_udp_path_drops_total', { cause: 'replayed' }) >= seen);
   t.true(sample(text, 'xnat_udp_path_drops_total', { cause: 'bad_tag' }) >= 1);
+  t.true(sample(text, 'xnat_udp_path_drops_total', { cause: 'unknown_index' }) >= 15);
 });
 
 test('when UDP to the relay is dropped datagrams take the tcp lane, and the UDP path again once it returns', async (t) => {

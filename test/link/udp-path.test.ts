@@ -287,3 +287,34 @@ test('a datagram of an epoch two behind no longer opens (the old key is gone)', 
   table.dispatch(old, from());
   t.is(relay.stats.badTag, before + 1);
 });
+
+test('hostile bytes: random datagrams and mutations of a real one never deliver, answer or throw', (t) => {
+  const { agent, relay, got, net, table, from } = setup();
+  net.up = false;
+  agent.trySend(5, Buffer.from('original'));
+  net.up = true;
+  const real = net.captured.at(-1)!;
+  const answersBefore = net.toAgent;
+  const statsBefore = { ...relay.stats };
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  for (let i = 0; i < 3000; i++) {
+    const junk = randomBytes(rnd(1300));
+    // Half of them carry the live receiver index, so they reach the path's checks.
+    if (junk.length >= 8 && i % 2 === 0) junk.writeUInt32BE(RELAY_INDEX, 4);
+    t.notThrows(() => table.dispatch(junk, { address: '192.0.2.1', port: rnd(65536) }));
+    const mutated = Buffer.from(real);
+    mutated[rnd(mutated.length)]! ^= 1 << rnd(8);
+    t.notThrows(() => table.dispatch(mutated, { address: '192.0.2.2', port: 1 }));
+  }
+  t.deepEqual(got.relay, [], 'nothing delivered');
+  t.is(net.toAgent, answersBefore, 'nothing answered');
+  t.deepEqual(relay.peerAddress, { address: '203.0.113.7', port: 40_000 }, 'no roam');
+  t.is(relay.stats.received, statsBefore.received);
+  // The real one, untouched, still opens: nothing above moved the replay window.
+  table.dispatch(real, from());
+  t.deepEqual(got.relay, ['5:original']);
+});
