@@ -31,6 +31,10 @@ export interface PathOptions {
   /** Extra node arguments for the xnat relay (e.g. --cpu-prof). */
   readonly relayNodeArgs?: readonly string[];
   readonly agentNodeArgs?: readonly string[];
+  /** xnat only: the mapping's protocol; default tcp. */
+  readonly protocol?: 'tcp' | 'udp';
+  /** xnat only: tuning.udpPath on both sides (udp mappings); default the profile default, auto. */
+  readonly udpPath?: 'auto' | 'off';
 }
 
 /** A running path in front of one LAN target. */
@@ -216,7 +220,12 @@ async function startXnat(targetPort: number, opts: PathOptions): Promise<Path> {
       .split(';')
       .map((t) => t.trim())
       .filter((t) => t.length > 0);
-    const tuning = [`tuning:`, `  maxStreams: ${BENCH_MAX_STREAMS}`, ...extra.map((t) => `  ${t}`)];
+    const tuning = [
+      `tuning:`,
+      `  maxStreams: ${BENCH_MAX_STREAMS}`,
+      ...(opts.udpPath ? [`  udpPath: ${opts.udpPath}`] : []),
+      ...extra.map((t) => `  ${t}`),
+    ];
     const relayYaml = [
       `relay:`,
       `  listen: '127.0.0.1:0'`,
@@ -225,7 +234,7 @@ async function startXnat(targetPort: number, opts: PathOptions): Promise<Path> {
       `agents:`,
       `  - name: bench`,
       `    publicKey: '${encodeKey(agentKeys.publicKey)}'`,
-      `    allow: ['${BENCH_ALLOW_RANGE}']`,
+      `    allow: ['${BENCH_ALLOW_RANGE}', '${BENCH_ALLOW_RANGE.replace('/tcp', '/udp')}']`,
       ...tuning,
     ];
     writeFileSync(join(dir, 'relay.yaml'), `${relayYaml.join('\n')}\n`, { mode: 0o600 });
@@ -260,7 +269,7 @@ async function startXnat(targetPort: number, opts: PathOptions): Promise<Path> {
       `    publicKey: '${encodeKey(relayKeys.publicKey)}'`,
       `mappings:`,
       `  - name: bench`,
-      `    protocol: tcp`,
+      `    protocol: ${opts.protocol ?? 'tcp'}`,
       `    remotePort: 0`,
       `    local: '127.0.0.1:${targetPort}'`,
       ...tuning,
