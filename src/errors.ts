@@ -319,7 +319,7 @@ export const ERRORS = {
   ),
   XNAT_ERR_MAPPING_BIND_FAILED: spec(
     'The relay could not listen on the public port.',
-    'Another program may hold the port, or it needs privileges; see the detail.',
+    'Another program holds the port (EADDRINUSE in the detail: find it with `ss -ltnup`), or it needs privileges (EACCES).',
     true,
     EXIT.NETWORK,
   ),
@@ -344,6 +344,12 @@ export const ERRORS = {
   XNAT_ERR_MAPPING_NO_AGENT: spec(
     'No agent session serves this mapping right now.',
     'Start the agent; visitors are accepted again once it registers.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_MAPPING_DISABLED: spec(
+    'An operator disabled this mapping; new visitors are refused.',
+    'Enable it again from the dashboard (d on the mapping) or restart the relay.',
     true,
     EXIT.NETWORK,
   ),
@@ -577,6 +583,18 @@ export const ERRORS = {
     'Add admin: {listen, token} to the profile, or pass --admin and --token.',
     false,
     EXIT.CONFIG,
+  ),
+  XNAT_ERR_ADMIN_CLOSED: spec(
+    'An operator closed this connection from the admin endpoint.',
+    'Nothing is wrong with the link; the visitor may connect again.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_ADMIN_NOT_FOUND: spec(
+    'The session, connection or mapping named in an admin action does not exist (any more).',
+    'It may have ended meanwhile; refresh and pick again.',
+    false,
+    EXIT.USAGE,
   ),
   // ---- TUI (the interactive dashboard)
   XNAT_ERR_TUI_NO_TTY: spec(

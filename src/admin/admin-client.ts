@@ -12,7 +12,11 @@ import {
   callRequest,
   handleOneWay,
   sessionKick,
+  connectionClose,
+  mappingDisable,
+  adminLogs,
 } from '../protocol/index.ts';
+import type { LogEntry } from '../observe/log-ring.ts';
 import { XnatError } from '../errors.ts';
 import type { Status } from '../observe/status.ts';
 import { SocketChannel, MAX_ADMIN_MESSAGE_BYTES } from './socket-channel.ts';
@@ -87,6 +91,19 @@ export class AdminClient {
 
   async kick(agentName: string): Promise<boolean> {
     return (await callRequest(this.endpoint, sessionKick, { agentName })).kicked;
+  }
+
+  async closeStream(sessionId: string, streamId: number): Promise<boolean> {
+    return (await callRequest(this.endpoint, connectionClose, { sessionId, streamId })).closed;
+  }
+
+  async setMappingDisabled(name: string, disabled: boolean): Promise<number> {
+    return (await callRequest(this.endpoint, mappingDisable, { name, disabled })).changed;
+  }
+
+  /** Log lines after `after` (seq), oldest first. */
+  async logs(after = 0, limit = 200): Promise<{ lines: LogEntry[]; lastSeq: number }> {
+    return callRequest(this.endpoint, adminLogs, { after, limit });
   }
 
   close(): void {

@@ -1,7 +1,7 @@
-// The agent's tie to one relay: the redial loop, the session's mux and commands, mapping registration,
-// and the LAN side of every stream. It knows nothing of the CLI or of other relays.
+// The agent's tie to one relay: the redial loop, the session's mux and commands (registration is
+// mapping-registrar.ts), and the LAN side of every stream. It knows nothing of the CLI or of other relays.
 import type { Session } from '../session/index.ts';
-import { SessionClient, type OutageSummary } from '../session/index.ts';
+import { SessionClient, type LinkErrorInfo, type OutageSummary } from '../session/index.ts';
 import { connectLink } from '../link/link.ts';
 import { SuiteProposal } from '../link/suites.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
@@ -11,15 +11,13 @@ import { CommandEndpoint } from '../command/endpoint.ts';
 import { createRegistry } from '../command/registry.ts';
 import { muxCommandChannel } from '../command/channel.ts';
 import {
-  callRequest,
   decodeOpenMeta,
+  type OpenMeta,
   flowClose,
   flowOpen,
   handleOneWay,
-  hello,
   relayShutdown,
-  mappingRegister,
-  PROTOCOL_VERSION,
+  mappingRevoked,
   sendOneWay,
   udpOffer,
 } from '../protocol/index.ts';
@@ -31,35 +29,58 @@ import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.t
 import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import {
-  pushBounded,
-  type ReconnectEvent,
+  countCode,
   type SessionStatus,
   type MappingStatus,
+  type StreamStatus,
+  type ReconnectEvent,
 } from '../observe/status.ts';
+import { LinkHistory, rttFields } from '../observe/link-history.ts';
 import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
-import type { Clock, TimerHandle } from '../util/clock.ts';
-import { Backoff } from '../util/backoff.ts';
+import type { Clock } from '../util/clock.ts';
 import { AgentFlows, udpMappingStatus } from './udp-flows.ts';
-import { VERSION } from '../util/version.ts';
+import { MappingRegistrar, type MappingState } from './mapping-registrar.ts';
 
-/** Registration of failed mappings is retried with this backoff (the relay profile may be fixed meanwhile). */
-const MAPPING_RETRY = { initialMs: 2_000, maxMs: 60_000 } as const;
+/** What the session's 'attached' event hands over: a link that reports RTT samples. */
+interface RttSource {
+  on?(event: 'rtt', listener: (srtt: number, sample?: number) => void): unknown;
+}
 
-interface MappingState {
-  readonly profile: MappingProfile;
-  phase: MappingStatus['phase'];
-  remotePort: number;
-  error: { code: string; message: string } | undefined;
-  activeStreams: number;
-  totalStreams: number;
+/** A visitor address as host:port ([v6]:port); '?' when the relay no longer knew it. */
+function formatVisitor(v: { address: string; port: number }): string {
+  if (!v.address) return '?';
+  return v.address.includes(':') ? `[${v.address}]:${v.port}` : `${v.address}:${v.port}`;
+}
+
+/** A visitor's stream on this side, for status: its visitor comes from the open metadata. */
+interface LiveStream {
+  readonly stream: MuxStream;
+  readonly mapping: string;
+  readonly visitor: string;
+  readonly openedAt: number;
+}
+
+/** The relay entry of an agent's status. */
+export interface RelayEntryStatus {
+  address: string;
+  state: SessionStatus['state'];
+  session: SessionStatus | undefined;
+  lastError?: { code: string; message: string };
+  reconnects: ReconnectEvent[];
+  linkFailures: Record<string, number>;
 }
 
 export class RelayConnection {
   readonly address: string;
   private readonly log: Logger;
   private readonly client: SessionClient;
-  private readonly mappings = new Map<string, MappingState>();
-  private readonly reconnects: ReconnectEvent[] = [];
+  private readonly mappings: MappingRegistrar;
+  /** Reconnects across sessions: a closed session's timeline stays visible while the next one is dialled. */
+  private readonly history = new LinkHistory();
+  /** The current session's RTT window and histograms (a new session starts them afresh). */
+  private sessionHistory = new LinkHistory();
+  private readonly streams = new Map<number, LiveStream>();
+  private readonly linkFailures: Record<string, number> = {};
   private session: Session | undefined;
   private mux: Mux | undefined;
   private endpoint: CommandEndpoint | undefined;
@@ -67,8 +88,6 @@ export class RelayConnection {
   /** The UDP path to this relay (one socket, one path per link); absent with tuning.udpPath off. */
   private readonly udp: AgentUdpPaths | undefined;
   private lastError: { code: string; message: string } | undefined;
-  private retryTimer: TimerHandle | undefined;
-  private readonly retryBackoff = new Backoff(MAPPING_RETRY);
   private sessionSince = 0;
   private attachments = 0;
   private closed = false;
@@ -81,16 +100,7 @@ export class RelayConnection {
   ) {
     this.address = formatHostPort(relay.address);
     this.log = logger.child({ relay: this.address });
-    for (const m of profile.mappings) {
-      this.mappings.set(m.name, {
-        profile: m,
-        phase: 'pending',
-        remotePort: 0,
-        error: undefined,
-        activeStreams: 0,
-        totalStreams: 0,
-      });
-    }
+    this.mappings = new MappingRegistrar(profile.mappings, profile.agent.name, clock);
     const staticKeys = {
       privateKey: profile.agent.privateKey,
       publicKey: publicKeyFromPrivate(profile.agent.privateKey),
@@ -119,6 +129,7 @@ export class RelayConnection {
       },
       backoff: { initialMs: profile.reconnect.initialDelayMs, maxMs: profile.reconnect.maxDelayMs },
       replacedDelayMs: profile.reconnect.replacedDelayMs,
+      authRetryDelayMs: profile.reconnect.authRetryDelayMs,
       agentKey: staticKeys.publicKey,
       replayBufferBytes: tuning.replayBufferBytes,
       clock,
@@ -132,14 +143,24 @@ export class RelayConnection {
       });
     }
     this.client.on('session', (s: Session) => this.onSession(s));
-    this.client.on('link-error', (err: unknown) => {
+    this.client.on('link-error', (err: unknown, info?: LinkErrorInfo) => {
       const e = toXnatError(err);
       this.lastError = { code: e.code, message: e.message };
+      countCode(this.linkFailures, e.code);
       // During an outage of a session, transient failures are the outage itself: one 'link restored'
       // line sums them up at its end (status keeps lastError). Before the first session, and for
-      // failures a retry will not fix (auth, suites), every one is a warning.
+      // failures a retry will not fix (auth, suites), every one is a warning; an auth refusal's line
+      // says when the (slow) next try comes.
       const quiet = this.client.inOutage && e.retryable;
-      this.log[quiet ? 'debug' : 'warn']({ code: e.code, detail: e.detail, hint: e.hint }, 'link failed');
+      this.log[quiet ? 'debug' : 'warn'](
+        {
+          code: e.code,
+          detail: e.detail,
+          hint: e.hint,
+          ...(info?.slow && info.retryInMs !== undefined ? { retryInMs: info.retryInMs } : {}),
+        },
+        'link failed',
+      );
     });
     this.client.on('restored', (o: OutageSummary) => {
       this.log.warn(
@@ -161,19 +182,24 @@ export class RelayConnection {
 
   close(): void {
     this.closed = true;
-    this.retryTimer?.cancel();
+    this.mappings.close();
     this.session?.close();
     this.client.close();
     this.udp?.close();
   }
 
-  status(): {
-    address: string;
-    state: SessionStatus['state'];
-    session: SessionStatus | undefined;
-    lastError?: { code: string; message: string };
-  } {
+  status(): RelayEntryStatus {
     const s = this.session;
+    const now = Date.now();
+    const streams: StreamStatus[] = [...this.streams.values()].map((x) => ({
+      id: x.stream.id,
+      mapping: x.mapping,
+      visitor: x.visitor,
+      // This side receives the visitor's bytes from the relay and sends the service's back.
+      bytesUp: x.stream.stats.bytesIn,
+      bytesDown: x.stream.stats.bytesOut,
+      ageMs: now - x.openedAt,
+    }));
     const session: SessionStatus | undefined = s && {
       id: s.id.toString('hex'),
       agent: this.profile.agent.name,
@@ -186,8 +212,9 @@ export class RelayConnection {
       bytesSent: s.stats.bytesSent,
       bytesReceived: s.stats.bytesReceived,
       replayBytes: s.stats.replayBytes,
-      streams: [],
-      reconnects: [...this.reconnects],
+      streams,
+      reconnects: this.history.reconnects,
+      ...rttFields(this.sessionHistory),
       ...this.flows?.sessionStatus(),
       datagramPath: this.udp ? this.udp.status(s) : tcpLaneOnly(),
     };
@@ -196,32 +223,65 @@ export class RelayConnection {
       state: s ? s.state : 'connecting',
       session,
       ...(this.lastError ? { lastError: this.lastError } : {}),
+      reconnects: this.history.reconnects,
+      linkFailures: { ...this.linkFailures },
     };
   }
 
+  /** Resets one visitor stream (an operator closed it): the relay resets the visitor's socket. */
+  closeStream(streamId: number): boolean {
+    const x = this.streams.get(streamId);
+    if (!x) return false;
+    this.log.info({ mapping: x.mapping, stream: streamId, visitor: x.visitor }, 'stream closed by admin');
+    x.stream.reset('XNAT_ERR_ADMIN_CLOSED');
+    return true;
+  }
+
+  /** The session id shown in status, if one exists. */
+  get sessionId(): string | undefined {
+    return this.session?.id.toString('hex');
+  }
+
   mappingStatus(): MappingStatus[] {
-    return [...this.mappings.values()].map((m) => ({
-      name: m.profile.name,
-      protocol: m.profile.protocol,
-      remotePort: m.remotePort,
-      local: formatHostPort(m.profile.local),
-      phase: m.phase,
-      ...(m.error ? { error: m.error } : {}),
-      activeStreams: m.activeStreams,
-      totalStreams: m.totalStreams,
+    return this.mappings.status((m) => ({
+      ...(m.remotePort > 0
+        ? { publicAddress: formatHostPort({ host: this.relay.address.host, port: m.remotePort }) }
+        : {}),
       ...(m.profile.protocol === 'udp' ? udpMappingStatus(this.flows, m.profile.name) : {}),
+      traffic: this.trafficOf(m),
     }));
+  }
+
+  /** A reloaded mapping list (see MappingRegistrar.apply); live connections of unchanged mappings go on. */
+  applyMappings(next: readonly MappingProfile[]): void {
+    this.mappings.apply(next);
+  }
+
+  /** Closed streams' bytes plus the open ones' so far (tcp); every datagram's (udp, counted as it passes). */
+  private trafficOf(m: MappingState): MappingStatus['traffic'] {
+    const t = m.traffic;
+    if (m.profile.protocol === 'udp') return { ...t };
+    let up = t.bytesUp;
+    let down = t.bytesDown;
+    for (const x of this.streams.values()) {
+      if (x.mapping !== m.profile.name) continue;
+      up += x.stream.stats.bytesIn;
+      down += x.stream.stats.bytesOut;
+    }
+    return { bytesUp: up, bytesDown: down };
   }
 
   private onSession(session: Session): void {
     this.session = session;
     this.sessionSince = Date.now();
+    this.sessionHistory = new LinkHistory();
+    const sessionHistory = this.sessionHistory;
     this.attachments = 0;
-    this.retryBackoff.reset();
     const log = this.log.child({ session: session.id.toString('hex').slice(0, 12) });
     const mux = new Mux(session, {
       role: 'agent',
       initialWindow: this.profile.tuning.streamWindowBytes,
+      windowBudget: this.profile.tuning.sessionWindowBytes,
       maxStreams: this.profile.tuning.maxStreams,
       clock: this.clock,
       logger: log,
@@ -231,6 +291,7 @@ export class RelayConnection {
       closeRemote: (flowId) => {
         if (session.state !== 'closed') sendOneWay(endpoint, flowClose, { flowId });
       },
+      traffic: (name) => this.mappings.get(name)?.traffic,
     });
     this.flows = flows;
     const registry = createRegistry();
@@ -246,8 +307,11 @@ export class RelayConnection {
     handleOneWay(registry, flowClose, (req) => flows.close(req.flowId));
     handleOneWay(registry, udpOffer, (req) => this.udp?.offered(session, req.link, req.index));
     handleOneWay(registry, relayShutdown, (req) => {
-      log.warn({ reason: req.reason }, 'relay shutting down');
+      // The relay says when it expects to be back: redialing earlier would only be refused.
+      this.client.holdOff(req.reconnectAfterMs);
+      log.warn({ reason: req.reason, reconnectAfterMs: req.reconnectAfterMs }, 'relay shutting down');
     });
+    handleOneWay(registry, mappingRevoked, (req) => this.mappings.revoked(req.name, req.error));
     const endpoint = new CommandEndpoint(muxCommandChannel(mux), {
       registry,
       peer: this.address,
@@ -257,16 +321,22 @@ export class RelayConnection {
     this.mux = mux;
     this.endpoint = endpoint;
     log.info('session established');
-    const onAttached = () => {
+    const onAttached = (link?: RttSource) => {
       this.attachments++;
       this.lastError = undefined;
-      pushBounded(this.reconnects, { at: Date.now(), event: 'attached' });
+      this.history.attached();
+      sessionHistory.attached();
+      link?.on?.('rtt', (srtt: number, sample?: number) => {
+        this.history.rtt(sample ?? srtt);
+        sessionHistory.rtt(sample ?? srtt);
+      });
       if (this.attachments > 1) log.info({ resumes: this.attachments - 1 }, 'session resumed');
     };
-    if (session.state === 'attached') onAttached();
+    if (session.state === 'attached') onAttached(session.link);
     session.on('attached', onAttached);
     session.on('detached', (err?: XnatError) => {
-      pushBounded(this.reconnects, { at: Date.now(), event: 'detached', code: err?.code });
+      this.history.detached(err?.code);
+      sessionHistory.detached(err?.code);
       // Info: the outage's one warning is 'link restored', with its duration, when it ends.
       log.info({ code: err?.code }, 'session detached');
     });
@@ -277,86 +347,42 @@ export class RelayConnection {
       if (this.flows === flows) this.flows = undefined;
       if (this.session === session) {
         this.session = undefined;
-        for (const m of this.mappings.values()) m.phase = 'pending';
+        this.mappings.detach(session);
       }
       if (err?.code === 'XNAT_ERR_SESSION_EXPIRED') log.warn({ code: err.code }, 'session expired');
       else log.info({ code: err?.code }, 'session closed');
     });
     mux.on('stream', (stream: MuxStream, meta: Buffer) => this.onStream(stream, meta, log));
-    void this.register(session, endpoint, log);
-  }
-
-  /** hello, then mapping.register for every mapping not yet ready; failures are retried later. */
-  private async register(session: Session, endpoint: CommandEndpoint, log: Logger): Promise<void> {
-    const todo = [...this.mappings.values()].filter((m) => m.phase !== 'ready');
-    try {
-      await callRequest(endpoint, hello, {
-        protocolVersion: PROTOCOL_VERSION,
-        agentName: this.profile.agent.name,
-        software: `xnat/${VERSION}`,
-      });
-      for (const m of todo) m.phase = 'registering';
-      const reply = await callRequest(endpoint, mappingRegister, {
-        mappings: todo.map((m) => ({
-          name: m.profile.name,
-          protocol: m.profile.protocol,
-          remotePort: m.profile.remotePort,
-          idleTimeoutMs: m.profile.idleTimeoutMs,
-        })),
-      });
-      for (const r of reply.results) {
-        const m = this.mappings.get(r.name);
-        if (!m) continue;
-        if (r.ok) {
-          m.phase = 'ready';
-          m.remotePort = r.remotePort ?? 0;
-          m.error = undefined;
-          log.info(
-            {
-              mapping: r.name,
-              protocol: m.profile.protocol,
-              remotePort: m.remotePort,
-              local: formatHostPort(m.profile.local),
-            },
-            'mapping ready',
-          );
-        } else {
-          m.phase = 'failed';
-          m.error = r.error;
-          log.warn({ mapping: r.name, code: r.error?.code, detail: r.error?.message }, 'mapping failed');
-        }
-      }
-    } catch (err) {
-      const e = toXnatError(err);
-      for (const m of todo) if (m.phase === 'registering') m.phase = 'pending';
-      if (this.session !== session || this.closed) return;
-      log.warn({ code: e.code }, 'registration failed');
-    }
-    if (this.session !== session || this.closed) return;
-    if ([...this.mappings.values()].some((m) => m.phase !== 'ready')) {
-      this.retryTimer?.cancel();
-      this.retryTimer = this.clock.setTimeout(() => {
-        if (this.session === session && session.state !== 'closed')
-          void this.register(session, endpoint, log);
-      }, this.retryBackoff.next());
-    }
+    this.mappings.attach(session, endpoint, log);
   }
 
   /** A visitor's stream: dial the LAN target and join; a target that fails resets the stream (and visitor). */
   private onStream(stream: MuxStream, metaBytes: Buffer, log: Logger): void {
-    let mapping: MappingState | undefined;
+    let meta: OpenMeta;
     try {
-      const meta = decodeOpenMeta(metaBytes);
-      mapping = this.mappings.get(meta.mapping);
+      meta = decodeOpenMeta(metaBytes);
     } catch (err) {
       stream.reset(toXnatError(err).code);
       return;
     }
+    const mapping = this.mappings.get(meta.mapping);
     if (!mapping) {
       stream.reset('XNAT_ERR_MAPPING_UNKNOWN');
       return;
     }
     const m = mapping;
+    const live: LiveStream = {
+      stream,
+      mapping: m.profile.name,
+      visitor: formatVisitor(meta.visitor),
+      openedAt: Date.now(),
+    };
+    this.streams.set(stream.id, live);
+    const ended = (up: number, down: number) => {
+      if (this.streams.get(stream.id) === live) this.streams.delete(stream.id);
+      m.traffic.bytesUp += up;
+      m.traffic.bytesDown += down;
+    };
     // Fields on the lines written, not a child logger per stream (streams are many and mostly silent).
     const fields = { mapping: m.profile.name, stream: stream.id };
     m.activeStreams++;
@@ -371,12 +397,15 @@ export class RelayConnection {
         stream.off('close', giveUp);
         void joinSocketToStream(socket, stream, log).then((r) => {
           m.activeStreams--;
+          // The pipe counts from the LAN socket's view: what it wrote went up, what it read goes down.
+          ended(r.bytesToSocket, r.bytesFromSocket);
           if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
         });
       },
       (err: unknown) => {
         stream.off('close', giveUp);
         m.activeStreams--;
+        ended(0, 0);
         const e = toXnatError(err);
         if (e.code === 'XNAT_ERR_ABORTED')
           return log.debug({ ...fields }, 'visitor gone before the target answered');

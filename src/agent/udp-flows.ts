@@ -14,6 +14,7 @@ import {
   type MappingStatus,
   type SessionStatus,
   type UdpDrops,
+  type TrafficCounters,
 } from '../observe/status.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Clock } from '../util/clock.ts';
@@ -26,6 +27,8 @@ export interface AgentFlowsOptions {
   readonly maxFlows?: number;
   /** Tells the relay that this side dropped a flow (idle or evicted), so its next datagram opens a new one. */
   readonly closeRemote: (flowId: number) => void;
+  /** The mapping's traffic counters, kept by the owner across sessions (datagrams are counted here). */
+  readonly traffic?: (mapping: string) => TrafficCounters | undefined;
 }
 
 interface AgentFlow {
@@ -175,6 +178,11 @@ export class AgentFlows {
   private toService(m: MappingFlows, flow: AgentFlow, data: Buffer): void {
     flow.packetsUp++;
     flow.bytesUp += data.length;
+    const t = this.opts.traffic?.(m.name);
+    if (t) {
+      t.packetsUp++;
+      t.bytesUp += data.length;
+    }
     if (!flow.target.send(data)) flow.drops++;
   }
 
@@ -182,6 +190,11 @@ export class AgentFlows {
     if (m.table.touch(String(flow.id), 'service') !== flow) return; // closed meanwhile
     flow.packetsDown++;
     flow.bytesDown += data.length;
+    const t = this.opts.traffic?.(m.name);
+    if (t) {
+      t.packetsDown++;
+      t.bytesDown += data.length;
+    }
     if (data.length > MAX_FRAME_PAYLOAD) {
       flow.drops++;
       this.drop('tooLarge', m);

@@ -98,7 +98,11 @@ export function addDemoCommand(program: Command): void {
       if (dashboard) {
         await runDashboard({
           connect: adminSource({ host: '127.0.0.1', port: relay.adminPort!, token: adminToken }),
-          note: ready ? `try: curl http://127.0.0.1:${ready}/` : undefined,
+          // The port of the mapping now: after a kick the agent registers again and may get another one.
+          note: (s) => {
+            const port = s?.mappings.find((m) => m.name === 'web' && m.remotePort > 0)?.remotePort;
+            return port ? `try: curl http://127.0.0.1:${port}/` : 'web mapping not ready';
+          },
         });
       } else {
         await untilSignal(logger);

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { XnatError, toXnatError, EXIT } from '../errors.ts';
 import { VERSION } from '../util/version.ts';
 import { addKeygenCommand } from './keygen.ts';
+import { addPubkeyCommand } from './pubkey.ts';
 import { addInitCommand } from './init.ts';
 import { addCheckCommand } from './check.ts';
 import { addServeCommands } from './serve.ts';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   addDemoCommand(program);
   addInitCommand(program);
   addKeygenCommand(program);
+  addPubkeyCommand(program);
   addCheckCommand(program);
   addStatusCommand(program);
   addReloadCommand(program);

@@ -106,9 +106,9 @@ export function addReloadCommand(program: Command): void {
   program
     .command('reload')
     .description(
-      'make a running relay re-read its profile (agents, allow lists, psks) through its admin endpoint',
+      'make a running relay (agents, allow lists, psks) or agent (mappings) re-read its profile, through its admin endpoint',
     )
-    .option('-p, --profile <file>', 'profile of the running relay (its admin block)')
+    .option('-p, --profile <file>', 'profile of the running relay or agent (its admin block)')
     .option('--admin <host:port>', 'admin endpoint address (instead of --profile)')
     .option('--token <token>', 'admin token (default: XNAT_ADMIN_TOKEN)')
     .action(async (opts: { profile?: string; admin?: string; token?: string }) => {

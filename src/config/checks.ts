@@ -4,22 +4,12 @@ import { resolve } from 'node:path';
 import { XnatError } from '../errors.ts';
 import { decodeKey32 } from '../util/bytes.ts';
 import { formatHostPort, isWildcardHost, type HostPort } from '../util/ports.ts';
-import {
-  DEFAULT_TCP_IDLE_TIMEOUT_MS,
-  DEFAULT_UDP_IDLE_TIMEOUT_MS,
-  type RawAgentProfile,
-  type RawRelayProfile,
-} from './schema.ts';
+import type { RawAgentProfile, RawRelayProfile } from './schema.ts';
+import { entryName, expandMappings } from './mapping-expand.ts';
 import { formatPath, type ProfileIssue, type ProfileSource } from './source.ts';
 import { readBoundedFile } from './read-file.ts';
-import type {
-  AdminProfile,
-  AgentProfile,
-  MappingProfile,
-  PrivateKeySource,
-  RelayProfile,
-  Tuning,
-} from './types.ts';
+import { openFileWarning, openToOthers } from './warnings.ts';
+import type { AdminProfile, AgentProfile, PrivateKeySource, RelayProfile, Tuning } from './types.ts';
 
 /** Environment variable that replaces the profile's own private key (base64). */
 export const ENV_PRIVATE_KEY = 'XNAT_PRIVATE_KEY';
@@ -39,6 +29,8 @@ export const MAX_KEY_FILE_BYTES = 4096;
 export interface CheckContext {
   readonly src: ProfileSource;
   readonly env: NodeJS.ProcessEnv;
+  /** Warnings collected on the way (a key file others may read); the profile carries them. */
+  readonly warnings: string[];
   /** Folder that relative `privateKeyFile` paths start from. */
   readonly baseDir: string;
 }
@@ -92,6 +84,7 @@ function resolvePrivateKey(
         cause: r.cause,
       });
     }
+    if (openToOthers(r.mode)) ctx.warnings.push(openFileWarning(file, r.mode, 'a private key'));
     const text = r.bytes.toString('utf8');
     const key = decodeKey32(text);
     if (!key) {
@@ -133,6 +126,7 @@ function toTuning(raw: RawRelayProfile['tuning'], issues: ProfileIssue[]): Tunin
   return {
     replayBufferBytes: raw.replayBuffer,
     streamWindowBytes: raw.streamWindow,
+    sessionWindowBytes: raw.sessionWindow,
     maxStreams: raw.maxStreams,
     keepaliveIntervalMs: raw.keepaliveInterval,
     keepaliveTimeoutMs: raw.keepaliveTimeout,
@@ -213,16 +207,18 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
   const pub = raw.relay.publicHost;
   const udpPathOn = raw.tuning.udpPath !== 'off';
   raw.agents.forEach((agent, i) => {
-    agent.allow.forEach((r, j) => {
-      for (const l of listens) {
-        const overlaps = l.at.host === pub || isWildcardHost(pub) || isWildcardHost(l.at.host);
-        const mine = r.protocol === 'tcp' || (udpPathOn && l === listens[0] && l.at.port !== 0);
-        if (mine && overlaps && l.at.port >= r.from && l.at.port <= r.to)
-          issues.push({
-            path: ['agents', i, 'allow', j],
-            message: `covers ${formatPath(l.path)} ${formatHostPort(l.at)}`,
-          });
-      }
+    // An entry is one range, or two for tcp+udp; paths name the entry as written.
+    agent.allow.forEach((entry, j) => {
+      for (const r of entry)
+        for (const l of listens) {
+          const overlaps = l.at.host === pub || isWildcardHost(pub) || isWildcardHost(l.at.host);
+          const mine = r.protocol === 'tcp' || (udpPathOn && l === listens[0] && l.at.port !== 0);
+          if (mine && overlaps && l.at.port >= r.from && l.at.port <= r.to)
+            issues.push({
+              path: ['agents', i, 'allow', j],
+              message: `covers ${formatPath(l.path)} ${formatHostPort(l.at)}`,
+            });
+        }
     });
   });
   if (issues.length > 0 || !key) throw ctx.src.toError(issues);
@@ -242,7 +238,12 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
       // Duplicates are harmless; kept once each, in the profile's order.
       cipherSuites: [...new Set(raw.relay.cipherSuites)],
     },
-    agents: raw.agents.map((a) => ({ name: a.name, publicKey: a.publicKey, psk: a.psk, allow: a.allow })),
+    agents: raw.agents.map((a) => ({
+      name: a.name,
+      publicKey: a.publicKey,
+      psk: a.psk,
+      allow: a.allow.flat(),
+    })),
     admin,
     metrics: raw.metrics,
     tuning,
@@ -263,26 +264,9 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
     'same address',
     issues,
   );
-  duplicates(
-    raw.mappings,
-    (m) => m.name,
-    (i) => ['mappings', i, 'name'],
-    'same name',
-    issues,
-  );
-  duplicates(
-    raw.mappings,
-    (m) => (m.remotePort === 0 ? undefined : `${m.remotePort}/${m.protocol}`),
-    (i) => ['mappings', i, 'remotePort'],
-    'same remotePort and protocol',
-    issues,
-  );
-  const mappings: MappingProfile[] = raw.mappings.map((m) => {
-    const base = { name: m.name, remotePort: m.remotePort, local: m.local };
-    if (m.protocol === 'udp')
-      return { ...base, protocol: 'udp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_UDP_IDLE_TIMEOUT_MS };
-    return { ...base, protocol: 'tcp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_TCP_IDLE_TIMEOUT_MS };
-  });
+  duplicates(raw.mappings, entryName, (i) => ['mappings', i, 'name'], 'same name', issues);
+  // Presets, ranges and tcp+udp become one mapping per port and protocol; overlaps are found there.
+  const mappings = expandMappings(raw.mappings, issues);
   if (raw.reconnect.maxDelay < raw.reconnect.initialDelay)
     issues.push({
       path: ['reconnect', 'maxDelay'],
@@ -300,6 +284,7 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
       initialDelayMs: raw.reconnect.initialDelay,
       maxDelayMs: raw.reconnect.maxDelay,
       replacedDelayMs: raw.reconnect.replacedDelay,
+      authRetryDelayMs: raw.reconnect.authRetryDelay,
     },
     admin,
     metrics: raw.metrics,

@@ -2,15 +2,19 @@
 // Checks across values (duplicates, key sources, env overrides, port clashes) live in checks.ts.
 import { z } from 'zod';
 import {
+  allowEntry,
   block,
   duration,
+  entryProtocol,
   host,
   hostPort,
   int,
   keyText,
   list,
+  localTarget,
   name,
-  portRange,
+  portSpan,
+  presetName,
   size,
   strict,
   typeError,
@@ -33,6 +37,8 @@ const cipherSuite = z.enum(CIPHER_SUITE_NAMES, { error: typeError('aes-256-gcm o
 const tuningShape = {
   replayBuffer: size(64 * KiB, GiB).default(8 * MiB),
   streamWindow: size(16 * KiB, 16 * MiB).default(256 * KiB),
+  // How far all streams' windows may grow together (mux SESSION_WINDOW_BUDGET_BYTES): the memory bound.
+  sessionWindow: size(MiB, GiB).default(16 * MiB),
   maxStreams: int(1, 65_536).default(4096),
   keepaliveInterval: duration(100, MINUTE_MS).default(SECOND_MS),
   // 2 s (two missed pings; never below 4 x the link's smoothed RTT): a dead link is declared within 3 s,
@@ -131,19 +137,21 @@ export const relaySchema = strict({
       name: name(),
       publicKey: keyText(),
       psk: keyText().optional(),
-      allow: list(portRange(), 1),
+      allow: list(allowEntry(), 1),
     }),
     0,
   ).default([]),
   ...sharedBlocks(7001, 9100, relayTuning),
 });
 
+// One mapping entry; ranges, tcp+udp and presets expand into mappings in mapping-expand.ts, which also
+// supplies the defaults (they depend on the preset and the protocol) and requires name, remotePort, local.
 const mapping = strict({
-  name: name(),
-  protocol: z.enum(['tcp', 'udp'], { error: typeError('tcp or udp') }).default('tcp'),
-  remotePort: int(0, 65_535),
-  local: hostPort(false),
-  // No default here: the default depends on the protocol (checks.ts).
+  name: name().optional(),
+  preset: presetName().optional(),
+  protocol: entryProtocol().optional(),
+  remotePort: portSpan().optional(),
+  local: localTarget().optional(),
   idleTimeout: duration(SECOND_MS, 24 * HOUR_MS).optional(),
 });
 
@@ -164,6 +172,8 @@ export const agentSchema = strict({
       maxDelay: duration(100, 10 * MINUTE_MS).default(10 * SECOND_MS),
       // Another agent with our key took the session: wait this long (doubling) before taking it back.
       replacedDelay: duration(100, HOUR_MS).default(30 * SECOND_MS),
+      // The relay refused our key or psk: only an operator's change helps, so retry at minutes, not seconds.
+      authRetryDelay: duration(100, HOUR_MS).default(MINUTE_MS),
     }),
   ).prefault({}),
   ...sharedBlocks(7002, 9101, agentTuning),

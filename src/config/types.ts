@@ -25,6 +25,8 @@ export interface Tuning {
   readonly replayBufferBytes: number;
   /** Initial per-stream receive window in bytes; default 256 KiB, 16 KiB..16 MiB. */
   readonly streamWindowBytes: number;
+  /** How far all receive windows of a session may grow beyond their initial ones, in bytes; default 16 MiB. */
+  readonly sessionWindowBytes: number;
   /** Streams per session; default 4096, 1..65536. */
   readonly maxStreams: number;
   /** Keepalive ping interval in ms; default 1000, 100 ms..60 s. */
@@ -118,6 +120,8 @@ export interface RelayProfile {
   readonly metrics: MetricsProfile | undefined;
   readonly tuning: Tuning;
   readonly log: LogProfile;
+  /** Loaded, but unsafe: e.g. a file holding a secret that other users may read. Absent when none. */
+  readonly warnings?: readonly string[];
 }
 
 /** The agent's own settings (`agent:` block). */
@@ -139,8 +143,15 @@ export interface RelayEntry {
   readonly psk: Buffer | undefined;
 }
 
+/**
+ * One public port of one protocol. A profile entry with a port range, `tcp+udp` or a preset becomes
+ * several (mapping-expand.ts); consumers only ever see single mappings.
+ */
 interface MappingBase {
-  /** Unique, [a-z0-9-]{1,32}. */
+  /**
+   * Unique: the entry's name ([a-z0-9-]{1,32}), or `NAME.PORT.PROTOCOL` (up to 42 characters) for each
+   * mapping of an entry with a range or `tcp+udp`.
+   */
   readonly name: string;
   /** Public port on the relay, 0..65535; 0 = the relay picks a free allowed port. */
   readonly remotePort: number;
@@ -175,6 +186,11 @@ export interface ReconnectProfile {
    * doubles per replacement up to 10 x; default 30 000, 100 ms..1 h.
    */
   readonly replacedDelayMs: number;
+  /**
+   * Wait before redialing after the relay refused our key or psk (XNAT_ERR_AUTH_), in ms; doubles per
+   * refusal up to 5 x; default 60 000, 100 ms..1 h.
+   */
+  readonly authRetryDelayMs: number;
 }
 
 /** A parsed agent profile. */
@@ -191,6 +207,8 @@ export interface AgentProfile {
   readonly metrics: MetricsProfile | undefined;
   readonly tuning: AgentTuning;
   readonly log: LogProfile;
+  /** Loaded, but unsafe: e.g. a file holding a secret that other users may read. Absent when none. */
+  readonly warnings?: readonly string[];
 }
 
 export type Profile = RelayProfile | AgentProfile;

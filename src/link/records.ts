@@ -424,7 +424,8 @@ export class Link extends EventEmitter {
         this.pings.delete(id);
         const sample = Math.max(0, this.clock.now() - sentAt);
         this.srtt = this.srtt === undefined ? sample : this.srtt + RTT_ALPHA * (sample - this.srtt);
-        this.emit('rtt', this.srtt);
+        // The raw sample rides along for percentiles (status RTT windows); the first argument stays smoothed.
+        this.emit('rtt', this.srtt, sample);
         return;
       }
       case RecordKind.CLOSE: {

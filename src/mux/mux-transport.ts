@@ -33,6 +33,13 @@ export type MuxRole = 'relay' | 'agent';
 export const STREAM_INITIAL_WINDOW_BYTES = 256 * 1024;
 /** Default largest receive window a stream may grow to, in bytes (16 MiB): the per-stream memory bound. */
 export const STREAM_MAX_WINDOW_BYTES = 16 * 1024 * 1024;
+/**
+ * Default cap on how far all receive windows of one session may grow together beyond their initial 256 KiB
+ * each, in bytes (16 MiB): one lone stream still reaches the full per-stream maximum, eight bulk streams
+ * share it (16 MiB is 1.3 Gbit/s over a 100 ms round trip), and the memory a session's readers can be
+ * made to hold stays bounded whatever the number of streams.
+ */
+export const SESSION_WINDOW_BUDGET_BYTES = 16 * 1024 * 1024;
 /** Default largest DATA payload, in bytes (16 KiB): small enough that one round of the scheduler is short. */
 export const STREAM_CHUNK_BYTES = 16 * 1024;
 /** Default cap on streams open at once in one session, per side. */

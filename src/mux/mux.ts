@@ -22,6 +22,7 @@ import {
   STREAM_CHUNK_BYTES,
   STREAM_INITIAL_WINDOW_BYTES,
   STREAM_MAX_WINDOW_BYTES,
+  SESSION_WINDOW_BUDGET_BYTES,
 } from './mux-transport.ts';
 
 export { MuxStream, type MuxStreamStats } from './mux-stream.ts';
@@ -35,6 +36,8 @@ export interface MuxOptions {
   readonly initialWindow?: number;
   /** Largest receive window a stream grows to while its reader keeps up; default 16 MiB. */
   readonly maxWindow?: number;
+  /** How far all streams' receive windows may grow together beyond their initial ones; default 16 MiB. */
+  readonly windowBudget?: number;
   /** Streams open at once, this side's limit for both directions; default 4096. */
   readonly maxStreams?: number;
   /** Largest DATA payload per scheduler turn; default 16 KiB, at most MAX_FRAME_PAYLOAD. */
@@ -80,6 +83,8 @@ export class Mux extends EventEmitter {
   private readonly role: MuxRole;
   private readonly initialWindow: number;
   private readonly maxWindow: number;
+  /** Window growth still free for the session's streams (SESSION_WINDOW_BUDGET_BYTES by default). */
+  private windowBudgetFree: number;
   private readonly maxStreams: number;
   private readonly chunkSize: number;
   private readonly clock: Clock;
@@ -124,6 +129,7 @@ export class Mux extends EventEmitter {
       2 ** 30,
       Math.max(this.initialWindow, opts.maxWindow ?? STREAM_MAX_WINDOW_BYTES),
     );
+    this.windowBudgetFree = Math.max(0, opts.windowBudget ?? SESSION_WINDOW_BUDGET_BYTES);
     this.maxStreams = Math.max(1, opts.maxStreams ?? MAX_STREAMS);
     this.chunkSize = Math.min(MAX_FRAME_PAYLOAD, Math.max(1, opts.chunkSize ?? STREAM_CHUNK_BYTES));
     this.clock = opts.clock ?? realClock;
@@ -403,6 +409,14 @@ export class Mux extends EventEmitter {
         if (this.table.get(stream.id) === stream) this.table.delete(stream.id);
         this.ready.delete(stream);
         this.maybeFinish();
+      },
+      takeWindowBudget: (bytes) => {
+        const granted = Math.min(bytes, this.windowBudgetFree);
+        this.windowBudgetFree -= granted;
+        return granted;
+      },
+      returnWindowBudget: (bytes) => {
+        this.windowBudgetFree += bytes;
       },
       resetReceived: (stream, code) => {
         this.counters.resetsReceived++;

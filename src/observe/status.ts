@@ -8,6 +8,39 @@ export interface ReconnectEvent {
   /** 'attached' when a link joined, 'detached' when one was lost (with the code that ended it). */
   readonly event: 'attached' | 'detached';
   readonly code?: string;
+  /** 'attached' after an outage: how long it lasted; 'detached': how long the link had been up (ms). */
+  readonly durationMs?: number;
+}
+
+/** RTT over the last window of link pings, in ms. */
+export interface RttSummary {
+  readonly lastMs: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Samples in the window. */
+  readonly samples: number;
+  readonly windowMs: number;
+}
+
+/** A cumulative histogram since start: counts per bucket (non-cumulative, the last one +Inf), sum, count. */
+export interface HistogramSnapshot {
+  /** Upper bounds of the buckets, in seconds. */
+  readonly bounds: readonly number[];
+  /** One count per bound plus one for +Inf. */
+  readonly counts: readonly number[];
+  readonly sum: number;
+  readonly count: number;
+}
+
+/**
+ * A mapping's traffic since its public port opened, open and closed visitors alike. "Up" is from the
+ * visitor towards the LAN service. Datagrams are counted for udp mappings only.
+ */
+export interface MappingTraffic {
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly packetsUp?: number;
+  readonly packetsDown?: number;
 }
 
 export interface StreamStatus {
@@ -125,6 +158,12 @@ export interface SessionStatus {
   };
   /** Answers the peer solicited that were dropped at the replay cap (mux resets, command refusals). */
   readonly repliesDropped?: number;
+  /** RTT over the last window (absent before the first ping answered). */
+  readonly rtt?: RttSummary;
+  /** RTT samples since the session began, in seconds. */
+  readonly rttHistogram?: HistogramSnapshot;
+  /** Outages that ended in a resume: detached until attached again, in seconds. */
+  readonly resumeHistogram?: HistogramSnapshot;
   /** Which way datagrams take now (UDP path or TCP lane) and the UDP path's counters. */
   readonly datagramPath?: DatagramPathStatus;
 }
@@ -141,6 +180,8 @@ export interface MappingStatus {
   readonly remotePort: number;
   /** LAN target (agent side only). */
   readonly local?: string;
+  /** Public address as host:port: the relay's public host (relay side) or the relay's address (agent side). */
+  readonly publicAddress?: string;
   readonly phase: MappingPhase;
   readonly error?: { readonly code: string; readonly message: string };
   /** Agents serving it (relay side). */
@@ -155,6 +196,10 @@ export interface MappingStatus {
   readonly totalFlows?: number;
   /** udp only: drops by cause. */
   readonly flowDrops?: UdpDrops;
+  /** Bytes (and datagrams for udp) since the mapping opened. */
+  readonly traffic?: MappingTraffic;
+  /** Relay side: set while an operator disabled it (new visitors are refused). */
+  readonly disabled?: boolean;
 }
 
 /**
@@ -182,6 +227,8 @@ export interface HandshakeStatus {
   readonly handshakeTimeouts: number;
   /** Failed otherwise: bad preface or frame, wrong relay key, unknown agent, psk, forged record. */
   readonly failed: number;
+  /** Handshakes that failed, by error code (timeouts and evictions included). */
+  readonly failuresByCode?: Readonly<Record<string, number>>;
 }
 
 /** Counters of one admin endpoint (added to the snapshot by the endpoint that serves it). */
@@ -219,6 +266,8 @@ export interface RelayStatus {
   readonly mappings: readonly MappingStatus[];
   /** The admin endpoint's own counters (present in snapshots served by it). */
   readonly admin?: AdminEndpointStatus;
+  /** Wall-clock ms when the admin endpoint took the snapshot. */
+  readonly at?: number;
 }
 
 export interface AgentStatus {
@@ -231,10 +280,16 @@ export interface AgentStatus {
     readonly state: 'connecting' | 'attached' | 'detached' | 'closed';
     readonly session: SessionStatus | undefined;
     readonly lastError?: { readonly code: string; readonly message: string };
+    /** Reconnect events of this relay across sessions (kept while no session exists). */
+    readonly reconnects?: readonly ReconnectEvent[];
+    /** Failed link attempts (dial or handshake) since start, by error code. */
+    readonly linkFailures?: Readonly<Record<string, number>>;
   }[];
   readonly mappings: readonly MappingStatus[];
   /** The admin endpoint's own counters (present in snapshots served by it). */
   readonly admin?: AdminEndpointStatus;
+  /** Wall-clock ms when the admin endpoint took the snapshot. */
+  readonly at?: number;
 }
 
 export type Status = RelayStatus | AgentStatus;
@@ -243,4 +298,31 @@ export type Status = RelayStatus | AgentStatus;
 export function pushBounded<T>(list: T[], item: T, max = 50): void {
   list.push(item);
   if (list.length > max) list.splice(0, list.length - max);
+}
+
+/** Codes counted per map at most; error codes come from one catalogue, this only guards a mistake. */
+export const MAX_COUNTED_CODES = 64;
+
+/** Counts one `code` in `counts` (a code beyond MAX_COUNTED_CODES distinct ones counts as 'other'). */
+export function countCode(counts: Record<string, number>, code: string): void {
+  const key = code in counts || Object.keys(counts).length < MAX_COUNTED_CODES ? code : 'other';
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+/** Mutable traffic counters of one mapping (MappingTraffic while it is counted). */
+export interface TrafficCounters {
+  bytesUp: number;
+  bytesDown: number;
+  packetsUp: number;
+  packetsDown: number;
+}
+
+export function emptyTraffic(): TrafficCounters {
+  return { bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0 };
+}
+
+/** Every session of a snapshot, relay or agent side. */
+export function sessionsOf(s: Status): SessionStatus[] {
+  if (s.role === 'relay') return [...s.sessions];
+  return s.relays.flatMap((r) => (r.session ? [r.session] : []));
 }

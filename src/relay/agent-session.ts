@@ -9,15 +9,24 @@ import type { AgentEntry, Tuning } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import {
   MAX_STATUS_FLOWS,
-  pushBounded,
   type FlowStatus,
   type MappingStatus,
-  type ReconnectEvent,
   type SessionStatus,
   type StreamStatus,
 } from '../observe/status.ts';
+import { LinkHistory, rttFields } from '../observe/link-history.ts';
+import { mappingEntryStatus } from './mapping-status.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
-import { encodeOpenMeta, flowClose, flowOpen, sendOneWay, udpOffer } from '../protocol/index.ts';
+import {
+  encodeOpenMeta,
+  flowClose,
+  flowOpen,
+  mappingRevoked,
+  sendOneWay,
+  udpOffer,
+} from '../protocol/index.ts';
+import { XnatError, type ErrorCode } from '../errors.ts';
+import { isAllowed } from '../util/ports.ts';
 import { UdpPath } from '../link/udp-path.ts';
 import { UdpPathHistory } from '../link/udp-path-history.ts';
 import type { UdpPathTable } from '../link/udp-path-table.ts';
@@ -25,7 +34,7 @@ import type { UdpSocket } from '../transport/udp.ts';
 import type { Clock } from '../util/clock.ts';
 import { keyFingerprint } from '../crypto/keys.ts';
 import type { ClaimRequest, MappingEntry, MappingServer, MappingTable } from './mapping-table.ts';
-import { udpMappingCounts, type RelayFlow, type UdpEntry } from './udp-router.ts';
+import type { RelayFlow, UdpEntry } from './udp-router.ts';
 import { emptyDrops, type UdpDropCause } from '../forward/udp-drops.ts';
 import { MAX_FRAME_PAYLOAD } from '../wire/frame.ts';
 import { buildRelayRegistry } from './commands.ts';
@@ -39,6 +48,11 @@ interface LiveStream {
   readonly mapping: string;
   readonly visitor: string;
   readonly openedAt: number;
+}
+
+/** What the session's 'attached' event hands over: a link that reports RTT samples. */
+interface RttSource {
+  on?(event: 'rtt', listener: (srtt: number, sample?: number) => void): unknown;
 }
 
 /** Idle timeout of a TCP visitor connection when the agent's mapping gives none, in ms (1 hour). */
@@ -78,7 +92,7 @@ export class AgentSession implements MappingServer {
   private readonly idle: IdleStreams;
   private readonly refusedLog: CapLog;
   readonly refused: VisitorRefusals = { share: 0, streamLimit: 0, idleTimeout: 0 };
-  private readonly reconnects: ReconnectEvent[] = [];
+  private readonly history = new LinkHistory();
   private readonly claimed = new Set<MappingEntry>();
   private attachments = 0;
   /** UDP flows this session serves, by flow id (each mapping's table holds the same objects). */
@@ -100,6 +114,7 @@ export class AgentSession implements MappingServer {
     this.mux = new Mux(session, {
       role: 'relay',
       initialWindow: deps.tuning.streamWindowBytes,
+      windowBudget: deps.tuning.sessionWindowBytes,
       maxStreams: deps.tuning.maxStreams,
       clock: deps.clock,
       logger: this.log,
@@ -113,21 +128,27 @@ export class AgentSession implements MappingServer {
     this.idle = new IdleStreams(deps.clock);
     this.refusedLog = new CapLog(this.log, deps.clock, 'visitors refused');
     this.attachments = session.state === 'attached' ? 1 : 0;
-    if (this.attachments === 1) pushBounded(this.reconnects, { at: Date.now(), event: 'attached' });
+    if (this.attachments === 1) this.watchLink(session.link);
     if (this.attachments === 1) this.offerUdpPath();
     this.log.info({ agentKey: keyFingerprint(session.agentKey) }, 'session established');
-    session.on('attached', () => {
+    session.on('attached', (link?: RttSource) => {
       this.attachments++;
-      pushBounded(this.reconnects, { at: Date.now(), event: 'attached' });
+      this.watchLink(link);
       if (this.attachments > 1) this.log.info({ resumes: this.attachments - 1 }, 'session resumed');
       this.offerUdpPath();
     });
     session.on('detached', (err?: { code?: string }) => {
-      pushBounded(this.reconnects, { at: Date.now(), event: 'detached', code: err?.code });
+      this.history.detached(err?.code);
       this.log.warn({ code: err?.code, resumeWindowMs: deps.resumeWindowMs }, 'session detached');
     });
     session.on('closed', (err?: { code?: string }) => void this.onClosed(err?.code));
     this.mux.on('datagram', (flowId: number, data: Buffer) => this.onDatagram(flowId, data));
+  }
+
+  /** A link joined: record it and take its RTT samples. */
+  private watchLink(link: RttSource | undefined): void {
+    this.history.attached();
+    link?.on?.('rtt', (srtt: number, sample?: number) => this.history.rtt(sample ?? srtt));
   }
 
   get activeStreams(): number {
@@ -154,18 +175,71 @@ export class AgentSession implements MappingServer {
     return entry;
   }
 
-  /** The mappings this session serves, as status objects. */
+  /**
+   * Stops serving the mappings named `names` (mapping.unregister, or a revoked port): this session's
+   * visitor streams of them are reset with `code`, its flows forgotten, and a port no other agent serves
+   * closes. Returns the names it served.
+   */
+  async unclaim(names: readonly string[], code: ErrorCode): Promise<string[]> {
+    const wanted = new Set(names);
+    const gone = [...this.claimed].filter((e) => wanted.has(e.name));
+    for (const entry of gone) {
+      this.claimed.delete(entry);
+      if (entry.protocol === 'tcp') this.idleMs.delete(entry.name);
+      for (const s of this.streams.values()) if (s.mapping === entry.name) s.stream.reset(code);
+      for (const [id, f] of this.flows) if (f.mapping === entry.flowState) this.closeFlow(id);
+    }
+    await Promise.all(gone.map((e) => this.deps.table.releaseEntry(this, e)));
+    return [...new Set(gone.map((e) => e.name))];
+  }
+
+  /**
+   * A new allow list (relay reload): ports it no longer covers are released as unclaim() does, and the
+   * agent is told (mapping.revoked) so it marks them failed and retries. Returns the names revoked.
+   */
+  async applyAllow(agent: AgentEntry): Promise<string[]> {
+    this.agent = agent;
+    const revoked = [...this.claimed].filter((e) => !isAllowed(agent.allow, e.protocol, e.port));
+    const names = await this.unclaim(
+      revoked.map((e) => e.name),
+      'XNAT_ERR_MAPPING_NOT_ALLOWED',
+    );
+    for (const e of revoked) {
+      const error = new XnatError('XNAT_ERR_MAPPING_NOT_ALLOWED', { detail: `${e.port}/${e.protocol}` });
+      this.log.warn({ mapping: e.name, port: e.port, code: error.code }, 'mapping revoked');
+      if (this.session.state === 'closed') continue;
+      try {
+        sendOneWay(this.endpoint, mappingRevoked, { name: e.name, error: error.toJSON() });
+      } catch {
+        // The session is ending: the agent registers afresh on its next session anyway.
+      }
+    }
+    return names;
+  }
+
+  /** The mappings this session serves, as status objects (the same figures as the relay's status). */
   mappingStatus(): MappingStatus[] {
-    return [...this.claimed].map((e) => ({
-      name: e.name,
-      protocol: e.protocol,
-      remotePort: e.port,
-      phase: 'ready' as const,
-      agents: [...e.servers].map((s) => s.agentName),
-      activeStreams: [...this.streams.values()].filter((s) => s.mapping === e.name).length,
-      totalStreams: e.totalVisitors,
-      ...(e.flowState ? udpMappingCounts(e.flowState) : {}),
-    }));
+    return [...this.claimed].map((e) => mappingEntryStatus(e, this.deps.table.publicHost));
+  }
+
+  liveStreams(mapping: string): { streams: number; bytesUp: number; bytesDown: number } {
+    const out = { streams: 0, bytesUp: 0, bytesDown: 0 };
+    for (const s of this.streams.values()) {
+      if (s.mapping !== mapping) continue;
+      out.streams++;
+      out.bytesUp += s.stream.stats.bytesOut;
+      out.bytesDown += s.stream.stats.bytesIn;
+    }
+    return out;
+  }
+
+  /** Resets one visitor stream (an operator closed it): the visitor sees a reset. */
+  resetStream(streamId: number): boolean {
+    const s = this.streams.get(streamId);
+    if (!s) return false;
+    this.log.info({ mapping: s.mapping, stream: streamId, visitor: s.visitor }, 'stream closed by admin');
+    s.stream.reset('XNAT_ERR_ADMIN_CLOSED');
+    return true;
   }
 
   /** A visitor arrived on one of our public ports: open a stream and join the socket to it. */
@@ -184,6 +258,7 @@ export class AgentSession implements MappingServer {
           mapping: entry.name,
           protocol: 'tcp',
           visitor: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+          local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
         }),
       );
     } catch (err) {
@@ -210,6 +285,8 @@ export class AgentSession implements MappingServer {
       if (left > 0) this.perMapping.set(entry.name, left);
       else this.perMapping.delete(entry.name);
       if (r.code === 'XNAT_ERR_FORWARD_IDLE_TIMEOUT') this.refused.idleTimeout++;
+      entry.traffic.bytesUp += r.bytesFromSocket;
+      entry.traffic.bytesDown += r.bytesToSocket;
       const done = { ...fields, up: r.bytesFromSocket, down: r.bytesToSocket };
       if (r.clean) this.log.debug(done, 'visitor closed');
       else this.log.info({ ...done, code: r.code }, 'visitor reset');
@@ -288,6 +365,8 @@ export class AgentSession implements MappingServer {
     flow.lastAt = this.deps.clock.now();
     flow.packetsUp++;
     flow.bytesUp += data.length;
+    flow.mapping.traffic.packetsUp++;
+    flow.mapping.traffic.bytesUp += data.length;
     if (data.length > MAX_FRAME_PAYLOAD) this.dropOf(flow, 'tooLarge');
     else if (!this.mux.sendDatagram(flow.flowId, data)) this.dropOf(flow, 'noLink');
   }
@@ -320,6 +399,8 @@ export class AgentSession implements MappingServer {
     flow.lastAt = this.deps.clock.now();
     flow.packetsDown++;
     flow.bytesDown += data.length;
+    flow.mapping.traffic.packetsDown++;
+    flow.mapping.traffic.bytesDown += data.length;
     flow.mapping.send(data, flow.address, flow.port);
   }
 
@@ -372,7 +453,8 @@ export class AgentSession implements MappingServer {
       bytesReceived: st.bytesReceived,
       replayBytes: st.replayBytes,
       streams,
-      reconnects: [...this.reconnects],
+      reconnects: this.history.reconnects,
+      ...rttFields(this.history),
       activeFlows: this.flows.size,
       flows: this.flowStatus(),
       flowDrops: { ...this.flowDrops },

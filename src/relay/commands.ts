@@ -1,5 +1,5 @@
-// The commands an agent may call on the relay (hello, mapping.register, mapping.status, stats.query,
-// flow.close).
+// The commands an agent may call on the relay (hello, mapping.register, mapping.unregister,
+// mapping.status, stats.query, flow.close).
 // Handlers act on one AgentSession; the catalogue in src/protocol/ owns names and schemas.
 import { createRegistry, type CommandRegistry } from '../command/registry.ts';
 import {
@@ -10,6 +10,7 @@ import {
   hello,
   mappingRegister,
   mappingStatus,
+  mappingUnregister,
   statsQuery,
   type RegisterResult,
 } from '../protocol/index.ts';
@@ -43,6 +44,16 @@ export function buildRelayRegistry(ctx: AgentSession): CommandRegistry {
         }
       }
       return { results };
+    },
+    { serial: true },
+  );
+  handleRequest(
+    registry,
+    mappingUnregister,
+    async (req) => {
+      const removed = await ctx.unclaim(req.names, 'XNAT_ERR_MAPPING_UNKNOWN');
+      for (const name of removed) ctx.log.info({ mapping: name }, 'mapping unregistered');
+      return { removed };
     },
     { serial: true },
   );

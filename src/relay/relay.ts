@@ -6,21 +6,24 @@ import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
 import { listenTcp, type TcpListener } from '../transport/tcp.ts';
 import { bindUdp, type UdpSocket } from '../transport/udp.ts';
 import { UdpPathTable } from '../link/udp-path-table.ts';
-import { toXnatError } from '../errors.ts';
 import { SessionServer, type Session } from '../session/index.ts';
-import type { AgentEntry, RelayProfile } from '../config/index.ts';
+import { changedKeys, type AgentEntry, type RelayProfile } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
-import type { RelayStatus, MappingStatus } from '../observe/status.ts';
+import { countCode, type RelayStatus, type MappingStatus } from '../observe/status.ts';
+import { toXnatError } from '../errors.ts';
 import { realClock, type Clock } from '../util/clock.ts';
 import { MappingTable } from './mapping-table.ts';
 import { AgentSession } from './agent-session.ts';
-import { udpMappingCounts } from './udp-router.ts';
+import { mappingEntryStatus } from './mapping-status.ts';
 import { VERSION } from '../util/version.ts';
 import { relayShutdown, sendOneWay } from '../protocol/index.ts';
 
 function bufEq(a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.equals(b));
 }
+
+/** Top-level keys reload() applies live; a change anywhere else needs a restart. */
+const LIVE_KEYS: ReadonlySet<string> = new Set(['agents']);
 
 /** How long close() waits for sessions to end gracefully (acks, the shutdown notice) before cutting links. */
 const SHUTDOWN_GRACE_MS = 2_000;
@@ -44,6 +47,8 @@ export class Relay {
   private udpSocket: UdpSocket | undefined;
   private readonly udpTable = new UdpPathTable();
   private closing = false;
+  /** Failed link handshakes by error code, for status and metrics. */
+  private readonly handshakeFailures: Record<string, number> = {};
 
   constructor(
     readonly profile: RelayProfile,
@@ -119,23 +124,18 @@ export class Relay {
   }
 
   status(): RelayStatus {
-    const mappings: MappingStatus[] = this.table.list().map((e) => ({
-      name: e.name,
-      protocol: e.protocol,
-      remotePort: e.port,
-      phase: 'ready',
-      agents: [...e.servers].map((s) => s.agentName),
-      activeStreams: [...e.servers].reduce((n, s) => n + s.activeStreams, 0),
-      totalStreams: e.totalVisitors,
-      ...(e.flowState ? udpMappingCounts(e.flowState) : {}),
-    }));
+    const mappings: MappingStatus[] = this.table
+      .list()
+      .map((e) => mappingEntryStatus(e, this.table.publicHost));
     return {
       role: 'relay',
       version: VERSION,
       startedAt: this.startedAt,
       control: this.control ? { address: this.control.address, port: this.control.port } : undefined,
       ...(this.udpSocket ? { udpPath: { port: this.udpSocket.port, ...this.udpTable.stats } } : {}),
-      ...(this.acceptor ? { handshakes: this.acceptor.stats() } : {}),
+      ...(this.acceptor
+        ? { handshakes: { ...this.acceptor.stats(), failuresByCode: { ...this.handshakeFailures } } }
+        : {}),
       sessions: [...this.sessions].map((s) => s.status()),
       mappings,
     };
@@ -153,14 +153,36 @@ export class Relay {
     return n;
   }
 
-  /** Stops accepting, tells agents, closes sessions and public ports. */
   /**
-   * Applies a re-read profile: new agents are accepted, removed agents' sessions are kicked, changed allow
-   * lists and psks apply to the next claim or handshake. Listen address, keys and tuning need a restart.
+   * Resets one open visitor stream (admin connection.close); the visitor's socket gets a reset. Returns
+   * whether a session held it.
+   */
+  closeStream(sessionId: string, streamId: number): boolean {
+    for (const s of this.sessions) {
+      if (s.session.id.toString('hex') === sessionId) return s.resetStream(streamId);
+    }
+    return false;
+  }
+
+  /** Disables or enables every public port of the named mapping; returns how many there were. */
+  setMappingDisabled(name: string, disabled: boolean): number {
+    const entries = this.table.list().filter((e) => e.name === name);
+    for (const e of entries) e.disabled = disabled;
+    if (entries.length > 0)
+      this.log.info({ mapping: name }, disabled ? 'mapping disabled' : 'mapping enabled');
+    return entries.length;
+  }
+
+  /**
+   * Applies a re-read profile: new agents are accepted, removed agents' sessions are kicked, changed psks
+   * apply to the next handshake, and a narrowed allow list closes the ports it no longer covers at once
+   * (their visitors reset; the agent is told, mapping.revoked). Every other key (listen address, keys,
+   * tuning, admin, metrics, log) needs a restart: those are named in one warning and left as they were.
    * Returns one line per change, for the admin reply and the log.
    */
-  reload(next: RelayProfile): string[] {
+  async reload(next: RelayProfile): Promise<string[]> {
     const changes: string[] = [];
+    const restart = changedKeys(this.profile, next, LIVE_KEYS);
     const nextByKey = new Map(next.agents.map((a) => [a.publicKey.toString('hex'), a]));
     for (const [key, old] of this.agentsByKey) {
       if (!nextByKey.has(key)) changes.push(`agent ${old.name} removed`);
@@ -174,12 +196,27 @@ export class Relay {
     }
     this.agentsByKey.clear();
     for (const [k, v] of nextByKey) this.agentsByKey.set(k, v);
+    const revoking: Promise<void>[] = [];
     for (const s of this.sessions) {
       const entry = nextByKey.get(s.session.agentKey.toString('hex'));
-      if (entry) s.agent = entry;
-      else s.kick();
+      if (!entry) {
+        s.kick();
+        continue;
+      }
+      revoking.push(
+        s.applyAllow(entry).then((names) => {
+          for (const n of names)
+            changes.push(`mapping ${n} of agent ${entry.name} closed: no longer allowed`);
+        }),
+      );
     }
+    await Promise.all(revoking);
     for (const c of changes) this.log.info({ change: c }, 'profile reloaded');
+    if (restart.length > 0) {
+      const line = `${restart.join(', ')} changed: needs a restart`;
+      this.log.warn({ keys: restart }, line);
+      changes.push(line);
+    }
     return changes;
   }
 
@@ -224,7 +261,7 @@ export class Relay {
         server.attachLink(link, remote);
       },
       // The acceptor logs failures (aggregated for strangers, `link rejected` for peers that knew our key).
-      () => {},
+      (err: unknown) => countCode(this.handshakeFailures, toXnatError(err).code),
     );
   }
 

@@ -3,7 +3,7 @@
 // It knows nothing of listeners or of how a session carries datagrams (MappingServer does that).
 import { FlowTable } from '../forward/flow-table.ts';
 import { DropLog, type DropCounts, type UdpDropCause } from '../forward/udp-drops.ts';
-import type { MappingStatus } from '../observe/status.ts';
+import type { MappingStatus, TrafficCounters } from '../observe/status.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Clock } from '../util/clock.ts';
 
@@ -61,6 +61,10 @@ export interface UdpEntry {
   readonly flows: FlowTable<RelayFlow>;
   totalFlows: number;
   readonly drops: DropCounts;
+  /** The mapping's traffic counters (the same object as its MappingEntry's). */
+  readonly traffic: TrafficCounters;
+  /** Set while an operator disabled the mapping: datagrams of new visitors are dropped. */
+  readonly disabled?: () => boolean;
   /** Sends a datagram to a visitor through the mapping's public socket. */
   send(data: Buffer, address: string, port: number): void;
 }
@@ -96,6 +100,8 @@ export class UdpRouter {
     const key = `${address}|${port}`;
     let flow = entry.flows.touch(key, 'visitor');
     if (!flow) {
+      // A disabled mapping keeps its flows and takes no new visitor (counted as served by no agent).
+      if (entry.disabled?.()) return this.count(entry, 'noAgent');
       const server = leastLoaded(entry.servers);
       if (!server) return this.count(entry, 'noAgent');
       flow = server.openFlow(entry, key, address, port);

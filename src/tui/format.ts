@@ -59,3 +59,23 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
   const cut = clean.length > width ? `${clean.slice(0, Math.max(0, width - 1))}…` : clean;
   return align === 'right' ? cut.padStart(width) : cut.padEnd(width);
 }
+
+const SPARK = '▁▂▃▄▅▆▇█';
+
+/** The last `width` values as a sparkline scaled to their maximum (all zero: a flat low line). */
+export function sparkline(values: readonly number[], width: number): string {
+  const vs = values.slice(-width);
+  const max = Math.max(0, ...vs);
+  const line = vs
+    .map((v) => (max <= 0 || v <= 0 ? SPARK[0]! : SPARK[Math.min(7, Math.floor((v / max) * 7.999))]!))
+    .join('');
+  return line.padStart(width, ' ');
+}
+
+/** A count in at most 5 characters: 999, 12.3k, 4.5M. */
+export function shortCount(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return '-';
+  if (n < 1000) return String(Math.round(n));
+  if (n < 1_000_000) return `${(n / 1000).toFixed(n < 10_000 ? 1 : 0)}k`;
+  return `${(n / 1_000_000).toFixed(1)}M`;
+}

@@ -181,8 +181,9 @@ test('YAML syntax error: CONFIG_YAML with the line', (t) => {
 test('wrong types, missing keys and out-of-range values', (t) => {
   const cases: [string, string][] = [
     [
+      // Text is for ranges only: a quoted number is still a type error.
       agentYaml().replace('remotePort: 8080', 'remotePort: "8080"'),
-      'agent.yaml:9 mappings[0].remotePort: must be an integer 0..65535',
+      'agent.yaml:9 mappings[0].remotePort: must be an integer 0..65535 or a range such as 2456-2458',
     ],
     [agentYaml().replace('    remotePort: 8080\n', ''), 'agent.yaml:8 mappings[0].remotePort: required'],
     [
@@ -198,7 +199,7 @@ test('wrong types, missing keys and out-of-range values', (t) => {
       agentYaml('log: { level: loud }'),
       'agent.yaml:11 log.level: must be one of trace, debug, info, warn, error, fatal',
     ],
-    [agentYaml('    protocol: sctp'), 'agent.yaml:11 mappings[0].protocol: must be tcp or udp'],
+    [agentYaml('    protocol: sctp'), 'agent.yaml:11 mappings[0].protocol: must be tcp, udp or tcp+udp'],
     [
       agentYaml().replace('name: web', 'name: Web_1'),
       'agent.yaml:8 mappings[0].name: must be 1-32 characters of a-z, 0-9 and -',
