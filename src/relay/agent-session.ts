@@ -55,6 +55,12 @@ interface RttSource {
   on?(event: 'rtt', listener: (srtt: number, sample?: number) => void): unknown;
 }
 
+/**
+ * A new UDP flow's datagrams take the TCP lane (behind its flow.open) for at most this long, in ms,
+ * unless the agent answered on the flow before; then the UDP path, if up (docs/protocol.md, "Flows").
+ */
+export const NEW_FLOW_LANE_MS = 1000;
+
 /** Idle timeout of a TCP visitor connection when the agent's mapping gives none, in ms (1 hour). */
 export const DEFAULT_TCP_IDLE_MS = 60 * 60 * 1000;
 
@@ -355,7 +361,8 @@ export class AgentSession implements MappingServer {
     };
     this.flows.set(flowId, flow);
     // The open goes on the command lane, the datagrams on the best-effort one: they may arrive in either
-    // order, and the agent holds datagrams of a flow it does not know yet for a moment (docs/protocol.md).
+    // order (the lane is behind the open, the UDP path may not be), and the agent holds datagrams of a
+    // flow it does not know yet for a moment (docs/protocol.md).
     sendOneWay(this.endpoint, flowOpen, { flowId, mapping: mapping.name, visitor: { address, port } });
     this.log.debug({ mapping: mapping.name, flowId, visitor: `${address}:${port}` }, 'flow opened');
     return flow;
@@ -367,8 +374,12 @@ export class AgentSession implements MappingServer {
     flow.bytesUp += data.length;
     flow.mapping.traffic.packetsUp++;
     flow.mapping.traffic.bytesUp += data.length;
+    // A new flow's datagrams ride the link's lane, in order right behind its flow.open, until the agent
+    // answered on it (it has the flow open) or NEW_FLOW_LANE_MS passed; then the UDP path may take them.
+    // Over UDP they could beat the open and overflow the agent's small pending queue in a burst.
+    const known = flow.packetsDown > 0 || flow.lastAt - flow.openedAt >= NEW_FLOW_LANE_MS;
     if (data.length > MAX_FRAME_PAYLOAD) this.dropOf(flow, 'tooLarge');
-    else if (!this.mux.sendDatagram(flow.flowId, data)) this.dropOf(flow, 'noLink');
+    else if (!this.mux.sendDatagram(flow.flowId, data, known ? 'any' : 'lane')) this.dropOf(flow, 'noLink');
   }
 
   closeFlow(flowId: number): void {

@@ -137,16 +137,17 @@ export class Session extends EventEmitter {
   }
 
   /**
-   * Sends a datagram now: on the link's datagram path when it carries it (UDP, up, small enough), else on
-   * the link's datagram lane if the link is attached and not congested; otherwise drops and counts it.
+   * Sends a datagram now: on the link's datagram path when `route` allows it and the path carries it
+   * (UDP, up, small enough), else on the link's datagram lane if the link is attached and not congested;
+   * otherwise drops and counts it.
    */
-  sendDatagram(frame: DatagramFrame): boolean {
+  sendDatagram(frame: DatagramFrame, route: 'any' | 'lane' = 'any'): boolean {
     if (frame.type !== FrameType.DATAGRAM) {
       throw new XnatError('XNAT_ERR_INTERNAL', {
         detail: `sendDatagram with frame type ${String(frame.type)}`,
       });
     }
-    if (!this.closing && this.datagramPath?.trySend(frame.flowId, frame.data)) {
+    if (route === 'any' && !this.closing && this.datagramPath?.trySend(frame.flowId, frame.data)) {
       this.counts.datagramsOnPath++;
       return true;
     }

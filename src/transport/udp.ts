@@ -5,11 +5,11 @@ import { isIPv6 } from 'node:net';
 import { XnatError } from '../errors.ts';
 
 /**
- * Kernel buffer asked for each way, in bytes (1 MiB): a burst of a few thousand game datagrams waits in
- * the kernel while the event loop is busy instead of being dropped. Linux caps it at net.core.rmem_max /
- * wmem_max (often 208 KiB) without an error; raise those sysctls on a busy relay.
+ * Kernel buffer asked for each way, in bytes (4 MiB): a few thousand game datagrams (about a second of
+ * 50 players) wait in the kernel while the event loop is busy instead of being dropped. Linux caps it at
+ * net.core.rmem_max / wmem_max (often 208 KiB) without an error; raise those sysctls on a busy relay.
  */
-export const UDP_SOCKET_BUFFER_BYTES = 1024 * 1024;
+export const UDP_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface UdpSocket {
   /** The bound local port and address. */

@@ -72,10 +72,13 @@ test('datagrams take the UDP path; replayed and bad-tag datagrams are dropped an
 
   await waitFor(async () => (await agentPath(agentAdmin))?.path === 'udp', WAIT_MS, 'agent path udp');
   await waitFor(async () => (await relayPath(relayAdmin))?.path === 'udp', WAIT_MS, 'relay path udp');
+  // The flow's first datagram rides the TCP lane behind its flow.open; once the agent answered, UDP.
+  t.is(await askOnce(v, port, 'first'), 'echo:first');
+  t.is((await relayPath(relayAdmin))!.sent, 0, 'the first datagram of a flow took the lane');
   t.is(await askOnce(v, port, 'over-udp'), 'echo:over-udp');
   const up = (await relayPath(relayAdmin))!;
-  t.true(up.received >= 1, 'the echo reply came to the relay over UDP');
-  t.true(up.sent >= 1, 'the visitor datagram went to the agent over UDP');
+  t.true(up.received >= 2, 'the echo replies came to the relay over UDP');
+  t.true(up.sent >= 1, 'the later visitor datagram went to the agent over UDP');
   t.is(up.peer, `127.0.0.1:${proxies.udp.upstreamPort}`);
 
   // Replay every datagram the agent sent so far: none is delivered twice, each is counted.
