@@ -1,5 +1,6 @@
 // The session's choice of way for datagrams: the current link's datagram path (the UDP path) when it
-// takes the datagram, else the link's lane; the path belongs to one link and is closed when it goes.
+// takes the datagram and the caller allows it, else the link's lane; the path belongs to one link and
+// is closed when it goes.
 import test from 'ava';
 import { FrameType, type Frame } from '../../src/wire/frame.ts';
 import type { DatagramPath } from '../../src/session/index.ts';
@@ -37,13 +38,14 @@ test('datagrams take the path while it takes them, the lane otherwise; the path 
 
   t.true(agent.sendDatagram({ type: FrameType.DATAGRAM, flowId: 1, data: Buffer.from('small') }));
   t.true(agent.sendDatagram({ type: FrameType.DATAGRAM, flowId: 1, data: Buffer.from('too large for it') }));
+  t.true(agent.sendDatagram({ type: FrameType.DATAGRAM, flowId: 1, data: Buffer.from('lane') }, 'lane'));
   path.up = false;
   t.true(agent.sendDatagram({ type: FrameType.DATAGRAM, flowId: 1, data: Buffer.from('down') }));
-  await waitFor(() => lane.length === 2, 'lane datagrams');
+  await waitFor(() => lane.length === 3, 'lane datagrams');
   t.deepEqual(path.sent, ['1:small']);
   t.deepEqual(
     lane.map((f) => (f.type === FrameType.DATAGRAM ? f.data.toString() : '?')),
-    ['too large for it', 'down'],
+    ['too large for it', 'lane', 'down'],
   );
   t.is(agent.stats.datagramsOnPath, 1);
 
@@ -60,7 +62,7 @@ test('datagrams take the path while it takes them, the lane otherwise; the path 
   await waitFor(() => agent.state === 'attached', 'resumed');
   path.up = true;
   t.true(agent.sendDatagram({ type: FrameType.DATAGRAM, flowId: 1, data: Buffer.from('new') }));
-  await waitFor(() => lane.length === 3, 'on the lane of the new link');
+  await waitFor(() => lane.length === 4, 'on the lane of the new link');
   t.deepEqual(path.sent, ['1:small'], 'the old path is not used on the new link');
 });
 
