@@ -214,6 +214,46 @@ export function buildMetricsRegistry(status: () => Status): Registry {
         }
     },
   );
+  // The UDP path (docs/protocol.md, "UDP path"): which way datagrams take, and its drops by cause.
+  gauge(
+    'xnat_udp_path_sessions',
+    'Sessions by the way their datagrams take now (path: udp, tcp-lane, probing), by agent.',
+    ['agent', 'path'],
+    (g) => {
+      for (const s of sessions()) if (s.datagramPath) g.inc({ agent: s.agent, path: s.datagramPath.path }, 1);
+    },
+  );
+  counter(
+    'xnat_udp_path_datagrams_total',
+    'Datagrams sent and received on the UDP path (not the tcp lane) per agent.',
+    ['agent', 'direction'],
+    (c) => {
+      for (const s of sessions()) {
+        if (!s.datagramPath) continue;
+        c.inc({ agent: s.agent, direction: 'sent' }, s.datagramPath.sent);
+        c.inc({ agent: s.agent, direction: 'received' }, s.datagramPath.received);
+      }
+    },
+  );
+  counter(
+    'xnat_udp_path_drops_total',
+    'UDP path datagrams dropped by cause (replayed, bad_tag, malformed; relay: unknown_index, and malformed with agent empty).',
+    ['agent', 'cause'],
+    (c) => {
+      for (const s of sessions()) {
+        const p = s.datagramPath;
+        if (!p) continue;
+        c.inc({ agent: s.agent, cause: 'replayed' }, p.replayed);
+        c.inc({ agent: s.agent, cause: 'bad_tag' }, p.badTag);
+        c.inc({ agent: s.agent, cause: 'malformed' }, p.malformed);
+      }
+      const u = snap.role === 'relay' ? snap.udpPath : undefined;
+      if (u) {
+        c.inc({ agent: '', cause: 'unknown_index' }, u.unknownIndex);
+        c.inc({ agent: '', cause: 'malformed' }, u.malformed);
+      }
+    },
+  );
   return registry;
 }
 

@@ -19,7 +19,10 @@ import {
   relayShutdown,
   mappingRevoked,
   sendOneWay,
+  udpOffer,
 } from '../protocol/index.ts';
+import { AgentUdpPaths } from './udp-path-client.ts';
+import { tcpLaneOnly } from '../link/udp-path-history.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
 import type { AgentProfile, RelayEntry, MappingProfile, UdpMapping } from '../config/index.ts';
@@ -86,6 +89,8 @@ export class RelayConnection {
   private mux: Mux | undefined;
   private endpoint: CommandEndpoint | undefined;
   private flows: AgentFlows | undefined;
+  /** The UDP path to this relay (one socket, one path per link); absent with tuning.udpPath off. */
+  private readonly udp: AgentUdpPaths | undefined;
   private lastError: { code: string; message: string } | undefined;
   private sessionSince = 0;
   private attachments = 0;
@@ -142,6 +147,13 @@ export class RelayConnection {
       clock,
       logger: this.log,
     });
+    if (tuning.udpPath !== 'off') {
+      this.udp = new AgentUdpPaths(relay.address, {
+        clock,
+        logger: this.log,
+        keepaliveMs: tuning.udpPathKeepaliveMs,
+      });
+    }
     this.client.on('session', (s: Session) => this.onSession(s));
     this.client.on('link-error', (err: unknown, info?: LinkErrorInfo) => {
       const e = toXnatError(err);
@@ -185,6 +197,7 @@ export class RelayConnection {
     this.mappings.close();
     this.session?.close();
     this.client.close();
+    this.udp?.close();
   }
 
   status(): RelayEntryStatus {
@@ -206,6 +219,7 @@ export class RelayConnection {
       ...rttFields(this.sessionHistory),
       ...this.flows?.sessionStatus(),
       ...(this.endpoint ? { commands: commandCountersStatus(this.endpoint.snapshot().commands) } : {}),
+      datagramPath: this.udp ? this.udp.status(s) : tcpLaneOnly(),
     };
     return {
       address: this.address,
@@ -297,6 +311,7 @@ export class RelayConnection {
       targets: () => this.targets,
       commands: () => this.endpoint?.snapshot(),
     });
+    handleOneWay(registry, udpOffer, (req) => this.udp?.offered(session, req.link, req.index));
     handleOneWay(registry, relayShutdown, (req) => {
       // The relay says when it expects to be back: redialing earlier would only be refused.
       this.client.holdOff(req.reconnectAfterMs);

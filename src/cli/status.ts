@@ -28,9 +28,19 @@ export function renderAgentStats(name: string, r: StatsQueryReply): string {
 /** Renders a snapshot as a few human lines. */
 export function renderStatus(s: Status): string {
   const lines: string[] = [];
+  // Which way datagrams take (udp, tcp-lane, probing) and the UDP path's counters.
+  const datagramPath = (x: SessionStatus) => {
+    const p = x.datagramPath;
+    if (!p) return '';
+    return (
+      ` datagrams=${p.path} udp-sent=${p.sent} udp-received=${p.received} replayed=${p.replayed} ` +
+      `bad-tag=${p.badTag} fallbacks=${p.fallbacks}${p.peer ? ` udp-peer=${p.peer}` : ''}`
+    );
+  };
   const session = (x: SessionStatus) =>
     `  session ${x.id.slice(0, 12)} agent=${x.agent} state=${x.state} rtt=${x.rttMs === undefined ? '-' : `${x.rttMs.toFixed(1)}ms`} ` +
-    `resumes=${x.resumes} sent=${formatBytes(x.bytesSent)} received=${formatBytes(x.bytesReceived)} streams=${x.streams.length}`;
+    `resumes=${x.resumes} sent=${formatBytes(x.bytesSent)} received=${formatBytes(x.bytesReceived)} streams=${x.streams.length}` +
+    datagramPath(x);
   if (s.role === 'relay') {
     lines.push(
       `relay ${s.version} control=${s.control ? `${s.control.address}:${s.control.port}` : '-'} sessions=${s.sessions.length}`,

@@ -134,6 +134,8 @@ function toTuning(raw: RawRelayProfile['tuning'], issues: ProfileIssue[]): Tunin
     maxFlows: raw.maxFlows,
     maxFlowsPerMapping: raw.maxFlowsPerMapping,
     maxFlowsPerSource: raw.maxFlowsPerSource,
+    udpPath: raw.udpPath,
+    udpPathKeepaliveMs: raw.udpPathKeepalive,
   };
 }
 
@@ -200,15 +202,18 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
   );
   const listens = [{ path: ['relay', 'listen'], at: raw.relay.listen }, ...listensOf(raw)];
   listenClashes(listens, issues);
-  // A mapping listener on publicHost must not land on one of the relay's own TCP ports.
+  // A mapping listener on publicHost must not land on one of the relay's own TCP ports, nor a UDP
+  // mapping on the control port's number while the UDP path listens there.
   const pub = raw.relay.publicHost;
+  const udpPathOn = raw.tuning.udpPath !== 'off';
   raw.agents.forEach((agent, i) => {
     // An entry is one range, or two for tcp+udp; paths name the entry as written.
     agent.allow.forEach((entry, j) => {
       for (const r of entry)
         for (const l of listens) {
           const overlaps = l.at.host === pub || isWildcardHost(pub) || isWildcardHost(l.at.host);
-          if (r.protocol === 'tcp' && overlaps && l.at.port >= r.from && l.at.port <= r.to)
+          const mine = r.protocol === 'tcp' || (udpPathOn && l === listens[0] && l.at.port !== 0);
+          if (mine && overlaps && l.at.port >= r.from && l.at.port <= r.to)
             issues.push({
               path: ['agents', i, 'allow', j],
               message: `covers ${formatPath(l.path)} ${formatHostPort(l.at)}`,

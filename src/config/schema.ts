@@ -48,6 +48,10 @@ const tuningShape = {
   maxFlows: int(1, 65_536).default(4096),
   maxFlowsPerMapping: int(1, 1_048_576).default(4096),
   maxFlowsPerSource: int(1, 65_536).default(64),
+  // The UDP path for datagrams (docs/protocol.md, "UDP path"): auto = use it when probes get through.
+  udpPath: z.enum(['auto', 'off'], { error: typeError('auto or off') }).default('auto'),
+  // Agent: keepalive of the UDP path (and its re-probe while on the TCP lane); 15 s keeps home NATs open.
+  udpPathKeepalive: duration(SECOND_MS, 5 * MINUTE_MS).default(15 * SECOND_MS),
   // The implementation of the suite's AEAD; the suite itself is the agent's tuning.cipher.
   cipherBackend: z
     .enum(['auto', 'node', 'noble'], { error: typeError('one of auto, node, noble') })

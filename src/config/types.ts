@@ -41,6 +41,10 @@ export interface Tuning {
   readonly maxFlowsPerMapping: number;
   /** Relay: UDP flows one visitor address holds per mapping; beyond it its own oldest goes; default 64. */
   readonly maxFlowsPerSource: number;
+  /** The UDP path for datagrams: `auto` (used when probes get through) or `off` (TCP lane only). */
+  readonly udpPath: 'auto' | 'off';
+  /** Agent: UDP path keepalive and re-probe interval in ms; default 15 000, 1 s..5 min. */
+  readonly udpPathKeepaliveMs: number;
 }
 
 /** The agent's tuning: the shared block plus the suite it proposes. */

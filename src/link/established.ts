@@ -26,6 +26,7 @@ import {
 import { RekeySchedule } from './rekey.ts';
 import { RecordSealer } from './sealer.ts';
 import type { CipherSuite } from './suites.ts';
+import type { UdpPathKeys } from './udp-keys.ts';
 
 /** The REKEY frame, sealed alone in its record (it is the last frame of its record by rule). */
 const REKEY_FRAME: readonly Buffer[] = encodeFrame({ type: FrameType.REKEY });
@@ -49,6 +50,8 @@ export class Link extends EventEmitter {
   readonly suite: CipherSuite;
   readonly remoteStaticKey: Buffer;
   readonly handshakeHash: Buffer;
+  /** Keys of this link's UDP path (udp-path.ts), from the same handshake by a separate derivation. */
+  readonly udpKeys: UdpPathKeys | undefined;
   readonly stats: LinkStats = { bytesIn: 0, bytesOut: 0, recordsIn: 0, recordsOut: 0, rekeys: 0 };
   /** The peer's CLOSE frame, once received. */
   remoteClose: CloseBody | undefined;
@@ -78,6 +81,7 @@ export class Link extends EventEmitter {
     this.recv = init.recv;
     this.remoteStaticKey = init.remoteStaticKey;
     this.handshakeHash = init.handshakeHash;
+    this.udpKeys = init.udpKeys;
     this.clock = o.clock ?? realClock;
     this.log = (o.logger ?? silentLogger()).child({ link: init.role });
     this.sealer = new RecordSealer(this.socket, this.send, this.stats);

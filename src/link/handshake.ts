@@ -21,6 +21,7 @@ import {
   encodePreface,
   prefaceSuite,
 } from './wire.ts';
+import { deriveUdpPathKeys } from './udp-keys.ts';
 
 /**
  * The psk of an agent configured without one: 32 zero bytes, as WireGuard does. The handshake shape
@@ -232,6 +233,7 @@ export async function runInitiator(
     suite,
     send,
     recv,
+    udpKeys: deriveUdpPathKeys(hs, true, SUITES[suite].cipher, options.cipherBackend),
     remoteStaticKey: Buffer.from(params.remoteStaticKey),
     handshakeHash: hs.getHandshakeHash(),
     leftover: reader.release(),
@@ -348,6 +350,7 @@ export async function runResponder(
     suite,
     send,
     recv,
+    udpKeys: deriveUdpPathKeys(hs, false, SUITES[suite].cipher, options.cipherBackend),
     remoteStaticKey: agentKey,
     handshakeHash: hs.getHandshakeHash(),
     leftover: reader.release(),

@@ -5,6 +5,7 @@ import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../observe/log.ts';
 import type { AeadBackendName } from '../crypto/aead.ts';
 import type { CipherChoice, CipherSuite, SuiteProposal } from './suites.ts';
+import type { UdpPathKeys } from './udp-keys.ts';
 /** Default interval between keepalive PINGs, in milliseconds. */
 export const KEEPALIVE_INTERVAL_MS = 1000;
 /**
@@ -83,6 +84,8 @@ export interface LinkInit {
   readonly recv: RecordCipher;
   readonly remoteStaticKey: Buffer;
   readonly handshakeHash: Buffer;
+  /** Keys of this link's UDP path (udp-keys.ts), derived apart from the record keys. */
+  readonly udpKeys?: UdpPathKeys;
   /** Bytes already read from the socket past the handshake (records not yet processed). */
   readonly leftover: Buffer[];
   /** The plaintext of a record the handshake already decrypted (the key confirmation), processed first. */

@@ -14,13 +14,21 @@ export interface MuxTransport extends EventEmitter {
    * accepted; false means the transport's buffer is over its cap and the producer should stop until 'drain'.
    */
   sendReliable(frame: Frame): boolean;
-  /** Best effort: false when the datagram was dropped (no link, congested). Never replayed. */
-  sendDatagram(frame: DatagramFrame): boolean;
+  /**
+   * Best effort: false when the datagram was dropped (no link, congested). Never replayed. `route`
+   * 'lane' keeps it on the link's own datagram lane, in order behind the reliable frames already sent
+   * (a new flow's first datagrams behind its flow.open); 'any' (default) lets the session pick a faster
+   * datagram path when the link has one (the UDP path).
+   */
+  sendDatagram(frame: DatagramFrame, route?: DatagramRoute): boolean;
   /** False while the transport's buffer is over its cap (backpressure); 'drain' follows. */
   readonly writable: boolean;
   /** Optional link figures; `rttMs` (milliseconds) lets the mux grow receive windows on long paths. */
   readonly stats?: { readonly rttMs?: number };
 }
+
+/** Which way a datagram may take: any (the session picks: UDP path or lane) or the link's lane only. */
+export type DatagramRoute = 'any' | 'lane';
 
 /** Stream ids: relay-opened streams are odd, agent-opened even, so both sides allocate without talking. */
 export type MuxRole = 'relay' | 'agent';

@@ -17,6 +17,7 @@ import { RecordFill } from './record-fill.ts';
 import { RoundRobin } from './round-robin.ts';
 import { CapLog } from '../observe/cap-log.ts';
 import {
+  type DatagramRoute,
   MAX_STREAMS,
   MAX_STREAM_ID,
   type MuxRole,
@@ -28,7 +29,7 @@ import {
 } from './mux-transport.ts';
 
 export { MuxStream, type MuxStreamStats } from './mux-stream.ts';
-export type { MuxRole, MuxTransport } from './mux-transport.ts';
+export type { DatagramRoute, MuxRole, MuxTransport } from './mux-transport.ts';
 
 /** Mux settings; sizes in bytes. */
 export interface MuxOptions {
@@ -190,8 +191,11 @@ export class Mux extends EventEmitter {
     return stream;
   }
 
-  /** Sends one datagram of flow `flowId` on the best-effort lane; false when it was dropped (counted). */
-  sendDatagram(flowId: number, data: Buffer): boolean {
+  /**
+   * Sends one datagram of flow `flowId` best effort (`route`: see MuxTransport.sendDatagram); false when
+   * it was dropped (counted).
+   */
+  sendDatagram(flowId: number, data: Buffer, route: DatagramRoute = 'any'): boolean {
     if (!Number.isInteger(flowId) || flowId < 0 || flowId > MAX_STREAM_ID) {
       throw new XnatError('XNAT_ERR_INTERNAL', { detail: 'flowId is not a u32' });
     }
@@ -200,7 +204,7 @@ export class Mux extends EventEmitter {
       return false;
     }
     const frame: Frame = { type: FrameType.DATAGRAM, flowId, data };
-    const sent = this.transport.sendDatagram(frame);
+    const sent = this.transport.sendDatagram(frame, route);
     if (sent) this.fill.sent(encodedLength(frame));
     if (sent) this.counters.datagramsSent++;
     else this.counters.datagramsDropped++;

@@ -99,6 +99,34 @@ export interface FlowStatus {
   readonly idleMs: number;
 }
 
+/**
+ * Which way a session's datagrams take and the UDP path's counters, summed over the session's links
+ * (docs/protocol.md, "UDP path"). `path`: 'udp' (sealed datagrams over UDP), 'tcp-lane' (the link's
+ * datagram lane: no UDP path, UDP blocked, or turned off), 'probing' (a new link's path not yet confirmed;
+ * datagrams take the TCP lane meanwhile). Datagrams over UDP_PATH_MAX_PAYLOAD_BYTES always take the lane.
+ */
+export interface DatagramPathStatus {
+  readonly path: 'udp' | 'tcp-lane' | 'probing';
+  /** DATA datagrams sent and received on the UDP path. */
+  readonly sent: number;
+  readonly received: number;
+  /** Dropped: replayed or too far behind the replay window. */
+  readonly replayed: number;
+  /** Dropped: the tag did not verify. */
+  readonly badTag: number;
+  /** Dropped: authenticated but malformed, or not for this path. */
+  readonly malformed: number;
+  /** Probes, keepalives and probe replies sent. */
+  readonly probes: number;
+  /** Switches to the TCP lane after unanswered probes, and back to UDP after a re-probe. */
+  readonly fallbacks: number;
+  readonly recoveries: number;
+  /** Relay side: the agent's address or port changed under an authenticated datagram. */
+  readonly roams: number;
+  /** Relay side: where the agent's UDP datagrams come from now (host:port). */
+  readonly peer?: string;
+}
+
 export interface SessionStatus {
   /** Session id, hex (not secret: it is useless without the resume secret). */
   readonly id: string;
@@ -138,6 +166,8 @@ export interface SessionStatus {
   readonly resumeHistogram?: HistogramSnapshot;
   /** Per command name on this session's command endpoint (xnat's and the application's). */
   readonly commands?: Record<string, CommandCountersStatus>;
+  /** Which way datagrams take now (UDP path or TCP lane) and the UDP path's counters. */
+  readonly datagramPath?: DatagramPathStatus;
 }
 
 /** One command's counters on one session (see src/command/stats.ts); latencies in ms. */
@@ -269,6 +299,8 @@ export interface RelayStatus {
   readonly version: string;
   readonly startedAt: number;
   readonly control: { readonly address: string; readonly port: number } | undefined;
+  /** The UDP path's socket (absent when off or not bound) and datagrams that matched no path, by cause. */
+  readonly udpPath?: { readonly port: number; readonly malformed: number; readonly unknownIndex: number };
   /** Handshake admission on the control port (absent from producers that have none, such as tests). */
   readonly handshakes?: HandshakeStatus;
   readonly sessions: readonly SessionStatus[];

@@ -264,6 +264,19 @@ export const flowClose = spec({
   doc: 'The sender dropped a UDP flow (idle timeout, eviction at a cap); the receiver forgets it (the agent closes its LAN socket).',
 });
 
+export const udpOffer = spec({
+  name: 'udp.offer',
+  kind: 'oneway',
+  direction: 'relay->agent',
+  request: z.object({
+    /** The link it is for: hex of the first 8 bytes of that link's handshake hash. */
+    link: z.string().regex(/^[0-9a-f]{16}$/),
+    /** The relay's receiver index of that link's UDP path. */
+    index: z.number().int().min(1).max(0xffffffff),
+  }),
+  doc: "The relay's UDP path for one link is open at its control port: seal datagrams to this receiver index (docs/protocol.md, UDP path). Ignored when it names another link.",
+});
+
 /** A relay or agent status snapshot (src/observe/status.ts); checked loosely, it is for display. */
 export const statusSnapshotSchema = z.looseObject({ role: z.enum(['relay', 'agent']), version: z.string() });
 
@@ -328,6 +341,7 @@ export const COMMANDS = {
   [relayShutdown.name]: relayShutdown,
   [flowOpen.name]: flowOpen,
   [flowClose.name]: flowClose,
+  [udpOffer.name]: udpOffer,
   [adminStatus.name]: adminStatus,
   [adminSubscribe.name]: adminSubscribe,
   [adminSnapshot.name]: adminSnapshot,

@@ -18,9 +18,20 @@ import {
 import { LinkHistory, rttFields, takeRttSamples, type RttSource } from '../observe/link-history.ts';
 import { mappingEntryStatus } from './mapping-status.ts';
 import { joinSocketToStream } from '../forward/tcp-pipe.ts';
-import { encodeOpenMeta, flowClose, flowOpen, mappingRevoked, sendOneWay } from '../protocol/index.ts';
+import {
+  encodeOpenMeta,
+  flowClose,
+  flowOpen,
+  mappingRevoked,
+  sendOneWay,
+  udpOffer,
+} from '../protocol/index.ts';
 import { XnatError, type ErrorCode } from '../errors.ts';
 import { isAllowed } from '../util/ports.ts';
+import { UdpPath } from '../link/udp-path.ts';
+import { UdpPathHistory } from '../link/udp-path-history.ts';
+import type { UdpPathTable } from '../link/udp-path-table.ts';
+import type { UdpSocket } from '../transport/udp.ts';
 import type { Clock } from '../util/clock.ts';
 import { keyFingerprint } from '../crypto/keys.ts';
 import type { ClaimRequest, MappingEntry, MappingServer, MappingTable } from './mapping-table.ts';
@@ -41,6 +52,12 @@ interface LiveStream {
   readonly visitor: string;
   readonly openedAt: number;
 }
+
+/**
+ * A new UDP flow's datagrams take the TCP lane (behind its flow.open) for at most this long, in ms,
+ * unless the agent answered on the flow before; then the UDP path, if up (docs/protocol.md, "Flows").
+ */
+export const NEW_FLOW_LANE_MS = 1000;
 
 /** Idle timeout of a TCP visitor connection when the agent's mapping gives none, in ms (1 hour). */
 export const DEFAULT_TCP_IDLE_MS = 60 * 60 * 1000;
@@ -65,6 +82,8 @@ export interface AgentSessionDeps {
   readonly onEvent: EventSink;
   /** An embedder's commands, looked up by name after xnat's own. */
   readonly appCommands?: (name: string) => CommandDef | undefined;
+  /** The relay's UDP path socket and table; absent when the UDP path is off or unavailable. */
+  readonly udpPaths?: { readonly table: UdpPathTable; readonly socket: UdpSocket };
 }
 
 export class AgentSession implements MappingServer {
@@ -89,6 +108,8 @@ export class AgentSession implements MappingServer {
   private nextFlowId = 1;
   /** UDP drops this session saw, by cause (its mappings count theirs too). */
   private readonly flowDrops = emptyDrops();
+  /** The UDP paths of this session's links, for status. */
+  private readonly udpHistory = new UdpPathHistory();
 
   constructor(
     readonly session: Session,
@@ -116,6 +137,7 @@ export class AgentSession implements MappingServer {
     this.refusedLog = new CapLog(this.log, deps.clock, 'visitors refused');
     this.attachments = session.state === 'attached' ? 1 : 0;
     if (this.attachments === 1) this.watchLink(session.link);
+    if (this.attachments === 1) this.offerUdpPath();
     this.log.info({ agentKey: keyFingerprint(session.agentKey) }, 'session established');
     const peer = { agent: agent.name, session: session.id.toString('hex') };
     if (this.attachments === 1) deps.onEvent('session.attached', { ...peer, resumes: 0 });
@@ -128,6 +150,7 @@ export class AgentSession implements MappingServer {
         this.log.info({ resumes }, 'session resumed');
         deps.onEvent('session.resumed', { ...peer, resumes });
       }
+      this.offerUdpPath();
     });
     session.on('detached', (err?: { code?: string }) => {
       this.history.detached(err?.code);
@@ -304,6 +327,46 @@ export class AgentSession implements MappingServer {
     });
   }
 
+  /**
+   * A UDP path for the link just attached, under a fresh receiver index, offered to the agent on the
+   * command lane (bound to the link by its handshake hash, so a replay on a later link is ignored). The
+   * session closes the path with its link; nothing goes over UDP before the agent's first probe.
+   */
+  private offerUdpPath(): void {
+    const udp = this.deps.udpPaths;
+    const link = this.session.link;
+    if (!udp || !link?.udpKeys) return;
+    const keys = link.udpKeys;
+    const path = udp.table.add(
+      (index) =>
+        new UdpPath({
+          role: 'relay',
+          keys,
+          localIndex: index,
+          clock: this.deps.clock,
+          logger: this.log,
+          transmit: (bytes, to) => {
+            if (to) udp.socket.send(bytes, to.port, to.address);
+          },
+          onDatagram: (flowId, data) => this.session.deliverDatagram(flowId, data),
+          onClose: () => {
+            udp.table.remove(path!.localIndex, path!);
+            this.udpHistory.ended(path!);
+          },
+        }),
+    );
+    if (!path || !this.session.useDatagramPath(link, path)) return;
+    this.udpHistory.use(path);
+    try {
+      sendOneWay(this.endpoint, udpOffer, {
+        link: link.handshakeHash.subarray(0, 8).toString('hex'),
+        index: path.localIndex,
+      });
+    } catch {
+      // The command lane closed under us: the session is ending and closes the path.
+    }
+  }
+
   openFlow(mapping: UdpEntry, key: string, address: string, port: number): RelayFlow | undefined {
     if (this.session.state === 'closed') return undefined;
     const flowId = this.nextFlowId;
@@ -326,7 +389,8 @@ export class AgentSession implements MappingServer {
     };
     this.flows.set(flowId, flow);
     // The open goes on the command lane, the datagrams on the best-effort one: they may arrive in either
-    // order, and the agent holds datagrams of a flow it does not know yet for a moment (docs/protocol.md).
+    // order (the lane is behind the open, the UDP path may not be), and the agent holds datagrams of a
+    // flow it does not know yet for a moment (docs/protocol.md).
     sendOneWay(this.endpoint, flowOpen, { flowId, mapping: mapping.name, visitor: { address, port } });
     this.log.debug({ mapping: mapping.name, flowId, visitor: `${address}:${port}` }, 'flow opened');
     this.deps.onEvent('flow.opened', { mapping: mapping.name, flow: flowId, visitor: `${address}:${port}` });
@@ -339,8 +403,12 @@ export class AgentSession implements MappingServer {
     flow.bytesUp += data.length;
     flow.mapping.traffic.packetsUp++;
     flow.mapping.traffic.bytesUp += data.length;
+    // A new flow's datagrams ride the link's lane, in order right behind its flow.open, until the agent
+    // answered on it (it has the flow open) or NEW_FLOW_LANE_MS passed; then the UDP path may take them.
+    // Over UDP they could beat the open and overflow the agent's small pending queue in a burst.
+    const known = flow.packetsDown > 0 || flow.lastAt - flow.openedAt >= NEW_FLOW_LANE_MS;
     if (data.length > MAX_FRAME_PAYLOAD) this.dropOf(flow, 'tooLarge');
-    else if (!this.mux.sendDatagram(flow.flowId, data)) this.dropOf(flow, 'noLink');
+    else if (!this.mux.sendDatagram(flow.flowId, data, known ? 'any' : 'lane')) this.dropOf(flow, 'noLink');
   }
 
   closeFlow(flowId: number): void {
@@ -442,6 +510,7 @@ export class AgentSession implements MappingServer {
       visitorsRefused: { ...this.refused },
       repliesDropped: this.mux.stats.repliesDropped + this.endpoint.snapshot().refusalsDropped,
       commands: commandCountersStatus(this.endpoint.snapshot().commands),
+      datagramPath: this.udpHistory.status(),
     };
   }
 

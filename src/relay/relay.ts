@@ -4,6 +4,8 @@ import type { Socket } from 'node:net';
 import { LinkAcceptor } from '../link/link.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
 import { listenTcp, type TcpListener } from '../transport/tcp.ts';
+import { bindUdp, type UdpSocket } from '../transport/udp.ts';
+import { UdpPathTable } from '../link/udp-path-table.ts';
 import { SessionServer, type Session } from '../session/index.ts';
 import { changedKeys, type AgentEntry, type RelayProfile } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
@@ -59,6 +61,9 @@ export class Relay {
   private acceptor: LinkAcceptor | undefined;
   private server: SessionServer | undefined;
   private control: TcpListener | undefined;
+  /** The UDP path's socket, on the control port's number, and its paths by receiver index. */
+  private udpSocket: UdpSocket | undefined;
+  private readonly udpTable = new UdpPathTable();
   private closing = false;
   private readonly hooks: RelayHooks;
   /** Failed link handshakes by error code, for status and metrics. */
@@ -116,6 +121,26 @@ export class Relay {
       },
       'listening',
     );
+    if (tuning.udpPath !== 'off') await this.listenUdpPath(relay.listen.host, listener.port);
+  }
+
+  /**
+   * The UDP path listens on the control port's number, so an agent needs no second address. Without it
+   * (the port is taken for UDP, say) datagrams take the TCP lane: a warning, never a failure to start.
+   */
+  private async listenUdpPath(host: string, port: number): Promise<void> {
+    try {
+      this.udpSocket = await bindUdp({ host, port }, (data, address, p) =>
+        this.udpTable.dispatch(data, { address, port: p }),
+      );
+      this.log.info(
+        { what: 'udp-path', address: this.udpSocket.address, port: this.udpSocket.port },
+        'listening',
+      );
+    } catch (err) {
+      const e = toXnatError(err);
+      this.log.warn({ code: e.code, detail: e.detail }, 'udp path unavailable, datagrams take the tcp lane');
+    }
   }
 
   status(): RelayStatus {
@@ -127,6 +152,7 @@ export class Relay {
       version: VERSION,
       startedAt: this.startedAt,
       control: this.control ? { address: this.control.address, port: this.control.port } : undefined,
+      ...(this.udpSocket ? { udpPath: { port: this.udpSocket.port, ...this.udpTable.stats } } : {}),
       ...(this.acceptor
         ? { handshakes: { ...this.acceptor.stats(), failuresByCode: { ...this.handshakeFailures } } }
         : {}),
@@ -250,6 +276,8 @@ export class Relay {
       new Promise((r) => this.clock.setTimeout(() => r(undefined), SHUTDOWN_GRACE_MS)),
     ]);
     await this.control?.close();
+    this.udpTable.closeAll();
+    await this.udpSocket?.close();
     this.server?.close();
     await this.table.closeAll();
   }
@@ -285,6 +313,7 @@ export class Relay {
       clock: this.clock,
       onEvent: this.hooks.onEvent ?? noEvents,
       ...(this.hooks.appCommands ? { appCommands: this.hooks.appCommands } : {}),
+      ...(this.udpSocket ? { udpPaths: { table: this.udpTable, socket: this.udpSocket } } : {}),
     });
     this.sessions.add(ctx);
     session.on('closed', () => this.sessions.delete(ctx));

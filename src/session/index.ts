@@ -2,6 +2,7 @@
 // It re-exports only; the mechanisms live in the files named below.
 export {
   Session,
+  type DatagramPath,
   type SessionInit,
   type SessionRole,
   type SessionState,

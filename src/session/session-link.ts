@@ -5,6 +5,7 @@ import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import { encodeFrame } from '../wire/codec.ts';
 import type { Frame } from '../wire/frame.ts';
+import type { UdpPathKeys } from '../link/udp-keys.ts';
 
 /**
  * The part of src/link/link.ts's Link the session uses; the Link satisfies it structurally, and
@@ -29,6 +30,8 @@ export interface SessionLink extends EventEmitter {
   /** Smoothed round-trip time in ms, once measured. */
   readonly rttMs: number | undefined;
   readonly closed: boolean;
+  /** Keys of this link's UDP path, when the link has one (memory links in tests do not). */
+  readonly udpKeys?: UdpPathKeys;
 }
 
 /**

@@ -18,11 +18,16 @@ const QUICK_SECONDS = 1;
 const IMPAIRMENT: Impairment = { delayMs: 10, jitterMs: 1, loss: 0.01 };
 
 /**
- * How xnat carries the datagrams: each variant is one row group. The UDP path (issue 11 item 2) adds a
- * variant here once the agent can choose; today every datagram rides the TCP link's datagram lane.
+ * How xnat carries the datagrams: each variant is one row group. The UDP path (sealed datagrams over UDP,
+ * the default) is measured once the agent logs `udp path up`; the TCP lane with the agent's path off.
  */
-const XNAT_VARIANTS: ReadonlyArray<{ readonly label: string; readonly agentTuning: readonly string[] }> = [
-  { label: 'tcp lane', agentTuning: [] },
+const XNAT_VARIANTS: ReadonlyArray<{
+  readonly label: string;
+  readonly agentTuning: readonly string[];
+  readonly waitForUdpPath: boolean;
+}> = [
+  { label: 'udp path', agentTuning: [], waitForUdpPath: true },
+  { label: 'tcp lane', agentTuning: ['udpPath: off'], waitForUdpPath: false },
 ];
 
 interface GameResult {
@@ -127,6 +132,10 @@ async function measureOn(
               : {}),
           });
           try {
+            if (variant.waitForUdpPath) {
+              const agent = path.procs.find((p) => p.name === 'agent');
+              await agent?.waitForJson((o) => o.msg === 'udp path up', 30_000, '"udp path up"');
+            }
             const pids = [...path.relayPids(), ...path.agentPids()];
             const cpuBefore = cpuOf(pids);
             const started = performance.now();

@@ -86,6 +86,8 @@ test('a minimal relay profile gets every default', (t) => {
     maxFlows: 4096,
     maxFlowsPerMapping: 4096,
     maxFlowsPerSource: 64,
+    udpPath: 'auto',
+    udpPathKeepaliveMs: 15_000,
   });
   t.deepEqual(p.log, { level: 'info' });
 });

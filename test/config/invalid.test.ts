@@ -231,6 +231,11 @@ test('listen ports that clash, and allow ranges that cover the relay port', (t) 
   const cover = relayYaml(`  - { name: a, publicKey: "${KEY_B}", allow: ["6000-8000/tcp"] }`);
   const e2 = fails(t, () => parseRelayProfile(cover, 'r.yaml', {}), 'XNAT_ERR_CONFIG_INVALID');
   t.regex(e2.detail!, /^r\.yaml:4 agents\[0\]\.allow\[0\]: covers relay\.listen/);
+  // The UDP path listens on the control port's number: a udp range over it clashes, unless the path is off.
+  const udp = relayYaml(`  - { name: a, publicKey: "${KEY_B}", allow: ["7000/udp"] }`);
+  const e3 = fails(t, () => parseRelayProfile(udp, 'r.yaml', {}), 'XNAT_ERR_CONFIG_INVALID');
+  t.regex(e3.detail!, /^r\.yaml:4 agents\[0\]\.allow\[0\]: covers relay\.listen/);
+  t.notThrows(() => parseRelayProfile(`${udp}\ntuning: { udpPath: "off" }\n`, 'r.yaml', {}));
   // Port 0 (tests) never clashes.
   const zeros = `relay:\n  privateKey: "${KEY_A}"\n  listen: "127.0.0.1:0"\nmetrics: { listen: "127.0.0.1:0" }\n`;
   t.notThrows(() => parseRelayProfile(zeros, 'r.yaml', {}));
