@@ -206,6 +206,12 @@ export const ERRORS = {
     false,
     EXIT.PROTOCOL,
   ),
+  XNAT_ERR_LINK_VERSION: spec(
+    'The peer speaks another version of the link protocol.',
+    'Run the same xnat release on relay and agent; the detail names both versions.',
+    false,
+    EXIT.PROTOCOL,
+  ),
   XNAT_ERR_LINK_HANDSHAKE_TIMEOUT: spec(
     'The handshake did not finish before its deadline.',
     'Check the network path between agent and relay.',
@@ -325,7 +331,7 @@ export const ERRORS = {
   ),
   XNAT_ERR_MAPPING_BIND_FAILED: spec(
     'The relay could not listen on the public port.',
-    'Another program may hold the port, or it needs privileges; see the detail.',
+    'Another program holds the port (EADDRINUSE in the detail: find it with `ss -ltnup`), or it needs privileges (EACCES).',
     true,
     EXIT.NETWORK,
   ),
@@ -350,6 +356,18 @@ export const ERRORS = {
   XNAT_ERR_MAPPING_NO_AGENT: spec(
     'No agent session serves this mapping right now.',
     'Start the agent; visitors are accepted again once it registers.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_MAPPING_NO_HANDLER: spec(
+    'The mapping names an in-process handler that the embedding application did not register.',
+    'Call agent.serve(name, ...) for every handler: of the profile before visitors arrive.',
+    true,
+    EXIT.CONFIG,
+  ),
+  XNAT_ERR_MAPPING_DISABLED: spec(
+    'An operator disabled this mapping; new visitors are refused.',
+    'Enable it again from the dashboard (d on the mapping) or restart the relay.',
     true,
     EXIT.NETWORK,
   ),
@@ -495,6 +513,18 @@ export const ERRORS = {
     false,
     EXIT.FAILURE,
   ),
+  XNAT_ERR_COMMAND_APP_NAME: spec(
+    'An application command name must begin with the app prefix (app and a dot).',
+    'Name your commands app.something (1-64 characters); xnat keeps every other name for its own commands.',
+    false,
+    EXIT.USAGE,
+  ),
+  XNAT_ERR_COMMAND_NO_SESSION: spec(
+    'No session with that peer is open, so the command cannot be sent.',
+    'Wait for the session.attached event (or check the agent name and that it is connected), then call again.',
+    true,
+    EXIT.NETWORK,
+  ),
 
   // ---- PROTOCOL (xnat's command catalogue)
   XNAT_ERR_PROTOCOL_VERSION: spec(
@@ -583,6 +613,18 @@ export const ERRORS = {
     'Add admin: {listen, token} to the profile, or pass --admin and --token.',
     false,
     EXIT.CONFIG,
+  ),
+  XNAT_ERR_ADMIN_CLOSED: spec(
+    'An operator closed this connection from the admin endpoint.',
+    'Nothing is wrong with the link; the visitor may connect again.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_ADMIN_NOT_FOUND: spec(
+    'The session, connection or mapping named in an admin action does not exist (any more).',
+    'It may have ended meanwhile; refresh and pick again.',
+    false,
+    EXIT.USAGE,
   ),
   // ---- TUI (the interactive dashboard)
   XNAT_ERR_TUI_NO_TTY: spec(

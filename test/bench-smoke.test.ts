@@ -50,7 +50,7 @@ async function runScript(script: string): Promise<TableRow[]> {
 }
 
 // Serial: each script already keeps both cores busy.
-for (const script of ['bulk', 'pingpong', 'connrate', 'idle', 'resume']) {
+for (const script of ['bulk', 'pingpong', 'connrate', 'idle', 'resume', 'udp-game']) {
   test.serial(`bench ${script} --quick completes and prints numbers`, async (t) => {
     if (script === 'bulk' && !hasIperf3()) {
       if (process.env.CI) t.fail('iperf3 is not installed (apt-get install -y iperf3)');

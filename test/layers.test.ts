@@ -23,6 +23,8 @@ const LEVEL: Record<string, number> = {
   forward: 6,
   relay: 7,
   agent: 7,
+  // The public API (embedding): above relay and agent, below admin, tui and cli (design.md section 4).
+  api: 7.5,
   admin: 8,
   tui: 8,
   cli: 9,

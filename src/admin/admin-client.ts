@@ -12,7 +12,13 @@ import {
   callRequest,
   handleOneWay,
   sessionKick,
+  connectionClose,
+  mappingDisable,
+  adminLogs,
+  adminAgentStats,
+  type StatsQueryReply,
 } from '../protocol/index.ts';
+import type { LogEntry } from '../observe/log-ring.ts';
 import { XnatError } from '../errors.ts';
 import type { Status } from '../observe/status.ts';
 import { SocketChannel, MAX_ADMIN_MESSAGE_BYTES } from './socket-channel.ts';
@@ -85,8 +91,26 @@ export class AdminClient {
     return (await callRequest(this.endpoint, configReload, {})).changes;
   }
 
+  /** The named agent's own counters, through the relay (stats.query over its session). */
+  async agentStats(agentName: string): Promise<StatsQueryReply> {
+    return callRequest(this.endpoint, adminAgentStats, { agentName });
+  }
+
   async kick(agentName: string): Promise<boolean> {
     return (await callRequest(this.endpoint, sessionKick, { agentName })).kicked;
+  }
+
+  async closeStream(sessionId: string, streamId: number): Promise<boolean> {
+    return (await callRequest(this.endpoint, connectionClose, { sessionId, streamId })).closed;
+  }
+
+  async setMappingDisabled(name: string, disabled: boolean): Promise<number> {
+    return (await callRequest(this.endpoint, mappingDisable, { name, disabled })).changed;
+  }
+
+  /** Log lines after `after` (seq), oldest first. */
+  async logs(after = 0, limit = 200): Promise<{ lines: LogEntry[]; lastSeq: number }> {
+    return callRequest(this.endpoint, adminLogs, { after, limit });
   }
 
   close(): void {

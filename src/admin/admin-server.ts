@@ -16,12 +16,18 @@ import {
   adminUnsubscribe,
   sessionKick,
   configReload,
+  connectionClose,
+  mappingDisable,
+  adminLogs,
   handleRequest,
   sendOneWay,
+  adminAgentStats,
+  type StatsQueryReply,
 } from '../protocol/index.ts';
 import { XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Status } from '../observe/status.ts';
+import type { LogRing } from '../observe/log-ring.ts';
 import type { HostPort } from '../config/index.ts';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.ts';
 import { SocketChannel, MAX_ADMIN_MESSAGE_BYTES } from './socket-channel.ts';
@@ -42,7 +48,15 @@ export interface AdminActions {
   /** Kicks the named agent's session (relay only); returns whether one was kicked. */
   kick?(agentName: string): boolean;
   /** Re-reads the profile and applies what can change live; throws the profile's XNAT_ERR_CONFIG_ error. */
-  reload?(): string[];
+  reload?(): string[] | Promise<string[]>;
+  /** Resets one visitor stream of a session; returns whether it existed. */
+  closeStream?(sessionId: string, streamId: number): boolean;
+  /** Disables or enables a mapping (relay); returns how many public ports it changed. */
+  setMappingDisabled?(name: string, disabled: boolean): number;
+  /** The process's recent log lines (admin.logs); without it admin.logs answers no lines. */
+  readonly logs?: LogRing;
+  /** The named agent's own counters through its session (relay only). */
+  agentStats?(agentName: string): Promise<StatsQueryReply>;
 }
 
 export interface AdminServerOptions {
@@ -107,7 +121,8 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
   const sockets = new Set<net.Socket>();
   let nextSub = 1;
   const sleep = (ms: number) => new Promise<void>((done) => clock.setTimeout(done, ms));
-  const snapshot = (): Status => ({ ...opts.actions.status(), admin: admission.snapshot() });
+  // `at` (wall clock) dates the snapshot: a paused dashboard shows the uptime of the frozen one.
+  const snapshot = (): Status => ({ ...opts.actions.status(), admin: admission.snapshot(), at: Date.now() });
 
   const server = net.createServer((socket) => {
     const channel = new SocketChannel(socket, PRE_AUTH_MAX_MESSAGE_BYTES);
@@ -177,11 +192,37 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
       log.info({ agent: req.agentName, kicked }, 'admin kick');
       return { kicked };
     });
-    handleRequest(registry, configReload, () => {
+    handleRequest(registry, adminAgentStats, (req) => {
+      if (!opts.actions.agentStats)
+        throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'agent stats on an agent' });
+      return opts.actions.agentStats(req.agentName);
+    });
+    handleRequest(registry, configReload, async () => {
       if (!opts.actions.reload) throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'reload here' });
-      const changes = opts.actions.reload();
+      const changes = await opts.actions.reload();
       log.info({ changes: changes.length }, 'admin reload');
       return { reloaded: true, changes };
+    });
+    handleRequest(registry, connectionClose, (req) => {
+      if (!opts.actions.closeStream)
+        throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'close here' });
+      const closed = opts.actions.closeStream(req.sessionId, req.streamId);
+      log.info({ session: req.sessionId.slice(0, 12), stream: req.streamId, closed }, 'admin close');
+      return { closed };
+    });
+    handleRequest(registry, mappingDisable, (req) => {
+      if (!opts.actions.setMappingDisabled)
+        throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'mapping.disable on an agent' });
+      const changed = opts.actions.setMappingDisabled(req.name, req.disabled);
+      log.info({ mapping: req.name, disabled: req.disabled, changed }, 'admin mapping');
+      return { changed };
+    });
+    handleRequest(registry, adminLogs, (req) => {
+      const ring = opts.actions.logs;
+      return {
+        lines: ring ? ring.since(req.after, req.limit, req.minLevel) : [],
+        lastSeq: ring?.lastSeq ?? 0,
+      };
     });
     endpoint = new CommandEndpoint(gated, {
       registry,

@@ -2,10 +2,11 @@
 // prom-client renders the text format (a well-kept library; the format has escaping rules we'd rather not own).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Registry, Gauge, Counter } from 'prom-client';
+import { Registry, Gauge, Counter, collectDefaultMetrics, type Metric } from 'prom-client';
 import { XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
-import type { Status, UdpDrops } from '../observe/status.ts';
+import type { HistogramSnapshot, SessionStatus, Status, UdpDrops } from '../observe/status.ts';
+import { sessionsOf } from '../observe/status.ts';
 import type { HostPort } from '../config/index.ts';
 
 export interface MetricsServer {
@@ -14,61 +15,109 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Builds the registry; every gauge reads the snapshot taken once per scrape. */
+/**
+ * Builds the registry. One snapshot is taken per scrape (the same object `xnat status` and the dashboard
+ * get) and every series is computed from it, so the three never disagree. Prometheus conventions: byte,
+ * connection, datagram, drop, reconnect and failure counts are counters named `_total`; RTT and resume
+ * durations are histograms in seconds; identity labels are mapping and agent names only (a session id
+ * would make a new series per reconnect). Process metrics come from prom-client's default collectors.
+ * A session's counters start again with a new session; Prometheus reads the drop as a counter reset.
+ */
 export function buildMetricsRegistry(status: () => Status): Registry {
   const registry = new Registry();
   let snap: Status = status();
-  const sessions = () =>
-    snap.role === 'relay' ? snap.sessions : snap.relays.flatMap((r) => (r.session ? [r.session] : []));
+  const scrape = registry.metrics.bind(registry);
+  registry.metrics = () => {
+    snap = status();
+    return scrape();
+  };
+  collectDefaultMetrics({ register: registry });
+  const sessions = () => sessionsOf(snap);
+  const agentName = (s: SessionStatus) => s.agent;
+  const tcp = () => snap.mappings.filter((m) => m.protocol === 'tcp');
+  const udp = () => snap.mappings.filter((m) => m.protocol === 'udp');
   // Every metric is recomputed from the snapshot at each scrape: reset, then filled.
   const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void) =>
     new Gauge({ name, help, labelNames, registers: [registry], collect: refill(fill) });
   const counter = (name: string, help: string, labelNames: string[], fill: (c: Counter) => void) =>
     new Counter({ name, help, labelNames, registers: [registry], collect: refill(fill) });
+  const histogram = (name: string, help: string, pick: (s: SessionStatus) => HistogramSnapshot | undefined) =>
+    registry.registerMetric(
+      new SnapshotHistogram(name, help, 'agent', () =>
+        sessions().flatMap((s) => {
+          const h = pick(s);
+          return h ? [{ label: agentName(s), histogram: h }] : [];
+        }),
+      ) as unknown as Metric,
+    );
 
   gauge('xnat_up', 'Always 1 while the process runs; role label says relay or agent.', ['role'], (g) => {
-    snap = status();
     g.set({ role: snap.role }, 1);
   });
   gauge('xnat_sessions', 'Sessions by state.', ['state'], (g) => {
     for (const s of sessions()) g.inc({ state: s.state }, 1);
   });
-  gauge('xnat_session_bytes_sent', 'Bytes sent in frames per session.', ['agent', 'session'], (g) => {
-    for (const s of sessions()) g.set({ agent: s.agent, session: s.id.slice(0, 12) }, s.bytesSent);
+  counter('xnat_session_sent_bytes_total', 'Bytes sent in frames, by agent.', ['agent'], (c) => {
+    for (const s of sessions()) c.inc({ agent: agentName(s) }, s.bytesSent);
   });
-  gauge('xnat_session_bytes_received', 'Bytes received in frames per session.', ['agent', 'session'], (g) => {
-    for (const s of sessions()) g.set({ agent: s.agent, session: s.id.slice(0, 12) }, s.bytesReceived);
+  counter('xnat_session_received_bytes_total', 'Bytes received in frames, by agent.', ['agent'], (c) => {
+    for (const s of sessions()) c.inc({ agent: agentName(s) }, s.bytesReceived);
+  });
+  gauge('xnat_session_replay_bytes', 'Bytes held in replay buffers now, by agent.', ['agent'], (g) => {
+    for (const s of sessions()) g.inc({ agent: agentName(s) }, s.replayBytes);
+  });
+  counter('xnat_reconnects_total', 'Times a session resumed on a new link, by agent.', ['agent'], (c) => {
+    for (const s of sessions()) c.inc({ agent: agentName(s) }, s.resumes);
+  });
+  histogram('xnat_rtt_seconds', 'Link round-trip times measured by keepalive pings.', (s) => s.rttHistogram);
+  histogram(
+    'xnat_resume_duration_seconds',
+    'Outages that ended in a resume: from the link lost to a link attached again.',
+    (s) => s.resumeHistogram,
+  );
+  gauge('xnat_mapping_ready', '1 when the mapping is ready (and not disabled), else 0.', ['mapping'], (g) => {
+    for (const m of snap.mappings) g.set({ mapping: m.name }, m.phase === 'ready' && !m.disabled ? 1 : 0);
   });
   gauge(
-    'xnat_session_rtt_seconds',
-    'Smoothed link round-trip time per session.',
-    ['agent', 'session'],
+    'xnat_mapping_open_connections',
+    'Visitor connections open now per tcp mapping.',
+    ['mapping'],
     (g) => {
-      for (const s of sessions())
-        if (s.rttMs !== undefined) g.set({ agent: s.agent, session: s.id.slice(0, 12) }, s.rttMs / 1000);
+      for (const m of tcp()) g.set({ mapping: m.name }, m.activeStreams);
     },
   );
-  gauge('xnat_session_resumes', 'Times each session resumed on a new link.', ['agent', 'session'], (g) => {
-    for (const s of sessions()) g.set({ agent: s.agent, session: s.id.slice(0, 12) }, s.resumes);
+  counter('xnat_mapping_connections_total', 'Visitor connections per tcp mapping.', ['mapping'], (c) => {
+    for (const m of tcp()) c.inc({ mapping: m.name }, m.totalStreams);
   });
-  gauge(
-    'xnat_session_replay_bytes',
-    'Bytes held in the replay buffer per session.',
-    ['agent', 'session'],
-    (g) => {
-      for (const s of sessions()) g.set({ agent: s.agent, session: s.id.slice(0, 12) }, s.replayBytes);
+  gauge('xnat_mapping_open_flows', 'UDP flows open now per udp mapping.', ['mapping'], (g) => {
+    for (const m of udp()) g.set({ mapping: m.name }, m.activeFlows ?? m.activeStreams);
+  });
+  counter('xnat_mapping_flows_total', 'UDP flows per udp mapping.', ['mapping'], (c) => {
+    for (const m of udp()) c.inc({ mapping: m.name }, m.totalFlows ?? m.totalStreams);
+  });
+  counter(
+    'xnat_mapping_bytes_total',
+    'Visitor bytes per mapping; direction up is visitor to LAN service, down the way back.',
+    ['mapping', 'direction'],
+    (c) => {
+      for (const m of snap.mappings) {
+        if (!m.traffic) continue;
+        c.inc({ mapping: m.name, direction: 'up' }, m.traffic.bytesUp);
+        c.inc({ mapping: m.name, direction: 'down' }, m.traffic.bytesDown);
+      }
     },
   );
-  gauge('xnat_mapping_active_streams', 'Open streams per mapping.', ['mapping', 'protocol'], (g) => {
-    for (const m of snap.mappings) g.set({ mapping: m.name, protocol: m.protocol }, m.activeStreams);
-  });
-  gauge('xnat_mapping_streams', 'Streams opened per mapping since start.', ['mapping', 'protocol'], (g) => {
-    for (const m of snap.mappings) g.set({ mapping: m.name, protocol: m.protocol }, m.totalStreams);
-  });
-  gauge('xnat_mapping_ready', '1 when the mapping is ready, else 0.', ['mapping', 'protocol'], (g) => {
-    for (const m of snap.mappings)
-      g.set({ mapping: m.name, protocol: m.protocol }, m.phase === 'ready' ? 1 : 0);
-  });
+  counter(
+    'xnat_mapping_datagrams_total',
+    'Datagrams per udp mapping; direction up is visitor to LAN service, down the way back.',
+    ['mapping', 'direction'],
+    (c) => {
+      for (const m of udp()) {
+        c.inc({ mapping: m.name, direction: 'up' }, m.traffic?.packetsUp ?? 0);
+        c.inc({ mapping: m.name, direction: 'down' }, m.traffic?.packetsDown ?? 0);
+      }
+    },
+  );
   // Handshake admission on the relay's control port (docs/security.md, "Admission").
   gauge('xnat_link_handshakes_pending', 'Unfinished link handshakes now.', ['known'], (g) => {
     const h = snap.role === 'relay' ? snap.handshakes : undefined;
@@ -96,12 +145,18 @@ export function buildMetricsRegistry(status: () => Status): Registry {
       for (const [outcome, n] of Object.entries(outcomes)) c.inc({ outcome }, n);
     },
   );
-  gauge('xnat_mapping_active_flows', 'UDP flows open now per udp mapping.', ['mapping'], (g) => {
-    for (const m of snap.mappings) if (m.activeFlows !== undefined) g.set({ mapping: m.name }, m.activeFlows);
-  });
-  counter('xnat_mapping_flows_total', 'UDP flows opened per udp mapping since start.', ['mapping'], (c) => {
-    for (const m of snap.mappings) if (m.totalFlows !== undefined) c.inc({ mapping: m.name }, m.totalFlows);
-  });
+  counter(
+    'xnat_handshake_failures_total',
+    'Failed link handshakes by error code (relay: accepted links; agent: dials and handshakes to its relays).',
+    ['code'],
+    (c) => {
+      const byCode =
+        snap.role === 'relay'
+          ? [snap.handshakes?.failuresByCode ?? {}]
+          : snap.relays.map((r) => r.linkFailures ?? {});
+      for (const counts of byCode) for (const [code, n] of Object.entries(counts)) c.inc({ code }, n);
+    },
+  );
   counter(
     'xnat_udp_drops_total',
     'UDP drops by cause (table_full and per_source count evicted flows, the rest datagrams); mapping is empty where none is known.',
@@ -145,7 +200,137 @@ export function buildMetricsRegistry(status: () => Status): Registry {
       for (const s of sessions()) if (s.repliesDropped) c.inc({ agent: s.agent }, s.repliesDropped);
     },
   );
+  counter(
+    'xnat_command_calls_total',
+    "Command calls per session endpoint, by command name and direction (out: this side called; in: the peer's calls).",
+    ['agent', 'command', 'direction'],
+    (c) => {
+      for (const s of sessions())
+        for (const [command, k] of Object.entries(s.commands ?? {})) {
+          c.inc({ agent: s.agent, command, direction: 'out' }, k.callsOut);
+          c.inc({ agent: s.agent, command, direction: 'in' }, k.callsIn);
+        }
+    },
+  );
+  counter(
+    'xnat_command_errors_total',
+    'Command calls that ended in an error (timeouts, refusals, handler failures), by command name and direction.',
+    ['agent', 'command', 'direction'],
+    (c) => {
+      for (const s of sessions())
+        for (const [command, k] of Object.entries(s.commands ?? {})) {
+          c.inc({ agent: s.agent, command, direction: 'out' }, k.errorsOut);
+          c.inc({ agent: s.agent, command, direction: 'in' }, k.errorsIn);
+        }
+    },
+  );
+  // The UDP path (docs/protocol.md, "UDP path"): which way datagrams take, and its drops by cause.
+  gauge(
+    'xnat_udp_path_sessions',
+    'Sessions by the way their datagrams take now (path: udp, tcp-lane, probing), by agent.',
+    ['agent', 'path'],
+    (g) => {
+      for (const s of sessions()) if (s.datagramPath) g.inc({ agent: s.agent, path: s.datagramPath.path }, 1);
+    },
+  );
+  counter(
+    'xnat_udp_path_datagrams_total',
+    'Datagrams sent and received on the UDP path (not the tcp lane) per agent.',
+    ['agent', 'direction'],
+    (c) => {
+      for (const s of sessions()) {
+        if (!s.datagramPath) continue;
+        c.inc({ agent: s.agent, direction: 'sent' }, s.datagramPath.sent);
+        c.inc({ agent: s.agent, direction: 'received' }, s.datagramPath.received);
+      }
+    },
+  );
+  counter(
+    'xnat_udp_path_drops_total',
+    'UDP path datagrams dropped by cause (replayed, bad_tag, malformed; relay: unknown_index, and malformed with agent empty).',
+    ['agent', 'cause'],
+    (c) => {
+      for (const s of sessions()) {
+        const p = s.datagramPath;
+        if (!p) continue;
+        c.inc({ agent: s.agent, cause: 'replayed' }, p.replayed);
+        c.inc({ agent: s.agent, cause: 'bad_tag' }, p.badTag);
+        c.inc({ agent: s.agent, cause: 'malformed' }, p.malformed);
+      }
+      const u = snap.role === 'relay' ? snap.udpPath : undefined;
+      if (u) {
+        c.inc({ agent: '', cause: 'unknown_index' }, u.unknownIndex);
+        c.inc({ agent: '', cause: 'malformed' }, u.malformed);
+      }
+    },
+  );
   return registry;
+}
+
+/**
+ * A histogram read from snapshots: prom-client's Histogram only observes values one by one, while ours
+ * are kept by the producers (observe/link-history.ts); this renders theirs, summed per label value.
+ */
+class SnapshotHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelName: string,
+    private readonly read: () => { label: string; histogram: HistogramSnapshot }[],
+  ) {}
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: HistogramValue[] }> {
+    const merged = new Map<
+      string,
+      { bounds: readonly number[]; counts: number[]; sum: number; count: number }
+    >();
+    for (const { label, histogram: h } of this.read()) {
+      const m = merged.get(label);
+      if (!m) merged.set(label, { bounds: h.bounds, counts: [...h.counts], sum: h.sum, count: h.count });
+      else if (m.bounds.join() === h.bounds.join()) {
+        h.counts.forEach((n, i) => (m.counts[i] = (m.counts[i] ?? 0) + n));
+        m.sum += h.sum;
+        m.count += h.count;
+      }
+    }
+    const values: HistogramValue[] = [];
+    for (const [label, m] of merged) {
+      let acc = 0;
+      m.bounds.forEach((b, i) => {
+        acc += m.counts[i] ?? 0;
+        values.push({
+          labels: { [this.labelName]: label, le: b },
+          value: acc,
+          metricName: `${this.name}_bucket`,
+        });
+      });
+      values.push({
+        labels: { [this.labelName]: label, le: '+Inf' },
+        value: m.count,
+        metricName: `${this.name}_bucket`,
+      });
+      values.push({ labels: { [this.labelName]: label }, value: m.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { [this.labelName]: label }, value: m.count, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+    });
+  }
+
+  reset(): void {}
+}
+
+interface HistogramValue {
+  readonly labels: Record<string, string | number>;
+  readonly value: number;
+  readonly metricName: string;
 }
 
 /** A collect() that empties the metric and fills it afresh. */

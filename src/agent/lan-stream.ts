@@ -23,7 +23,7 @@ export function joinLan(
 ): Promise<PipeResult> {
   // Before any byte of the visitor's: the service reads the header first, then the connection.
   if (profile.proxyProtocol) {
-    const destination = meta.public ?? { address: '', port: 0 };
+    const destination = meta.local ?? { address: '', port: 0 };
     socket.write(proxyHeader(profile.proxyProtocol, { source: meta.visitor, destination }, 'tcp'));
   }
   // The LAN socket's reads are the visitor's download, its writes the upload.

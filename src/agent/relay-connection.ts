@@ -1,7 +1,7 @@
-// The agent's tie to one relay: the redial loop, the session's mux and commands, mapping registration,
-// and the LAN side of every stream. It knows nothing of the CLI or of other relays.
+// The agent's tie to one relay: the redial loop, the session's mux and commands (registration is
+// mapping-registrar.ts), and the LAN side of every stream. It knows nothing of the CLI or of other relays.
 import type { Session } from '../session/index.ts';
-import { SessionClient, type OutageSummary } from '../session/index.ts';
+import { SessionClient, type LinkErrorInfo, type OutageSummary } from '../session/index.ts';
 import { connectLink } from '../link/link.ts';
 import { SuiteProposal } from '../link/suites.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
@@ -11,92 +11,110 @@ import { CommandEndpoint } from '../command/endpoint.ts';
 import { createRegistry } from '../command/registry.ts';
 import { muxCommandChannel } from '../command/channel.ts';
 import {
-  callRequest,
   decodeOpenMeta,
+  type OpenMeta,
   flowClose,
   flowOpen,
   handleOneWay,
-  hello,
   relayShutdown,
   mappingHealth,
-  mappingRegister,
-  PROTOCOL_VERSION,
+  mappingRevoked,
   sendOneWay,
-  type OpenMeta,
+  udpOffer,
 } from '../protocol/index.ts';
+import { AgentUdpPaths } from './udp-path-client.ts';
+import { tcpLaneOnly } from '../link/udp-path-history.ts';
 import { dialTarget } from '../forward/tcp-target.ts';
-import { TargetHealth } from '../forward/target-health.ts';
-import { BandwidthBuckets } from '../forward/bandwidth.ts';
 import { proxyHeaderV2 } from '../forward/proxy-protocol.ts';
 import { joinLan } from './lan-stream.ts';
-import type { AgentProfile, RelayEntry, MappingProfile } from '../config/index.ts';
+import type { AgentProfile, RelayEntry, MappingProfile, UdpMapping } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import {
-  pushBounded,
-  type ReconnectEvent,
+  commandCountersStatus,
+  countCode,
   type SessionStatus,
   type MappingStatus,
+  type ReconnectEvent,
 } from '../observe/status.ts';
+import { LinkHistory, rttFields, takeRttSamples, type RttSource } from '../observe/link-history.ts';
 import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
-import type { Clock, TimerHandle } from '../util/clock.ts';
-import { Backoff } from '../util/backoff.ts';
+import type { Clock } from '../util/clock.ts';
 import { AgentFlows, udpMappingStatus } from './udp-flows.ts';
-import { VERSION } from '../util/version.ts';
+import { AgentStreams, formatVisitor } from './agent-streams.ts';
+import { MappingRegistrar, type MappingState } from './mapping-registrar.ts';
+import type { CommandDef } from '../command/registry.ts';
+import { noEvents, type EventSink } from '../observe/events.ts';
+import type { UdpTarget } from '../forward/udp-target.ts';
+import { emptyTargetStats, noteDial, registerAgentQueries, type TargetStats } from './agent-queries.ts';
 
-/** Registration of failed mappings is retried with this backoff (the relay profile may be fixed meanwhile). */
-const MAPPING_RETRY = { initialMs: 2_000, maxMs: 60_000 } as const;
+/** The in-process services of handler mappings (`handler:` in the profile), supplied by an embedder. */
+export interface AgentServices {
+  /** Takes a visitor's stream of handler mapping `handler`; false when no such service is registered. */
+  stream(handler: string, stream: MuxStream, meta: OpenMeta): boolean;
+  /** A flow's service end, or undefined when no such service is registered; replies go to onReply. */
+  flow(handler: string, visitor: string, onReply: (data: Buffer) => void): UdpTarget | undefined;
+}
 
-interface MappingState {
-  readonly profile: MappingProfile;
-  phase: MappingStatus['phase'];
-  remotePort: number;
-  error: { code: string; message: string } | undefined;
-  activeStreams: number;
-  totalStreams: number;
-  /** The LAN target's health: refused dials put it in back-off (reported with mapping.health). */
-  readonly health: TargetHealth;
-  /** tcp: the mapping's bandwidth limit, shared by its streams. */
-  readonly bandwidth: BandwidthBuckets;
+/** What an embedding application hooks into (src/api/); each one is optional. */
+export interface AgentHooks {
+  readonly onEvent?: EventSink;
+  /** Looks up an embedder's command by name, for names xnat's own registry does not have. */
+  readonly appCommands?: (name: string) => CommandDef | undefined;
+  readonly services?: AgentServices;
+}
+
+export { mappingTarget } from './mapping-target.ts';
+
+/** The relay entry of an agent's status. */
+export interface RelayEntryStatus {
+  address: string;
+  state: SessionStatus['state'];
+  session: SessionStatus | undefined;
+  lastError?: { code: string; message: string };
+  reconnects: ReconnectEvent[];
+  linkFailures: Record<string, number>;
 }
 
 export class RelayConnection {
   readonly address: string;
   private readonly log: Logger;
   private readonly client: SessionClient;
-  private readonly mappings = new Map<string, MappingState>();
-  private readonly reconnects: ReconnectEvent[] = [];
+  private readonly mappings: MappingRegistrar;
+  /** Reconnects across sessions: a closed session's timeline stays visible while the next one is dialled. */
+  private readonly history = new LinkHistory();
+  /** The current session's RTT window and histograms (a new session starts them afresh). */
+  private sessionHistory = new LinkHistory();
+  private readonly streams: AgentStreams;
+  private readonly linkFailures: Record<string, number> = {};
   private session: Session | undefined;
   private mux: Mux | undefined;
   private endpoint: CommandEndpoint | undefined;
   private flows: AgentFlows | undefined;
+  /** The UDP path to this relay (one socket, one path per link); absent with tuning.udpPath off. */
+  private readonly udp: AgentUdpPaths | undefined;
   private lastError: { code: string; message: string } | undefined;
-  private retryTimer: TimerHandle | undefined;
-  private readonly retryBackoff = new Backoff(MAPPING_RETRY);
   private sessionSince = 0;
   private attachments = 0;
   private closed = false;
+  private readonly emit: EventSink;
+  /** Per mapping name: how its LAN target answered dials (stats.query). */
+  private readonly targets = new Map<string, TargetStats>();
 
   constructor(
     private readonly profile: AgentProfile,
     private readonly relay: RelayEntry,
     logger: Logger,
     private readonly clock: Clock,
+    private readonly hooks: AgentHooks = {},
   ) {
+    this.emit = hooks.onEvent ?? noEvents;
     this.address = formatHostPort(relay.address);
     this.log = logger.child({ relay: this.address });
-    for (const m of profile.mappings) {
-      this.mappings.set(m.name, {
-        profile: m,
-        phase: 'pending',
-        remotePort: 0,
-        error: undefined,
-        activeStreams: 0,
-        totalStreams: 0,
-        health: new TargetHealth(clock),
-        bandwidth: new BandwidthBuckets(m.bandwidth, clock),
-      });
-    }
+    this.streams = new AgentStreams(this.log);
+    this.mappings = new MappingRegistrar(profile.mappings, profile.agent.name, clock, (name, e) =>
+      this.emit(name, { ...e, relay: this.address }),
+    );
     const staticKeys = {
       privateKey: profile.agent.privateKey,
       publicKey: publicKeyFromPrivate(profile.agent.privateKey),
@@ -125,20 +143,38 @@ export class RelayConnection {
       },
       backoff: { initialMs: profile.reconnect.initialDelayMs, maxMs: profile.reconnect.maxDelayMs },
       replacedDelayMs: profile.reconnect.replacedDelayMs,
+      authRetryDelayMs: profile.reconnect.authRetryDelayMs,
       agentKey: staticKeys.publicKey,
       replayBufferBytes: tuning.replayBufferBytes,
       clock,
       logger: this.log,
     });
+    if (tuning.udpPath !== 'off') {
+      this.udp = new AgentUdpPaths(relay.address, {
+        clock,
+        logger: this.log,
+        keepaliveMs: tuning.udpPathKeepaliveMs,
+      });
+    }
     this.client.on('session', (s: Session) => this.onSession(s));
-    this.client.on('link-error', (err: unknown) => {
+    this.client.on('link-error', (err: unknown, info?: LinkErrorInfo) => {
       const e = toXnatError(err);
       this.lastError = { code: e.code, message: e.message };
+      countCode(this.linkFailures, e.code);
       // During an outage of a session, transient failures are the outage itself: one 'link restored'
       // line sums them up at its end (status keeps lastError). Before the first session, and for
-      // failures a retry will not fix (auth, suites), every one is a warning.
+      // failures a retry will not fix (auth, suites), every one is a warning; an auth refusal's line
+      // says when the (slow) next try comes.
       const quiet = this.client.inOutage && e.retryable;
-      this.log[quiet ? 'debug' : 'warn']({ code: e.code, detail: e.detail, hint: e.hint }, 'link failed');
+      this.log[quiet ? 'debug' : 'warn'](
+        {
+          code: e.code,
+          detail: e.detail,
+          hint: e.hint,
+          ...(info?.slow && info.retryInMs !== undefined ? { retryInMs: info.retryInMs } : {}),
+        },
+        'link failed',
+      );
     });
     this.client.on('restored', (o: OutageSummary) => {
       this.log.warn(
@@ -160,17 +196,13 @@ export class RelayConnection {
 
   close(): void {
     this.closed = true;
-    this.retryTimer?.cancel();
+    this.mappings.close();
     this.session?.close();
     this.client.close();
+    this.udp?.close();
   }
 
-  status(): {
-    address: string;
-    state: SessionStatus['state'];
-    session: SessionStatus | undefined;
-    lastError?: { code: string; message: string };
-  } {
+  status(): RelayEntryStatus {
     const s = this.session;
     const session: SessionStatus | undefined = s && {
       id: s.id.toString('hex'),
@@ -184,54 +216,88 @@ export class RelayConnection {
       bytesSent: s.stats.bytesSent,
       bytesReceived: s.stats.bytesReceived,
       replayBytes: s.stats.replayBytes,
-      streams: [],
-      reconnects: [...this.reconnects],
+      streams: this.streams.status(),
+      reconnects: this.history.reconnects,
+      ...rttFields(this.sessionHistory),
       ...this.flows?.sessionStatus(),
+      ...(this.endpoint ? { commands: commandCountersStatus(this.endpoint.snapshot().commands) } : {}),
+      datagramPath: this.udp ? this.udp.status(s) : tcpLaneOnly(),
     };
     return {
       address: this.address,
       state: s ? s.state : 'connecting',
       session,
       ...(this.lastError ? { lastError: this.lastError } : {}),
+      reconnects: this.history.reconnects,
+      linkFailures: { ...this.linkFailures },
     };
   }
 
+  /** The current session's command endpoint (for an embedder's commands); undefined between sessions. */
+  get commandEndpoint(): CommandEndpoint | undefined {
+    return this.endpoint;
+  }
+
+  /** Resets one visitor stream (an operator closed it): the relay resets the visitor's socket. */
+  closeStream(streamId: number): boolean {
+    return this.streams.close(streamId);
+  }
+
+  /** The session id shown in status, if one exists. */
+  get sessionId(): string | undefined {
+    return this.session?.id.toString('hex');
+  }
+
   mappingStatus(): MappingStatus[] {
-    return [...this.mappings.values()].map((m) => ({
-      name: m.profile.name,
-      protocol: m.profile.protocol,
-      remotePort: m.remotePort,
-      local: formatHostPort(m.profile.local),
-      phase: m.phase,
-      ...(m.error ? { error: m.error } : {}),
-      activeStreams: m.activeStreams,
-      totalStreams: m.totalStreams,
+    return this.mappings.status((m) => ({
       ...(m.profile.protocol === 'tcp' ? { healthy: m.health.healthy } : {}),
+      ...(m.remotePort > 0
+        ? { publicAddress: formatHostPort({ host: this.relay.address.host, port: m.remotePort }) }
+        : {}),
       ...(m.profile.protocol === 'udp' ? udpMappingStatus(this.flows, m.profile.name) : {}),
+      // udp: every datagram is counted as it passes; tcp: closed streams plus the open ones so far.
+      traffic:
+        m.profile.protocol === 'udp' ? { ...m.traffic } : this.streams.traffic(m.profile.name, m.traffic),
     }));
+  }
+
+  /** A reloaded mapping list (see MappingRegistrar.apply); live connections of unchanged mappings go on. */
+  applyMappings(next: readonly MappingProfile[]): void {
+    this.mappings.apply(next);
   }
 
   private onSession(session: Session): void {
     this.session = session;
     this.sessionSince = Date.now();
+    this.sessionHistory = new LinkHistory();
+    const sessionHistory = this.sessionHistory;
     this.attachments = 0;
-    this.retryBackoff.reset();
     const log = this.log.child({ session: session.id.toString('hex').slice(0, 12) });
     const mux = new Mux(session, {
       role: 'agent',
       initialWindow: this.profile.tuning.streamWindowBytes,
+      windowBudget: this.profile.tuning.sessionWindowBytes,
       maxStreams: this.profile.tuning.maxStreams,
       clock: this.clock,
       logger: log,
     });
+    const services = this.hooks.services;
     const flows = new AgentFlows(mux, this.clock, log, {
       maxFlows: this.profile.tuning.maxFlows,
+      onEvent: this.emit,
+      ...(services
+        ? {
+            openTarget: (m: UdpMapping, visitor: string, onReply: (d: Buffer) => void) =>
+              m.handler === undefined ? undefined : services.flow(m.handler, visitor, onReply),
+          }
+        : {}),
       closeRemote: (flowId) => {
         if (session.state !== 'closed') sendOneWay(endpoint, flowClose, { flowId });
       },
+      traffic: (name) => this.mappings.get(name)?.traffic,
     });
     this.flows = flows;
-    const registry = createRegistry();
+    const registry = createRegistry(this.hooks.appCommands);
     handleOneWay(registry, flowOpen, (req) => {
       const m = this.mappings.get(req.mapping)?.profile;
       if (m?.protocol !== 'udp') {
@@ -246,9 +312,19 @@ export class RelayConnection {
       flows.open(req.flowId, m, `${req.visitor.address}:${req.visitor.port}`, header);
     });
     handleOneWay(registry, flowClose, (req) => flows.close(req.flowId));
-    handleOneWay(registry, relayShutdown, (req) => {
-      log.warn({ reason: req.reason }, 'relay shutting down');
+    registerAgentQueries(registry, {
+      sessionStats: () => session.stats,
+      mappings: () => this.mappingStatus(),
+      targets: () => this.targets,
+      commands: () => this.endpoint?.snapshot(),
     });
+    handleOneWay(registry, udpOffer, (req) => this.udp?.offered(session, req.link, req.index));
+    handleOneWay(registry, relayShutdown, (req) => {
+      // The relay says when it expects to be back: redialing earlier would only be refused.
+      this.client.holdOff(req.reconnectAfterMs);
+      log.warn({ reason: req.reason, reconnectAfterMs: req.reconnectAfterMs }, 'relay shutting down');
+    });
+    handleOneWay(registry, mappingRevoked, (req) => this.mappings.revoked(req.name, req.error));
     const endpoint = new CommandEndpoint(muxCommandChannel(mux), {
       registry,
       peer: this.address,
@@ -258,18 +334,28 @@ export class RelayConnection {
     this.mux = mux;
     this.endpoint = endpoint;
     log.info('session established');
-    const onAttached = () => {
+    const peer = { agent: this.profile.agent.name, relay: this.address, session: session.id.toString('hex') };
+    const resumes = () => Math.max(0, this.attachments - 1);
+    const onAttached = (link?: RttSource) => {
       this.attachments++;
       this.lastError = undefined;
-      pushBounded(this.reconnects, { at: Date.now(), event: 'attached' });
-      if (this.attachments > 1) log.info({ resumes: this.attachments - 1 }, 'session resumed');
+      this.history.attached();
+      sessionHistory.attached();
+      takeRttSamples(link, this.history, sessionHistory);
+      this.emit('session.attached', { ...peer, resumes: resumes() });
+      if (this.attachments > 1) {
+        log.info({ resumes: resumes() }, 'session resumed');
+        this.emit('session.resumed', { ...peer, resumes: resumes() });
+      }
     };
-    if (session.state === 'attached') onAttached();
+    if (session.state === 'attached') onAttached(session.link);
     session.on('attached', onAttached);
     session.on('detached', (err?: XnatError) => {
-      pushBounded(this.reconnects, { at: Date.now(), event: 'detached', code: err?.code });
+      this.history.detached(err?.code);
+      sessionHistory.detached(err?.code);
       // Info: the outage's one warning is 'link restored', with its duration, when it ends.
       log.info({ code: err?.code }, 'session detached');
+      this.emit('session.detached', { ...peer, resumes: resumes(), code: err?.code });
     });
     session.on('closed', (err?: XnatError) => {
       mux.resetAll((err?.code ?? 'XNAT_ERR_SESSION_CLOSED') as ErrorCode);
@@ -278,111 +364,91 @@ export class RelayConnection {
       if (this.flows === flows) this.flows = undefined;
       if (this.session === session) {
         this.session = undefined;
-        for (const m of this.mappings.values()) m.phase = 'pending';
+        this.mappings.detach(session);
       }
       if (err?.code === 'XNAT_ERR_SESSION_EXPIRED') log.warn({ code: err.code }, 'session expired');
       else log.info({ code: err?.code }, 'session closed');
+      this.emit('session.closed', { ...peer, resumes: resumes(), code: err?.code });
     });
     mux.on('stream', (stream: MuxStream, meta: Buffer) => this.onStream(stream, meta, log));
-    void this.register(session, endpoint, log);
-  }
-
-  /** hello, then mapping.register for every mapping not yet ready; failures are retried later. */
-  private async register(session: Session, endpoint: CommandEndpoint, log: Logger): Promise<void> {
-    const todo = [...this.mappings.values()].filter((m) => m.phase !== 'ready');
-    try {
-      await callRequest(endpoint, hello, {
-        protocolVersion: PROTOCOL_VERSION,
-        agentName: this.profile.agent.name,
-        software: `xnat/${VERSION}`,
-      });
-      for (const m of todo) m.phase = 'registering';
-      const reply = await callRequest(endpoint, mappingRegister, {
-        mappings: todo.map((m) => ({
-          name: m.profile.name,
-          protocol: m.profile.protocol,
-          remotePort: m.profile.remotePort,
-          idleTimeoutMs: m.profile.idleTimeoutMs,
-          ...(m.profile.weight !== undefined && m.profile.weight !== 1 ? { weight: m.profile.weight } : {}),
-          ...(m.profile.compress ? { compress: m.profile.compress } : {}),
-        })),
-      });
-      for (const r of reply.results) {
-        const m = this.mappings.get(r.name);
-        if (!m) continue;
-        if (r.ok) {
-          m.phase = 'ready';
-          m.remotePort = r.remotePort ?? 0;
-          m.error = undefined;
-          log.info(
-            {
-              mapping: r.name,
-              protocol: m.profile.protocol,
-              remotePort: m.remotePort,
-              local: formatHostPort(m.profile.local),
-            },
-            'mapping ready',
-          );
-        } else {
-          m.phase = 'failed';
-          m.error = r.error;
-          log.warn({ mapping: r.name, code: r.error?.code, detail: r.error?.message }, 'mapping failed');
-        }
-      }
-    } catch (err) {
-      const e = toXnatError(err);
-      for (const m of todo) if (m.phase === 'registering') m.phase = 'pending';
-      if (this.session !== session || this.closed) return;
-      log.warn({ code: e.code }, 'registration failed');
-    }
-    if (this.session !== session || this.closed) return;
-    if ([...this.mappings.values()].some((m) => m.phase !== 'ready')) {
-      this.retryTimer?.cancel();
-      this.retryTimer = this.clock.setTimeout(() => {
-        if (this.session === session && session.state !== 'closed')
-          void this.register(session, endpoint, log);
-      }, this.retryBackoff.next());
-    }
+    this.mappings.attach(session, endpoint, log);
   }
 
   /** A visitor's stream: dial the LAN target and join; a target that fails resets the stream (and visitor). */
   private onStream(stream: MuxStream, metaBytes: Buffer, log: Logger): void {
-    let mapping: MappingState | undefined;
     let meta: OpenMeta;
     try {
       meta = decodeOpenMeta(metaBytes);
-      mapping = this.mappings.get(meta.mapping);
     } catch (err) {
       stream.reset(toXnatError(err).code);
       return;
     }
+    const mapping = this.mappings.get(meta.mapping);
     if (!mapping) {
       stream.reset('XNAT_ERR_MAPPING_UNKNOWN');
       return;
     }
     const m = mapping;
+    const ended = this.streams.track(stream, m.profile.name, meta.visitor, m.traffic);
     // Fields on the lines written, not a child logger per stream (streams are many and mostly silent).
     const fields = { mapping: m.profile.name, stream: stream.id };
+    const visitor = formatVisitor(meta.visitor);
+    const { local, handler } = m.profile;
+    if (handler !== undefined || !local) {
+      if (handler === undefined || !this.hooks.services?.stream(handler, stream, meta)) {
+        log.warn({ ...fields, handler, code: 'XNAT_ERR_MAPPING_NO_HANDLER' }, 'target failed');
+        ended(0, 0);
+        return stream.reset('XNAT_ERR_MAPPING_NO_HANDLER');
+      }
+      m.activeStreams++;
+      m.totalStreams++;
+      this.emit('stream.opened', { mapping: m.profile.name, stream: stream.id, visitor });
+      stream.once('close', () => {
+        m.activeStreams--;
+        ended(stream.stats.bytesIn, stream.stats.bytesOut);
+        const code = stream.resetCode;
+        this.emit('stream.closed', {
+          mapping: m.profile.name,
+          stream: stream.id,
+          visitor,
+          clean: !code,
+          code,
+        });
+      });
+      return;
+    }
     m.activeStreams++;
     m.totalStreams++;
+    this.emit('stream.opened', { mapping: m.profile.name, stream: stream.id, visitor });
     // A visitor may reset before the LAN dial completes: give the dial up then, and never join a LAN
     // socket to a dead stream (the pipe resets such a socket at once).
     const dial = new AbortController();
     const giveUp = () => dial.abort();
     stream.once('close', giveUp);
-    dialTarget(m.profile.local.host, m.profile.local.port, { clock: this.clock, signal: dial.signal }).then(
+    let target = this.targets.get(m.profile.name);
+    if (!target) this.targets.set(m.profile.name, (target = emptyTargetStats()));
+    const t = target;
+    const dialStart = this.clock.now();
+    dialTarget(local.host, local.port, { clock: this.clock, signal: dial.signal }).then(
       (socket) => {
         stream.off('close', giveUp);
+        noteDial(t, this.clock.now() - dialStart, true);
         if (m.health.succeeded()) this.reportHealth(m, true, 0, log);
         void joinLan(socket, stream, meta, m.profile, m.bandwidth, this.clock, log).then((r) => {
           m.activeStreams--;
+          // The pipe counts from the LAN socket's view: what it wrote went up, what it read goes down.
+          ended(r.bytesToSocket, r.bytesFromSocket);
+          this.emit('stream.closed', { ...fields, visitor, clean: r.clean, code: r.code });
           if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
         });
       },
       (err: unknown) => {
         stream.off('close', giveUp);
         m.activeStreams--;
+        ended(0, 0);
         const e = toXnatError(err);
+        this.emit('stream.closed', { ...fields, visitor, clean: false, code: e.code });
+        if (e.code !== 'XNAT_ERR_ABORTED') noteDial(t, this.clock.now() - dialStart, false);
         if (e.code === 'XNAT_ERR_ABORTED')
           return log.debug({ ...fields }, 'visitor gone before the target answered');
         log.warn({ ...fields, code: e.code, detail: e.detail }, 'target failed');

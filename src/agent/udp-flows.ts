@@ -14,9 +14,11 @@ import {
   type MappingStatus,
   type SessionStatus,
   type UdpDrops,
+  type TrafficCounters,
 } from '../observe/status.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Clock } from '../util/clock.ts';
+import { noEvents, type EventSink } from '../observe/events.ts';
 
 /** Default flows per session at once; each holds a LAN socket. Profile: tuning.maxFlows. */
 export const DEFAULT_AGENT_MAX_FLOWS = 4096;
@@ -26,6 +28,15 @@ export interface AgentFlowsOptions {
   readonly maxFlows?: number;
   /** Tells the relay that this side dropped a flow (idle or evicted), so its next datagram opens a new one. */
   readonly closeRemote: (flowId: number) => void;
+  /** The service end of a flow of a handler mapping (an embedder's in-process service); undefined refuses it. */
+  readonly openTarget?: (
+    mapping: UdpMapping,
+    visitor: string,
+    onReply: (data: Buffer) => void,
+  ) => UdpTarget | undefined;
+  readonly onEvent?: EventSink;
+  /** The mapping's traffic counters, kept by the owner across sessions (datagrams are counted here). */
+  readonly traffic?: (mapping: string) => TrafficCounters | undefined;
 }
 
 interface AgentFlow {
@@ -59,6 +70,7 @@ export class AgentFlows {
   private readonly drops = emptyDrops();
   private readonly dropLog: DropLog;
   private readonly maxFlows: number;
+  private readonly emit: EventSink;
   private closed = false;
 
   constructor(
@@ -68,6 +80,7 @@ export class AgentFlows {
     private readonly opts: AgentFlowsOptions,
   ) {
     this.maxFlows = Math.max(1, opts.maxFlows ?? DEFAULT_AGENT_MAX_FLOWS);
+    this.emit = opts.onEvent ?? noEvents;
     this.dropLog = new DropLog(clock, log, { side: 'agent' });
     this.pending = new PendingDatagrams(clock, (n) => this.drop('unknownFlow', undefined, n));
     mux.on('datagram', (flowId: number, data: Buffer) => this.onDatagram(flowId, data));
@@ -80,6 +93,14 @@ export class AgentFlows {
   /** A new flow from flow.open; datagrams that arrived before it are delivered first, in order. */
   open(flowId: number, mapping: UdpMapping, visitor: string, prefix?: Buffer): void {
     if (this.closed || this.owner.has(flowId)) return;
+    let target: UdpTarget | undefined;
+    const onReply = (data: Buffer) => this.onReply(m, flow, data);
+    if (mapping.local) target = openUdpTarget(mapping.local.host, mapping.local.port, onReply);
+    else target = this.opts.openTarget?.(mapping, visitor, onReply);
+    if (!target) {
+      this.log.warn({ mapping: mapping.name, flowId, code: 'XNAT_ERR_MAPPING_NO_HANDLER' }, 'flow refused');
+      return this.refuse(flowId);
+    }
     const m = this.mappingFlows(mapping);
     if (this.owner.size >= this.maxFlows) this.evictForRoom(m);
     const key = String(flowId);
@@ -94,12 +115,13 @@ export class AgentFlows {
       packetsDown: 0,
       bytesDown: 0,
       drops: 0,
-      target: openUdpTarget(mapping.local.host, mapping.local.port, (data) => this.onReply(m, flow, data)),
+      target,
     };
     m.table.add(key, flow);
     m.total++;
     this.owner.set(flowId, mapping.name);
     this.log.debug({ mapping: mapping.name, flowId, visitor }, 'flow opened');
+    this.emit('flow.opened', { mapping: mapping.name, flow: flowId, visitor });
     for (const d of this.pending.take(flowId)) this.toService(m, flow, d);
   }
 
@@ -114,13 +136,24 @@ export class AgentFlows {
     this.pending.take(flowId);
     if (name === undefined) return;
     this.owner.delete(flowId);
-    this.mappings.get(name)?.table.delete(String(flowId))?.target.close();
+    const flow = this.mappings.get(name)?.table.delete(String(flowId));
+    flow?.target.close();
+    if (flow)
+      this.emit('flow.closed', { mapping: name, flow: flowId, visitor: flow.visitor, reason: 'peer' });
   }
 
   closeAll(): void {
     this.closed = true;
     for (const m of this.mappings.values()) {
-      for (const f of m.table.values()) f.target.close();
+      for (const f of m.table.values()) {
+        f.target.close();
+        this.emit('flow.closed', {
+          mapping: m.name,
+          flow: f.id,
+          visitor: f.visitor,
+          reason: 'session-closed',
+        });
+      }
       m.table.clear();
     }
     this.owner.clear();
@@ -178,6 +211,11 @@ export class AgentFlows {
   private toService(m: MappingFlows, flow: AgentFlow, data: Buffer): void {
     flow.packetsUp++;
     flow.bytesUp += data.length;
+    const t = this.opts.traffic?.(m.name);
+    if (t) {
+      t.packetsUp++;
+      t.bytesUp += data.length;
+    }
     if (!flow.target.send(flow.prefix ? Buffer.concat([flow.prefix, data]) : data)) flow.drops++;
   }
 
@@ -185,6 +223,11 @@ export class AgentFlows {
     if (m.table.touch(String(flow.id), 'service') !== flow) return; // closed meanwhile
     flow.packetsDown++;
     flow.bytesDown += data.length;
+    const t = this.opts.traffic?.(m.name);
+    if (t) {
+      t.packetsDown++;
+      t.bytesDown += data.length;
+    }
     if (data.length > MAX_FRAME_PAYLOAD) {
       flow.drops++;
       this.drop('tooLarge', m);
@@ -229,6 +272,7 @@ export class AgentFlows {
       }
     }
     this.log.debug({ mapping: flow.mapping, flowId: flow.id, reason }, 'flow closed');
+    this.emit('flow.closed', { mapping: flow.mapping, flow: flow.id, visitor: flow.visitor, reason });
   }
 
   private drop(cause: UdpDropCause, m: MappingFlows | undefined, n = 1): void {

@@ -13,7 +13,7 @@ const MAX_INTERVAL_MS = 60_000;
 
 /** A ConnectSource that opens a fresh authenticated admin client on every call (first try and retries). */
 export function adminSource(target: AdminTarget): ConnectSource {
-  // AdminClient already has the DashboardSource shape (status, subscribe, kick, close).
+  // AdminClient already has the DashboardSource shape (status, subscribe, logs, the actions, close).
   return () => AdminClient.connect(target.host, target.port, target.token);
 }
 

@@ -6,10 +6,9 @@ import type { Command } from 'commander';
 import { generateKeyPair, encodeKey } from '../crypto/keys.ts';
 import { parseAgentProfile, parseRelayProfile } from '../config/index.ts';
 import { createRootLogger } from '../observe/log.ts';
+import { LogRing } from '../observe/log-ring.ts';
 import { randomBytes } from 'node:crypto';
 import { startAgent, startRelay, untilSignal } from './serve.ts';
-import { runDashboard } from '../tui/index.ts';
-import { adminSource } from './dashboard.ts';
 
 /** Starts the demo LAN service: answers every HTTP request with a greeting and a counter. */
 export function startDemoService(): Promise<http.Server> {
@@ -66,9 +65,13 @@ export function addDemoCommand(program: Command): void {
     .option('--log-level <level>', 'log level', 'warn')
     .option('--no-dashboard', 'print logs instead of showing the dashboard')
     .action(async (opts: { publicPort: string; logLevel: string; dashboard: boolean }) => {
-      // The dashboard owns the terminal: logs would tear its screen, so they are off while it runs.
+      // The dashboard owns the terminal: logs would tear its screen, so while it runs they go to the ring
+      // only, and the dashboard's log panel shows them.
       const dashboard = opts.dashboard && process.stdin.isTTY === true && process.stdout.isTTY === true;
-      const logger = createRootLogger({ level: dashboard ? 'silent' : opts.logLevel });
+      const ring = new LogRing();
+      const logger = dashboard
+        ? createRootLogger({ level: 'info', destination: ring })
+        : createRootLogger({ level: opts.logLevel, ring });
       const adminToken = randomBytes(18).toString('base64url');
       const service = await startDemoService();
       const servicePort = (service.address() as AddressInfo).port;
@@ -81,11 +84,15 @@ export function addDemoCommand(program: Command): void {
       const relay = await startRelay(
         parseRelayProfile(texts.relay, 'demo-relay'),
         logger.child({ role: 'relay' }),
+        undefined,
+        ring,
       );
       const relayPort = relay.relay.status().control!.port;
       const agent = await startAgent(
         parseAgentProfile(texts.agent(relayPort), 'demo-agent'),
         logger.child({ role: 'agent' }),
+        undefined,
+        ring,
       );
       const ready = await waitForMapping(() => agent.agent.status().mappings[0]);
       process.stdout.write(
@@ -96,9 +103,18 @@ export function addDemoCommand(program: Command): void {
           (dashboard ? `stop:  q in the dashboard below\n\n` : `stop:  Ctrl+C\n\n`),
       );
       if (dashboard) {
+        // ink and react load only when the dashboard really runs (`--no-dashboard` and pipes skip them).
+        const [{ runDashboard }, { adminSource }] = await Promise.all([
+          import('../tui/index.ts'),
+          import('./dashboard.ts'),
+        ]);
         await runDashboard({
           connect: adminSource({ host: '127.0.0.1', port: relay.adminPort!, token: adminToken }),
-          note: ready ? `try: curl http://127.0.0.1:${ready}/` : undefined,
+          // The port of the mapping now: after a kick the agent registers again and may get another one.
+          note: (s) => {
+            const port = s?.mappings.find((m) => m.name === 'web' && m.remotePort > 0)?.remotePort;
+            return port ? `try: curl http://127.0.0.1:${port}/` : 'web mapping not ready';
+          },
         });
       } else {
         await untilSignal(logger);

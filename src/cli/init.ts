@@ -1,15 +1,24 @@
-// `xnat init DIR`: writes a matching relay and agent profile with fresh keys, ready to edit and run.
+// `xnat init DIR`: writes a matching relay and agent profile with fresh keys, admin and metrics blocks,
+// ready to run (and `xnat status` to work) at once, and prints the commands for each machine.
 import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { generateKeyPair, encodeKey } from '../crypto/keys.ts';
 import { XnatError } from '../errors.ts';
+import { applyPreset, presetAllow, presetFromFlag } from './init-preset.ts';
 
-export interface InitOptions {
-  readonly relayAddress: string;
-  readonly listenPort: number;
-  readonly force: boolean;
+/** Default admin and metrics ports of each side (as the profile schema defaults them). */
+const RELAY_ADMIN_PORT = 7001;
+const AGENT_ADMIN_PORT = 7002;
+const RELAY_METRICS_PORT = 9100;
+const AGENT_METRICS_PORT = 9101;
+/** Public ports the written relay profile allows the agent. */
+const ALLOW = ['2222/tcp', '25565/tcp', '20000-20100/tcp'] as const;
+
+/** A fresh admin token: 24 random bytes, base64url (32 characters, above the 16 the profile needs). */
+function adminToken(): string {
+  return randomBytes(24).toString('base64url');
 }
 
 /** Renders the two profiles; exported for tests and the demo. */
@@ -20,7 +29,8 @@ export function renderInitProfiles(o: { relayAddress: string; listenPort: number
   const relayKeys = generateKeyPair();
   const agentKeys = generateKeyPair();
   const psk = encodeKey(randomBytes(32));
-  const relay = `# xnat relay profile written by \`xnat init\`. Keep it private: it holds the relay's private key.
+  const relay = `# xnat relay profile written by \`xnat init\`. Keep it private (mode 0600): it holds the relay's
+# private key, the agent's psk and the admin token.
 relay:
   listen: "0.0.0.0:${o.listenPort}"
   privateKey: "${encodeKey(relayKeys.privateKey)}"
@@ -29,9 +39,17 @@ agents:
   - name: home
     publicKey: "${encodeKey(agentKeys.publicKey)}"
     psk: "${psk}"
-    allow: ["2222/tcp", "25565/tcp", "20000-20100/tcp"]
+    allow: [${ALLOW.map((a) => `"${a}"`).join(', ')}]
+# Loopback only: \`xnat status --profile\` and \`xnat dashboard --profile\` on this machine use it.
+admin:
+  listen: "127.0.0.1:${RELAY_ADMIN_PORT}"
+  token: "${adminToken()}"
+# Prometheus text at http://127.0.0.1:${RELAY_METRICS_PORT}/metrics (loopback; scrape it locally or tunnel it).
+metrics:
+  listen: "127.0.0.1:${RELAY_METRICS_PORT}"
 `;
-  const agent = `# xnat agent profile written by \`xnat init\`. Keep it private: it holds the agent's private key.
+  const agent = `# xnat agent profile written by \`xnat init\`. Keep it private (mode 0600): it holds the agent's
+# private key, the psk and the admin token.
 agent:
   name: home
   privateKey: "${encodeKey(agentKeys.privateKey)}"
@@ -39,13 +57,47 @@ relays:
   - address: "${o.relayAddress}"
     publicKey: "${encodeKey(relayKeys.publicKey)}"
     psk: "${psk}"
+# One entry per LAN service: local is the service, remotePort the public port on the relay (0 = any allowed).
 mappings:
   - name: ssh
     protocol: tcp
     remotePort: 2222
     local: "127.0.0.1:22"
+admin:
+  listen: "127.0.0.1:${AGENT_ADMIN_PORT}"
+  token: "${adminToken()}"
+metrics:
+  listen: "127.0.0.1:${AGENT_METRICS_PORT}"
 `;
   return { relay, agent };
+}
+
+/**
+ * What to run on each machine, with the paths as written; `allow` is the relay's allow list as written
+ * (the firewall must let those through), default that of plain `xnat init`.
+ */
+export function initInstructions(
+  files: { relay: string; agent: string },
+  relayAddress: string,
+  port: number,
+  allow: readonly string[] = ALLOW,
+): string {
+  const host = relayAddress.slice(0, relayAddress.lastIndexOf(':'));
+  return [
+    `wrote ${files.relay} and ${files.agent} (mode 0600: they hold private keys, the psk and admin tokens)`,
+    '',
+    `On the relay machine (${host}): copy ${files.relay} there; let ${port}/tcp (agents) and the allowed`,
+    `public ports (${allow.join(', ')}) through its firewall; then run`,
+    `  xnat check ${files.relay}`,
+    `  xnat relay --profile ${files.relay}`,
+    `  xnat status --profile ${files.relay}     # from another shell: sessions and mappings`,
+    '',
+    `On the agent machine (next to the LAN services): copy ${files.agent} there, edit its mappings, then run`,
+    `  xnat check ${files.agent}`,
+    `  xnat agent --profile ${files.agent}`,
+    `  xnat status --profile ${files.agent}     # mappings, with their public ports on ${host}`,
+    '',
+  ].join('\n');
 }
 
 export function addInitCommand(program: Command): void {
@@ -55,9 +107,11 @@ export function addInitCommand(program: Command): void {
     .argument('[dir]', 'folder to write into', '.')
     .option('--relay-address <host:port>', 'address agents dial to reach the relay', '127.0.0.1:7000')
     .option('--force', 'overwrite existing files', false)
-    .action((dir: string, opts: { relayAddress: string; force: boolean }) => {
+    .option('--preset <name>', 'map a game server instead of ssh (valheim, palworld, minecraft, ...)')
+    .action((dir: string, opts: { relayAddress: string; force: boolean; preset?: string }) => {
+      const preset = opts.preset === undefined ? undefined : presetFromFlag(opts.preset);
       const port = Number(opts.relayAddress.split(':').pop());
-      if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      if (!opts.relayAddress.includes(':') || !Number.isInteger(port) || port < 1 || port > 65535) {
         throw new XnatError('XNAT_ERR_CLI_USAGE', { detail: '--relay-address must be host:port' });
       }
       mkdirSync(dir, { recursive: true });
@@ -66,12 +120,11 @@ export function addInitCommand(program: Command): void {
         if (existsSync(f) && !opts.force)
           throw new XnatError('XNAT_ERR_CLI_USAGE', { detail: `${f} exists; use --force` });
       }
-      const text = renderInitProfiles({ relayAddress: opts.relayAddress, listenPort: port });
+      const plain = renderInitProfiles({ relayAddress: opts.relayAddress, listenPort: port });
+      const text = preset === undefined ? plain : applyPreset(plain, preset);
       writeFileSync(files.relay, text.relay, { mode: 0o600 });
       writeFileSync(files.agent, text.agent, { mode: 0o600 });
-      process.stdout.write(
-        `wrote ${files.relay} (copy to the relay machine) and ${files.agent} (keep on the agent machine)\n` +
-          `run: xnat relay --profile ${files.relay}\n     xnat agent --profile ${files.agent}\n`,
-      );
+      const allow = preset === undefined ? ALLOW : presetAllow(preset);
+      process.stdout.write(initInstructions(files, opts.relayAddress, port, allow));
     });
 }

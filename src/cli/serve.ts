@@ -1,13 +1,13 @@
-// `xnat relay` and `xnat agent`: load a profile, start the role with its admin and metrics endpoints,
-// and shut down cleanly on SIGINT/SIGTERM.
+// `xnat relay` and `xnat agent`: load a profile, start the role through the public API (src/api/, as an
+// embedder would) with its admin and metrics endpoints, re-read the profile on SIGHUP, and shut down
+// cleanly on SIGINT/SIGTERM. A listener that cannot be opened ends the process with its code.
 import type { Command } from 'commander';
 import { loadAgentProfile, loadRelayProfile, type AgentProfile, type RelayProfile } from '../config/index.ts';
 import { createRootLogger, type Logger } from '../observe/log.ts';
-import { Relay } from '../relay/relay.ts';
-import { Agent } from '../agent/agent.ts';
+import { createAgent, createRelay, type XnatAgent, type XnatRelay } from '../api/index.ts';
 import { startAdminServer, type AdminActions } from '../admin/admin-server.ts';
-import { startMetricsServer } from '../admin/metrics.ts';
 import { toXnatError } from '../errors.ts';
+import { LogRing } from '../observe/log-ring.ts';
 
 /** A running role with its endpoints; close() stops everything. */
 export interface Running {
@@ -17,6 +17,7 @@ export interface Running {
   close(): Promise<void>;
 }
 
+/** Opens the admin and metrics endpoints; if one fails, the one already open is closed and the error thrown. */
 async function startEndpoints(
   profile: RelayProfile | AgentProfile,
   actions: AdminActions,
@@ -24,19 +25,26 @@ async function startEndpoints(
 ): Promise<{ closers: Array<() => Promise<void>>; adminPort: number | undefined }> {
   const closers: Array<() => Promise<void>> = [];
   let adminPort: number | undefined;
-  if (profile.admin) {
-    const admin = await startAdminServer({
-      listen: profile.admin.listen,
-      token: profile.admin.token,
-      actions,
-      logger,
-    });
-    adminPort = admin.port;
-    closers.push(() => admin.close());
-  }
-  if (profile.metrics) {
-    const metrics = await startMetricsServer(profile.metrics.listen, () => actions.status(), logger);
-    closers.push(() => metrics.close());
+  try {
+    if (profile.admin) {
+      const admin = await startAdminServer({
+        listen: profile.admin.listen,
+        token: profile.admin.token,
+        actions,
+        logger,
+      });
+      adminPort = admin.port;
+      closers.push(() => admin.close());
+    }
+    if (profile.metrics) {
+      // prom-client loads only for a profile with a metrics block (start-up: issue 10).
+      const { startMetricsServer } = await import('../admin/metrics.ts');
+      const metrics = await startMetricsServer(profile.metrics.listen, () => actions.status(), logger);
+      closers.push(() => metrics.close());
+    }
+  } catch (err) {
+    await Promise.all(closers.map((c) => c()));
+    throw err;
   }
   return { closers, adminPort };
 }
@@ -45,18 +53,31 @@ export async function startRelay(
   profile: RelayProfile,
   logger: Logger,
   profilePath?: string,
-): Promise<Running & { relay: Relay }> {
-  const relay = new Relay(profile, { logger });
+  logs?: LogRing,
+): Promise<Running & { relay: XnatRelay }> {
+  const relay = createRelay({ profile, logger });
   await relay.start();
-  const { closers, adminPort } = await startEndpoints(
-    profile,
-    {
-      status: () => relay.status(),
-      kick: (n) => relay.kick(n) > 0,
-      ...(profilePath ? { reload: () => relay.reload(loadRelayProfile(profilePath)) } : {}),
-    },
-    logger,
-  );
+  let endpoints;
+  try {
+    endpoints = await startEndpoints(
+      profile,
+      {
+        status: () => relay.status(),
+        kick: (n) => relay.kick(n),
+        agentStats: (n) => relay.agentStats(n),
+        closeStream: (sessionId, streamId) => relay.closeStream(sessionId, streamId),
+        setMappingDisabled: (name, disabled) => relay.setMappingDisabled(name, disabled),
+        ...(logs ? { logs } : {}),
+        ...(profilePath ? { reload: () => relay.reload(loadRelayProfile(profilePath)) } : {}),
+      },
+      logger,
+    );
+  } catch (err) {
+    // The control port is open already: close it, or the relay would run on without its endpoints.
+    await relay.close();
+    throw err;
+  }
+  const { closers, adminPort } = endpoints;
   return {
     relay,
     logger,
@@ -68,17 +89,32 @@ export async function startRelay(
   };
 }
 
-export async function startAgent(profile: AgentProfile, logger: Logger): Promise<Running & { agent: Agent }> {
-  const agent = new Agent(profile, { logger });
+export async function startAgent(
+  profile: AgentProfile,
+  logger: Logger,
+  profilePath?: string,
+  logs?: LogRing,
+): Promise<Running & { agent: XnatAgent }> {
+  const agent = createAgent({ profile, logger });
+  // Endpoints first: an agent whose admin port is taken must not register its mappings and then vanish.
+  const { closers, adminPort } = await startEndpoints(
+    profile,
+    {
+      status: () => agent.status(),
+      closeStream: (sessionId, streamId) => agent.closeStream(sessionId, streamId),
+      ...(logs ? { logs } : {}),
+      ...(profilePath ? { reload: () => agent.reload(loadAgentProfile(profilePath)) } : {}),
+    },
+    logger,
+  );
   agent.start();
-  const { closers, adminPort } = await startEndpoints(profile, { status: () => agent.status() }, logger);
   return {
     agent,
     logger,
     adminPort,
     close: async () => {
       await Promise.all(closers.map((c) => c()));
-      agent.close();
+      await agent.close();
     },
   };
 }
@@ -101,6 +137,36 @@ export function untilSignal(logger: Logger): Promise<void> {
   });
 }
 
+/**
+ * SIGHUP re-reads the profile, as daemons do; a broken profile is logged and changes nothing. The
+ * handler is installed before anything listens, so an early SIGHUP never kills the process.
+ */
+function reloadOnHangup(logger: Logger, reload: () => unknown): void {
+  process.on('SIGHUP', () => {
+    void (async () => {
+      try {
+        await reload();
+      } catch (err) {
+        const e = toXnatError(err);
+        logger.error({ code: e.code, detail: e.detail }, 'reload failed');
+      }
+    })();
+  });
+}
+
+/** One warning line per profile warning (a secret-holding file other users may read). */
+function logWarnings(logger: Logger, profile: RelayProfile | AgentProfile): void {
+  for (const warning of profile.warnings ?? []) logger.warn({ warning }, 'profile warning');
+}
+
+/**
+ * A start that failed (a port taken) ends the process: main reports the error and sets the exit code;
+ * this makes sure no leftover handle keeps it running meanwhile.
+ */
+function exitSoon(): void {
+  setTimeout(() => process.exit(), 2_000).unref();
+}
+
 /** Gives pino's async destination a moment to flush, then exits with `code`. */
 function exitAfterFlush(logger: Logger, code: number): void {
   logger.flush(() => process.exit(code));
@@ -115,17 +181,21 @@ export function addServeCommands(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error (overrides the profile)')
     .action(async (opts: { profile: string; logLevel?: string }) => {
       const profile = loadRelayProfile(opts.profile);
-      const logger = createRootLogger({ level: opts.logLevel ?? profile.log.level, base: { role: 'relay' } });
-      const running = await startRelay(profile, logger, opts.profile);
-      // SIGHUP re-reads the profile, as daemons do; a broken profile is logged and changes nothing.
-      process.on('SIGHUP', () => {
-        try {
-          running.relay.reload(loadRelayProfile(opts.profile));
-        } catch (err) {
-          const e = toXnatError(err);
-          logger.error({ code: e.code, detail: e.detail }, 'reload failed');
-        }
+      const ring = new LogRing();
+      const logger = createRootLogger({
+        level: opts.logLevel ?? profile.log.level,
+        base: { role: 'relay' },
+        ring,
       });
+      logWarnings(logger, profile);
+      // Until it runs, a SIGHUP has nothing to reload (and must not kill the process).
+      const live: { reload?: () => unknown } = {};
+      reloadOnHangup(logger, () => live.reload?.());
+      const running = await startRelay(profile, logger, opts.profile, ring).catch((err: unknown) => {
+        exitSoon();
+        throw err;
+      });
+      live.reload = () => running.relay.reload(loadRelayProfile(opts.profile));
       await untilSignal(logger);
       await running.close();
       exitAfterFlush(logger, 0);
@@ -137,8 +207,21 @@ export function addServeCommands(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error (overrides the profile)')
     .action(async (opts: { profile: string; logLevel?: string }) => {
       const profile = loadAgentProfile(opts.profile);
-      const logger = createRootLogger({ level: opts.logLevel ?? profile.log.level, base: { role: 'agent' } });
-      const running = await startAgent(profile, logger);
+      const ring = new LogRing();
+      const logger = createRootLogger({
+        level: opts.logLevel ?? profile.log.level,
+        base: { role: 'agent' },
+        ring,
+      });
+      logWarnings(logger, profile);
+      // Until it runs, a SIGHUP has nothing to reload (and must not kill the process).
+      const live: { reload?: () => unknown } = {};
+      reloadOnHangup(logger, () => live.reload?.());
+      const running = await startAgent(profile, logger, opts.profile, ring).catch((err: unknown) => {
+        exitSoon();
+        throw err;
+      });
+      live.reload = () => running.agent.reload(loadAgentProfile(opts.profile));
       await untilSignal(logger);
       await running.close();
       exitAfterFlush(logger, 0);

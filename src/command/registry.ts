@@ -88,6 +88,8 @@ export interface CommandRegistry {
 class Registry implements CommandRegistry {
   private readonly table = new Map<string, CommandDef>();
 
+  constructor(private readonly fallback?: (name: string) => CommandDef | undefined) {}
+
   register(name: string, def: unknown): this {
     if (name.length === 0 || name.length > MAX_NAME_LENGTH)
       throw new XnatError('XNAT_ERR_INTERNAL', { detail: 'command name length' });
@@ -98,7 +100,7 @@ class Registry implements CommandRegistry {
   }
 
   get(name: string): CommandDef | undefined {
-    return this.table.get(name);
+    return this.table.get(name) ?? this.fallback?.(name);
   }
 
   names(): string[] {
@@ -106,9 +108,12 @@ class Registry implements CommandRegistry {
   }
 }
 
-/** An empty registry. */
-export function createRegistry(): CommandRegistry {
-  return new Registry();
+/**
+ * An empty registry. `fallback` answers names the table does not have (an embedder's commands, which may be
+ * added while sessions run); the table's own entries always win, so a fallback can never shadow them.
+ */
+export function createRegistry(fallback?: (name: string) => CommandDef | undefined): CommandRegistry {
+  return new Registry(fallback);
 }
 
 /** The first zod issue's path as "a.b.0", for XNAT_ERR_COMMAND_INVALID details (paths, never values). */

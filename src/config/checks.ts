@@ -4,19 +4,14 @@ import { resolve } from 'node:path';
 import { XnatError } from '../errors.ts';
 import { decodeKey32 } from '../util/bytes.ts';
 import { formatHostPort, isWildcardHost, type HostPort } from '../util/ports.ts';
-import {
-  DEFAULT_TCP_IDLE_TIMEOUT_MS,
-  DEFAULT_UDP_IDLE_TIMEOUT_MS,
-  type RawAgentProfile,
-  type RawRelayProfile,
-} from './schema.ts';
+import type { RawAgentProfile, RawRelayProfile } from './schema.ts';
+import { entryName, expandMappings, toBandwidth } from './mapping-expand.ts';
 import { formatPath, type ProfileIssue, type ProfileSource } from './source.ts';
 import { readBoundedFile } from './read-file.ts';
+import { openFileWarning, openToOthers } from './warnings.ts';
 import type {
   AdminProfile,
-  BandwidthLimit,
   AgentProfile,
-  MappingProfile,
   PrivateKeySource,
   RelayProfile,
   Tuning,
@@ -42,6 +37,8 @@ export const MAX_KEY_FILE_BYTES = 4096;
 export interface CheckContext {
   readonly src: ProfileSource;
   readonly env: NodeJS.ProcessEnv;
+  /** Warnings collected on the way (a key file others may read); the profile carries them. */
+  readonly warnings: string[];
   /** Folder that relative `privateKeyFile` paths start from. */
   readonly baseDir: string;
 }
@@ -95,6 +92,7 @@ function resolvePrivateKey(
         cause: r.cause,
       });
     }
+    if (openToOthers(r.mode)) ctx.warnings.push(openFileWarning(file, r.mode, 'a private key'));
     const text = r.bytes.toString('utf8');
     const key = decodeKey32(text);
     if (!key) {
@@ -136,6 +134,7 @@ function toTuning(raw: RawRelayProfile['tuning'], issues: ProfileIssue[]): Tunin
   return {
     replayBufferBytes: raw.replayBuffer,
     streamWindowBytes: raw.streamWindow,
+    sessionWindowBytes: raw.sessionWindow,
     maxStreams: raw.maxStreams,
     keepaliveIntervalMs: raw.keepaliveInterval,
     keepaliveTimeoutMs: raw.keepaliveTimeout,
@@ -143,6 +142,8 @@ function toTuning(raw: RawRelayProfile['tuning'], issues: ProfileIssue[]): Tunin
     maxFlows: raw.maxFlows,
     maxFlowsPerMapping: raw.maxFlowsPerMapping,
     maxFlowsPerSource: raw.maxFlowsPerSource,
+    udpPath: raw.udpPath,
+    udpPathKeepaliveMs: raw.udpPathKeepalive,
   };
 }
 
@@ -185,14 +186,6 @@ function listensOf(raw: {
   if (raw.admin) out.push({ path: ['admin', 'listen'], at: raw.admin.listen });
   if (raw.metrics) out.push({ path: ['metrics', 'listen'], at: raw.metrics.listen });
   return out;
-}
-
-function toBandwidth(b: { up?: number; down?: number; burst?: number }): BandwidthLimit {
-  return {
-    ...(b.up !== undefined ? { upBytesPerSec: b.up } : {}),
-    ...(b.down !== undefined ? { downBytesPerSec: b.down } : {}),
-    ...(b.burst !== undefined ? { burstBytes: b.burst } : {}),
-  };
 }
 
 type RawRules = Omit<NonNullable<RawRelayProfile['visitors']>, 'mappings'>;
@@ -241,18 +234,23 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
   );
   const listens = [{ path: ['relay', 'listen'], at: raw.relay.listen }, ...listensOf(raw)];
   listenClashes(listens, issues);
-  // A mapping listener on publicHost must not land on one of the relay's own TCP ports.
+  // A mapping listener on publicHost must not land on one of the relay's own TCP ports, nor a UDP
+  // mapping on the control port's number while the UDP path listens there.
   const pub = raw.relay.publicHost;
+  const udpPathOn = raw.tuning.udpPath !== 'off';
   raw.agents.forEach((agent, i) => {
-    agent.allow.forEach((r, j) => {
-      for (const l of listens) {
-        const overlaps = l.at.host === pub || isWildcardHost(pub) || isWildcardHost(l.at.host);
-        if (r.protocol === 'tcp' && overlaps && l.at.port >= r.from && l.at.port <= r.to)
-          issues.push({
-            path: ['agents', i, 'allow', j],
-            message: `covers ${formatPath(l.path)} ${formatHostPort(l.at)}`,
-          });
-      }
+    // An entry is one range, or two for tcp+udp; paths name the entry as written.
+    agent.allow.forEach((entry, j) => {
+      for (const r of entry)
+        for (const l of listens) {
+          const overlaps = l.at.host === pub || isWildcardHost(pub) || isWildcardHost(l.at.host);
+          const mine = r.protocol === 'tcp' || (udpPathOn && l === listens[0] && l.at.port !== 0);
+          if (mine && overlaps && l.at.port >= r.from && l.at.port <= r.to)
+            issues.push({
+              path: ['agents', i, 'allow', j],
+              message: `covers ${formatPath(l.path)} ${formatHostPort(l.at)}`,
+            });
+        }
     });
   });
   if (raw.visitors)
@@ -284,7 +282,7 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
       name: a.name,
       publicKey: a.publicKey,
       psk: a.psk,
-      allow: a.allow,
+      allow: a.allow.flat(),
       ...(a.bandwidth ? { bandwidth: toBandwidth(a.bandwidth) } : {}),
     })),
     ...(raw.visitors ? { visitors: toVisitors(raw.visitors) } : {}),
@@ -308,46 +306,9 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
     'same address',
     issues,
   );
-  duplicates(
-    raw.mappings,
-    (m) => m.name,
-    (i) => ['mappings', i, 'name'],
-    'same name',
-    issues,
-  );
-  duplicates(
-    raw.mappings,
-    (m) => (m.remotePort === 0 ? undefined : `${m.remotePort}/${m.protocol}`),
-    (i) => ['mappings', i, 'remotePort'],
-    'same remotePort and protocol',
-    issues,
-  );
-  raw.mappings.forEach((m, i) => {
-    if (m.protocol === 'udp' && m.compress === 'deflate')
-      issues.push({
-        path: ['mappings', i, 'compress'],
-        message: 'is tcp only (a datagram is too small to gain)',
-      });
-    if (m.protocol === 'udp' && m.proxyProtocol === 'v1')
-      issues.push({
-        path: ['mappings', i, 'proxyProtocol'],
-        message: 'must be v2 on a udp mapping (v1 is text, tcp only)',
-      });
-  });
-  const mappings: MappingProfile[] = raw.mappings.map((m) => {
-    const base = {
-      name: m.name,
-      remotePort: m.remotePort,
-      local: m.local,
-      ...(m.weight !== undefined ? { weight: m.weight } : {}),
-      ...(m.proxyProtocol !== undefined ? { proxyProtocol: m.proxyProtocol } : {}),
-      ...(m.bandwidth ? { bandwidth: toBandwidth(m.bandwidth) } : {}),
-      ...(m.compress === 'deflate' ? { compress: 'deflate' as const } : {}),
-    };
-    if (m.protocol === 'udp')
-      return { ...base, protocol: 'udp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_UDP_IDLE_TIMEOUT_MS };
-    return { ...base, protocol: 'tcp', idleTimeoutMs: m.idleTimeout ?? DEFAULT_TCP_IDLE_TIMEOUT_MS };
-  });
+  duplicates(raw.mappings, entryName, (i) => ['mappings', i, 'name'], 'same name', issues);
+  // Presets, ranges and tcp+udp become one mapping per port and protocol; overlaps are found there.
+  const mappings = expandMappings(raw.mappings, issues);
   if (raw.reconnect.maxDelay < raw.reconnect.initialDelay)
     issues.push({
       path: ['reconnect', 'maxDelay'],
@@ -365,6 +326,7 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
       initialDelayMs: raw.reconnect.initialDelay,
       maxDelayMs: raw.reconnect.maxDelay,
       replacedDelayMs: raw.reconnect.replacedDelay,
+      authRetryDelayMs: raw.reconnect.authRetryDelay,
     },
     admin,
     metrics: raw.metrics,

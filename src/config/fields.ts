@@ -3,7 +3,14 @@
 import { z } from 'zod';
 import { decodeKey32, parseDuration, parseSize } from '../util/bytes.ts';
 import { isIPv4, isIPv6 } from 'node:net';
-import { parseHost, parseHostPortText, parsePortRangeText } from '../util/ports.ts';
+import {
+  parseHost,
+  parseHostPortText,
+  parsePort,
+  parsePortRangeText,
+  type PortRange,
+} from '../util/ports.ts';
+import { PRESET_NAMES, isPresetName, suggestPreset, type PortSpan, type PresetName } from './presets.ts';
 
 /** Marks a zod issue raised by bad key text, so the loader reports XNAT_ERR_CONFIG_KEY_TEXT. */
 export const KEY_TEXT_PARAM = 'xnatKeyText';
@@ -138,6 +145,130 @@ export function portRange() {
       return z.NEVER;
     }
     return parsed.value;
+  });
+}
+
+const ALLOW_TCP_UDP_RE = /^(.*?)\s*\/\s*tcp\s*\+\s*udp\s*$/i;
+
+/** An allow entry that may name both protocols: `27015/tcp+udp` is `27015/tcp` and `27015/udp`. */
+export function allowEntry() {
+  return z
+    .string({ error: typeError('"PORT/tcp", "FROM-TO/udp" or "PORT/tcp+udp" text') })
+    .transform((text, ctx): PortRange[] => {
+      const both = ALLOW_TCP_UDP_RE.exec(text);
+      const texts = both ? [`${both[1]}/tcp`, `${both[1]}/udp`] : [text];
+      const out: PortRange[] = [];
+      for (const t of texts) {
+        const parsed = parsePortRangeText(t);
+        if (!parsed.ok) {
+          ctx.addIssue({
+            code: 'custom',
+            message: both ? parsed.reason.replace('/proto"', '/tcp+udp"') : parsed.reason,
+          });
+          return z.NEVER;
+        }
+        out.push(parsed.value);
+      }
+      return out;
+    });
+}
+
+const RANGE_RE = /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/;
+
+/** Parses `A-B` (ports 1..65535, A <= B); undefined when the text is not of that shape. */
+function parseSpanText(
+  text: string,
+): { ok: true; value: PortSpan } | { ok: false; reason: string } | undefined {
+  const m = RANGE_RE.exec(text);
+  if (!m) return undefined;
+  const from = Number(m[1]);
+  const to = Number(m[2]);
+  if (from < 1 || to < 1 || from > 65_535 || to > 65_535)
+    return { ok: false, reason: 'ports must be 1..65535' };
+  if (from > to) return { ok: false, reason: 'range start must not exceed its end' };
+  return { ok: true, value: { from, to } };
+}
+
+/** A mapping's remotePort: an integer 0..65535 (0: the relay picks) or a range text `2456-2458`. */
+export function portSpan() {
+  const what = 'an integer 0..65535 or a range such as 2456-2458';
+  return z.union([z.number(), z.string()], { error: typeError(what) }).transform((v, ctx): PortSpan => {
+    if (typeof v === 'number') {
+      if (!Number.isInteger(v) || v < 0 || v > 65_535) {
+        ctx.addIssue({ code: 'custom', message: 'must be an integer 0..65535' });
+        return z.NEVER;
+      }
+      return { from: v, to: v };
+    }
+    const span = parseSpanText(v);
+    if (span === undefined || !span.ok) {
+      ctx.addIssue({ code: 'custom', message: span?.reason ?? `must be ${what}` });
+      return z.NEVER;
+    }
+    return span.value;
+  });
+}
+
+/** A mapping's LAN target; `ports` undefined when only a host was written (the ports come from elsewhere). */
+export interface LocalTarget {
+  readonly host: string;
+  readonly ports: PortSpan | undefined;
+}
+
+/** Splits `host:P`, `host:A-B`, `[v6]:P` into host and port text; a bare host has no port text. */
+function splitLocal(t: string): { host: string; port: string | undefined } | string {
+  if (isIPv6(t) || (t.startsWith('[') && t.endsWith(']')) || !t.includes(':'))
+    return { host: t, port: undefined };
+  if (t.startsWith('[')) {
+    const close = t.indexOf(']');
+    if (close < 0) return 'missing "]" after the IPv6 address';
+    if (t[close + 1] !== ':') return 'missing ":port" after "]"';
+    return { host: t.slice(0, close + 1), port: t.slice(close + 2) };
+  }
+  const colon = t.lastIndexOf(':');
+  const host = t.slice(0, colon);
+  if (host.includes(':')) return 'an IPv6 address with a port needs brackets: [v6]:port';
+  return { host, port: t.slice(colon + 1) };
+}
+
+/** A mapping's `local`: `host:port`, `host:A-B` (a range), or a bare `host` (ports of the preset or remotePort). */
+export function localTarget() {
+  return z
+    .string({ error: typeError('"host:port", "host:FROM-TO" or "host" text') })
+    .transform((text, ctx): LocalTarget => {
+      const fail = (message: string) => {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      };
+      const parts = splitLocal(text.trim());
+      if (typeof parts === 'string') return fail(parts);
+      const host = parseHost(parts.host);
+      if (!host.ok) return fail(host.reason);
+      if (parts.port === undefined) return { host: host.value, ports: undefined };
+      const span = parseSpanText(parts.port);
+      if (span !== undefined) return span.ok ? { host: host.value, ports: span.value } : fail(span.reason);
+      const port = parsePort(parts.port);
+      if (!port.ok) return fail(port.reason);
+      if (port.value === 0) return fail('port must be 1..65535');
+      return { host: host.value, ports: { from: port.value, to: port.value } };
+    });
+}
+
+/** A mapping protocol: `tcp`, `udp` or `tcp+udp` (both on the same port). */
+export function entryProtocol() {
+  return z.enum(['tcp', 'udp', 'tcp+udp'], { error: typeError('tcp, udp or tcp+udp') });
+}
+
+/** A preset name; a typo gets a "did you mean" (the value is a preset's name, never a secret). */
+export function presetName() {
+  return z.string({ error: typeError('a preset name') }).transform((text, ctx): PresetName => {
+    if (isPresetName(text)) return text;
+    const guess = suggestPreset(text);
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be one of ${PRESET_NAMES.join(', ')}${guess ? `; did you mean ${guess}?` : ''}`,
+    });
+    return z.NEVER;
   });
 }
 

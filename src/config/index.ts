@@ -15,3 +15,9 @@ export { ENV_PRIVATE_KEY, ENV_ADMIN_TOKEN, MIN_ADMIN_TOKEN_CHARS, MAX_ADMIN_TOKE
 export { DEFAULT_RELAY_PORT, DEFAULT_TCP_IDLE_TIMEOUT_MS, DEFAULT_UDP_IDLE_TIMEOUT_MS } from './schema.ts';
 export { isAllowed, formatHostPort, formatPortRange } from '../util/ports.ts';
 export type * from './types.ts';
+export type { RelayProfileInput, AgentProfileInput } from './schema.ts';
+export { PRESETS, PRESET_NAMES, isPresetName, presetOf, suggestPreset } from './presets.ts';
+export type { EntryProtocol, PortSpan, Preset, PresetName } from './presets.ts';
+export { MAX_MAPPINGS, MAX_PORTS_PER_RANGE } from './mapping-expand.ts';
+export { changedKeys } from './diff.ts';
+export { openToOthers, openFileWarning } from './warnings.ts';

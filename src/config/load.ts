@@ -6,6 +6,9 @@ import { parseHostPortText, type HostPort } from '../util/ports.ts';
 import { buildAgentProfile, buildRelayProfile } from './checks.ts';
 import { agentSchema, relaySchema } from './schema.ts';
 import { ProfileSource } from './source.ts';
+import { schemaKeysAt } from './suggest.ts';
+import { openFileWarning, openToOthers } from './warnings.ts';
+import { ENV_ADMIN_TOKEN } from './checks.ts';
 import { readBoundedFile } from './read-file.ts';
 import type { AgentProfile, Profile, RelayProfile } from './types.ts';
 
@@ -18,9 +21,9 @@ type Kind = 'relay' | 'agent';
  * The profile's text. XNAT_ERR_CONFIG_READ (missing, unreadable), XNAT_ERR_CONFIG_NOT_FILE (a directory,
  * device, FIFO) or XNAT_ERR_CONFIG_TOO_LARGE (over MAX_PROFILE_BYTES, read no further than that).
  */
-function readProfileText(path: string): string {
+function readProfileText(path: string): { text: string; mode: number } {
   const r = readBoundedFile(path, MAX_PROFILE_BYTES);
-  if (r.ok) return r.bytes.toString('utf8');
+  if (r.ok) return { text: r.bytes.toString('utf8'), mode: r.mode };
   if (r.kind === 'not-file')
     throw new XnatError('XNAT_ERR_CONFIG_NOT_FILE', { detail: `${path}: ${r.what}` });
   if (r.kind === 'too-large')
@@ -28,6 +31,11 @@ function readProfileText(path: string): string {
       detail: `${path}: larger than ${MAX_PROFILE_BYTES} bytes`,
     });
   throw new XnatError('XNAT_ERR_CONFIG_READ', { detail: path, cause: r.cause });
+}
+
+/** "a relay", "an agent". */
+function article(kind: Kind): string {
+  return kind === 'agent' ? 'an agent' : 'a relay';
 }
 
 /** The kind a document declares by its top-level `relay:` or `agent:` key. */
@@ -50,19 +58,48 @@ function kindOf(src: ProfileSource): Kind {
 function expectKind(src: ProfileSource, want: Kind): void {
   const got = kindOf(src);
   if (got !== want)
-    throw src.toError([{ path: [got], message: `this is an ${got} profile; a ${want} profile is needed` }]);
+    throw src.toError([
+      { path: [got], message: `this is ${article(got)} profile; ${article(want)} profile is needed` },
+    ]);
 }
 
 function parseAs(src: ProfileSource, kind: Kind, env: NodeJS.ProcessEnv): Profile {
-  const ctx = { src, env, baseDir: dirname(src.name) };
+  const ctx = { src, env, baseDir: dirname(src.name), warnings: [] };
+  let profile: Profile;
   if (kind === 'relay') {
     const r = relaySchema.safeParse(src.data);
-    if (!r.success) throw src.toError(src.fromZod(r.error));
-    return buildRelayProfile(r.data, ctx);
+    if (!r.success) throw src.toError(src.fromZod(r.error, (path) => schemaKeysAt(relaySchema, path)));
+    profile = buildRelayProfile(r.data, ctx);
+  } else {
+    const r = agentSchema.safeParse(src.data);
+    if (!r.success) throw src.toError(src.fromZod(r.error, (path) => schemaKeysAt(agentSchema, path)));
+    profile = buildAgentProfile(r.data, ctx);
   }
-  const r = agentSchema.safeParse(src.data);
-  if (!r.success) throw src.toError(src.fromZod(r.error));
-  return buildAgentProfile(r.data, ctx);
+  return withWarnings(profile, ctx.warnings);
+}
+
+function withWarnings<P extends Profile>(profile: P, warnings: readonly string[]): P {
+  if (warnings.length === 0) return profile;
+  return { ...profile, warnings: [...(profile.warnings ?? []), ...warnings] };
+}
+
+/** The secrets a profile's own text holds (a private key, psks, the admin token), for the mode warning. */
+function secretsInText(profile: Profile, env: NodeJS.ProcessEnv): string | undefined {
+  const own = profile.kind === 'relay' ? profile.relay : profile.agent;
+  const peers = profile.kind === 'relay' ? profile.agents : profile.relays;
+  const held = [
+    own.privateKeySource === 'profile' ? 'a private key' : undefined,
+    peers.some((p) => p.psk) ? 'a psk' : undefined,
+    profile.admin && !env[ENV_ADMIN_TOKEN] ? 'the admin token' : undefined,
+  ].filter((x) => x !== undefined);
+  if (held.length === 0) return undefined;
+  return held.length === 1 ? held[0] : `${held.slice(0, -1).join(', ')} and ${held.at(-1)}`;
+}
+
+/** A loaded profile, warned about when its file holds secrets other users may read. */
+function checkMode<P extends Profile>(profile: P, path: string, mode: number, env: NodeJS.ProcessEnv): P {
+  const holds = openToOthers(mode) ? secretsInText(profile, env) : undefined;
+  return holds ? withWarnings(profile, [openFileWarning(path, mode, holds)]) : profile;
 }
 
 /**
@@ -102,17 +139,20 @@ export function parseProfile(
 
 /** Loads a profile file of either kind; throws XNAT_ERR_CONFIG_* (READ, NOT_FILE, TOO_LARGE, YAML, INVALID, KEY_TEXT). */
 export function loadProfile(path: string, env: NodeJS.ProcessEnv = process.env): Profile {
-  return parseProfile(readProfileText(path), path, env);
+  const { text, mode } = readProfileText(path);
+  return checkMode(parseProfile(text, path, env), path, mode, env);
 }
 
 /** Loads a relay profile file; an agent profile is an error. */
 export function loadRelayProfile(path: string, env: NodeJS.ProcessEnv = process.env): RelayProfile {
-  return parseRelayProfile(readProfileText(path), path, env);
+  const { text, mode } = readProfileText(path);
+  return checkMode(parseRelayProfile(text, path, env), path, mode, env);
 }
 
 /** Loads an agent profile file; a relay profile is an error. */
 export function loadAgentProfile(path: string, env: NodeJS.ProcessEnv = process.env): AgentProfile {
-  return parseAgentProfile(readProfileText(path), path, env);
+  const { text, mode } = readProfileText(path);
+  return checkMode(parseAgentProfile(text, path, env), path, mode, env);
 }
 
 /** Parses `host:port` / `[v6]:port` (port 0..65535); throws XNAT_ERR_CONFIG_INVALID naming the text. */

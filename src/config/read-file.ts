@@ -9,7 +9,12 @@ export type BoundedReadFailure =
   | { readonly kind: 'too-large' };
 
 export type BoundedRead =
-  { readonly ok: true; readonly bytes: Buffer } | ({ readonly ok: false } & BoundedReadFailure);
+  | {
+      readonly ok: true;
+      readonly bytes: Buffer;
+      /** st_mode of the file read (permission bits). */ readonly mode: number;
+    }
+  | ({ readonly ok: false } & BoundedReadFailure);
 
 function describe(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
@@ -51,7 +56,7 @@ export function readBoundedFile(path: string, maxBytes: number): BoundedRead {
       if (n === 0) break;
       got += n;
     }
-    return { ok: true, bytes: buf.subarray(0, got) };
+    return { ok: true, bytes: buf.subarray(0, got), mode: st.mode };
   } catch (cause) {
     return { ok: false, kind: 'io', cause };
   } finally {

@@ -2,16 +2,20 @@
 // Checks across values (duplicates, key sources, env overrides, port clashes) live in checks.ts.
 import { z } from 'zod';
 import {
+  allowEntry,
   block,
   cidr,
   duration,
+  entryProtocol,
   host,
   hostPort,
   int,
   keyText,
   list,
+  localTarget,
   name,
-  portRange,
+  portSpan,
+  presetName,
   size,
   strict,
   typeError,
@@ -34,6 +38,8 @@ const cipherSuite = z.enum(CIPHER_SUITE_NAMES, { error: typeError('aes-256-gcm o
 const tuningShape = {
   replayBuffer: size(64 * KiB, GiB).default(8 * MiB),
   streamWindow: size(16 * KiB, 16 * MiB).default(256 * KiB),
+  // How far all streams' windows may grow together (mux SESSION_WINDOW_BUDGET_BYTES): the memory bound.
+  sessionWindow: size(MiB, GiB).default(16 * MiB),
   maxStreams: int(1, 65_536).default(4096),
   keepaliveInterval: duration(100, MINUTE_MS).default(SECOND_MS),
   // 2 s (two missed pings; never below 4 x the link's smoothed RTT): a dead link is declared within 3 s,
@@ -43,6 +49,10 @@ const tuningShape = {
   maxFlows: int(1, 65_536).default(4096),
   maxFlowsPerMapping: int(1, 1_048_576).default(4096),
   maxFlowsPerSource: int(1, 65_536).default(64),
+  // The UDP path for datagrams (docs/protocol.md, "UDP path"): auto = use it when probes get through.
+  udpPath: z.enum(['auto', 'off'], { error: typeError('auto or off') }).default('auto'),
+  // Agent: keepalive of the UDP path (and its re-probe while on the TCP lane); 15 s keeps home NATs open.
+  udpPathKeepalive: duration(SECOND_MS, 5 * MINUTE_MS).default(15 * SECOND_MS),
   // The implementation of the suite's AEAD; the suite itself is the agent's tuning.cipher.
   cipherBackend: z
     .enum(['auto', 'node', 'noble'], { error: typeError('one of auto, node, noble') })
@@ -155,7 +165,7 @@ export const relaySchema = strict({
       name: name(),
       publicKey: keyText(),
       psk: keyText().optional(),
-      allow: list(portRange(), 1),
+      allow: list(allowEntry(), 1),
       // The agent's total over all its mappings, enforced by the relay.
       bandwidth: block(bandwidth).optional(),
     }),
@@ -165,12 +175,16 @@ export const relaySchema = strict({
   ...sharedBlocks(7001, 9100, relayTuning),
 });
 
+// One mapping entry; ranges, tcp+udp and presets expand into mappings in mapping-expand.ts, which also
+// supplies the defaults (they depend on the preset and the protocol) and requires name, remotePort, local.
 const mapping = strict({
-  name: name(),
-  protocol: z.enum(['tcp', 'udp'], { error: typeError('tcp or udp') }).default('tcp'),
-  remotePort: int(0, 65_535),
-  local: hostPort(false),
-  // No default here: the default depends on the protocol (checks.ts).
+  name: name().optional(),
+  preset: presetName().optional(),
+  protocol: entryProtocol().optional(),
+  remotePort: portSpan().optional(),
+  local: localTarget().optional(),
+  // Instead of local: a service inside the embedding process (src/api/, agent.serve).
+  handler: name().optional(),
   idleTimeout: duration(SECOND_MS, 24 * HOUR_MS).optional(),
   // Share of new visitors against other agents serving the same mapping (weighted least-loaded).
   weight: int(1, 1000).optional(),
@@ -199,6 +213,8 @@ export const agentSchema = strict({
       maxDelay: duration(100, 10 * MINUTE_MS).default(10 * SECOND_MS),
       // Another agent with our key took the session: wait this long (doubling) before taking it back.
       replacedDelay: duration(100, HOUR_MS).default(30 * SECOND_MS),
+      // The relay refused our key or psk: only an operator's change helps, so retry at minutes, not seconds.
+      authRetryDelay: duration(100, HOUR_MS).default(MINUTE_MS),
     }),
   ).prefault({}),
   ...sharedBlocks(7002, 9101, agentTuning),
@@ -206,6 +222,10 @@ export const agentSchema = strict({
 
 export type RawRelayProfile = z.output<typeof relaySchema>;
 export type RawAgentProfile = z.output<typeof agentSchema>;
+/** A relay profile as plain data, shaped like its YAML (what an embedder passes to createRelay). */
+export type RelayProfileInput = z.input<typeof relaySchema>;
+/** An agent profile as plain data, shaped like its YAML (what an embedder passes to createAgent). */
+export type AgentProfileInput = z.input<typeof agentSchema>;
 
 /** Default flow idle timeout of a udp mapping, in ms. */
 export const DEFAULT_UDP_IDLE_TIMEOUT_MS = 60 * SECOND_MS;

@@ -4,6 +4,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'y
 import type { z } from 'zod';
 import { XnatError, type ErrorCode } from '../errors.ts';
 import { KEY_TEXT_PARAM } from './fields.ts';
+import { closestKey } from './suggest.ts';
 
 /** One problem in a profile; `path` is a key path (`['mappings', 1, 'remotePort']`) or an env var name. */
 export interface ProfileIssue {
@@ -113,12 +114,21 @@ export class ProfileSource {
     return line;
   }
 
-  /** Converts zod issues to profile issues: one per unknown key, key-text issues flagged. */
-  fromZod(error: z.ZodError): ProfileIssue[] {
+  /**
+   * Converts zod issues to profile issues: one per unknown key (with the closest allowed key, when
+   * `keysAt` gives the keys allowed at a path), key-text issues flagged.
+   */
+  fromZod(error: z.ZodError, keysAt?: (path: readonly PropertyKey[]) => readonly string[]): ProfileIssue[] {
     const out: ProfileIssue[] = [];
     for (const iss of error.issues) {
       if (iss.code === 'unrecognized_keys') {
-        for (const key of iss.keys) out.push({ path: [...iss.path, key], message: 'unknown key' });
+        const allowed = keysAt?.(iss.path) ?? [];
+        for (const key of iss.keys) {
+          // Only a key that looks like one (SHOWN_KEY_RE) gets a suggestion: never echo a value's text.
+          const near = SHOWN_KEY_RE.test(key) ? closestKey(key, allowed) : undefined;
+          const message = near ? `unknown key (did you mean "${near}"?)` : 'unknown key';
+          out.push({ path: [...iss.path, key], message });
+        }
       } else if (iss.code === 'custom' && iss.params?.[KEY_TEXT_PARAM] === true) {
         out.push({ path: iss.path, message: iss.message, keyText: true });
       } else {

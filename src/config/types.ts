@@ -25,6 +25,8 @@ export interface Tuning {
   readonly replayBufferBytes: number;
   /** Initial per-stream receive window in bytes; default 256 KiB, 16 KiB..16 MiB. */
   readonly streamWindowBytes: number;
+  /** How far all receive windows of a session may grow beyond their initial ones, in bytes; default 16 MiB. */
+  readonly sessionWindowBytes: number;
   /** Streams per session; default 4096, 1..65536. */
   readonly maxStreams: number;
   /** Keepalive ping interval in ms; default 1000, 100 ms..60 s. */
@@ -39,6 +41,10 @@ export interface Tuning {
   readonly maxFlowsPerMapping: number;
   /** Relay: UDP flows one visitor address holds per mapping; beyond it its own oldest goes; default 64. */
   readonly maxFlowsPerSource: number;
+  /** The UDP path for datagrams: `auto` (used when probes get through) or `off` (TCP lane only). */
+  readonly udpPath: 'auto' | 'off';
+  /** Agent: UDP path keepalive and re-probe interval in ms; default 15 000, 1 s..5 min. */
+  readonly udpPathKeepaliveMs: number;
 }
 
 /** The agent's tuning: the shared block plus the suite it proposes. */
@@ -170,6 +176,8 @@ export interface RelayProfile {
   readonly metrics: MetricsProfile | undefined;
   readonly tuning: Tuning;
   readonly log: LogProfile;
+  /** Loaded, but unsafe: e.g. a file holding a secret that other users may read. Absent when none. */
+  readonly warnings?: readonly string[];
 }
 
 /** The agent's own settings (`agent:` block). */
@@ -191,13 +199,22 @@ export interface RelayEntry {
   readonly psk: Buffer | undefined;
 }
 
+/**
+ * One public port of one protocol. A profile entry with a port range, `tcp+udp` or a preset becomes
+ * several (mapping-expand.ts); consumers only ever see single mappings.
+ */
 interface MappingBase {
-  /** Unique, [a-z0-9-]{1,32}. */
+  /**
+   * Unique: the entry's name ([a-z0-9-]{1,32}), or `NAME.PORT.PROTOCOL` (up to 42 characters) for each
+   * mapping of an entry with a range or `tcp+udp`.
+   */
   readonly name: string;
   /** Public port on the relay, 0..65535; 0 = the relay picks a free allowed port. */
   readonly remotePort: number;
-  /** The LAN target; port 1..65535. */
-  readonly local: HostPort;
+  /** The LAN target; port 1..65535. Absent for a handler mapping. */
+  readonly local: HostPort | undefined;
+  /** The in-process service serving this mapping (an embedder's `agent.serve(name, ...)`); absent for a LAN target. */
+  readonly handler?: string | undefined;
   /**
    * Share of new visitors when several agents serve the mapping: the relay picks the least
    * (open visitors + 1) / weight; default 1, 1..1000 (the seed's MaxWorkload).
@@ -244,6 +261,11 @@ export interface ReconnectProfile {
    * doubles per replacement up to 10 x; default 30 000, 100 ms..1 h.
    */
   readonly replacedDelayMs: number;
+  /**
+   * Wait before redialing after the relay refused our key or psk (XNAT_ERR_AUTH_), in ms; doubles per
+   * refusal up to 5 x; default 60 000, 100 ms..1 h.
+   */
+  readonly authRetryDelayMs: number;
 }
 
 /** A parsed agent profile. */
@@ -260,6 +282,8 @@ export interface AgentProfile {
   readonly metrics: MetricsProfile | undefined;
   readonly tuning: AgentTuning;
   readonly log: LogProfile;
+  /** Loaded, but unsafe: e.g. a file holding a secret that other users may read. Absent when none. */
+  readonly warnings?: readonly string[];
 }
 
 export type Profile = RelayProfile | AgentProfile;

@@ -1,5 +1,6 @@
 // ChaCha20-Poly1305 and AES-256-GCM on node:crypto (OpenSSL): the fast backend. One Cipheriv object and
-// one output allocation per record (Node has no update-into-buffer). It knows nothing of Noise nonces.
+// one output allocation per record or piece (Node has no update-into-buffer); pieces are fed to update()
+// one by one, never joined. It knows nothing of Noise nonces.
 import { createCipheriv, createDecipheriv, getCiphers, type CipherGCMTypes } from 'node:crypto';
 import { XnatError } from '../errors.ts';
 import type { Aead, AeadCipher } from './aead.ts';
@@ -65,6 +66,63 @@ function open(
   return out;
 }
 
+function sealPieces(
+  algorithm: Algorithm,
+  key: Uint8Array,
+  nonce12: Uint8Array,
+  ad: Uint8Array,
+  pieces: readonly Uint8Array[],
+  total: number,
+): Buffer[] {
+  const cipher = createCipheriv(algorithm, key, nonce12, { authTagLength: TAG_BYTES });
+  if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: total });
+  const out: Buffer[] = [];
+  for (const p of pieces) if (p.length > 0) out.push(cipher.update(p));
+  cipher.final();
+  out.push(cipher.getAuthTag());
+  return out;
+}
+
+function openPieces(
+  algorithm: Algorithm,
+  key: Uint8Array,
+  nonce12: Uint8Array,
+  ad: Uint8Array,
+  pieces: readonly Uint8Array[],
+): Buffer[] {
+  let total = 0;
+  for (const p of pieces) total += p.length;
+  if (total < TAG_BYTES) throw new XnatError('XNAT_ERR_CRYPTO_DECRYPT', { detail: 'shorter than the tag' });
+  const bodyLen = total - TAG_BYTES;
+  // The tag is the last 16 bytes, which may straddle pieces: gathered into its own 16 bytes.
+  const tag = Buffer.allocUnsafe(TAG_BYTES);
+  let need = TAG_BYTES;
+  for (let i = pieces.length - 1; need > 0; i--) {
+    const p = pieces[i]!;
+    const k = Math.min(need, p.length);
+    tag.set(p.subarray(p.length - k), need - k);
+    need -= k;
+  }
+  const decipher = createDecipheriv(algorithm, key, nonce12, { authTagLength: TAG_BYTES });
+  decipher.setAuthTag(tag);
+  if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: bodyLen });
+  const out: Buffer[] = [];
+  let left = bodyLen;
+  for (const p of pieces) {
+    if (left === 0) break;
+    const k = Math.min(left, p.length);
+    if (k > 0) out.push(decipher.update(p.subarray(0, k)));
+    left -= k;
+  }
+  try {
+    decipher.final();
+  } catch (cause) {
+    // The pieces were written before the tag check; they are dropped here, never returned.
+    throw new XnatError('XNAT_ERR_CRYPTO_DECRYPT', { cause });
+  }
+  return out;
+}
+
 function makeAead(cipher: AeadCipher): Aead {
   const algorithm = ALGORITHM[cipher] as Algorithm;
   return {
@@ -73,6 +131,8 @@ function makeAead(cipher: AeadCipher): Aead {
     seal: (key, nonce12, ad, pt) => seal(algorithm, key, nonce12, ad, pt),
     sealParts: (key, nonce12, ad, pt) => sealParts(algorithm, key, nonce12, ad, pt),
     open: (key, nonce12, ad, ct) => open(algorithm, key, nonce12, ad, ct),
+    sealPieces: (key, nonce12, ad, pieces, total) => sealPieces(algorithm, key, nonce12, ad, pieces, total),
+    openPieces: (key, nonce12, ad, pieces) => openPieces(algorithm, key, nonce12, ad, pieces),
   };
 }
 

@@ -38,6 +38,22 @@ export interface Aead {
   sealParts(key: Uint8Array, nonce12: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): readonly Buffer[];
   /** Throws XnatError('XNAT_ERR_CRYPTO_DECRYPT') when the tag does not verify or the input is too short. */
   open(key: Uint8Array, nonce12: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Buffer;
+  /**
+   * Optional: seal() over a plaintext given in pieces (`total` bytes), without joining them: the
+   * ciphertext of each piece in order, then the tag. Backends without it are joined by the caller.
+   */
+  sealPieces?(
+    key: Uint8Array,
+    nonce12: Uint8Array,
+    ad: Uint8Array,
+    pieces: readonly Uint8Array[],
+    total: number,
+  ): Buffer[];
+  /**
+   * Optional: open() over a ciphertext (|| tag) given in pieces, without joining them; the plaintext as
+   * pieces, in order. Nothing is returned unless the tag verifies.
+   */
+  openPieces?(key: Uint8Array, nonce12: Uint8Array, ad: Uint8Array, pieces: readonly Uint8Array[]): Buffer[];
 }
 
 /** Which backend to use; a profile setting (`tuning.cipherBackend`), default 'auto'. */

@@ -15,6 +15,24 @@ export { NONCE_MAX } from './nonce.ts';
 const EMPTY = new Uint8Array(0);
 const ZEROS_32 = new Uint8Array(AEAD_KEY_BYTES);
 
+/**
+ * Pieces joined for a backend that takes one buffer: shared, used and released within one synchronous
+ * call (the backends copy their input out and keep no reference); allocated on first use.
+ */
+let joinScratch: Buffer | undefined;
+
+function join(pieces: readonly Uint8Array[], total: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0]!;
+  if (total > NOISE_MAX_MESSAGE_BYTES) return Buffer.concat(pieces, total); // refused by the caller's check
+  joinScratch ??= Buffer.allocUnsafe(NOISE_MAX_MESSAGE_BYTES);
+  let at = 0;
+  for (const p of pieces) {
+    joinScratch.set(p, at);
+    at += p.length;
+  }
+  return joinScratch.subarray(0, total);
+}
+
 export class CipherState {
   private k: Buffer | null = null;
   private readonly n: Nonce;
@@ -74,6 +92,38 @@ export class CipherState {
     const parts = this.aead.sealParts(this.k, this.n.bytes, ad, pt);
     this.n.increment();
     return parts;
+  }
+
+  /**
+   * EncryptWithAd over a plaintext given in pieces (`total` bytes): the backend's sealPieces when it has
+   * one (no join), else one join and sealParts. Same bytes, checks and nonce step as encryptWithAd.
+   */
+  encryptWithAdPieces(ad: Uint8Array, pieces: readonly Uint8Array[], total: number): readonly Buffer[] {
+    if (this.k === null || !this.aead.sealPieces) return this.encryptWithAdParts(ad, join(pieces, total));
+    if (total > NOISE_MAX_PLAINTEXT_BYTES) {
+      throw new XnatError('XNAT_ERR_CRYPTO_MESSAGE_SIZE', { detail: `plaintext ${total} bytes` });
+    }
+    this.checkNonce();
+    const parts = this.aead.sealPieces(this.k, this.n.bytes, ad, pieces, total);
+    this.n.increment();
+    return parts;
+  }
+
+  /**
+   * DecryptWithAd over a ciphertext given in pieces (a record split across socket reads): the backend's
+   * openPieces when it has one (no join), else one join and open. Same checks and nonce step.
+   */
+  decryptWithAdPieces(ad: Uint8Array, pieces: readonly Uint8Array[]): Buffer | Buffer[] {
+    let total = 0;
+    for (const p of pieces) total += p.length;
+    if (this.k === null || !this.aead.openPieces) return this.decryptWithAd(ad, join(pieces, total));
+    if (total > NOISE_MAX_MESSAGE_BYTES) {
+      throw new XnatError('XNAT_ERR_CRYPTO_MESSAGE_SIZE', { detail: `ciphertext ${total} bytes` });
+    }
+    this.checkNonce();
+    const pt = this.aead.openPieces(this.k, this.n.bytes, ad, pieces);
+    this.n.increment();
+    return pt;
   }
 
   /**

@@ -216,6 +216,17 @@ export class HandshakeState {
     return this.cipherStates;
   }
 
+  /**
+   * After completion: SymmetricState.deriveKeys(label) as [initiator-to-responder, responder-to-initiator]
+   * (the same order on both sides, like Split()'s c1 and c2).
+   */
+  deriveKeys(label: Uint8Array): [Buffer, Buffer] {
+    if (!this.cipherStates) {
+      throw new XnatError('XNAT_ERR_CRYPTO_HANDSHAKE_STATE', { detail: 'derive before completion' });
+    }
+    return this.symmetricState.deriveKeys(label);
+  }
+
   /** Checks it is our turn to write (or read) and returns the tokens of this message. */
   private beginStep(writing: boolean): readonly Token[] {
     if (this.failed)

@@ -70,6 +70,17 @@ export class SymmetricState {
     return plaintext;
   }
 
+  /**
+   * Two keys for another channel bound to this handshake: HKDF(ck, label, 2), truncated to 32 bytes.
+   * Not a Noise spec function: Split() is HKDF(ck, empty); a distinct non-empty `label` makes these
+   * outputs independent of Split()'s (HMAC as a PRF), so they never equal or reveal the record keys.
+   * Meaningful only once the handshake is complete (ck then holds every DH and the psk).
+   */
+  deriveKeys(label: Uint8Array): [Buffer, Buffer] {
+    const [k1, k2] = this.hash.hkdf(this.ck, label, 2) as [Buffer, Buffer];
+    return [k1.subarray(0, CIPHER_KEY_BYTES), k2.subarray(0, CIPHER_KEY_BYTES)];
+  }
+
   /** Split(): two CipherStates, c1 for initiator-to-responder and c2 for responder-to-initiator. */
   split(): [CipherState, CipherState] {
     const [tempK1, tempK2] = this.hash.hkdf(this.ck, new Uint8Array(0), 2) as [Buffer, Buffer];

@@ -25,8 +25,14 @@ export function listenPublicTcp(
       },
     );
     server.once('error', (err: NodeJS.ErrnoException) => {
-      const code = err.code === 'EADDRINUSE' ? 'XNAT_ERR_MAPPING_IN_USE' : 'XNAT_ERR_MAPPING_BIND_FAILED';
-      reject(new XnatError(code, { detail: `${host}:${port} ${err.code ?? ''}`.trim(), cause: err }));
+      // EADDRINUSE here is another program (or process): the relay's own mappings never reach listen()
+      // on a port the table holds (MAPPING_IN_USE is for those).
+      reject(
+        new XnatError('XNAT_ERR_MAPPING_BIND_FAILED', {
+          detail: `${host}:${port} ${err.code ?? ''}`.trim(),
+          cause: err,
+        }),
+      );
     });
     server.listen({ host, port, exclusive: true }, () => {
       const addr = server.address() as net.AddressInfo;

@@ -12,7 +12,7 @@ export interface PublicUdp {
   close(): Promise<void>;
 }
 
-/** Binds host:port (port 0 = any); XNAT_ERR_MAPPING_IN_USE or _BIND_FAILED on error. */
+/** Binds host:port (port 0 = any); XNAT_ERR_MAPPING_BIND_FAILED on error (the detail names the errno). */
 export function listenPublicUdp(
   host: string,
   port: number,
@@ -22,9 +22,14 @@ export function listenPublicUdp(
     const type = isIPv6(host) ? 'udp6' : 'udp4';
     const socket = dgram.createSocket({ type, reuseAddr: false });
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      const code = err.code === 'EADDRINUSE' ? 'XNAT_ERR_MAPPING_IN_USE' : 'XNAT_ERR_MAPPING_BIND_FAILED';
+      // EADDRINUSE here is another program: the relay's own mappings never bind a port the table holds.
       socket.close();
-      reject(new XnatError(code, { detail: `${host}:${port}/udp ${err.code ?? ''}`.trim(), cause: err }));
+      reject(
+        new XnatError('XNAT_ERR_MAPPING_BIND_FAILED', {
+          detail: `${host}:${port}/udp ${err.code ?? ''}`.trim(),
+          cause: err,
+        }),
+      );
     });
     socket.on('message', (data, rinfo) => onDatagram(data, rinfo.address, rinfo.port));
     socket.bind({ address: host, port, exclusive: true }, () => {

@@ -21,6 +21,7 @@ import {
   encodePreface,
   prefaceSuite,
 } from './wire.ts';
+import { deriveUdpPathKeys } from './udp-keys.ts';
 
 /**
  * The psk of an agent configured without one: 32 zero bytes, as WireGuard does. The handshake shape
@@ -179,7 +180,9 @@ export async function runInitiator(
 
   // A relay that cannot decrypt message 1 (we hold the wrong relay key) closes without a word.
   const noReply = (): XnatError =>
-    new XnatError('XNAT_ERR_AUTH_RELAY_KEY', { detail: 'relay closed the connection without a reply' });
+    new XnatError('XNAT_ERR_AUTH_RELAY_KEY', {
+      detail: 'relay closed the connection without a reply (or it runs a release older than link version 2)',
+    });
   const frame = await reader.readFrame(HANDSHAKE_FRAME_MAX_BYTES, noReply);
   const tag = frame[0];
   const body = frame.subarray(1);
@@ -216,6 +219,10 @@ export async function runInitiator(
     }
     case HandshakeTag.BUSY:
       throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_BUSY', { detail: 'from the relay' });
+    case HandshakeTag.VERSION:
+      throw new XnatError('XNAT_ERR_LINK_VERSION', {
+        detail: `relay speaks link version ${body[0] ?? '?'}, this agent ${LINK_PROTOCOL_VERSION}`,
+      });
     default:
       throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', { detail: `handshake tag ${tag}` });
   }
@@ -226,6 +233,7 @@ export async function runInitiator(
     suite,
     send,
     recv,
+    udpKeys: deriveUdpPathKeys(hs, true, SUITES[suite].cipher, options.cipherBackend),
     remoteStaticKey: Buffer.from(params.remoteStaticKey),
     handshakeHash: hs.getHandshakeHash(),
     leftover: reader.release(),
@@ -253,7 +261,18 @@ export async function runResponder(
 ): Promise<LinkInit> {
   const gone = (): XnatError =>
     new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', { detail: 'agent closed during the handshake' });
-  const preface = await reader.readPreface(gone);
+  let preface: Buffer;
+  try {
+    preface = await reader.readPreface(gone);
+  } catch (err) {
+    // An agent of another release learns why (its own version check or a malformed-handshake code).
+    const e = toXnatError(err);
+    if (e.code !== 'XNAT_ERR_LINK_VERSION') throw e;
+    throw new HandshakeFailure(
+      e,
+      encodeHandshakeFrame(HandshakeTag.VERSION, Buffer.of(LINK_PROTOCOL_VERSION)),
+    );
+  }
   const suite = prefaceSuite(preface);
   const frame = await reader.readFrame(HANDSHAKE_FRAME_MAX_BYTES, gone);
   if (frame[0] !== HandshakeTag.NOISE) {
@@ -331,6 +350,7 @@ export async function runResponder(
     suite,
     send,
     recv,
+    udpKeys: deriveUdpPathKeys(hs, false, SUITES[suite].cipher, options.cipherBackend),
     remoteStaticKey: agentKey,
     handshakeHash: hs.getHandshakeHash(),
     leftover: reader.release(),

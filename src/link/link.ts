@@ -17,11 +17,11 @@ import {
   runResponder,
 } from './handshake.ts';
 import { HANDSHAKE_TIMEOUT_MS, LinkAdmission } from './admission.ts';
-import { Link } from './records.ts';
+import { Link } from './established.ts';
 import type { LinkInit, LinkOptions } from './options.ts';
 import { HandshakeTag, encodeHandshakeFrame } from './wire.ts';
 
-export { Link } from './records.ts';
+export { Link, type CloseBody } from './established.ts';
 export type { LinkOptions, LinkStats } from './options.ts';
 export {
   CLOSE_LINGER_MS,

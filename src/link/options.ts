@@ -1,16 +1,17 @@
-// Settings, defaults and the handshake-to-record-layer hand-over types of links, shared by link*.ts.
-// It knows no behaviour: records.ts applies these settings, link.ts and handshake.ts fill them in.
+// Settings, defaults and the handshake-to-record-layer hand-over types of links, shared by src/link.
+// It knows no behaviour: established.ts and its parts apply these settings, link.ts and handshake.ts fill them in.
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../observe/log.ts';
 import type { AeadBackendName } from '../crypto/aead.ts';
 import type { CipherChoice, CipherSuite, SuiteProposal } from './suites.ts';
+import type { UdpPathKeys } from './udp-keys.ts';
 /** Default interval between keepalive PINGs, in milliseconds. */
 export const KEEPALIVE_INTERVAL_MS = 1000;
 /**
  * Default silence (no record at all received) after which a link is declared dead, in milliseconds:
  * two missed pings; checked on each ping tick, so a dead link is declared 2-3 s after its last record.
- * The timeout in force is max(this, KEEPALIVE_RTT_FACTOR x smoothed RTT) (records.ts).
+ * The timeout in force is max(this, KEEPALIVE_RTT_FACTOR x smoothed RTT) (keepalive.ts).
  */
 export const KEEPALIVE_TIMEOUT_MS = 2000;
 /**
@@ -62,7 +63,14 @@ export interface RecordCipher {
   encryptWithAd(ad: Uint8Array, pt: Uint8Array): Buffer;
   /** Same bytes as encryptWithAd, possibly as several buffers (ciphertext, tag); must not keep `pt`. */
   encryptWithAdParts?(ad: Uint8Array, pt: Uint8Array): readonly Buffer[];
+  /** Same bytes as encryptWithAd over a plaintext in pieces (`total` bytes), without joining them. */
+  encryptWithAdPieces?(ad: Uint8Array, pieces: readonly Uint8Array[], total: number): readonly Buffer[];
   decryptWithAd(ad: Uint8Array, ct: Uint8Array): Buffer;
+  /**
+   * Same as decryptWithAd over a ciphertext given in pieces (a record split across socket reads), without
+   * joining them first; returns the plaintext as one buffer or as pieces, in order.
+   */
+  decryptWithAdPieces?(ad: Uint8Array, pieces: readonly Uint8Array[]): Buffer | Buffer[];
   rekey(): void;
 }
 
@@ -76,6 +84,8 @@ export interface LinkInit {
   readonly recv: RecordCipher;
   readonly remoteStaticKey: Buffer;
   readonly handshakeHash: Buffer;
+  /** Keys of this link's UDP path (udp-keys.ts), derived apart from the record keys. */
+  readonly udpKeys?: UdpPathKeys;
   /** Bytes already read from the socket past the handshake (records not yet processed). */
   readonly leftover: Buffer[];
   /** The plaintext of a record the handshake already decrypted (the key confirmation), processed first. */

@@ -1,13 +1,17 @@
-// The link's bytes: preface, handshake-phase frames, record kinds and their bodies, and a chunk queue
-// that parses u16 length prefixes without joining every chunk. Pure codecs; no sockets, no keys.
+// The link's bytes: preface, handshake-phase frames, record sizes, and a chunk queue that parses u16
+// length prefixes without joining every chunk. Pure codecs; no sockets, no keys. Frames are src/wire's.
 // docs/protocol.md describes the same bytes for writers of compatible peers.
 import { XnatError } from '../errors.ts';
+import { FRAME_HEADER_BYTES } from '../wire/frame.ts';
 import { PREFACE_SUITE_OFFSET, suiteById, type CipherSuite } from './suites.ts';
 
 /** The first four bytes an agent sends: ASCII "XNAT". */
 export const PREFACE_MAGIC = Buffer.from('XNAT', 'ascii');
-/** Version of the link protocol carried in the preface. */
-export const LINK_PROTOCOL_VERSION = 1;
+/**
+ * Version of the link protocol carried in the preface. 1: records of kind byte + body, the session's
+ * bytes re-parsed above them. 2: records of whole frames (src/wire), PING/PONG/CLOSE/REKEY among them.
+ */
+export const LINK_PROTOCOL_VERSION = 2;
 /** Length of the preface: magic (4), version (1), cipher suite id (1), reserved zero bytes (2). */
 export const PREFACE_BYTES = 8;
 /** Offset of the cipher suite id in the preface (suites.ts: 0 = ChaChaPoly, 1 = AESGCM). */
@@ -31,29 +35,22 @@ export const HandshakeTag = {
   ABORT: 3,
   /** Relay -> agent: too many handshakes in progress; plaintext hint, empty body. */
   BUSY: 4,
+  /** Relay -> agent: the preface's link version is not the relay's; plaintext hint, body = u8 relay version. */
+  VERSION: 5,
 } as const;
 
-/** Smallest transport record (Noise transport message): 1 byte of kind plus the 16-byte tag. */
-export const RECORD_MIN_BYTES = 17;
+/**
+ * Smallest transport record: one frame header plus the 16-byte tag. A record carries whole frames
+ * (src/wire), at least one; none straddles two records.
+ */
+export const RECORD_MIN_BYTES = 16 + FRAME_HEADER_BYTES;
 /** Largest transport record, in bytes (the Noise message limit). */
 export const RECORD_MAX_BYTES = 65535;
-/** Largest record plaintext (kind + body): the record limit minus the tag. */
+/**
+ * Largest record plaintext: the record limit minus the tag. Equal to FRAME_HEADER_BYTES +
+ * MAX_FRAME_PAYLOAD, so the largest frame fills one record exactly.
+ */
 export const RECORD_MAX_PLAINTEXT_BYTES = RECORD_MAX_BYTES - 16;
-/** Largest DATA body, in bytes: what one record carries of upper-layer bytes. */
-export const RECORD_MAX_DATA_BYTES = RECORD_MAX_PLAINTEXT_BYTES - 1;
-/** Longest error code in a CLOSE record, in bytes. */
-export const CLOSE_CODE_MAX_BYTES = 64;
-/** Longest reason in a CLOSE record, in bytes of UTF-8. */
-export const CLOSE_REASON_MAX_BYTES = 256;
-
-/** Kinds of record plaintext (first byte). */
-export const RecordKind = {
-  DATA: 0,
-  PING: 1,
-  PONG: 2,
-  CLOSE: 3,
-  REKEY: 4,
-} as const;
 
 /**
  * The 8 preface bytes proposing `suiteId`; they are also the Noise prologue, so the suite byte is
@@ -85,7 +82,9 @@ export function checkPreface(bytes: Buffer): boolean {
   }
   if (bytes.length < PREFACE_BYTES) return false;
   if (bytes[4] !== LINK_PROTOCOL_VERSION) {
-    throw new XnatError('XNAT_ERR_LINK_PREFACE', { detail: `unsupported version ${bytes[4]}` });
+    throw new XnatError('XNAT_ERR_LINK_VERSION', {
+      detail: `peer speaks link version ${bytes[4]}, this side ${LINK_PROTOCOL_VERSION}`,
+    });
   }
   if (suiteById(bytes[PREFACE_SUITE_OFFSET]!) === undefined) {
     throw new XnatError('XNAT_ERR_LINK_PREFACE', { detail: `unknown cipher suite ${bytes[5]}` });
@@ -103,65 +102,6 @@ export function encodeHandshakeFrame(tag: number, body: Uint8Array = new Uint8Ar
   b[2] = tag;
   b.set(body, 3);
   return b;
-}
-
-/** PING or PONG plaintext: kind + 8-byte id. */
-export function encodePingPong(
-  kind: typeof RecordKind.PING | typeof RecordKind.PONG,
-  id: Uint8Array,
-): Buffer {
-  const b = Buffer.allocUnsafe(9);
-  b[0] = kind;
-  b.set(id, 1);
-  return b;
-}
-
-/** CLOSE plaintext: kind, u16 code length, code ASCII, reason UTF-8 (truncated to CLOSE_REASON_MAX_BYTES). */
-export function encodeClose(code: string, reason: string): Buffer {
-  const codeBytes = Buffer.from(code.slice(0, CLOSE_CODE_MAX_BYTES), 'ascii');
-  let reasonBytes = Buffer.from(reason, 'utf8');
-  if (reasonBytes.length > CLOSE_REASON_MAX_BYTES) {
-    // Cut on a character boundary so the peer never sees half a UTF-8 sequence.
-    reasonBytes = Buffer.from(
-      reasonBytes
-        .subarray(0, CLOSE_REASON_MAX_BYTES)
-        .toString('utf8')
-        .replace(/\uFFFD$/, ''),
-    );
-  }
-  const b = Buffer.allocUnsafe(3 + codeBytes.length + reasonBytes.length);
-  b[0] = RecordKind.CLOSE;
-  b.writeUInt16BE(codeBytes.length, 1);
-  codeBytes.copy(b, 3);
-  reasonBytes.copy(b, 3 + codeBytes.length);
-  return b;
-}
-
-/** A CLOSE record as received: the peer's code (may be empty for a plain close) and reason. */
-export interface CloseBody {
-  readonly code: string;
-  readonly reason: string;
-}
-
-const CODE_CHARS = /^[A-Z0-9_]*$/;
-
-/** Parses a CLOSE body (after the kind byte); XNAT_ERR_LINK_RECORD_MALFORMED when it breaks the rules. */
-export function decodeClose(body: Buffer): CloseBody {
-  if (body.length < 2) throw new XnatError('XNAT_ERR_LINK_RECORD_MALFORMED', { detail: 'close too short' });
-  const codeLen = body.readUInt16BE(0);
-  if (codeLen > CLOSE_CODE_MAX_BYTES || 2 + codeLen > body.length) {
-    throw new XnatError('XNAT_ERR_LINK_RECORD_MALFORMED', { detail: 'close code length' });
-  }
-  const code = body.subarray(2, 2 + codeLen).toString('latin1');
-  if (!CODE_CHARS.test(code)) throw new XnatError('XNAT_ERR_LINK_RECORD_MALFORMED', { detail: 'close code' });
-  const reasonBytes = body.subarray(2 + codeLen);
-  if (reasonBytes.length > CLOSE_REASON_MAX_BYTES) {
-    throw new XnatError('XNAT_ERR_LINK_RECORD_MALFORMED', { detail: 'close reason length' });
-  }
-  // Control characters are dropped: the reason comes from the peer and ends up in log lines.
-  // eslint-disable-next-line no-control-regex
-  const reason = reasonBytes.toString('utf8').replace(/[\u0000-\u001f\u007f]/g, ' ');
-  return { code, reason };
 }
 
 /**
@@ -235,6 +175,25 @@ export class ByteQueue {
         this.offset += k;
         if (this.offset === c.length) this.shift();
       }
+    }
+    this.total -= n;
+    return out;
+  }
+
+  /**
+   * Removes the first `n` bytes (0 < n <= length) and returns them as views of the chunks they lie in, in
+   * order (one view when they lie in one chunk): nothing is copied.
+   */
+  takeViews(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[this.head]!;
+      const k = Math.min(c.length - this.offset, left);
+      out.push(c.subarray(this.offset, this.offset + k));
+      left -= k;
+      this.offset += k;
+      if (this.offset === c.length) this.shift();
     }
     this.total -= n;
     return out;

@@ -13,8 +13,13 @@ import {
 /** What a stream needs from its mux. Internal to src/mux/. */
 export interface StreamHost {
   readonly clock: Clock;
-  /** Largest DATA payload, in bytes. */
+  /** DATA payload per turn while other streams wait, in bytes (sizes the stream's buffers). */
   readonly chunkSize: number;
+  /**
+   * Largest DATA payload of this turn, in bytes: MAX_FRAME_PAYLOAD for a stream sending alone, chunkSize
+   * while others wait, less when that tops off the link record being filled.
+   */
+  turnBytes(): number;
   /** True once the transport is gone: no frame can be sent any more. */
   transportClosed(): boolean;
   /** Smoothed round trip of the link in milliseconds, or 0 when unknown. */
@@ -29,6 +34,10 @@ export interface StreamHost {
   schedule(stream: MuxStream): void;
   /** Both FINs crossed or the stream was destroyed: drop it from the id table and the scheduler. */
   release(stream: MuxStream): void;
+  /** Asks the session's window budget for up to `bytes` of growth; returns what it grants (may be 0). */
+  takeWindowBudget(bytes: number): number;
+  /** Gives growth taken with takeWindowBudget back (the stream is done with it). */
+  returnWindowBudget(bytes: number): void;
   /** The peer reset this stream (for the mux's counters and log). */
   resetReceived(stream: MuxStream, code: ErrorCode): void;
 }
@@ -88,6 +97,8 @@ export class MuxStream extends Duplex {
   private recvWindow = STREAM_INITIAL_WINDOW_BYTES;
   private readonly maxWindow: number;
   private recvAvailable = STREAM_INITIAL_WINDOW_BYTES;
+  /** Growth of recvWindow taken from the session's budget, given back once when the stream is released. */
+  private budgetTaken = 0;
   private readonly recvQueue: Buffer[] = [];
   private recvQueued = 0;
   private pushedBytes = 0;
@@ -214,11 +225,11 @@ export class MuxStream extends Duplex {
     return this.pending !== undefined && this.sendCredit > 0 && !this.destroyed;
   }
 
-  /** @internal One scheduler turn: one DATA frame of at most chunkSize bytes, referencing the written chunk. */
+  /** @internal One scheduler turn: one DATA frame of at most turnBytes() bytes, referencing the written chunk. */
   sendNext(): void {
     const p = this.pending;
     if (!p) return;
-    const n = Math.min(this.host.chunkSize, this.sendCredit, p.chunk.length - p.offset);
+    const n = Math.min(this.host.turnBytes(), this.sendCredit, p.chunk.length - p.offset);
     const data = n === p.chunk.length ? p.chunk : p.chunk.subarray(p.offset, p.offset + n);
     p.offset += n;
     this.sendCredit -= n;
@@ -268,6 +279,7 @@ export class MuxStream extends Duplex {
     this.recvQueue.length = 0;
     this.recvQueued = 0;
     this.released = true;
+    this.giveBackBudget();
     this.host.release(this);
     cb(err);
   }
@@ -304,9 +316,10 @@ export class MuxStream extends Duplex {
     let growth = 0;
     const rtt = Math.max(this.host.rttMs(), WINDOW_GROWTH_MIN_RTT_MS);
     if (this.recvWindow < this.maxWindow && now - this.lastGrantAt < WINDOW_GROWTH_RTTS * rtt) {
-      const next = Math.min(this.maxWindow, this.recvWindow * 2);
-      growth = next - this.recvWindow;
-      this.recvWindow = next;
+      const wanted = Math.min(this.maxWindow, this.recvWindow * 2) - this.recvWindow;
+      growth = this.host.takeWindowBudget(wanted);
+      this.budgetTaken += growth;
+      this.recvWindow += growth;
     }
     this.lastGrantAt = now;
     this.creditedBytes += consumed;
@@ -317,7 +330,15 @@ export class MuxStream extends Duplex {
   private maybeRelease(): void {
     if (this.finSent && this.finReceived && !this.released) {
       this.released = true;
+      this.giveBackBudget();
       this.host.release(this);
     }
+  }
+
+  /** Once per stream, however it ends: the window it grew by is free for the session's other streams. */
+  private giveBackBudget(): void {
+    if (this.budgetTaken === 0) return;
+    this.host.returnWindowBudget(this.budgetTaken);
+    this.budgetTaken = 0;
   }
 }

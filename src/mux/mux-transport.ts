@@ -14,13 +14,21 @@ export interface MuxTransport extends EventEmitter {
    * accepted; false means the transport's buffer is over its cap and the producer should stop until 'drain'.
    */
   sendReliable(frame: Frame): boolean;
-  /** Best effort: false when the datagram was dropped (no link, congested). Never replayed. */
-  sendDatagram(frame: DatagramFrame): boolean;
+  /**
+   * Best effort: false when the datagram was dropped (no link, congested). Never replayed. `route`
+   * 'lane' keeps it on the link's own datagram lane, in order behind the reliable frames already sent
+   * (a new flow's first datagrams behind its flow.open); 'any' (default) lets the session pick a faster
+   * datagram path when the link has one (the UDP path).
+   */
+  sendDatagram(frame: DatagramFrame, route?: DatagramRoute): boolean;
   /** False while the transport's buffer is over its cap (backpressure); 'drain' follows. */
   readonly writable: boolean;
   /** Optional link figures; `rttMs` (milliseconds) lets the mux grow receive windows on long paths. */
   readonly stats?: { readonly rttMs?: number };
 }
+
+/** Which way a datagram may take: any (the session picks: UDP path or lane) or the link's lane only. */
+export type DatagramRoute = 'any' | 'lane';
 
 /** Stream ids: relay-opened streams are odd, agent-opened even, so both sides allocate without talking. */
 export type MuxRole = 'relay' | 'agent';
@@ -33,6 +41,13 @@ export type MuxRole = 'relay' | 'agent';
 export const STREAM_INITIAL_WINDOW_BYTES = 256 * 1024;
 /** Default largest receive window a stream may grow to, in bytes (16 MiB): the per-stream memory bound. */
 export const STREAM_MAX_WINDOW_BYTES = 16 * 1024 * 1024;
+/**
+ * Default cap on how far all receive windows of one session may grow together beyond their initial 256 KiB
+ * each, in bytes (16 MiB): one lone stream still reaches the full per-stream maximum, eight bulk streams
+ * share it (16 MiB is 1.3 Gbit/s over a 100 ms round trip), and the memory a session's readers can be
+ * made to hold stays bounded whatever the number of streams.
+ */
+export const SESSION_WINDOW_BUDGET_BYTES = 16 * 1024 * 1024;
 /** Default largest DATA payload, in bytes (16 KiB): small enough that one round of the scheduler is short. */
 export const STREAM_CHUNK_BYTES = 16 * 1024;
 /** Default cap on streams open at once in one session, per side. */

@@ -11,10 +11,13 @@ import {
   MAX_OPEN_META_BYTES,
   type StreamOpenFrame,
 } from '../wire/frame.ts';
+import { encodedLength } from '../wire/codec.ts';
 import { MuxStream, type StreamHost } from './mux-stream.ts';
+import { RecordFill } from './record-fill.ts';
 import { RoundRobin } from './round-robin.ts';
 import { CapLog } from '../observe/cap-log.ts';
 import {
+  type DatagramRoute,
   MAX_STREAMS,
   MAX_STREAM_ID,
   type MuxRole,
@@ -22,10 +25,11 @@ import {
   STREAM_CHUNK_BYTES,
   STREAM_INITIAL_WINDOW_BYTES,
   STREAM_MAX_WINDOW_BYTES,
+  SESSION_WINDOW_BUDGET_BYTES,
 } from './mux-transport.ts';
 
 export { MuxStream, type MuxStreamStats } from './mux-stream.ts';
-export type { MuxRole, MuxTransport } from './mux-transport.ts';
+export type { DatagramRoute, MuxRole, MuxTransport } from './mux-transport.ts';
 
 /** Mux settings; sizes in bytes. */
 export interface MuxOptions {
@@ -35,9 +39,14 @@ export interface MuxOptions {
   readonly initialWindow?: number;
   /** Largest receive window a stream grows to while its reader keeps up; default 16 MiB. */
   readonly maxWindow?: number;
+  /** How far all streams' receive windows may grow together beyond their initial ones; default 16 MiB. */
+  readonly windowBudget?: number;
   /** Streams open at once, this side's limit for both directions; default 4096. */
   readonly maxStreams?: number;
-  /** Largest DATA payload per scheduler turn; default 16 KiB, at most MAX_FRAME_PAYLOAD. */
+  /**
+   * Largest DATA payload per scheduler turn while other streams wait; default 16 KiB, at most
+   * MAX_FRAME_PAYLOAD. A stream sending alone gets frames of up to MAX_FRAME_PAYLOAD (full link records).
+   */
   readonly chunkSize?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -80,6 +89,8 @@ export class Mux extends EventEmitter {
   private readonly role: MuxRole;
   private readonly initialWindow: number;
   private readonly maxWindow: number;
+  /** Window growth still free for the session's streams (SESSION_WINDOW_BUDGET_BYTES by default). */
+  private windowBudgetFree: number;
   private readonly maxStreams: number;
   private readonly chunkSize: number;
   private readonly clock: Clock;
@@ -90,6 +101,8 @@ export class Mux extends EventEmitter {
   private highestPeerId = 0;
   /** Streams with data and send window, served one chunk per turn. */
   private readonly ready = new RoundRobin<MuxStream>();
+  /** The link record being filled, from this mux's frames: DATA frames top it off. */
+  private readonly fill = new RecordFill();
   private transportClosed = false;
   private closing = false;
   private finished = false;
@@ -124,6 +137,7 @@ export class Mux extends EventEmitter {
       2 ** 30,
       Math.max(this.initialWindow, opts.maxWindow ?? STREAM_MAX_WINDOW_BYTES),
     );
+    this.windowBudgetFree = Math.max(0, opts.windowBudget ?? SESSION_WINDOW_BUDGET_BYTES);
     this.maxStreams = Math.max(1, opts.maxStreams ?? MAX_STREAMS);
     this.chunkSize = Math.min(MAX_FRAME_PAYLOAD, Math.max(1, opts.chunkSize ?? STREAM_CHUNK_BYTES));
     this.clock = opts.clock ?? realClock;
@@ -170,15 +184,18 @@ export class Mux extends EventEmitter {
       stream.consumeOpenCredit(first.length);
     }
     const open: StreamOpenFrame = { type: FrameType.STREAM_OPEN, streamId: id, meta, data: first };
-    this.transport.sendReliable(open);
+    this.reliable(open);
     this.grantExtraInitial(stream);
     if (firstData && first.length < firstData.length) stream.write(firstData.subarray(first.length));
     this.logger.debug({ streamId: id, firstBytes: first.length }, 'stream opened');
     return stream;
   }
 
-  /** Sends one datagram of flow `flowId` on the best-effort lane; false when it was dropped (counted). */
-  sendDatagram(flowId: number, data: Buffer): boolean {
+  /**
+   * Sends one datagram of flow `flowId` best effort (`route`: see MuxTransport.sendDatagram); false when
+   * it was dropped (counted).
+   */
+  sendDatagram(flowId: number, data: Buffer, route: DatagramRoute = 'any'): boolean {
     if (!Number.isInteger(flowId) || flowId < 0 || flowId > MAX_STREAM_ID) {
       throw new XnatError('XNAT_ERR_INTERNAL', { detail: 'flowId is not a u32' });
     }
@@ -186,7 +203,9 @@ export class Mux extends EventEmitter {
       this.counters.datagramsDropped++;
       return false;
     }
-    const sent = this.transport.sendDatagram({ type: FrameType.DATAGRAM, flowId, data });
+    const frame: Frame = { type: FrameType.DATAGRAM, flowId, data };
+    const sent = this.transport.sendDatagram(frame, route);
+    if (sent) this.fill.sent(encodedLength(frame));
     if (sent) this.counters.datagramsSent++;
     else this.counters.datagramsDropped++;
     return sent;
@@ -203,7 +222,7 @@ export class Mux extends EventEmitter {
       throw new XnatError('XNAT_ERR_MUX_MESSAGE_SIZE', { detail: `command body ${body.length} bytes` });
     }
     this.counters.commandsSent++;
-    return this.transport.sendReliable({ type: FrameType.COMMAND, body });
+    return this.reliable({ type: FrameType.COMMAND, body });
   }
 
   /** Resets every open stream with `code` (STREAM_RESET sent while the transport lives). */
@@ -342,16 +361,21 @@ export class Mux extends EventEmitter {
     if (!this.transportClosed) this.ready.serve(() => this.transport.writable);
   }
 
+  /** Every reliable frame goes out here, so the record estimate sees it. */
+  private reliable(frame: Frame): boolean {
+    this.fill.sent(encodedLength(frame));
+    return this.transport.sendReliable(frame);
+  }
+
   private sendReset(id: number, code: ErrorCode): void {
     if (this.transportClosed) return;
     this.counters.resetsSent++;
-    this.transport.sendReliable({ type: FrameType.STREAM_RESET, streamId: id, code });
+    this.reliable({ type: FrameType.STREAM_RESET, streamId: id, code });
   }
 
   private grantExtraInitial(stream: MuxStream): void {
     const extra = stream.extraInitialWindow();
-    if (extra > 0)
-      this.transport.sendReliable({ type: FrameType.STREAM_WINDOW, streamId: stream.id, delta: extra });
+    if (extra > 0) this.reliable({ type: FrameType.STREAM_WINDOW, streamId: stream.id, delta: extra });
   }
 
   // ---- streams and lifecycle
@@ -381,11 +405,13 @@ export class Mux extends EventEmitter {
 
   private makeHost(): StreamHost {
     const send = (frame: Frame) => {
-      if (!this.transportClosed) this.transport.sendReliable(frame);
+      if (!this.transportClosed) this.reliable(frame);
     };
     return {
       clock: this.clock,
       chunkSize: this.chunkSize,
+      turnBytes: () =>
+        Math.min(this.ready.waiting === 0 ? MAX_FRAME_PAYLOAD : this.chunkSize, this.fill.room),
       transportClosed: () => this.transportClosed,
       rttMs: () => this.transport.stats?.rttMs ?? 0,
       sendWindow: (streamId, delta) => send({ type: FrameType.STREAM_WINDOW, streamId, delta }),
@@ -403,6 +429,14 @@ export class Mux extends EventEmitter {
         if (this.table.get(stream.id) === stream) this.table.delete(stream.id);
         this.ready.delete(stream);
         this.maybeFinish();
+      },
+      takeWindowBudget: (bytes) => {
+        const granted = Math.min(bytes, this.windowBudgetFree);
+        this.windowBudgetFree -= granted;
+        return granted;
+      },
+      returnWindowBudget: (bytes) => {
+        this.windowBudgetFree += bytes;
       },
       resetReceived: (stream, code) => {
         this.counters.resetsReceived++;

@@ -14,6 +14,11 @@ export class RoundRobin<T extends Turnable> {
   private readonly members = new Set<T>();
   private serving = false;
 
+  /** Members waiting for a turn (during a turn, the member being served is not counted). */
+  get waiting(): number {
+    return this.members.size;
+  }
+
   /** Puts `item` at the back unless it is already waiting. */
   add(item: T): void {
     if (this.members.has(item)) return;

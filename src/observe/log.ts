@@ -2,6 +2,7 @@
 // Modules receive a logger from their owner and bind children once (role -> session -> stream/mapping).
 import { pino, type Logger, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
+import type { LogRing } from './log-ring.ts';
 
 export type { Logger } from 'pino';
 
@@ -29,6 +30,8 @@ export interface RootLoggerOptions {
   readonly destination?: DestinationStream;
   /** Bound on every line, e.g. { role: 'relay' }. */
   readonly base?: Record<string, unknown>;
+  /** Also keeps the newest lines here (redacted JSON), for the admin endpoint's log panel. */
+  readonly ring?: LogRing;
 }
 
 export function createRootLogger(options: RootLoggerOptions = {}): Logger {
@@ -42,14 +45,20 @@ export function createRootLogger(options: RootLoggerOptions = {}): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  if (options.destination) return pino(opts, options.destination);
-  if (usePretty) {
-    return pino(
-      opts,
-      pretty({ sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
-    );
-  }
-  return pino(opts, pino.destination({ fd: 1, sync: false }));
+  const out: DestinationStream = options.destination
+    ? options.destination
+    : usePretty
+      ? pretty({ sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+      : pino.destination({ fd: 1, sync: false });
+  if (!options.ring) return pino(opts, out);
+  // Both streams at the lowest level: the logger's own level decides what is written at all.
+  return pino(
+    opts,
+    pino.multistream([
+      { stream: out, level: 'trace' },
+      { stream: options.ring, level: 'trace' },
+    ]),
+  );
 }
 
 /** A logger that drops everything, for library use and unit tests. */

@@ -8,6 +8,39 @@ export interface ReconnectEvent {
   /** 'attached' when a link joined, 'detached' when one was lost (with the code that ended it). */
   readonly event: 'attached' | 'detached';
   readonly code?: string;
+  /** 'attached' after an outage: how long it lasted; 'detached': how long the link had been up (ms). */
+  readonly durationMs?: number;
+}
+
+/** RTT over the last window of link pings, in ms. */
+export interface RttSummary {
+  readonly lastMs: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Samples in the window. */
+  readonly samples: number;
+  readonly windowMs: number;
+}
+
+/** A cumulative histogram since start: counts per bucket (non-cumulative, the last one +Inf), sum, count. */
+export interface HistogramSnapshot {
+  /** Upper bounds of the buckets, in seconds. */
+  readonly bounds: readonly number[];
+  /** One count per bound plus one for +Inf. */
+  readonly counts: readonly number[];
+  readonly sum: number;
+  readonly count: number;
+}
+
+/**
+ * A mapping's traffic since its public port opened, open and closed visitors alike. "Up" is from the
+ * visitor towards the LAN service. Datagrams are counted for udp mappings only.
+ */
+export interface MappingTraffic {
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly packetsUp?: number;
+  readonly packetsDown?: number;
 }
 
 export interface StreamStatus {
@@ -66,6 +99,34 @@ export interface FlowStatus {
   readonly idleMs: number;
 }
 
+/**
+ * Which way a session's datagrams take and the UDP path's counters, summed over the session's links
+ * (docs/protocol.md, "UDP path"). `path`: 'udp' (sealed datagrams over UDP), 'tcp-lane' (the link's
+ * datagram lane: no UDP path, UDP blocked, or turned off), 'probing' (a new link's path not yet confirmed;
+ * datagrams take the TCP lane meanwhile). Datagrams over UDP_PATH_MAX_PAYLOAD_BYTES always take the lane.
+ */
+export interface DatagramPathStatus {
+  readonly path: 'udp' | 'tcp-lane' | 'probing';
+  /** DATA datagrams sent and received on the UDP path. */
+  readonly sent: number;
+  readonly received: number;
+  /** Dropped: replayed or too far behind the replay window. */
+  readonly replayed: number;
+  /** Dropped: the tag did not verify. */
+  readonly badTag: number;
+  /** Dropped: authenticated but malformed, or not for this path. */
+  readonly malformed: number;
+  /** Probes, keepalives and probe replies sent. */
+  readonly probes: number;
+  /** Switches to the TCP lane after unanswered probes, and back to UDP after a re-probe. */
+  readonly fallbacks: number;
+  readonly recoveries: number;
+  /** Relay side: the agent's address or port changed under an authenticated datagram. */
+  readonly roams: number;
+  /** Relay side: where the agent's UDP datagrams come from now (host:port). */
+  readonly peer?: string;
+}
+
 export interface SessionStatus {
   /** Session id, hex (not secret: it is useless without the resume secret). */
   readonly id: string;
@@ -97,6 +158,55 @@ export interface SessionStatus {
   };
   /** Answers the peer solicited that were dropped at the replay cap (mux resets, command refusals). */
   readonly repliesDropped?: number;
+  /** RTT over the last window (absent before the first ping answered). */
+  readonly rtt?: RttSummary;
+  /** RTT samples since the session began, in seconds. */
+  readonly rttHistogram?: HistogramSnapshot;
+  /** Outages that ended in a resume: detached until attached again, in seconds. */
+  readonly resumeHistogram?: HistogramSnapshot;
+  /** Per command name on this session's command endpoint (xnat's and the application's). */
+  readonly commands?: Record<string, CommandCountersStatus>;
+  /** Which way datagrams take now (UDP path or TCP lane) and the UDP path's counters. */
+  readonly datagramPath?: DatagramPathStatus;
+}
+
+/** One command's counters on one session (see src/command/stats.ts); latencies in ms. */
+export interface CommandCountersStatus {
+  readonly callsOut: number;
+  readonly errorsOut: number;
+  readonly callsIn: number;
+  readonly errorsIn: number;
+  readonly latencyMsMax: number;
+  /** Mean latency of outgoing calls; 0 before the first. */
+  readonly latencyMsAvg: number;
+}
+
+/** The status form of an endpoint's per-command counters (no byte counts: metrics keep to calls and errors). */
+export function commandCountersStatus(
+  commands: Record<
+    string,
+    {
+      callsOut: number;
+      errorsOut: number;
+      callsIn: number;
+      errorsIn: number;
+      latencyMsMax: number;
+      latencyMsSum: number;
+      latencyCount: number;
+    }
+  >,
+): Record<string, CommandCountersStatus> {
+  const out: Record<string, CommandCountersStatus> = {};
+  for (const [name, c] of Object.entries(commands))
+    out[name] = {
+      callsOut: c.callsOut,
+      errorsOut: c.errorsOut,
+      callsIn: c.callsIn,
+      errorsIn: c.errorsIn,
+      latencyMsMax: Math.round(c.latencyMsMax * 100) / 100,
+      latencyMsAvg: c.latencyCount > 0 ? Math.round((c.latencyMsSum / c.latencyCount) * 100) / 100 : 0,
+    };
+  return out;
 }
 
 /** Flows listed per session in a snapshot (the count is always whole); keeps snapshots small under floods. */
@@ -111,6 +221,8 @@ export interface MappingStatus {
   readonly remotePort: number;
   /** LAN target (agent side only). */
   readonly local?: string;
+  /** Public address as host:port: the relay's public host (relay side) or the relay's address (agent side). */
+  readonly publicAddress?: string;
   readonly phase: MappingPhase;
   readonly error?: { readonly code: string; readonly message: string };
   /** Agents serving it (relay side). */
@@ -125,6 +237,10 @@ export interface MappingStatus {
   readonly totalFlows?: number;
   /** udp only: drops by cause. */
   readonly flowDrops?: UdpDrops;
+  /** Bytes (and datagrams for udp) since the mapping opened. */
+  readonly traffic?: MappingTraffic;
+  /** Relay side: set while an operator disabled it (new visitors are refused). */
+  readonly disabled?: boolean;
   /** Agent side, tcp: false inside the back-off after its LAN target refused a dial. */
   readonly healthy?: boolean;
   /** Relay side: visitors of this mapping refused by the who-may-visit rules, by cause. */
@@ -173,6 +289,8 @@ export interface HandshakeStatus {
   readonly handshakeTimeouts: number;
   /** Failed otherwise: bad preface or frame, wrong relay key, unknown agent, psk, forged record. */
   readonly failed: number;
+  /** Handshakes that failed, by error code (timeouts and evictions included). */
+  readonly failuresByCode?: Readonly<Record<string, number>>;
 }
 
 /** Counters of one admin endpoint (added to the snapshot by the endpoint that serves it). */
@@ -202,12 +320,16 @@ export interface RelayStatus {
   readonly version: string;
   readonly startedAt: number;
   readonly control: { readonly address: string; readonly port: number } | undefined;
+  /** The UDP path's socket (absent when off or not bound) and datagrams that matched no path, by cause. */
+  readonly udpPath?: { readonly port: number; readonly malformed: number; readonly unknownIndex: number };
   /** Handshake admission on the control port (absent from producers that have none, such as tests). */
   readonly handshakes?: HandshakeStatus;
   readonly sessions: readonly SessionStatus[];
   readonly mappings: readonly MappingStatus[];
   /** The admin endpoint's own counters (present in snapshots served by it). */
   readonly admin?: AdminEndpointStatus;
+  /** Wall-clock ms when the admin endpoint took the snapshot. */
+  readonly at?: number;
   /** Visitors turned away by who-may-visit rules (and for want of an agent), all mappings, by cause. */
   readonly visitorsRefused?: VisitorPolicyRefusals;
 }
@@ -240,10 +362,16 @@ export interface AgentStatus {
     readonly state: 'connecting' | 'attached' | 'detached' | 'closed';
     readonly session: SessionStatus | undefined;
     readonly lastError?: { readonly code: string; readonly message: string };
+    /** Reconnect events of this relay across sessions (kept while no session exists). */
+    readonly reconnects?: readonly ReconnectEvent[];
+    /** Failed link attempts (dial or handshake) since start, by error code. */
+    readonly linkFailures?: Readonly<Record<string, number>>;
   }[];
   readonly mappings: readonly MappingStatus[];
   /** The admin endpoint's own counters (present in snapshots served by it). */
   readonly admin?: AdminEndpointStatus;
+  /** Wall-clock ms when the admin endpoint took the snapshot. */
+  readonly at?: number;
 }
 
 export type Status = RelayStatus | AgentStatus;
@@ -252,4 +380,31 @@ export type Status = RelayStatus | AgentStatus;
 export function pushBounded<T>(list: T[], item: T, max = 50): void {
   list.push(item);
   if (list.length > max) list.splice(0, list.length - max);
+}
+
+/** Codes counted per map at most; error codes come from one catalogue, this only guards a mistake. */
+export const MAX_COUNTED_CODES = 64;
+
+/** Counts one `code` in `counts` (a code beyond MAX_COUNTED_CODES distinct ones counts as 'other'). */
+export function countCode(counts: Record<string, number>, code: string): void {
+  const key = code in counts || Object.keys(counts).length < MAX_COUNTED_CODES ? code : 'other';
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+/** Mutable traffic counters of one mapping (MappingTraffic while it is counted). */
+export interface TrafficCounters {
+  bytesUp: number;
+  bytesDown: number;
+  packetsUp: number;
+  packetsDown: number;
+}
+
+export function emptyTraffic(): TrafficCounters {
+  return { bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0 };
+}
+
+/** Every session of a snapshot, relay or agent side. */
+export function sessionsOf(s: Status): SessionStatus[] {
+  if (s.role === 'relay') return [...s.sessions];
+  return s.relays.flatMap((r) => (r.session ? [r.session] : []));
 }

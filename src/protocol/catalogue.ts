@@ -6,7 +6,7 @@ import { MAX_ADMIN_TOKEN_CHARS } from '../config/index.ts';
 import type { CommandKind } from '../command/registry.ts';
 
 /** Version of this catalogue and of the STREAM_OPEN meta; hello refuses any other. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Who sends a command to whom. 'admin': an admin client to an admin endpoint; 'admin-push': the reverse. */
 export type CommandDirection = 'agent->relay' | 'relay->agent' | 'either' | 'admin' | 'admin-push';
@@ -100,6 +100,26 @@ export const mappingRegister = spec({
   doc: 'Claims public ports for mappings; each mapping succeeds or fails on its own.',
 });
 
+export const mappingUnregister = spec({
+  name: 'mapping.unregister',
+  kind: 'request',
+  direction: 'agent->relay',
+  request: z.object({ names: z.array(nameSchema).max(256) }),
+  reply: z.object({
+    /** The names this session served and no longer does (their visitors reset, a port left unserved closed). */
+    removed: z.array(nameSchema).max(256),
+  }),
+  doc: 'Gives up mappings this session serves (agent reload); names it does not serve are ignored.',
+});
+
+export const mappingRevoked = spec({
+  name: 'mapping.revoked',
+  kind: 'oneway',
+  direction: 'relay->agent',
+  request: z.object({ name: nameSchema, error: wireErrorSchema }),
+  doc: 'The relay stopped serving a mapping of this agent (relay reload narrowed its allow list); the agent marks it failed and retries it with backoff.',
+});
+
 export const mappingStatus = spec({
   name: 'mapping.status',
   kind: 'request',
@@ -138,8 +158,19 @@ export const statsQuery = spec({
     session: counters,
     streams: counters,
     commands: counters.optional(),
+    /** Per mapping of the answering agent: its LAN target's connects, connect errors and connect latency (ms). */
+    mappings: z.record(nameSchema, counters).optional(),
   }),
-  doc: 'Session and stream counters of the answering side (numbers only).',
+  doc: 'Session and stream counters of the answering side (numbers only); an agent adds its LAN targets per mapping.',
+});
+
+export const adminAgentStats = spec({
+  name: 'admin.agentStats',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({ agentName: nameSchema }),
+  reply: statsQuery.reply,
+  doc: "The named agent's own counters, fetched by the relay with stats.query over the agent's session.",
 });
 
 export const sessionKick = spec({
@@ -158,6 +189,55 @@ export const configReload = spec({
   request: z.object({}),
   reply: z.object({ reloaded: z.boolean(), changes: z.array(shortText).max(256) }),
   doc: 'Re-reads the profile; an invalid profile fails with its XNAT_ERR_CONFIG_ code and changes nothing.',
+});
+
+export const connectionClose = spec({
+  name: 'connection.close',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({
+    sessionId: z.string().regex(/^[0-9a-f]{1,64}$/),
+    streamId: z.number().int().min(0).max(0xffffffff),
+  }),
+  reply: z.object({ closed: z.boolean() }),
+  doc: 'Resets one visitor connection (stream) of a session; the visitor sees a reset. closed is false when it was gone.',
+});
+
+export const mappingDisable = spec({
+  name: 'mapping.disable',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({ name: nameSchema, disabled: z.boolean() }),
+  reply: z.object({ changed: z.number().int().min(0) }),
+  doc: 'Relay: disables (refuses new visitors, keeps open ones) or enables again the named mapping.',
+});
+
+const logLevelSchema = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+
+export const adminLogs = spec({
+  name: 'admin.logs',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({
+    after: z.number().int().min(0).default(0),
+    limit: z.number().int().min(1).max(500).default(200),
+    minLevel: logLevelSchema.default('trace'),
+  }),
+  reply: z.object({
+    lines: z
+      .array(
+        z.object({
+          seq: z.number().int(),
+          time: z.number(),
+          level: logLevelSchema,
+          msg: z.string().max(400),
+          fields: z.string().max(400),
+        }),
+      )
+      .max(500),
+    lastSeq: z.number().int().min(0),
+  }),
+  doc: 'Recent log lines of the process (a bounded ring, redacted) with seq > after, oldest first.',
 });
 
 export const relayShutdown = spec({
@@ -201,6 +281,19 @@ export const mappingHealth = spec({
     retryAfterMs: z.number().int().min(0).max(3_600_000),
   }),
   doc: "The agent's LAN target of a mapping refused (healthy false, for retryAfterMs) or answers again (healthy true).",
+});
+
+export const udpOffer = spec({
+  name: 'udp.offer',
+  kind: 'oneway',
+  direction: 'relay->agent',
+  request: z.object({
+    /** The link it is for: hex of the first 8 bytes of that link's handshake hash. */
+    link: z.string().regex(/^[0-9a-f]{16}$/),
+    /** The relay's receiver index of that link's UDP path. */
+    index: z.number().int().min(1).max(0xffffffff),
+  }),
+  doc: "The relay's UDP path for one link is open at its control port: seal datagrams to this receiver index (docs/protocol.md, UDP path). Ignored when it names another link.",
 });
 
 /** A relay or agent status snapshot (src/observe/status.ts); checked loosely, it is for display. */
@@ -254,14 +347,21 @@ export const adminAuth = spec({
 export const COMMANDS = {
   [hello.name]: hello,
   [mappingRegister.name]: mappingRegister,
+  [mappingUnregister.name]: mappingUnregister,
+  [mappingRevoked.name]: mappingRevoked,
   [mappingStatus.name]: mappingStatus,
   [statsQuery.name]: statsQuery,
+  [adminAgentStats.name]: adminAgentStats,
   [sessionKick.name]: sessionKick,
   [configReload.name]: configReload,
+  [connectionClose.name]: connectionClose,
+  [mappingDisable.name]: mappingDisable,
+  [adminLogs.name]: adminLogs,
   [relayShutdown.name]: relayShutdown,
   [flowOpen.name]: flowOpen,
   [flowClose.name]: flowClose,
   [mappingHealth.name]: mappingHealth,
+  [udpOffer.name]: udpOffer,
   [adminStatus.name]: adminStatus,
   [adminSubscribe.name]: adminSubscribe,
   [adminSnapshot.name]: adminSnapshot,

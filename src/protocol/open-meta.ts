@@ -1,62 +1,145 @@
-// The STREAM_OPEN metadata: which mapping a visitor came in on, and from where. msgpack, validated,
-// at most MAX_OPEN_META_BYTES. It knows nothing of streams; the forward layer passes the bytes along.
-import { decode, encode } from '@msgpack/msgpack';
-import { z } from 'zod';
+// The STREAM_OPEN metadata: which mapping a visitor came in on, from where, and which public address it
+// reached. A fixed binary layout (no msgpack, no schema walk: it is on every new connection's path), at
+// most MAX_OPEN_META_BYTES. It knows nothing of streams; the forward layer passes the bytes along.
+import { isIPv4 } from 'node:net';
 import { XnatError } from '../errors.ts';
 import { MAX_OPEN_META_BYTES } from '../wire/frame.ts';
-import { depthOf } from '../command/codec.ts';
-import { nameSchema } from './catalogue.ts';
+
+/** One end of the visitor's TCP connection: a text IPv4/IPv6 address ('' when unknown) and a port. */
+export interface OpenEndpoint {
+  readonly address: string;
+  readonly port: number;
+}
 
 /** Metadata of one visitor stream. Only tcp today (UDP rides flows, not streams). */
 export interface OpenMeta {
   readonly mapping: string;
   readonly protocol: 'tcp';
-  readonly visitor: { readonly address: string; readonly port: number };
-  /** The relay's address the visitor connected to (the PROXY protocol header's destination). */
-  readonly public?: { readonly address: string; readonly port: number };
+  readonly visitor: OpenEndpoint;
+  /** The relay's address and port the visitor connected to (a PROXY protocol header's destination). */
+  readonly local?: OpenEndpoint;
   /** The relay deflates this stream (the agent inflates and deflates back): `compress: deflate`. */
   readonly compress?: 'deflate';
 }
 
-const openMetaSchema = z.strictObject({
-  mapping: nameSchema,
-  protocol: z.literal('tcp'),
-  visitor: z.strictObject({
-    // An IPv4/IPv6 text address (zone ids included) or '' when the socket no longer knows it.
-    address: z.string().max(64),
-    port: z.number().int().min(0).max(65535),
-  }),
-  public: z
-    .strictObject({ address: z.string().max(64), port: z.number().int().min(0).max(65535) })
-    .optional(),
-  compress: z.literal('deflate').optional(),
-});
+/** Layout version 1: version, protocol, mapping, visitor endpoint, optional local endpoint, optional flags. */
+const OPEN_META_VERSION = 1;
+/** The trailing flags byte, present only when not 0 (so each meta has one encoding); other bits refused. */
+const FLAG_DEFLATE = 0x01;
+const PROTOCOL_TCP = 1;
+/** Endpoint address kinds: absent (only for `local`), none (''), 4 raw IPv4 bytes, or text (IPv6, zones). */
+const ADDR_ABSENT = 0;
+const ADDR_NONE = 1;
+const ADDR_IPV4 = 4;
+const ADDR_TEXT = 0x74;
+const MAX_ADDRESS_CHARS = 64;
+const MAPPING_RE = /^[A-Za-z0-9._-]{1,64}$/;
+// Printable ASCII only: an address is shown in logs and the dashboard and goes into PROXY headers.
+const ADDRESS_RE = /^[\x21-\x7e]*$/;
 
-/** Encodes `meta`; throws XNAT_ERR_PROTOCOL_OPEN_META when it is invalid or over MAX_OPEN_META_BYTES. */
+const invalid = (detail: string): XnatError => new XnatError('XNAT_ERR_PROTOCOL_OPEN_META', { detail });
+
+function endpointBytes(e: OpenEndpoint | undefined): Buffer {
+  if (typeof e !== 'object' || e === null) throw invalid('endpoint');
+  if (!Number.isInteger(e.port) || e.port < 0 || e.port > 65535) throw invalid('port');
+  if (typeof e.address !== 'string' || e.address.length > MAX_ADDRESS_CHARS || !ADDRESS_RE.test(e.address))
+    throw invalid('address');
+  if (e.address === '') return Buffer.from([ADDR_NONE, e.port >> 8, e.port & 0xff]);
+  if (isIPv4(e.address)) {
+    const b = Buffer.alloc(7);
+    b[0] = ADDR_IPV4;
+    e.address.split('.').forEach((octet, i) => (b[1 + i] = Number(octet)));
+    b.writeUInt16BE(e.port, 5);
+    return b;
+  }
+  const text = Buffer.from(e.address, 'latin1');
+  const b = Buffer.alloc(2 + text.length + 2);
+  b[0] = ADDR_TEXT;
+  b[1] = text.length;
+  text.copy(b, 2);
+  b.writeUInt16BE(e.port, 2 + text.length);
+  return b;
+}
+
+/** Encodes `meta`; throws XNAT_ERR_PROTOCOL_OPEN_META when a field is invalid. */
 export function encodeOpenMeta(meta: OpenMeta): Buffer {
-  const parsed = openMetaSchema.safeParse(meta);
-  if (!parsed.success) throw new XnatError('XNAT_ERR_PROTOCOL_OPEN_META', { detail: 'invalid fields' });
-  const bytes = encode(parsed.data);
-  if (bytes.byteLength > MAX_OPEN_META_BYTES)
-    throw new XnatError('XNAT_ERR_PROTOCOL_OPEN_META', { detail: 'too large' });
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (meta.protocol !== 'tcp') throw invalid('protocol');
+  if (typeof meta.mapping !== 'string' || !MAPPING_RE.test(meta.mapping)) throw invalid('mapping');
+  const keys = Object.keys(meta);
+  if (keys.some((k) => !['mapping', 'protocol', 'visitor', 'local', 'compress'].includes(k)))
+    throw invalid('fields');
+  for (const e of [meta.visitor, meta.local]) {
+    if (typeof e === 'object' && e !== null && Object.keys(e).some((k) => k !== 'address' && k !== 'port'))
+      throw invalid('fields');
+  }
+  const head = Buffer.from([OPEN_META_VERSION, PROTOCOL_TCP, meta.mapping.length]);
+  const parts = [head, Buffer.from(meta.mapping, 'latin1'), endpointBytes(meta.visitor)];
+  parts.push(meta.local === undefined ? Buffer.from([ADDR_ABSENT]) : endpointBytes(meta.local));
+  if (meta.compress !== undefined) {
+    if (meta.compress !== 'deflate') throw invalid('compress');
+    parts.push(Buffer.from([FLAG_DEFLATE]));
+  }
+  const out = Buffer.concat(parts);
+  if (out.length > MAX_OPEN_META_BYTES) throw invalid('too large');
+  return out;
+}
+
+/** A bounds-checked reader over the meta bytes: every short read is OPEN_META, never a RangeError. */
+class Reader {
+  private at = 0;
+  constructor(private readonly buf: Buffer) {}
+  u8(): number {
+    if (this.at >= this.buf.length) throw invalid('truncated');
+    return this.buf[this.at++]!;
+  }
+  bytes(n: number): Buffer {
+    if (this.at + n > this.buf.length) throw invalid('truncated');
+    const b = this.buf.subarray(this.at, this.at + n);
+    this.at += n;
+    return b;
+  }
+  u16(): number {
+    return (this.u8() << 8) | this.u8();
+  }
+  get done(): boolean {
+    return this.at === this.buf.length;
+  }
+}
+
+function readEndpoint(r: Reader, kind: number): OpenEndpoint {
+  let address: string;
+  if (kind === ADDR_NONE) address = '';
+  else if (kind === ADDR_IPV4) address = [...r.bytes(4)].join('.');
+  else if (kind === ADDR_TEXT) {
+    const n = r.u8();
+    if (n === 0 || n > MAX_ADDRESS_CHARS) throw invalid('address length');
+    address = r.bytes(n).toString('latin1');
+    // Text is for what raw IPv4 bytes cannot say; a canonical IPv4 in text would decode to two encodings.
+    if (!ADDRESS_RE.test(address) || isIPv4(address)) throw invalid('address');
+  } else throw invalid(`address kind ${kind}`);
+  return { address, port: r.u16() };
 }
 
 /** Decodes and checks STREAM_OPEN meta; anything malformed throws XNAT_ERR_PROTOCOL_OPEN_META. */
 export function decodeOpenMeta(buf: Buffer): OpenMeta {
-  if (buf.length === 0 || buf.length > MAX_OPEN_META_BYTES)
-    throw new XnatError('XNAT_ERR_PROTOCOL_OPEN_META', { detail: `${buf.length} bytes` });
-  let raw: unknown;
-  try {
-    raw = decode(buf);
-  } catch (err) {
-    throw new XnatError('XNAT_ERR_PROTOCOL_OPEN_META', { detail: 'not msgpack', cause: err });
-  }
-  if (depthOf(raw, 4) > 4) throw new XnatError('XNAT_ERR_PROTOCOL_OPEN_META', { detail: 'too deep' });
-  const parsed = openMetaSchema.safeParse(raw);
-  if (!parsed.success) {
-    const path = parsed.error.issues[0]?.path.map(String).join('.') ?? '';
-    throw new XnatError('XNAT_ERR_PROTOCOL_OPEN_META', { detail: path || 'shape' });
-  }
-  return parsed.data;
+  if (buf.length === 0 || buf.length > MAX_OPEN_META_BYTES) throw invalid(`${buf.length} bytes`);
+  const r = new Reader(buf);
+  const version = r.u8();
+  if (version !== OPEN_META_VERSION) throw invalid(`version ${version}`);
+  if (r.u8() !== PROTOCOL_TCP) throw invalid('protocol');
+  const mapping = r.bytes(r.u8()).toString('latin1');
+  if (!MAPPING_RE.test(mapping)) throw invalid('mapping');
+  const visitorKind = r.u8();
+  if (visitorKind === ADDR_ABSENT) throw invalid('visitor');
+  const visitor = readEndpoint(r, visitorKind);
+  const localKind = r.u8();
+  const local = localKind === ADDR_ABSENT ? undefined : readEndpoint(r, localKind);
+  // Absent flags are 0; a written 0 would be a second encoding of the same meta.
+  const flags = r.done ? undefined : r.u8();
+  if (!r.done) throw invalid('trailing bytes');
+  if (flags !== undefined && flags !== FLAG_DEFLATE) throw invalid(`flags ${flags}`);
+  const meta: { -readonly [K in keyof OpenMeta]: OpenMeta[K] } = { mapping, protocol: 'tcp', visitor };
+  if (local !== undefined) meta.local = local;
+  if (flags === FLAG_DEFLATE) meta.compress = 'deflate';
+  return meta;
 }

@@ -1,7 +1,7 @@
-// The commands an agent may call on the relay (hello, mapping.register, mapping.status, stats.query,
-// flow.close, mapping.health).
+// The commands an agent may call on the relay (hello, mapping.register, mapping.unregister,
+// mapping.status, stats.query, flow.close, mapping.health).
 // Handlers act on one AgentSession; the catalogue in src/protocol/ owns names and schemas.
-import { createRegistry, type CommandRegistry } from '../command/registry.ts';
+import { createRegistry, type CommandDef, type CommandRegistry } from '../command/registry.ts';
 import {
   checkProtocolVersion,
   flowClose,
@@ -11,14 +11,19 @@ import {
   mappingHealth,
   mappingRegister,
   mappingStatus,
+  mappingUnregister,
   statsQuery,
   type RegisterResult,
 } from '../protocol/index.ts';
 import { toXnatError } from '../errors.ts';
 import type { AgentSession } from './agent-session.ts';
 
-export function buildRelayRegistry(ctx: AgentSession): CommandRegistry {
-  const registry = createRegistry();
+/** `appCommands`: an embedder's commands (src/api/), consulted for names not registered here. */
+export function buildRelayRegistry(
+  ctx: AgentSession,
+  appCommands?: (name: string) => CommandDef | undefined,
+): CommandRegistry {
+  const registry = createRegistry(appCommands);
   handleRequest(registry, hello, (req) => {
     checkProtocolVersion(req.protocolVersion);
     if (req.agentName !== ctx.agent.name) {
@@ -44,6 +49,16 @@ export function buildRelayRegistry(ctx: AgentSession): CommandRegistry {
         }
       }
       return { results };
+    },
+    { serial: true },
+  );
+  handleRequest(
+    registry,
+    mappingUnregister,
+    async (req) => {
+      const removed = await ctx.unclaim(req.names, 'XNAT_ERR_MAPPING_UNKNOWN');
+      for (const name of removed) ctx.log.info({ mapping: name }, 'mapping unregistered');
+      return { removed };
     },
     { serial: true },
   );

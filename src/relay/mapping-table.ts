@@ -5,6 +5,7 @@ import { XnatError } from '../errors.ts';
 import { listenPublicTcp, type PublicListener } from '../forward/tcp-public.ts';
 import { listenPublicUdp, type PublicUdp } from '../forward/udp-public.ts';
 import { emptyDrops } from '../forward/udp-drops.ts';
+import { emptyTraffic, type TrafficCounters } from '../observe/status.ts';
 import { realClock, type Clock } from '../util/clock.ts';
 import type { Logger } from '../observe/log.ts';
 import { isAllowed, type PortRange } from '../util/ports.ts';
@@ -27,6 +28,8 @@ export interface MappingServer extends FlowServer {
   readonly activeStreams: number;
   /** Ms left of the mapping's health back-off (0 when healthy). */
   backoffLeftOf(mapping: string, now: number): number;
+  /** Streams open now of one mapping, with their bytes so far (for the mapping's status). */
+  liveStreams(mapping: string): { streams: number; bytesUp: number; bytesDown: number };
   acceptVisitor(entry: MappingEntry, socket: Socket): void;
 }
 
@@ -40,6 +43,10 @@ export interface MappingEntry {
   /** udp only: its flows, counters and route back to visitors. */
   flowState: UdpEntry | undefined;
   totalVisitors: number;
+  /** Bytes of closed streams (tcp) or of every datagram (udp) since the port opened; see mapping-status.ts. */
+  readonly traffic: TrafficCounters;
+  /** Set by an operator (admin mapping.disable): new visitors are refused, open ones stay. */
+  disabled: boolean;
 }
 
 export interface ClaimRequest {
@@ -67,7 +74,8 @@ export class MappingTable {
   readonly visitors: VisitorPolicy;
 
   constructor(
-    private readonly publicHost: string,
+    /** The address public ports listen on (shown as the mapping's public address). */
+    readonly publicHost: string,
     private readonly logger: Logger,
     private readonly random: () => number = Math.random,
     private readonly clock: Clock = realClock,
@@ -90,19 +98,23 @@ export class MappingTable {
 
   /** Drops every claim of `server`; listeners left with no server close. */
   async release(server: MappingServer): Promise<void> {
-    const closing: Promise<void>[] = [];
-    for (const [key, entry] of this.entries) {
-      if (!entry.servers.delete(server)) continue;
-      const flows = entry.flowState?.flows;
-      if (flows) for (const [k, f] of flows.entries()) if (f.server === server) flows.delete(k);
-      if (entry.servers.size > 0) continue;
-      this.entries.delete(key);
-      flows?.clear();
-      if (entry.listener) closing.push(entry.listener.close());
-      if (entry.udp) closing.push(entry.udp.close());
-      this.logger.info({ mapping: entry.name, protocol: entry.protocol, port: entry.port }, 'mapping closed');
-    }
-    await Promise.all(closing);
+    await Promise.all([...this.entries.values()].map((entry) => this.releaseEntry(server, entry)));
+  }
+
+  /**
+   * Drops `server`'s claim on one entry (an agent gave the mapping up, or may no longer hold its port):
+   * its flows there go; a listener left with no server closes. Streams are the server's own business.
+   */
+  async releaseEntry(server: MappingServer, entry: MappingEntry): Promise<void> {
+    if (!entry.servers.delete(server)) return;
+    const flows = entry.flowState?.flows;
+    if (flows) for (const [k, f] of flows.entries()) if (f.server === server) flows.delete(k);
+    if (entry.servers.size > 0) return;
+    const key = `${entry.protocol}/${entry.port}`;
+    if (this.entries.get(key) === entry) this.entries.delete(key);
+    flows?.clear();
+    this.logger.info({ mapping: entry.name, protocol: entry.protocol, port: entry.port }, 'mapping closed');
+    await Promise.all([entry.listener?.close(), entry.udp?.close()]);
   }
 
   list(): readonly MappingEntry[] {
@@ -149,7 +161,8 @@ export class MappingTable {
       try {
         return await this.open(server, req, port);
       } catch (err) {
-        if (err instanceof XnatError && err.code === 'XNAT_ERR_MAPPING_IN_USE') continue;
+        // Another program holds this one (the table knows its own ports): try another.
+        if (err instanceof XnatError && err.code === 'XNAT_ERR_MAPPING_BIND_FAILED') continue;
         throw err;
       }
     }
@@ -176,6 +189,8 @@ export class MappingTable {
       udp: undefined,
       flowState: undefined,
       totalVisitors: 0,
+      traffic: emptyTraffic(),
+      disabled: false,
     };
     let bound: { address: string; port: number };
     if (req.protocol === 'tcp') {
@@ -189,6 +204,8 @@ export class MappingTable {
         flows: this.udpRouter.createTable(req.idleTimeoutMs, () => state),
         totalFlows: 0,
         drops: emptyDrops(),
+        traffic: entry.traffic,
+        disabled: () => entry.disabled,
         send: (data, address, p) => entry.udp?.send(data, address, p),
       };
       bound = entry.udp = await listenPublicUdp(this.publicHost, port, (data, address, p) =>
@@ -226,6 +243,11 @@ export class MappingTable {
 
   /** The server server-pick.ts ranks first gets the visitor; with none (all gone) it is reset at once. */
   private route(entry: MappingEntry, socket: Socket): void {
+    if (entry.disabled) {
+      this.logger.debug({ mapping: entry.name, code: 'XNAT_ERR_MAPPING_DISABLED' }, 'visitor refused');
+      socket.resetAndDestroy();
+      return;
+    }
     entry.totalVisitors++;
     const address = socket.remoteAddress ?? '';
     const admitted = this.visitors.admit(entry.name, address);

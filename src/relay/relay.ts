@@ -4,20 +4,35 @@ import type { Socket } from 'node:net';
 import { LinkAcceptor } from '../link/link.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
 import { listenTcp, type TcpListener } from '../transport/tcp.ts';
+import { bindUdp, type UdpSocket } from '../transport/udp.ts';
+import { UdpPathTable } from '../link/udp-path-table.ts';
 import { SessionServer, type Session } from '../session/index.ts';
-import type { AgentEntry, RelayProfile } from '../config/index.ts';
+import { changedKeys, type AgentEntry, type RelayProfile } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
-import type { RelayStatus, MappingStatus } from '../observe/status.ts';
+import { countCode, type RelayStatus, type MappingStatus } from '../observe/status.ts';
+import { toXnatError } from '../errors.ts';
 import { realClock, type Clock } from '../util/clock.ts';
 import { MappingTable } from './mapping-table.ts';
 import { AgentSession } from './agent-session.ts';
-import { udpMappingCounts } from './udp-router.ts';
+import { mappingEntryStatus } from './mapping-status.ts';
 import { VERSION } from '../util/version.ts';
-import { relayShutdown, sendOneWay } from '../protocol/index.ts';
+import {
+  callRequest,
+  relayShutdown,
+  sendOneWay,
+  statsQuery,
+  type StatsQueryReply,
+} from '../protocol/index.ts';
+import { XnatError } from '../errors.ts';
+import type { CommandDef } from '../command/registry.ts';
+import { noEvents, type EventSink } from '../observe/events.ts';
 
 function bufEq(a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.equals(b));
 }
+
+/** Top-level keys reload() applies live; a change anywhere else needs a restart. */
+const LIVE_KEYS: ReadonlySet<string> = new Set(['agents']);
 
 /** How long close() waits for sessions to end gracefully (acks, the shutdown notice) before cutting links. */
 const SHUTDOWN_GRACE_MS = 2_000;
@@ -25,6 +40,15 @@ const SHUTDOWN_GRACE_MS = 2_000;
 export interface RelayOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Embedder hooks (src/api/): lifecycle events and extra commands; none for the CLI's bare relay. */
+  readonly hooks?: RelayHooks;
+}
+
+/** What an embedding application hooks into; each one is optional. */
+export interface RelayHooks {
+  readonly onEvent?: EventSink;
+  /** Looks up an embedder's command by name, for names xnat's own registry does not have. */
+  readonly appCommands?: (name: string) => CommandDef | undefined;
 }
 
 export class Relay {
@@ -37,9 +61,15 @@ export class Relay {
   private acceptor: LinkAcceptor | undefined;
   private server: SessionServer | undefined;
   private control: TcpListener | undefined;
+  /** The UDP path's socket, on the control port's number, and its paths by receiver index. */
+  private udpSocket: UdpSocket | undefined;
+  private readonly udpTable = new UdpPathTable();
   private closing = false;
   /** The visitors block in force (reload compares against it). */
   private visitorRules: RelayProfile['visitors'];
+  private readonly hooks: RelayHooks;
+  /** Failed link handshakes by error code, for status and metrics. */
+  private readonly handshakeFailures: Record<string, number> = {};
 
   constructor(
     readonly profile: RelayProfile,
@@ -47,6 +77,7 @@ export class Relay {
   ) {
     this.log = options.logger;
     this.clock = options.clock ?? realClock;
+    this.hooks = options.hooks ?? {};
     this.agentsByKey = new Map(profile.agents.map((a) => [a.publicKey.toString('hex'), a]));
     this.table = new MappingTable(profile.relay.publicHost, this.log, Math.random, this.clock, {
       maxFlowsPerMapping: profile.tuning.maxFlowsPerMapping,
@@ -94,18 +125,31 @@ export class Relay {
       },
       'listening',
     );
+    if (tuning.udpPath !== 'off') await this.listenUdpPath(relay.listen.host, listener.port);
+  }
+
+  /**
+   * The UDP path listens on the control port's number, so an agent needs no second address. Without it
+   * (the port is taken for UDP, say) datagrams take the TCP lane: a warning, never a failure to start.
+   */
+  private async listenUdpPath(host: string, port: number): Promise<void> {
+    try {
+      this.udpSocket = await bindUdp({ host, port }, (data, address, p) =>
+        this.udpTable.dispatch(data, { address, port: p }),
+      );
+      this.log.info(
+        { what: 'udp-path', address: this.udpSocket.address, port: this.udpSocket.port },
+        'listening',
+      );
+    } catch (err) {
+      const e = toXnatError(err);
+      this.log.warn({ code: e.code, detail: e.detail }, 'udp path unavailable, datagrams take the tcp lane');
+    }
   }
 
   status(): RelayStatus {
     const mappings: MappingStatus[] = this.table.list().map((e) => ({
-      name: e.name,
-      protocol: e.protocol,
-      remotePort: e.port,
-      phase: 'ready',
-      agents: [...e.servers].map((s) => s.agentName),
-      activeStreams: [...e.servers].reduce((n, s) => n + s.activeStreams, 0),
-      totalStreams: e.totalVisitors,
-      ...(e.flowState ? udpMappingCounts(e.flowState) : {}),
+      ...mappingEntryStatus(e, this.table.publicHost),
       servers: this.table.serverStatus(e),
       visitorsRefused: this.table.visitors.refusedFor(e.name),
     }));
@@ -114,11 +158,28 @@ export class Relay {
       version: VERSION,
       startedAt: this.startedAt,
       control: this.control ? { address: this.control.address, port: this.control.port } : undefined,
-      ...(this.acceptor ? { handshakes: this.acceptor.stats() } : {}),
+      ...(this.udpSocket ? { udpPath: { port: this.udpSocket.port, ...this.udpTable.stats } } : {}),
+      ...(this.acceptor
+        ? { handshakes: { ...this.acceptor.stats(), failuresByCode: { ...this.handshakeFailures } } }
+        : {}),
       sessions: [...this.sessions].map((s) => s.status()),
       mappings,
       visitorsRefused: { ...this.table.visitors.refused },
     };
+  }
+
+  /** The live session of the named agent (the newest, if a takeover is under way), for embedders' commands. */
+  sessionOf(agentName: string): AgentSession | undefined {
+    let found: AgentSession | undefined;
+    for (const s of this.sessions) if (s.agentName === agentName && s.session.state !== 'closed') found = s;
+    return found;
+  }
+
+  /** The named agent's own counters (its LAN targets, per mapping), asked over its session with stats.query. */
+  agentStats(agentName: string): Promise<StatsQueryReply> {
+    const s = this.sessionOf(agentName);
+    if (!s) return Promise.reject(new XnatError('XNAT_ERR_COMMAND_NO_SESSION', { detail: agentName }));
+    return callRequest(s.endpoint, statsQuery, {}, { timeoutMs: 10_000 });
   }
 
   /** Kicks the sessions of the named agent; returns how many were kicked. */
@@ -133,14 +194,36 @@ export class Relay {
     return n;
   }
 
-  /** Stops accepting, tells agents, closes sessions and public ports. */
   /**
-   * Applies a re-read profile: new agents are accepted, removed agents' sessions are kicked, changed allow
-   * lists and psks apply to the next claim or handshake. Listen address, keys and tuning need a restart.
+   * Resets one open visitor stream (admin connection.close); the visitor's socket gets a reset. Returns
+   * whether a session held it.
+   */
+  closeStream(sessionId: string, streamId: number): boolean {
+    for (const s of this.sessions) {
+      if (s.session.id.toString('hex') === sessionId) return s.resetStream(streamId);
+    }
+    return false;
+  }
+
+  /** Disables or enables every public port of the named mapping; returns how many there were. */
+  setMappingDisabled(name: string, disabled: boolean): number {
+    const entries = this.table.list().filter((e) => e.name === name);
+    for (const e of entries) e.disabled = disabled;
+    if (entries.length > 0)
+      this.log.info({ mapping: name }, disabled ? 'mapping disabled' : 'mapping enabled');
+    return entries.length;
+  }
+
+  /**
+   * Applies a re-read profile: new agents are accepted, removed agents' sessions are kicked, changed psks
+   * apply to the next handshake, and a narrowed allow list closes the ports it no longer covers at once
+   * (their visitors reset; the agent is told, mapping.revoked). Every other key (listen address, keys,
+   * tuning, admin, metrics, log) needs a restart: those are named in one warning and left as they were.
    * Returns one line per change, for the admin reply and the log.
    */
-  reload(next: RelayProfile): string[] {
+  async reload(next: RelayProfile): Promise<string[]> {
     const changes: string[] = [];
+    const restart = changedKeys(this.profile, next, LIVE_KEYS);
     const nextByKey = new Map(next.agents.map((a) => [a.publicKey.toString('hex'), a]));
     for (const [key, old] of this.agentsByKey) {
       if (!nextByKey.has(key)) changes.push(`agent ${old.name} removed`);
@@ -158,12 +241,27 @@ export class Relay {
     this.visitorRules = next.visitors;
     this.agentsByKey.clear();
     for (const [k, v] of nextByKey) this.agentsByKey.set(k, v);
+    const revoking: Promise<void>[] = [];
     for (const s of this.sessions) {
       const entry = nextByKey.get(s.session.agentKey.toString('hex'));
-      if (entry) s.agent = entry;
-      else s.kick();
+      if (!entry) {
+        s.kick();
+        continue;
+      }
+      revoking.push(
+        s.applyAllow(entry).then((names) => {
+          for (const n of names)
+            changes.push(`mapping ${n} of agent ${entry.name} closed: no longer allowed`);
+        }),
+      );
     }
+    await Promise.all(revoking);
     for (const c of changes) this.log.info({ change: c }, 'profile reloaded');
+    if (restart.length > 0) {
+      const line = `${restart.join(', ')} changed: needs a restart`;
+      this.log.warn({ keys: restart }, line);
+      changes.push(line);
+    }
     return changes;
   }
 
@@ -189,6 +287,8 @@ export class Relay {
       new Promise((r) => this.clock.setTimeout(() => r(undefined), SHUTDOWN_GRACE_MS)),
     ]);
     await this.control?.close();
+    this.udpTable.closeAll();
+    await this.udpSocket?.close();
     this.server?.close();
     await this.table.closeAll();
   }
@@ -206,7 +306,7 @@ export class Relay {
         server.attachLink(link, remote);
       },
       // The acceptor logs failures (aggregated for strangers, `link rejected` for peers that knew our key).
-      () => {},
+      (err: unknown) => countCode(this.handshakeFailures, toXnatError(err).code),
     );
   }
 
@@ -222,6 +322,9 @@ export class Relay {
       resumeWindowMs: this.profile.relay.resumeWindowMs,
       logger: this.log,
       clock: this.clock,
+      onEvent: this.hooks.onEvent ?? noEvents,
+      ...(this.hooks.appCommands ? { appCommands: this.hooks.appCommands } : {}),
+      ...(this.udpSocket ? { udpPaths: { table: this.udpTable, socket: this.udpSocket } } : {}),
     });
     this.sessions.add(ctx);
     session.on('closed', () => this.sessions.delete(ctx));

@@ -3,7 +3,12 @@
 // It knows nothing of listeners or of how a session carries datagrams (MappingServer does that).
 import { FlowTable } from '../forward/flow-table.ts';
 import { DropLog, type DropCounts, type UdpDropCause } from '../forward/udp-drops.ts';
-import { MAX_STATUS_FLOWS, type FlowStatus, type MappingStatus } from '../observe/status.ts';
+import {
+  MAX_STATUS_FLOWS,
+  type FlowStatus,
+  type MappingStatus,
+  type TrafficCounters,
+} from '../observe/status.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Clock } from '../util/clock.ts';
 import { pickServer, type PickCandidate } from './server-pick.ts';
@@ -64,6 +69,10 @@ export interface UdpEntry {
   readonly drops: DropCounts;
   /** The public socket's bound address (the PROXY protocol destination the agent writes). */
   local?: { readonly address: string; readonly port: number };
+  /** The mapping's traffic counters (the same object as its MappingEntry's). */
+  readonly traffic: TrafficCounters;
+  /** Set while an operator disabled the mapping: datagrams of new visitors are dropped. */
+  readonly disabled?: () => boolean;
   /** Sends a datagram to a visitor through the mapping's public socket. */
   send(data: Buffer, address: string, port: number): void;
 }
@@ -101,6 +110,8 @@ export class UdpRouter {
     const key = `${address}|${port}`;
     let flow = entry.flows.touch(key, 'visitor');
     if (!flow) {
+      // A disabled mapping keeps its flows and takes no new visitor (counted as served by no agent).
+      if (entry.disabled?.()) return this.count(entry, 'noAgent');
       if (!this.admitFlow(entry.name, address)) return;
       const server = pickServer(entry.servers, entry.name, this.clock.now());
       if (!server) return this.count(entry, 'noAgent');

@@ -67,3 +67,18 @@ export function dialSchedule(
     attemptTimeoutMs: attemptDeadlineMs(state.lastRttMs),
   };
 }
+
+/**
+ * Default wait before redialing after a refusal a retry cannot fix (an XNAT_ERR_AUTH_ code with
+ * `retryable: false`: unknown agent key, wrong relay key, psk mismatch), in ms: 1 min, doubling up to
+ * AUTH_RETRY_MAX_FACTOR x. Minutes, not the 10 s redial cap: a relay that refuses us logs each try, and
+ * only an operator's change (a relay reload, a fixed profile) helps. Docs: docs/operations.md "Retry pacing".
+ */
+export const DEFAULT_AUTH_RETRY_DELAY_MS = 60_000;
+/** The auth-refusal wait doubles up to this many times the first (5 min with the default). */
+export const AUTH_RETRY_MAX_FACTOR = 5;
+
+/** True for a refusal the slow auth pace applies to: an AUTH-area error marked not retryable. */
+export function isAuthRefusal(err: { code: string; retryable: boolean }): boolean {
+  return !err.retryable && err.code.startsWith('XNAT_ERR_AUTH_');
+}

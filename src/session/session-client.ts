@@ -12,7 +12,10 @@ import { Session } from './session.ts';
 import { LinkPort, type SessionLink } from './session-link.ts';
 import {
   attemptDeadlineMs,
+  AUTH_RETRY_MAX_FACTOR,
+  DEFAULT_AUTH_RETRY_DELAY_MS,
   DEFAULT_FAST_REDIAL_WINDOW_MS,
+  isAuthRefusal,
   DIAL_MAX_IN_FLIGHT,
   dialSchedule,
   fastDelay,
@@ -56,6 +59,20 @@ export interface SessionClientOptions extends SessionOptions {
    * key would otherwise take the session from each other (and reset each other's visitors) forever.
    */
   replacedDelayMs?: number;
+  /**
+   * Wait before redialing after a refusal a retry cannot fix (isAuthRefusal: unknown key, wrong relay
+   * key, psk mismatch), in ms: doubles per refusal up to AUTH_RETRY_MAX_FACTOR x and resets with the
+   * next session. Default DEFAULT_AUTH_RETRY_DELAY_MS (1 min). Retryable failures keep the fast redials.
+   */
+  authRetryDelayMs?: number;
+}
+
+/** What 'link-error' says beside the error: when the next dial comes. */
+export interface LinkErrorInfo {
+  /** Wait before the next dial, in ms; undefined when a dial is already under way or the loop stopped. */
+  readonly retryInMs: number | undefined;
+  /** The failure was an auth refusal: the loop is at its slow pace. */
+  readonly slow: boolean;
 }
 
 /** Default wait after our session was replaced by another process with the same key, in ms. */
@@ -101,6 +118,10 @@ export class SessionClient extends EventEmitter {
   private readonly random: () => number;
   private readonly handshakeTimeoutMs: number;
   private readonly replaced: Backoff;
+  /** The slow pace after auth refusals (isAuthRefusal). */
+  private readonly refused: Backoff;
+  /** No dial before this clock time (relay.shutdown's reconnectAfterMs); 0 = no hold. */
+  private notBefore = 0;
   private current: Session | undefined;
   private started = false;
   private isClosed = false;
@@ -119,6 +140,8 @@ export class SessionClient extends EventEmitter {
   /** The link last attached, for its smoothed RTT once it is gone. */
   private attachedLink: SessionLink | undefined;
   private lastRttMs: number | undefined;
+  /** The delay of the redial timer last set, in ms (for 'link-error'). */
+  private redialDelayMs = 0;
   /** Aborts the hedged dials under way (close()). */
   private dialAbort: AbortController | undefined;
 
@@ -139,6 +162,13 @@ export class SessionClient extends EventEmitter {
       factor: 2,
       jitter: 0.2,
     });
+    const authMs = options.authRetryDelayMs ?? DEFAULT_AUTH_RETRY_DELAY_MS;
+    this.refused = new Backoff({
+      initialMs: authMs,
+      maxMs: authMs * AUTH_RETRY_MAX_FACTOR,
+      factor: 2,
+      jitter: 0.2,
+    });
   }
 
   /** The live session, if one was established and has not closed. */
@@ -154,6 +184,14 @@ export class SessionClient extends EventEmitter {
   /** Redial attempts since the backoff last reset (for status). */
   get attempts(): number {
     return this.backoff.attempts;
+  }
+
+  /**
+   * Holds every dial for `ms` from now (the relay's `relay.shutdown` asks for it with reconnectAfterMs):
+   * a redial due earlier waits until then. A shorter hold than one in force changes nothing.
+   */
+  holdOff(ms: number): void {
+    this.notBefore = Math.max(this.notBefore, this.opts.clock.now() + Math.max(0, ms));
   }
 
   start(): void {
@@ -289,8 +327,8 @@ export class SessionClient extends EventEmitter {
           { code, retryInMs: delayMs, replacements: this.replaced.attempts },
           'session replaced by another agent with the same key',
         );
-        this.emit('link-error', err);
         this.scheduleRedial(delayMs);
+        this.emit('link-error', err, this.errorInfo(false));
         return;
       }
       this.linkFailed(err);
@@ -353,6 +391,7 @@ export class SessionClient extends EventEmitter {
   /** A session has a link again: ends the outage (if any) with one summary. */
   private linked(link: SessionLink, resumed: boolean): void {
     this.attachedLink = link;
+    this.refused.reset();
     if (this.outageSince === undefined) return;
     const summary: OutageSummary = {
       outageMs: this.opts.clock.now() - this.outageSince,
@@ -390,8 +429,15 @@ export class SessionClient extends EventEmitter {
     if (this.isClosed) return;
     this.logger.debug({ code: err.code, detail: err.detail }, 'dial failed');
     if (this.outageSince !== undefined) this.outageError = err;
-    this.emit('link-error', err);
-    this.scheduleRedial();
+    // A refusal only an operator can fix: retrying at the redial pace would only fill the relay's log
+    // (and ours) with the same line; wait minutes instead (the fast resume redials are for the network).
+    const slow = isAuthRefusal(err);
+    this.scheduleRedial(slow ? this.refused.next() : undefined);
+    this.emit('link-error', err, this.errorInfo(slow));
+  }
+
+  private errorInfo(slow: boolean): LinkErrorInfo {
+    return { retryInMs: this.redialTimer ? this.redialDelayMs : undefined, slow };
   }
 
   private resetBackoffIfStable(): void {
@@ -422,7 +468,8 @@ export class SessionClient extends EventEmitter {
   /** Schedules the next dial after `delayMs` (default: the next backoff delay), unless one is under way. */
   private scheduleRedial(delayMs?: number): void {
     if (this.isClosed || this.redialTimer || this.dialing || this.handshaking) return;
-    const delay = delayMs ?? this.nextDelay();
+    const delay = Math.max(delayMs ?? this.nextDelay(), this.notBefore - this.opts.clock.now());
+    this.redialDelayMs = delay;
     this.logger.debug({ delayMs: delay, attempt: this.backoff.attempts }, 'redial scheduled');
     this.redialTimer = this.opts.clock.setTimeout(() => void this.connect(), delay);
   }

@@ -1,19 +1,23 @@
 // What the session needs from a Link (SessionLink), and LinkPort: frames in and out of one link.
-// It knows nothing of sequence numbers or sessions; it turns bytes into frames and bad bytes into a dead link.
+// It knows nothing of sequence numbers or sessions; the link decodes frames, a failing handler kills the link.
 import type { EventEmitter } from 'node:events';
 import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import { encodeFrame } from '../wire/codec.ts';
-import { FrameDecoder } from '../wire/decoder.ts';
 import type { Frame } from '../wire/frame.ts';
+import type { UdpPathKeys } from '../link/udp-keys.ts';
 
 /**
  * The part of src/link/link.ts's Link the session uses; the Link satisfies it structurally, and
  * test/helpers/memory-link.ts implements it in memory.
- * Events: 'data' (chunk: Buffer, in order), 'drain', 'rtt' (ms), 'close' (err?: XnatError) – once.
+ * Events: 'frame' (frame: Frame, in order, never the link's own types), 'drain', 'rtt' (ms),
+ * 'close' (err?: XnatError) – once. A link destroys itself with a WIRE_* code on a malformed frame.
  */
 export interface SessionLink extends EventEmitter {
-  /** Queues bytes; false once the link's queue is above its high-water mark ('drain' follows). */
+  /**
+   * Queues whole encoded frames (one frame's chunks, as encodeFrame returns them); false once the link's
+   * queue is above its high-water mark ('drain' follows).
+   */
   write(chunk: Buffer | readonly Buffer[]): boolean;
   /** Graceful: flushes, tells the peer `code`, ends. Idempotent. */
   close(code?: ErrorCode, reason?: string): void;
@@ -26,12 +30,14 @@ export interface SessionLink extends EventEmitter {
   /** Smoothed round-trip time in ms, once measured. */
   readonly rttMs: number | undefined;
   readonly closed: boolean;
+  /** Keys of this link's UDP path, when the link has one (memory links in tests do not). */
+  readonly udpKeys?: UdpPathKeys;
 }
 
 /**
- * One link seen as frames: decodes incoming bytes with a FrameDecoder and hands each frame to `onFrame`,
- * which its owner swaps as the link moves from handshake to session (frames of the same chunk that follow
- * the handshake frame reach the new handler). A malformed frame or a throwing handler destroys the link.
+ * One link seen by its owner: hands each frame the link decoded to `onFrame`, which its owner swaps as the
+ * link moves from handshake to session (frames of the same record that follow the handshake frame reach
+ * the new handler). A throwing handler destroys the link.
  */
 export class LinkPort {
   /** Receives each decoded frame; replaced by the owner as the link changes hands. */
@@ -42,10 +48,9 @@ export class LinkPort {
   onDrain: () => void = () => {};
   /** The peer's address as its owner knows it, for log lines ('?' when unknown). */
   remote = '?';
-  private readonly decoder = new FrameDecoder();
   private dead = false;
   private released = false;
-  private readonly handleData = (chunk: Buffer) => this.receive(chunk);
+  private readonly handleFrame = (frame: Frame) => this.receive(frame);
   private readonly handleClose = (err?: XnatError) => this.closed(err);
   private readonly handleDrain = () => {
     if (!this.dead) this.onDrain();
@@ -55,7 +60,7 @@ export class LinkPort {
     readonly link: SessionLink,
     private readonly logger: Logger,
   ) {
-    link.on('data', this.handleData);
+    link.on('frame', this.handleFrame);
     link.on('close', this.handleClose);
     link.on('drain', this.handleDrain);
     if (link.closed) queueMicrotask(() => this.closed());
@@ -95,18 +100,16 @@ export class LinkPort {
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.link.off('data', this.handleData);
+    this.link.off('frame', this.handleFrame);
     this.link.off('close', this.handleClose);
     this.link.off('drain', this.handleDrain);
   }
 
-  private receive(chunk: Buffer): void {
+  private receive(frame: Frame): void {
+    // A handler may have destroyed the link while earlier frames of this record were handled.
     if (this.dead) return;
     try {
-      this.decoder.push(chunk, (frame) => {
-        // A handler may have destroyed the link while earlier frames of this chunk were handled.
-        if (!this.dead) this.onFrame(frame);
-      });
+      this.onFrame(frame);
     } catch (err) {
       const e = toXnatError(err);
       if (e.code === 'XNAT_ERR_INTERNAL') this.logger.error({ err }, 'frame handler threw');

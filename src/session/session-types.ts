@@ -26,12 +26,24 @@ export interface SessionStats {
   readonly duplicatesDropped: number;
   /** Datagrams dropped because no link was attached or the link was congested. */
   readonly datagramsDropped: number;
+  /** Datagrams sent on the link's datagram path (UDP) instead of its TCP lane. */
+  readonly datagramsOnPath: number;
   /** Links this session has been attached to. */
   readonly links: number;
   /** Successful resumes (attachments after the first). */
   readonly resumes: number;
   /** Smoothed RTT of the current link in ms, when known. */
   readonly rttMs: number | undefined;
+}
+
+/**
+ * A second way for the datagrams of one link (the UDP path, src/link/udp-path.ts). The session tries it
+ * first and falls back to the link's datagram lane; it closes the path when that link goes.
+ */
+export interface DatagramPath {
+  /** Sends the datagram now if this path carries it (up, small enough); false: nothing was sent. */
+  trySend(flowId: number, data: Buffer): boolean;
+  close(): void;
 }
 
 /** What the server or client knows when it creates a session. */

@@ -14,7 +14,7 @@ import {
 } from '../wire/frame.ts';
 import { ReplayBuffer } from './replay-buffer.ts';
 import type { LinkPort, SessionLink } from './session-link.ts';
-import type { SessionInit, SessionRole, SessionState, SessionStats } from './session-types.ts';
+import type { DatagramPath, SessionInit, SessionRole, SessionState, SessionStats } from './session-types.ts';
 import {
   ACK_EVERY_BYTES,
   ACK_EVERY_FRAMES,
@@ -24,7 +24,7 @@ import {
   type SessionOptions,
 } from './session-options.ts';
 
-export type { SessionInit, SessionRole, SessionState, SessionStats } from './session-types.ts';
+export type { DatagramPath, SessionInit, SessionRole, SessionState, SessionStats } from './session-types.ts';
 
 function toCount(n: bigint): number | undefined {
   return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : undefined;
@@ -48,6 +48,8 @@ export class Session extends EventEmitter {
   private readonly logger: Logger;
   private currentState: SessionState = 'detached';
   private port: LinkPort | undefined;
+  /** The current link's datagram path (UDP), tried before the link's datagram lane. */
+  private datagramPath: DatagramPath | undefined;
   private linkBlocked = false;
   private readonly replay = new ReplayBuffer();
   private needDrain = false;
@@ -69,6 +71,7 @@ export class Session extends EventEmitter {
     replayed: 0,
     duplicatesDropped: 0,
     datagramsDropped: 0,
+    datagramsOnPath: 0,
     links: 0,
     resumes: 0,
   };
@@ -133,12 +136,20 @@ export class Session extends EventEmitter {
     return false;
   }
 
-  /** Sends a datagram now if a link is attached and not congested; otherwise drops and counts it. */
-  sendDatagram(frame: DatagramFrame): boolean {
+  /**
+   * Sends a datagram now: on the link's datagram path when `route` allows it and the path carries it
+   * (UDP, up, small enough), else on the link's datagram lane if the link is attached and not congested;
+   * otherwise drops and counts it.
+   */
+  sendDatagram(frame: DatagramFrame, route: 'any' | 'lane' = 'any'): boolean {
     if (frame.type !== FrameType.DATAGRAM) {
       throw new XnatError('XNAT_ERR_INTERNAL', {
         detail: `sendDatagram with frame type ${String(frame.type)}`,
       });
+    }
+    if (route === 'any' && !this.closing && this.datagramPath?.trySend(frame.flowId, frame.data)) {
+      this.counts.datagramsOnPath++;
+      return true;
     }
     const port = this.port;
     if (!port || this.currentState !== 'attached' || this.closing || this.linkBlocked) {
@@ -150,6 +161,28 @@ export class Session extends EventEmitter {
     this.counts.bytesSent += encodedLength(frame);
     if (!port.writeChunks(chunks)) this.linkBlocked = true;
     return true;
+  }
+
+  /**
+   * Gives the current link a datagram path (its UDP path); false (and the path closed) when `link` is no
+   * longer the attached one. The path lives as long as its link: the session closes it when the link goes
+   * or another path replaces it.
+   */
+  useDatagramPath(link: SessionLink, path: DatagramPath): boolean {
+    if (this.currentState !== 'attached' || this.port?.link !== link) {
+      path.close();
+      return false;
+    }
+    if (this.datagramPath !== path) this.datagramPath?.close();
+    this.datagramPath = path;
+    return true;
+  }
+
+  /** A datagram the current link's datagram path received and authenticated: delivered like the lane's. */
+  deliverDatagram(flowId: number, data: Buffer): void {
+    if (this.currentState !== 'attached') return;
+    this.counts.framesReceived++;
+    this.emit('frame', { type: FrameType.DATAGRAM, flowId, data } satisfies DatagramFrame);
   }
 
   /**
@@ -193,6 +226,7 @@ export class Session extends EventEmitter {
       });
     }
     const old = this.port;
+    this.dropDatagramPath();
     if (old) old.destroy(new XnatError('XNAT_ERR_SESSION_LINK_REPLACED'));
     // A 'detached' listener may have closed the session meanwhile.
     if (this.isEnded()) return new XnatError('XNAT_ERR_SESSION_CLOSED');
@@ -238,6 +272,12 @@ export class Session extends EventEmitter {
     this.emit('attached', port.link);
     this.maybeDrain();
     return undefined;
+  }
+
+  private dropDatagramPath(): void {
+    const path = this.datagramPath;
+    this.datagramPath = undefined;
+    path?.close();
   }
 
   private isEnded(): boolean {
@@ -311,6 +351,7 @@ export class Session extends EventEmitter {
   private onLinkClosed(port: LinkPort, err?: XnatError): void {
     if (port !== this.port) return;
     this.port = undefined;
+    this.dropDatagramPath();
     this.linkBlocked = false;
     this.cancelAckTimer();
     if (this.closing) {
@@ -397,6 +438,7 @@ export class Session extends EventEmitter {
     this.expiryTimer = this.closeTimer = undefined;
     const port = this.port;
     this.port = undefined;
+    this.dropDatagramPath();
     port?.destroy(err ?? new XnatError('XNAT_ERR_SESSION_CLOSED'));
     this.replay.clear();
     this.logger.debug({ code: err?.code }, 'session closed');

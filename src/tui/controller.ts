@@ -1,10 +1,16 @@
 // The dashboard's state outside React: one admin connection (connect, subscribe, notice loss, retry every
-// 2 s), the latest snapshot with its rates, and pause. It knows nothing of rendering or keys.
+// 2 s), the latest snapshot with its rates and trends, recent log lines, actions, and pause. It knows
+// nothing of rendering or keys.
 import { XnatError, toXnatError } from '../errors.ts';
 import type { Status } from '../observe/status.ts';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.ts';
+import type { LogEntry } from '../observe/log-ring.ts';
 import { computeRates, type SessionRate } from './rates.ts';
+import { itemRates, TrendBook, type MappingTrend } from './trends.ts';
 import type { ConnectSource, DashboardSource } from './source.ts';
+
+/** Log lines the dashboard keeps (the panel shows the newest that fit). */
+export const MAX_LOG_LINES = 200;
 
 /** Push interval asked of the admin endpoint by default, in ms. */
 export const DEFAULT_INTERVAL_MS = 1_000;
@@ -29,9 +35,22 @@ export interface DashboardState {
   readonly status: Status | undefined;
   /** Rates of the snapshot on screen, keyed by session id. */
   readonly rates: ReadonlyMap<string, SessionRate>;
+  /** Trends of the snapshot's mappings, keyed by mappingKey(). */
+  readonly trends: ReadonlyMap<string, MappingTrend>;
+  /** Bytes per second of each stream and flow, keyed by itemKey(). */
+  readonly itemRates: ReadonlyMap<string, number>;
+  /** Recent log lines of the relay or agent, oldest first (frozen while paused). */
+  readonly logs: readonly LogEntry[];
   readonly paused: boolean;
   /** Snapshots received since start (also while paused). */
   readonly received: number;
+}
+
+/** What the controller derives from each snapshot. */
+interface SnapshotView {
+  readonly rates: ReadonlyMap<string, SessionRate>;
+  readonly trends: ReadonlyMap<string, MappingTrend>;
+  readonly itemRates: ReadonlyMap<string, number>;
 }
 
 export interface DashboardControllerOptions {
@@ -57,9 +76,16 @@ export class DashboardController {
     failedAttempts: 0,
     status: undefined,
     rates: new Map(),
+    trends: new Map(),
+    itemRates: new Map(),
+    logs: [],
     paused: false,
     received: 0,
   };
+  private readonly trendBook = new TrendBook();
+  private logSeq = 0;
+  private allLogs: LogEntry[] = [];
+  private fetchingLogs = false;
   private source: DashboardSource | undefined;
   /** Bumped on every new connection attempt, so callbacks of an old source are ignored. */
   private generation = 0;
@@ -67,8 +93,8 @@ export class DashboardController {
   private watchdog: TimerHandle | undefined;
   private probing = false;
   private lastPushAt = 0;
-  /** Latest received snapshot and its rates (differs from state.status while paused). */
-  private latest: { status: Status; at: number; rates: ReadonlyMap<string, SessionRate> } | undefined;
+  /** Latest received snapshot and what derives from it (differs from the state's while paused). */
+  private latest: { status: Status; at: number; view: SnapshotView } | undefined;
   private started = false;
 
   constructor(opts: DashboardControllerOptions) {
@@ -98,7 +124,7 @@ export class DashboardController {
   togglePause(): void {
     const paused = !this.state.paused;
     if (!paused && this.latest) {
-      this.update({ paused, status: this.latest.status, rates: this.latest.rates });
+      this.update({ paused, status: this.latest.status, ...this.latest.view, logs: this.allLogs });
     } else {
       this.update({ paused });
     }
@@ -106,10 +132,20 @@ export class DashboardController {
 
   /** Kicks an agent through the live connection; rejects with XNAT_ERR_ADMIN_CONNECT when there is none. */
   async kick(agentName: string): Promise<boolean> {
+    return this.act((s) => s.kick(agentName));
+  }
+
+  /**
+   * Runs one action on the live connection (authenticated by its token); rejects with
+   * XNAT_ERR_ADMIN_CONNECT when there is none, XNAT_ERR_COMMAND_UNKNOWN when the source cannot.
+   */
+  async act<T>(run: (source: DashboardSource) => Promise<T> | undefined): Promise<T> {
     if (!this.source || this.state.connection !== 'live') {
       throw new XnatError('XNAT_ERR_ADMIN_CONNECT', { detail: 'not connected' });
     }
-    return this.source.kick(agentName);
+    const p = run(this.source);
+    if (!p) throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'not offered here' });
+    return p;
   }
 
   /** Stops retries and closes the connection; idempotent. */
@@ -155,14 +191,44 @@ export class DashboardController {
 
   private onSnapshot(status: Status): void {
     const now = this.clock.now();
-    const rates = computeRates(this.latest?.status, status, this.latest ? now - this.latest.at : 0);
-    this.latest = { status, at: now, rates };
+    const dt = this.latest ? now - this.latest.at : 0;
+    const view: SnapshotView = {
+      rates: computeRates(this.latest?.status, status, dt),
+      trends: this.trendBook.push(status, now),
+      itemRates: itemRates(this.latest?.status, status, dt),
+    };
+    this.latest = { status, at: now, view };
     this.lastPushAt = now;
     const patch: Partial<DashboardState> = { received: this.state.received + 1 };
     // A push proves the connection is live even before subscribe() resolved.
     if (this.state.connection !== 'live') Object.assign(patch, { connection: 'live', failedAttempts: 0 });
-    if (!this.state.paused) Object.assign(patch, { status, rates });
+    if (!this.state.paused) Object.assign(patch, { status, ...view });
     this.update(patch);
+    this.fetchLogs();
+  }
+
+  /** Asks for the log lines after the last one seen; one request at a time, none without support. */
+  private fetchLogs(): void {
+    const source = this.source;
+    if (!source?.logs || this.fetchingLogs) return;
+    const gen = this.generation;
+    this.fetchingLogs = true;
+    source.logs(this.logSeq, MAX_LOG_LINES).then(
+      (r) => {
+        this.fetchingLogs = false;
+        if (gen !== this.generation) return;
+        // A restarted process numbers its lines from 1 again.
+        if (r.lastSeq < this.logSeq) this.allLogs = [];
+        this.logSeq = r.lastSeq;
+        if (r.lines.length === 0) return;
+        this.allLogs = [...this.allLogs, ...r.lines].slice(-MAX_LOG_LINES);
+        if (!this.state.paused) this.update({ logs: this.allLogs });
+      },
+      () => {
+        // A failed fetch is retried with the next snapshot; a dead connection is noticed by the pushes.
+        this.fetchingLogs = false;
+      },
+    );
   }
 
   /** No push for a while: ask once; a failed answer means the connection is gone. */
@@ -201,6 +267,7 @@ export class DashboardController {
     const s = this.source;
     this.source = undefined;
     this.probing = false;
+    this.fetchingLogs = false;
     try {
       s?.close();
     } catch {

@@ -1,6 +1,6 @@
 // Per-second byte rates of each session, computed between two consecutive snapshots.
 // It knows nothing of where snapshots come from; the caller measures the time between them.
-import type { SessionStatus, Status } from '../observe/status.ts';
+import { sessionsOf, type Status } from '../observe/status.ts';
 
 /** Bytes per second of one session over the last interval; undefined when there is no earlier sample. */
 export interface SessionRate {
@@ -8,11 +8,7 @@ export interface SessionRate {
   readonly receivedPerSec: number | undefined;
 }
 
-/** Every session of a snapshot, relay or agent side. */
-export function sessionsOf(s: Status): SessionStatus[] {
-  if (s.role === 'relay') return [...s.sessions];
-  return s.relays.flatMap((r) => (r.session ? [r.session] : []));
-}
+export { sessionsOf };
 
 const perSec = (before: number, after: number, dtMs: number): number | undefined =>
   // A counter that went down belongs to a new session object: no honest rate for this interval.

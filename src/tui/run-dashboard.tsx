@@ -3,7 +3,7 @@
 import { render } from 'ink';
 import { XnatError } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
-import { App } from './app.tsx';
+import { App, type AppProps } from './app.tsx';
 import { DashboardController } from './controller.ts';
 import type { ConnectSource, DashboardSource } from './source.ts';
 
@@ -23,8 +23,8 @@ export interface RunDashboardOptions {
   readonly stdout?: NodeJS.WriteStream;
   /** Draw on the terminal's alternate screen; default true when stdout is a TTY. */
   readonly fullScreen?: boolean;
-  /** A short hint shown on the status line. */
-  readonly note?: string;
+  /** A short hint shown on the status line, or one computed from the snapshot on screen. */
+  readonly note?: AppProps['note'];
 }
 
 /**

@@ -1,9 +1,18 @@
-// Turns a relay or agent snapshot into the dashboard's rows: header text, session, mapping, stream and
-// reconnect rows with their colours. Pure; it knows nothing of ink, keys or the admin connection.
-import type { MappingStatus, SessionStatus, Status } from '../observe/status.ts';
+// Turns a relay or agent snapshot into the dashboard's header and its sessions and mappings rows with
+// their colours. Pure; it knows nothing of ink, keys or the admin connection (view-rows.ts has the rest).
+import type { MappingStatus, ReconnectEvent, SessionStatus, Status } from '../observe/status.ts';
 import type { Cell, Column } from './table.tsx';
 import type { SessionRate } from './rates.ts';
-import { clockTime, shortBytes, shortCode, shortDuration, shortRate, shortRtt } from './format.ts';
+import { mappingKey, type MappingTrend } from './trends.ts';
+import {
+  shortBytes,
+  shortCode,
+  shortCount,
+  shortDuration,
+  shortRate,
+  shortRtt,
+  sparkline,
+} from './format.ts';
 
 /** One row of the sessions table: a relay's session, or one of an agent's relays (with its session). */
 export interface SessionRow {
@@ -15,9 +24,13 @@ export interface SessionRow {
   readonly session: SessionStatus | undefined;
   /** The agent name a kick would name; set on the relay side only. */
   readonly kickable: string | undefined;
+  /** Agent side: why the last link attempt failed (kept while connecting). */
+  readonly lastError?: { readonly code: string; readonly message: string };
+  /** Reconnect events: the session's, or on an agent the relay's across sessions. */
+  readonly reconnects: readonly ReconnectEvent[];
 }
 
-const STATE_COLOR: Record<string, string> = {
+export const STATE_COLOR: Record<string, string> = {
   attached: 'green',
   detached: 'yellow',
   closed: 'red',
@@ -28,6 +41,7 @@ const PHASE_COLOR: Record<string, string> = {
   pending: 'yellow',
   registering: 'yellow',
   failed: 'red',
+  disabled: 'magenta',
 };
 
 export function sessionRows(s: Status): SessionRow[] {
@@ -38,6 +52,7 @@ export function sessionRows(s: Status): SessionRow[] {
       state: x.state,
       session: x,
       kickable: x.agent,
+      reconnects: x.reconnects,
     }));
   }
   return s.relays.map((r) => ({
@@ -46,12 +61,14 @@ export function sessionRows(s: Status): SessionRow[] {
     state: r.state,
     session: r.session,
     kickable: undefined,
+    ...(r.lastError ? { lastError: r.lastError } : {}),
+    reconnects: r.reconnects ?? r.session?.reconnects ?? [],
   }));
 }
 
-/** The header line: role, name, version, uptime and where it listens or what it dials. */
+/** The header line: role, name, version, uptime (at the snapshot's time) and where it listens or dials. */
 export function headerText(s: Status, wallNow: number): string {
-  const up = `up ${shortDuration(wallNow - s.startedAt)}`;
+  const up = `up ${shortDuration((s.at ?? wallNow) - s.startedAt)}`;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   if (s.role === 'relay') {
     const control = s.control ? `${s.control.address}:${s.control.port}` : '-';
@@ -61,102 +78,91 @@ export function headerText(s: Status, wallNow: number): string {
   return `xnat agent ${s.name} ${s.version} · ${up} · relay ${relays}`;
 }
 
-export const SESSION_COLUMNS: readonly Column[] = [
-  { title: 'agent', width: 12, flex: 1 },
-  { title: 'state', width: 10 },
-  { title: 'rtt', width: 6, align: 'right' },
-  { title: 'res', width: 3, align: 'right' },
-  { title: 'sent', width: 7, align: 'right' },
-  { title: 'sent/s', width: 8, align: 'right' },
-  { title: 'recv', width: 7, align: 'right' },
-  { title: 'recv/s', width: 8, align: 'right' },
-  { title: 'replay', width: 6, align: 'right' },
-];
-
-/** Agent-side tables name the relay, not the agent, in the first column. */
+/** Sessions (relay) or relays (agent): state, RTT last/p50/p99, resumes, connections, throughput. */
 export function sessionColumns(role: Status['role'] | undefined): readonly Column[] {
-  if (role !== 'agent') return SESSION_COLUMNS;
-  return [{ ...SESSION_COLUMNS[0]!, title: 'relay' }, ...SESSION_COLUMNS.slice(1)];
+  return [
+    // On the agent the relay address keeps its width; the last error takes what is left.
+    role === 'agent'
+      ? { title: 'relay', width: 12, max: 28 }
+      : { title: 'agent', width: 8, max: 24, flex: 1 },
+    { title: 'state', width: 8, max: 10 },
+    { title: 'rtt', width: 6, align: 'right' },
+    { title: 'p50', width: 6, align: 'right', hideBelow: role === 'agent' ? 90 : 0 },
+    { title: 'p99', width: 6, align: 'right' },
+    // The agent side needs room for the last error: these go first on narrow terminals.
+    { title: 'res', width: 3, align: 'right', hideBelow: role === 'agent' ? 90 : 0 },
+    { title: 'conn', width: 4, align: 'right', hideBelow: role === 'agent' ? 90 : 0 },
+    { title: 'sent/s', width: 8, align: 'right' },
+    { title: 'recv/s', width: 8, align: 'right' },
+    { title: 'sent', width: 7, align: 'right', hideBelow: 120 },
+    { title: 'recv', width: 7, align: 'right', hideBelow: 120 },
+    { title: 'replay', width: 6, align: 'right', hideBelow: 110 },
+    { title: 'last error', width: 10, max: 40, flex: 1, hideBelow: role === 'agent' ? 0 : Infinity },
+  ];
 }
 
 export function sessionCells(row: SessionRow, rate: SessionRate | undefined): Cell[] {
   const x = row.session;
+  const rtt = x?.rtt;
+  const conns = x ? x.streams.length + (x.activeFlows ?? 0) : undefined;
+  // A relay being dialled shows why the last attempt failed; once attached the error is history.
+  const err = row.state !== 'attached' ? row.lastError : undefined;
   return [
     { text: row.label },
     { text: row.state, color: STATE_COLOR[row.state] },
-    { text: x ? shortRtt(x.rttMs) : '-' },
+    { text: x ? shortRtt(rtt?.lastMs ?? x.rttMs) : '-' },
+    { text: shortRtt(rtt?.p50Ms) },
+    { text: shortRtt(rtt?.p99Ms) },
     { text: x ? String(x.resumes) : '-' },
-    { text: x ? shortBytes(x.bytesSent) : '-' },
+    { text: conns === undefined ? '-' : String(conns) },
     { text: shortRate(rate?.sentPerSec) },
-    { text: x ? shortBytes(x.bytesReceived) : '-' },
     { text: shortRate(rate?.receivedPerSec) },
+    { text: x ? shortBytes(x.bytesSent) : '-' },
+    { text: x ? shortBytes(x.bytesReceived) : '-' },
     { text: x ? shortBytes(x.replayBytes) : '-' },
+    { text: err ? shortCode(err.code) : '', color: 'red' },
   ];
 }
 
-/** The error column is wide only when some mapping failed; otherwise its room goes to the target column. */
-export function mappingColumns(role: Status['role'] | undefined, anyError = false): readonly Column[] {
+/** The forwarding line of a mapping: `tcp 203.0.113.5:25565 -> 192.168.1.20:25565` (relay: -> agents). */
+export function forwardingText(m: MappingStatus): string {
+  const from = m.publicAddress ?? (m.remotePort > 0 ? `:${m.remotePort}` : ':-');
+  const to = m.local ?? (m.agents && m.agents.length > 0 ? m.agents.join(',') : 'no agent');
+  return `${m.protocol} ${from} -> ${to}`;
+}
+
+export function mappingColumns(): readonly Column[] {
   return [
-    { title: 'name', width: 10, flex: 1 },
-    { title: 'proto', width: 5 },
-    { title: 'port', width: 5, align: 'right' },
-    { title: 'phase', width: 11 },
-    { title: role === 'agent' ? 'local' : 'agents', width: 10, flex: 2 },
-    { title: 'streams', width: 7, align: 'right' },
-    anyError ? { title: 'error', width: 15, flex: 2 } : { title: 'error', width: 5 },
+    { title: 'mapping', width: 7, max: 16, flex: 1 },
+    { title: 'forwarding', width: 16, max: 64, flex: 3 },
+    { title: 'open', width: 4, align: 'right' },
+    { title: 'total', width: 5, align: 'right' },
+    { title: '/min', width: 4, align: 'right', hideBelow: 90 },
+    { title: 'rate', width: 8, align: 'right' },
+    { title: 'trend', width: 12, hideBelow: 110 },
+    { title: 'state', width: 5, max: 12 },
   ];
 }
 
-export function mappingCells(m: MappingStatus): Cell[] {
+/** A mapping's state word: disabled, its error code when failed, else its phase. */
+function stateOf(m: MappingStatus): { text: string; color: string | undefined } {
+  if (m.disabled) return { text: 'disabled', color: PHASE_COLOR.disabled };
+  if (m.phase === 'failed' && m.error) return { text: shortCode(m.error.code), color: 'red' };
+  return { text: m.phase, color: PHASE_COLOR[m.phase] };
+}
+
+export function mappingCells(m: MappingStatus, trend: MappingTrend | undefined): Cell[] {
+  const st = stateOf(m);
   return [
     { text: m.name },
-    { text: m.protocol },
-    { text: m.remotePort > 0 ? String(m.remotePort) : '-' },
-    { text: m.phase, color: PHASE_COLOR[m.phase] },
-    { text: m.local ?? m.agents?.join(',') ?? '' },
-    { text: `${m.activeStreams}/${m.totalStreams}` },
-    { text: shortCode(m.error?.code), color: 'red' },
+    { text: forwardingText(m) },
+    { text: String(m.activeFlows ?? m.activeStreams) },
+    { text: shortCount(m.totalFlows ?? m.totalStreams) },
+    { text: trend?.perMinute === undefined ? '-' : shortCount(trend.perMinute) },
+    { text: shortRate(trend?.bytesPerSec) },
+    { text: sparkline(trend?.spark ?? [], 12), color: 'cyan' },
+    st,
   ];
 }
 
-export const STREAM_COLUMNS: readonly Column[] = [
-  { title: 'id', width: 6, align: 'right' },
-  { title: 'mapping', width: 12, flex: 1 },
-  { title: 'visitor', width: 21, flex: 2 },
-  { title: 'up', width: 7, align: 'right' },
-  { title: 'down', width: 7, align: 'right' },
-  { title: 'age', width: 7, align: 'right' },
-];
-
-export function streamRows(session: SessionStatus | undefined): Cell[][] {
-  if (!session) return [];
-  return [...session.streams]
-    .sort((a, b) => a.id - b.id)
-    .map((x) => [
-      { text: String(x.id) },
-      { text: x.mapping },
-      { text: x.visitor },
-      { text: shortBytes(x.bytesUp) },
-      { text: shortBytes(x.bytesDown) },
-      { text: shortDuration(x.ageMs) },
-    ]);
-}
-
-export const HISTORY_COLUMNS: readonly Column[] = [
-  { title: 'time', width: 8 },
-  { title: 'event', width: 9 },
-  { title: 'code', width: 20, flex: 1 },
-];
-
-/** Reconnect events of a session, newest first. */
-export function historyRows(session: SessionStatus | undefined): Cell[][] {
-  if (!session) return [];
-  // Snapshots keep the history newest last; reversing keeps the order of events in the same millisecond.
-  return [...session.reconnects]
-    .reverse()
-    .map((e) => [
-      { text: clockTime(e.at) },
-      { text: e.event, color: e.event === 'attached' ? 'green' : 'yellow' },
-      { text: e.code ?? '' },
-    ]);
-}
+export { mappingKey };

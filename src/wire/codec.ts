@@ -2,11 +2,14 @@
 // It knows nothing of chunking (decoder.ts does), sequence numbers or what meta, body and data mean.
 import { XnatError } from '../errors.ts';
 import {
+  CLOSE_CODE_MAX_BYTES,
+  CLOSE_REASON_MAX_BYTES,
   FRAME_HEADER_BYTES,
   FrameType,
   MAX_CODE_BYTES,
   MAX_FRAME_PAYLOAD,
   MAX_OPEN_META_BYTES,
+  PING_ID_BYTES,
   RESUME_PROOF_BYTES,
   RESUME_SECRET_BYTES,
   SESSION_ID_BYTES,
@@ -33,7 +36,13 @@ const FIXED_PAYLOAD_BYTES: Partial<Record<number, number>> = {
   [FrameType.SESSION_RESUME]: SESSION_ID_BYTES + RESUME_PROOF_BYTES + U64_BYTES,
   [FrameType.SESSION_ACCEPT]: SESSION_ID_BYTES + RESUME_SECRET_BYTES + U64_BYTES,
   [FrameType.ACK]: U64_BYTES,
+  [FrameType.PING]: PING_ID_BYTES,
+  [FrameType.PONG]: PING_ID_BYTES,
+  [FrameType.REKEY]: 0,
 };
+
+/** Bytes of CLOSE's code length field (u16). */
+const CLOSE_CODE_LENGTH_BYTES = 2;
 
 const TYPE_NAMES = new Map<number, string>(Object.entries(FrameType).map(([name, value]) => [value, name]));
 
@@ -114,11 +123,18 @@ export function checkHeader(
     case FrameType.COMMAND:
       if (length === 0) fail('XNAT_ERR_WIRE_BAD_FIELD', `type ${name} empty body`);
       break;
+    case FrameType.CLOSE:
+      if (length < CLOSE_CODE_LENGTH_BYTES) fail('XNAT_ERR_WIRE_TRUNCATED', `type ${name} length ${length}`);
+      if (length > CLOSE_CODE_LENGTH_BYTES + CLOSE_CODE_MAX_BYTES + CLOSE_REASON_MAX_BYTES)
+        fail('XNAT_ERR_WIRE_BAD_FIELD', `type ${name} length ${length}`);
+      break;
   }
   return { type, flags, streamId, length };
 }
 
 const CODE_RE = /^[A-Z0-9_]+$/;
+/** A CLOSE may carry no code at all (a plain close). */
+const CLOSE_CODE_RE = /^[A-Z0-9_]*$/;
 
 function parseCode(name: string, bytes: Buffer): string {
   // latin1 maps each byte to one char, so any byte >= 0x80 fails the regex instead of being decoded away.
@@ -196,7 +212,45 @@ export function parsePayload(header: FrameHeader, payload: Buffer): Frame {
       return { type, received: payload.readBigUInt64BE(0) };
     case FrameType.DATAGRAM:
       return { type, flowId: streamId, data: payload };
+    case FrameType.PING:
+    case FrameType.PONG:
+      return { type, id: payload.readBigUInt64BE(0) };
+    case FrameType.CLOSE:
+      return parseClose(payload);
+    case FrameType.REKEY:
+      return { type };
   }
+}
+
+function parseClose(payload: Buffer): Frame {
+  const codeLength = payload.readUInt16BE(0);
+  if (codeLength > CLOSE_CODE_MAX_BYTES)
+    fail('XNAT_ERR_WIRE_BAD_FIELD', `type CLOSE code length ${codeLength} max ${CLOSE_CODE_MAX_BYTES}`);
+  const codeEnd = CLOSE_CODE_LENGTH_BYTES + codeLength;
+  if (codeEnd > payload.length)
+    fail('XNAT_ERR_WIRE_TRUNCATED', `type CLOSE code length ${codeLength} payload ${payload.length}`);
+  const reasonBytes = payload.subarray(codeEnd);
+  if (reasonBytes.length > CLOSE_REASON_MAX_BYTES)
+    fail('XNAT_ERR_WIRE_BAD_FIELD', `type CLOSE reason length ${reasonBytes.length}`);
+  const code = payload.subarray(CLOSE_CODE_LENGTH_BYTES, codeEnd).toString('latin1');
+  if (!CLOSE_CODE_RE.test(code)) fail('XNAT_ERR_WIRE_BAD_FIELD', 'type CLOSE code text');
+  // Control characters become spaces: the reason comes from the peer and ends up in log lines.
+  // eslint-disable-next-line no-control-regex
+  const reason = reasonBytes.toString('utf8').replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return { type: FrameType.CLOSE, code, reason };
+}
+
+/** A CLOSE reason as sent: UTF-8, cut to CLOSE_REASON_MAX_BYTES on a character boundary. */
+function closeReasonBytes(reason: string): Buffer {
+  const bytes = Buffer.from(reason, 'utf8');
+  if (bytes.length <= CLOSE_REASON_MAX_BYTES) return bytes;
+  // Cut on a character boundary so the peer never sees half a UTF-8 sequence.
+  return Buffer.from(
+    bytes
+      .subarray(0, CLOSE_REASON_MAX_BYTES)
+      .toString('utf8')
+      .replace(/\uFFFD$/, ''),
+  );
 }
 
 /** Decodes exactly one whole frame held in `buf` (header + payload, nothing more); throws XnatError when malformed. */
@@ -241,6 +295,12 @@ function payloadLength(frame: Frame): number {
       return Buffer.byteLength(frame.code, 'latin1');
     case FrameType.COMMAND:
       return frame.body.length;
+    case FrameType.CLOSE:
+      return (
+        CLOSE_CODE_LENGTH_BYTES +
+        Buffer.byteLength(frame.code, 'latin1') +
+        closeReasonBytes(frame.reason).length
+      );
     default:
       return FIXED_PAYLOAD_BYTES[frame.type]!;
   }
@@ -304,6 +364,17 @@ function checkFrame(frame: Frame, length: number): void {
     case FrameType.ACK:
       checkOut(frame.received >= 0n && frame.received <= U64_MAX, frame, 'received');
       break;
+    case FrameType.PING:
+    case FrameType.PONG:
+      checkOut(frame.id >= 0n && frame.id <= U64_MAX, frame, 'id');
+      break;
+    case FrameType.CLOSE:
+      checkOut(
+        frame.code.length <= CLOSE_CODE_MAX_BYTES && CLOSE_CODE_RE.test(frame.code),
+        frame,
+        'code text',
+      );
+      break;
   }
 }
 
@@ -362,6 +433,16 @@ export function encodeFrame(frame: Frame): Buffer[] {
     case FrameType.ACK:
       head.writeBigUInt64BE(frame.received, p);
       break;
+    case FrameType.PING:
+    case FrameType.PONG:
+      head.writeBigUInt64BE(frame.id, p);
+      break;
+    case FrameType.CLOSE: {
+      head.writeUInt16BE(frame.code.length, p);
+      head.write(frame.code, p + CLOSE_CODE_LENGTH_BYTES, 'latin1');
+      closeReasonBytes(frame.reason).copy(head, p + CLOSE_CODE_LENGTH_BYTES + frame.code.length);
+      break;
+    }
   }
   if (tail === undefined || tail.length === 0) return [head];
   if (split) return [head, tail];

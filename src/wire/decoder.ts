@@ -1,167 +1,88 @@
-// Incremental frame decoder: a named-state streaming parser that yields whole frames however the input is cut.
-// It knows nothing of links, encryption or sequence numbers; one decoder reads one link's plaintext stream.
-import { toXnatError, type XnatError } from '../errors.ts';
+// The frame parser: the frames of one decrypted link record, whole by construction, handed out as views.
+// It knows nothing of records, keys or sockets; a record's plaintext may come in pieces (piecewise decryption).
+import { XnatError } from '../errors.ts';
 import { checkHeader, parsePayload, type FrameHeader } from './codec.ts';
 import { FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD, type Frame } from './frame.ts';
 
-/** Parser states: waiting for a header, waiting for the current frame's payload, or failed for good. */
-const GET_HEADER = 0;
-const GET_PAYLOAD = 1;
-const FAILED = 2;
+/** A header that straddles two plaintext pieces is gathered here (used and released synchronously). */
+const headerScratch = Buffer.alloc(FRAME_HEADER_BYTES);
 
 /**
- * Consumed chunk slots are dropped from the front of the pending list in batches (at least this many and
- * at least half the list), so a peer trickling one byte per chunk costs amortised O(1) per chunk instead
- * of an O(n) shift each time.
+ * Decodes every frame of one record's plaintext and calls onFrame for each, in order. The plaintext
+ * holds whole frames only (a frame never straddles a record), so a partial frame at its end is
+ * XNAT_ERR_WIRE_TRUNCATED; other violations get their WIRE_* code (codec.ts), checked header first.
+ * Payloads are subarrays of the plaintext (zero copy); when the plaintext comes as several pieces, only a
+ * frame that straddles two pieces is copied. If onFrame throws, the exception propagates and the frames
+ * after it are not decoded. Returns the number of frames decoded.
  */
-const COMPACT_AFTER_CHUNKS = 64;
-
-/** Options of a FrameDecoder. */
-export interface FrameDecoderOptions {
-  /** Largest payload accepted, in bytes; default MAX_FRAME_PAYLOAD (64 KiB). A larger length is WIRE_OVERSIZE. */
-  readonly maxPayload?: number;
+export function decodeFrames(
+  plaintext: Buffer | readonly Buffer[],
+  onFrame: (frame: Frame) => void,
+  maxPayload = MAX_FRAME_PAYLOAD,
+): number {
+  const pieces = Buffer.isBuffer(plaintext) ? [plaintext] : plaintext;
+  const at = { piece: 0, offset: 0 };
+  let count = 0;
+  for (;;) {
+    while (at.piece < pieces.length && at.offset === pieces[at.piece]!.length) {
+      at.piece++;
+      at.offset = 0;
+    }
+    if (at.piece === pieces.length) return count;
+    const piece = pieces[at.piece]!;
+    let header: FrameHeader;
+    if (piece.length - at.offset >= FRAME_HEADER_BYTES) {
+      header = readHeader(piece, at.offset, maxPayload);
+      at.offset += FRAME_HEADER_BYTES;
+    } else {
+      if (!gather(pieces, at, headerScratch, FRAME_HEADER_BYTES)) {
+        throw new XnatError('XNAT_ERR_WIRE_TRUNCATED', {
+          detail: 'partial frame header at the end of a record',
+        });
+      }
+      header = readHeader(headerScratch, 0, maxPayload);
+    }
+    let payload: Buffer;
+    const current = pieces[at.piece];
+    if (current !== undefined && current.length - at.offset >= header.length) {
+      payload = current.subarray(at.offset, at.offset + header.length);
+      at.offset += header.length;
+    } else {
+      payload = Buffer.allocUnsafe(header.length);
+      if (!gather(pieces, at, payload, header.length)) {
+        throw new XnatError('XNAT_ERR_WIRE_TRUNCATED', {
+          detail: `frame length ${header.length} beyond the end of its record`,
+        });
+      }
+    }
+    count++;
+    onFrame(parsePayload(header, payload));
+  }
 }
 
-/**
- * Incremental decoder: push chunks as they come; frames come out whole and in order however the input is
- * split. Payloads lying inside one pushed chunk are handed out as subarrays of it (zero copy), so callers
- * must not modify a chunk after pushing it; only a payload straddling chunks is copied. Not reentrant:
- * do not push from inside onFrame.
- */
-export class FrameDecoder {
-  private readonly maxPayload: number;
-  private state = GET_HEADER;
-  private header: FrameHeader | undefined;
-  /** Pending chunks; chunks[first] is read from offset `offset`, earlier slots are already consumed. */
-  private chunks: Buffer[] = [];
-  private first = 0;
-  private offset = 0;
-  private held = 0;
-  private readonly scratch = Buffer.alloc(FRAME_HEADER_BYTES);
-  private error: XnatError | undefined;
+function readHeader(buf: Buffer, at: number, maxPayload: number): FrameHeader {
+  return checkHeader(buf[at]!, buf[at + 1]!, buf.readUInt32BE(at + 2), buf.readUInt32BE(at + 6), maxPayload);
+}
 
-  constructor(opts: FrameDecoderOptions = {}) {
-    this.maxPayload = opts.maxPayload ?? MAX_FRAME_PAYLOAD;
-  }
-
-  /**
-   * Bytes received but not yet handed out as frames, a parsed header included (after push returns: at most
-   * header + maxPayload - 1).
-   */
-  get buffered(): number {
-    return this.state === GET_PAYLOAD ? this.held + FRAME_HEADER_BYTES : this.held;
-  }
-
-  /**
-   * Decodes what it can; calls onFrame for each complete frame; throws XnatError on the first malformed
-   * one (the decoder is then unusable and every later push throws the same error). If onFrame throws,
-   * the exception propagates and the bytes after that frame stay buffered for the next push.
-   */
-  push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
-    if (this.state === FAILED) throw this.error!;
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.held += chunk.length;
-    }
-    for (;;) {
-      if (this.state === GET_HEADER) {
-        if (this.held < FRAME_HEADER_BYTES) return;
-        this.readHeader();
-      }
-      const header = this.header!;
-      if (this.held < header.length) return;
-      const payload = this.take(header.length);
-      // Reset before onFrame so a throw from the callback leaves the parser consistent.
-      this.state = GET_HEADER;
-      this.header = undefined;
-      let frame: Frame;
-      try {
-        frame = parsePayload(header, payload);
-      } catch (err) {
-        throw this.poison(err);
-      }
-      onFrame(frame);
+/** Copies the next `n` bytes of `pieces` from `at` into `dst`, advancing `at`; false when fewer remain. */
+function gather(
+  pieces: readonly Buffer[],
+  at: { piece: number; offset: number },
+  dst: Buffer,
+  n: number,
+): boolean {
+  let written = 0;
+  while (written < n) {
+    const piece = pieces[at.piece];
+    if (piece === undefined) return false;
+    const k = Math.min(n - written, piece.length - at.offset);
+    piece.copy(dst, written, at.offset, at.offset + k);
+    written += k;
+    at.offset += k;
+    if (at.offset === piece.length) {
+      at.piece++;
+      at.offset = 0;
     }
   }
-
-  /** Marks the decoder failed for good and drops what it held; returns the error to throw. */
-  private poison(err: unknown): XnatError {
-    this.error = toXnatError(err);
-    this.state = FAILED;
-    this.chunks = [];
-    this.first = 0;
-    this.offset = 0;
-    this.held = 0;
-    return this.error;
-  }
-
-  private readHeader(): void {
-    const chunk = this.chunks[this.first]!;
-    let buf: Buffer;
-    let at: number;
-    if (chunk.length - this.offset >= FRAME_HEADER_BYTES) {
-      buf = chunk;
-      at = this.offset;
-      this.skip(FRAME_HEADER_BYTES);
-    } else {
-      this.copyInto(this.scratch, FRAME_HEADER_BYTES);
-      buf = this.scratch;
-      at = 0;
-    }
-    try {
-      this.header = checkHeader(
-        buf[at]!,
-        buf[at + 1]!,
-        buf.readUInt32BE(at + 2),
-        buf.readUInt32BE(at + 6),
-        this.maxPayload,
-      );
-    } catch (err) {
-      throw this.poison(err);
-    }
-    this.state = GET_PAYLOAD;
-  }
-
-  /** Consumes `n` held bytes and returns them: a subarray when they lie in one chunk, else a copy. */
-  private take(n: number): Buffer {
-    const chunk = this.chunks[this.first];
-    if (chunk === undefined) return Buffer.alloc(0);
-    if (chunk.length - this.offset >= n) {
-      const out = chunk.subarray(this.offset, this.offset + n);
-      this.skip(n);
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    this.copyInto(out, n);
-    return out;
-  }
-
-  /** Copies the next `n` held bytes into `dst` and consumes them. */
-  private copyInto(dst: Buffer, n: number): void {
-    let written = 0;
-    while (written < n) {
-      const chunk = this.chunks[this.first]!;
-      const count = Math.min(n - written, chunk.length - this.offset);
-      chunk.copy(dst, written, this.offset, this.offset + count);
-      written += count;
-      this.skip(count);
-    }
-  }
-
-  /** Consumes `n` bytes that lie within the current first chunk. */
-  private skip(n: number): void {
-    this.held -= n;
-    this.offset += n;
-    const chunk = this.chunks[this.first]!;
-    if (this.offset < chunk.length) return;
-    this.offset = 0;
-    this.first++;
-    if (this.first === this.chunks.length) {
-      this.chunks = [];
-      this.first = 0;
-    } else if (this.first >= COMPACT_AFTER_CHUNKS && this.first * 2 >= this.chunks.length) {
-      this.chunks = this.chunks.slice(this.first);
-      this.first = 0;
-    }
-  }
+  return true;
 }

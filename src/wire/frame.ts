@@ -5,10 +5,12 @@
 export const FRAME_HEADER_BYTES = 10;
 
 /**
- * Largest payload of one frame, in bytes (64 KiB). Bigger application data is split by the sender
- * (mux DATA chunks, command messages); a larger length field is a protocol violation.
+ * Largest payload of one frame, in bytes: 65 509 = 65 535 (the Noise message limit, one link record)
+ * - 16 (AEAD tag) - 10 (frame header). So a frame never straddles a record: the receiver decodes every
+ * frame as a view of one decrypted record. Bigger application data is split by the sender (mux DATA
+ * chunks, command messages); a larger length field is a protocol violation.
  */
-export const MAX_FRAME_PAYLOAD = 64 * 1024;
+export const MAX_FRAME_PAYLOAD = 65535 - 16 - FRAME_HEADER_BYTES;
 
 /** Length of a session id in bytes. */
 export const SESSION_ID_BYTES = 16;
@@ -18,6 +20,12 @@ export const RESUME_PROOF_BYTES = 32;
 export const RESUME_SECRET_BYTES = 32;
 /** Longest error code string carried by SESSION_REJECT / STREAM_RESET, in bytes. */
 export const MAX_CODE_BYTES = 64;
+/** Longest error code in a CLOSE frame, in bytes (may be empty: a plain close). */
+export const CLOSE_CODE_MAX_BYTES = 64;
+/** Longest reason in a CLOSE frame, in bytes of UTF-8. */
+export const CLOSE_REASON_MAX_BYTES = 256;
+/** Payload of PING and PONG: an opaque u64 id the PONG echoes, in bytes. */
+export const PING_ID_BYTES = 8;
 /** Longest STREAM_OPEN metadata, in bytes (the rest of the payload is first data). */
 export const MAX_OPEN_META_BYTES = 4096;
 
@@ -25,7 +33,8 @@ export const MAX_OPEN_META_BYTES = 4096;
  * Frame types. Values 0x01-0x0f are *reliable*: the session numbers them implicitly (the n-th reliable
  * frame a side sends in a session has sequence number n, starting at 1), keeps them for replay until
  * acknowledged, and drops duplicates on resume. Values 0x10-0x1f are session control, 0x20 is the
- * best-effort datagram lane; neither is numbered nor replayed.
+ * best-effort datagram lane; neither is numbered nor replayed. Values 0x30-0x3f are link control: the
+ * link consumes them itself (keepalive, close, rekey) and never hands them up to the session.
  */
 export const FrameType = {
   STREAM_OPEN: 0x01,
@@ -40,12 +49,21 @@ export const FrameType = {
   SESSION_REJECT: 0x13,
   ACK: 0x14,
   DATAGRAM: 0x20,
+  PING: 0x30,
+  PONG: 0x31,
+  CLOSE: 0x32,
+  REKEY: 0x33,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
 /** True for frame types that the session numbers, acknowledges and replays. */
 export function isReliableType(type: number): boolean {
   return type >= 0x01 && type <= 0x0f;
+}
+
+/** True for the link's own frame types (PING, PONG, CLOSE, REKEY), which never leave the link. */
+export function isLinkType(type: number): boolean {
+  return type >= 0x30 && type <= 0x3f;
 }
 
 /** Opens stream `streamId`; `meta` is opaque to the wire (the mux/forward layers encode it); `data` is first data. */
@@ -122,7 +140,34 @@ export interface DatagramFrame {
   readonly data: Buffer;
 }
 
-export type Frame =
+/** Link keepalive: the peer answers with a PONG carrying the same id (RTT measurement). */
+export interface PingFrame {
+  readonly type: typeof FrameType.PING;
+  /** u64, opaque to the receiver. */
+  readonly id: bigint;
+}
+export interface PongFrame {
+  readonly type: typeof FrameType.PONG;
+  readonly id: bigint;
+}
+/** The sender closes the link (not the session) with an optional code and reason; nothing follows it. */
+export interface CloseFrame {
+  readonly type: typeof FrameType.CLOSE;
+  /** An XNAT_ERR_ code, or empty for a plain close. */
+  readonly code: string;
+  /** Free text for the peer's log, up to CLOSE_REASON_MAX_BYTES of UTF-8. */
+  readonly reason: string;
+}
+/** The sender's next record is under its rekeyed key; the last frame of its record. */
+export interface RekeyFrame {
+  readonly type: typeof FrameType.REKEY;
+}
+
+/** The frames a link consumes itself. */
+export type LinkFrame = PingFrame | PongFrame | CloseFrame | RekeyFrame;
+
+/** The frames a session sends and receives through a link. */
+export type SessionFrame =
   | StreamOpenFrame
   | StreamDataFrame
   | StreamWindowFrame
@@ -135,3 +180,5 @@ export type Frame =
   | SessionRejectFrame
   | AckFrame
   | DatagramFrame;
+
+export type Frame = SessionFrame | LinkFrame;

@@ -9,6 +9,7 @@ import { stopAll } from './lib/procs.ts';
 import { renderReport, writeReport } from './lib/report.ts';
 import { run as pingpong } from './pingpong.ts';
 import { run as resume } from './resume.ts';
+import { run as udpGame } from './udp-game.ts';
 
 const MEASURES: ReadonlyArray<readonly [string, Measure]> = [
   ['bulk', bulk],
@@ -16,6 +17,7 @@ const MEASURES: ReadonlyArray<readonly [string, Measure]> = [
   ['connrate', connrate],
   ['idle', idle],
   ['resume', resume],
+  ['udp-game', udpGame],
 ];
 
 const argv = process.argv.slice(2);

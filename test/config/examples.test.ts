@@ -28,7 +28,7 @@ test('every file in profiles/ loads, with an empty environment', (t) => {
 
 test('the example set is coherent: agents use the relay key, the relay knows every agent', (t) => {
   const relay = loadRelayProfile(join(PROFILES, 'relay.yaml'), {});
-  for (const f of ['agent.yaml', 'minecraft.yaml', 'ssh.yaml', 'webapp.yaml']) {
+  for (const f of ['agent.yaml', 'minecraft.yaml', 'ssh.yaml', 'webapp.yaml', 'games.yaml']) {
     const agent = loadAgentProfile(join(PROFILES, f), {});
     const entry = relay.agents.find((a) => a.name === agent.agent.name);
     t.truthy(entry, `${f}: relay.yaml lists agent ${agent.agent.name}`);
@@ -78,6 +78,7 @@ test('a minimal relay profile gets every default', (t) => {
   t.deepEqual(p.tuning, {
     replayBufferBytes: 8 * 1024 * 1024,
     streamWindowBytes: 256 * 1024,
+    sessionWindowBytes: 16 * 1024 * 1024,
     maxStreams: 4096,
     keepaliveIntervalMs: 1000,
     keepaliveTimeoutMs: 2000,
@@ -85,6 +86,8 @@ test('a minimal relay profile gets every default', (t) => {
     maxFlows: 4096,
     maxFlowsPerMapping: 4096,
     maxFlowsPerSource: 64,
+    udpPath: 'auto',
+    udpPathKeepaliveMs: 15_000,
   });
   t.deepEqual(p.log, { level: 'info' });
 });
@@ -116,7 +119,12 @@ test('a minimal agent profile gets every default; udp mappings get the flow idle
   });
   t.is(p.mappings[1]!.protocol, 'tcp');
   t.is(p.mappings[1]!.idleTimeoutMs, 3_600_000);
-  t.deepEqual(p.reconnect, { initialDelayMs: 200, maxDelayMs: 10_000, replacedDelayMs: 30_000 });
+  t.deepEqual(p.reconnect, {
+    initialDelayMs: 200,
+    maxDelayMs: 10_000,
+    replacedDelayMs: 30_000,
+    authRetryDelayMs: 60_000,
+  });
   t.is(p.tuning.cipher, 'auto');
   t.is(p.tuning.cipherBackend, 'auto');
   // An empty block means "on, with defaults".
@@ -156,9 +164,16 @@ test('durations and sizes are converted to ms and bytes', (t) => {
 test('the examples in docs/profiles.md parse', (t) => {
   const doc = readFileSync(resolve(PROFILES, '..', 'docs', 'profiles.md'), 'utf8');
   const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  t.is(blocks.length, 2);
   // The examples use privateKeyFile; the environment variable takes its place, so no file is read.
   const env = { XNAT_PRIVATE_KEY: KEY };
-  t.is(parseProfile(blocks[0]!, 'docs/relay.yaml', env).kind, 'relay');
-  t.is(parseProfile(blocks[1]!, 'docs/agent.yaml', env).kind, 'agent');
+  const whole = blocks.filter((b) => /^(relay|agent):/m.test(b));
+  t.is(whole.length, 2);
+  t.is(parseProfile(whole[0]!, 'docs/relay.yaml', env).kind, 'relay');
+  t.is(parseProfile(whole[1]!, 'docs/agent.yaml', env).kind, 'agent');
+  // A `mappings:` fragment (ranges, presets) parses inside a minimal agent profile.
+  const fragments = blocks.filter((b) => b.startsWith('mappings:'));
+  t.true(fragments.length >= 2);
+  const head = `agent: { name: docs }\nrelays: [{ address: "vps.example.com:7000", publicKey: "${KEY}" }]\n`;
+  for (const f of fragments)
+    t.true(parseAgentProfile(head + f, 'docs/fragment.yaml', env).mappings.length > 1, f);
 });

@@ -181,8 +181,9 @@ test('YAML syntax error: CONFIG_YAML with the line', (t) => {
 test('wrong types, missing keys and out-of-range values', (t) => {
   const cases: [string, string][] = [
     [
+      // Text is for ranges only: a quoted number is still a type error.
       agentYaml().replace('remotePort: 8080', 'remotePort: "8080"'),
-      'agent.yaml:9 mappings[0].remotePort: must be an integer 0..65535',
+      'agent.yaml:9 mappings[0].remotePort: must be an integer 0..65535 or a range such as 2456-2458',
     ],
     [agentYaml().replace('    remotePort: 8080\n', ''), 'agent.yaml:8 mappings[0].remotePort: required'],
     [
@@ -198,7 +199,7 @@ test('wrong types, missing keys and out-of-range values', (t) => {
       agentYaml('log: { level: loud }'),
       'agent.yaml:11 log.level: must be one of trace, debug, info, warn, error, fatal',
     ],
-    [agentYaml('    protocol: sctp'), 'agent.yaml:11 mappings[0].protocol: must be tcp or udp'],
+    [agentYaml('    protocol: sctp'), 'agent.yaml:11 mappings[0].protocol: must be tcp, udp or tcp+udp'],
     [
       agentYaml().replace('name: web', 'name: Web_1'),
       'agent.yaml:8 mappings[0].name: must be 1-32 characters of a-z, 0-9 and -',
@@ -230,6 +231,11 @@ test('listen ports that clash, and allow ranges that cover the relay port', (t) 
   const cover = relayYaml(`  - { name: a, publicKey: "${KEY_B}", allow: ["6000-8000/tcp"] }`);
   const e2 = fails(t, () => parseRelayProfile(cover, 'r.yaml', {}), 'XNAT_ERR_CONFIG_INVALID');
   t.regex(e2.detail!, /^r\.yaml:4 agents\[0\]\.allow\[0\]: covers relay\.listen/);
+  // The UDP path listens on the control port's number: a udp range over it clashes, unless the path is off.
+  const udp = relayYaml(`  - { name: a, publicKey: "${KEY_B}", allow: ["7000/udp"] }`);
+  const e3 = fails(t, () => parseRelayProfile(udp, 'r.yaml', {}), 'XNAT_ERR_CONFIG_INVALID');
+  t.regex(e3.detail!, /^r\.yaml:4 agents\[0\]\.allow\[0\]: covers relay\.listen/);
+  t.notThrows(() => parseRelayProfile(`${udp}\ntuning: { udpPath: "off" }\n`, 'r.yaml', {}));
   // Port 0 (tests) never clashes.
   const zeros = `relay:\n  privateKey: "${KEY_A}"\n  listen: "127.0.0.1:0"\nmetrics: { listen: "127.0.0.1:0" }\n`;
   t.notThrows(() => parseRelayProfile(zeros, 'r.yaml', {}));

@@ -167,6 +167,8 @@ test('an unknown agent is rejected on both sides, leaks no secret, and a valid a
       relayPort: relay.port,
       relayPublicKey: relayKeys.publicKey,
       mappings: [{ name: 'web2', localPort: httpPort }],
+      // Refusals are retried at a slow pace (1 min by default); the test wants a second try soon.
+      reconnect: { initialDelay: '50ms', maxDelay: '500ms', authRetryDelay: '200ms' },
     },
     'stranger.yaml',
   );

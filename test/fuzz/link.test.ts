@@ -1,6 +1,6 @@
 // Fuzzing the link's bytes: preface, handshake reader (garbage before, inside and after a real message 1,
-// hostile relay replies), record layer (garbage after a valid handshake, authenticated random records),
-// CLOSE bodies and the chunk queue. Outcome: the decoded value or a typed LINK/CRYPTO/AUTH error, never
+// hostile relay replies), record layer (garbage after a valid handshake, authenticated records of random
+// and malformed frames, cut anyhow so records straddle reads) and the chunk queue. Outcome: the decoded value or a typed LINK/CRYPTO/AUTH error, never
 // a hang (fake clock deadlines), never an untyped throw. Budget: XNAT_FUZZ_SECONDS / XNAT_FUZZ_RUNS
 // (see fuzz-kit.ts); cases kept in test/fixtures/fuzz/link/.
 import test from 'ava';
@@ -14,23 +14,30 @@ import { FAREWELL_LINGER_MS, HandshakeReader, ZERO_PSK, runInitiator } from '../
 import type { RecordCipher } from '../../src/link/options.ts';
 import {
   ByteQueue,
-  CLOSE_REASON_MAX_BYTES,
   HANDSHAKE_FRAME_MAX_BYTES,
   HandshakeTag,
   PREFACE_BYTES,
   RECORD_MAX_BYTES,
   RECORD_MIN_BYTES,
-  RecordKind,
   checkPreface,
-  decodeClose,
-  encodeClose,
   encodeHandshakeFrame,
   encodePreface,
 } from '../../src/link/wire.ts';
+import { encodeFrame } from '../../src/wire/codec.ts';
+import { decodeFrames } from '../../src/wire/decoder.ts';
+import { FrameType, type Frame } from '../../src/wire/frame.ts';
 import { SUITES } from '../../src/link/suites.ts';
 import { createDuplexPair } from '../../src/transport/memory-pair.ts';
 import { FakeClock } from '../../src/util/clock.ts';
-import { byteEditArb, applyEdits, cut, cutPointsArb, mutatedArb } from '../wire/arbitraries.ts';
+import {
+  anyFrameArb,
+  applyEdits,
+  byteEditArb,
+  cut,
+  cutPointsArb,
+  mutatedArb,
+  rawFrameArb,
+} from '../wire/arbitraries.ts';
 import { closed, makeKeys, tapLinks } from '../link/link-helpers.ts';
 import {
   expectTyped,
@@ -49,6 +56,7 @@ const bytes = (max: number, min = 0): fc.Arbitrary<Buffer> =>
 /** Codes a relay's handshake may fail with on hostile input. */
 const HANDSHAKE_CODES: readonly ErrorCode[] = [
   'XNAT_ERR_LINK_PREFACE',
+  'XNAT_ERR_LINK_VERSION',
   'XNAT_ERR_LINK_HANDSHAKE_MALFORMED',
   'XNAT_ERR_LINK_HANDSHAKE_TIMEOUT',
   'XNAT_ERR_LINK_RESET',
@@ -100,7 +108,7 @@ test('checkPreface: any bytes are refused as soon as they cannot be a preface, a
       for (let n = 0; n <= Math.min(input.length, PREFACE_BYTES); n++) {
         const r = outcome(
           () => checkPreface(input.subarray(0, n)),
-          ['XNAT_ERR_LINK_PREFACE'],
+          ['XNAT_ERR_LINK_PREFACE', 'XNAT_ERR_LINK_VERSION'],
           'checkPreface',
         );
         if (refused && !r.err) throw new Error(`prefix ${n} accepted after a shorter one was refused`);
@@ -110,41 +118,6 @@ test('checkPreface: any bytes are refused as soon as they cannot be a preface, a
           throw new Error('a wrong preface was accepted');
       }
       return true;
-    }),
-    fuzzParams(0.25),
-  );
-  t.pass();
-});
-
-test('decodeClose: any body is a close (code A-Z0-9_, reason without control characters) or malformed', (t) => {
-  t.timeout(fuzzTimeoutMs(0.5));
-  const codeArb = fc.stringMatching(/^[A-Z0-9_]{0,64}$/);
-  const validBody = fc
-    .tuple(codeArb, fc.string({ maxLength: 300, unit: 'grapheme' }))
-    .map(([code, reason]) => encodeClose(code, reason).subarray(1));
-  fc.assert(
-    fc.property(fc.oneof(bytes(80), validBody, mutatedArb(validBody, 3)), (body) => {
-      const r = outcome(() => decodeClose(body), ['XNAT_ERR_LINK_RECORD_MALFORMED'], 'decodeClose');
-      if (r.err) return true;
-      const { code, reason } = r.ok;
-      if (!/^[A-Z0-9_]{0,64}$/.test(code)) throw new Error(`code ${JSON.stringify(code)}`);
-      // eslint-disable-next-line no-control-regex
-      if (/[\u0000-\u001f\u007f]/.test(reason)) throw new Error('control character in reason');
-      if (Buffer.byteLength(reason) > CLOSE_REASON_MAX_BYTES * 3) throw new Error('reason too long');
-      if (r.ok.code.length > 64) throw new Error('code too long');
-      return true;
-    }),
-    fuzzParams(0.5),
-  );
-  // Round trip of what encodeClose makes: the code intact, the reason cut on a character boundary.
-  fc.assert(
-    fc.property(codeArb, fc.string({ maxLength: 400, unit: 'grapheme' }), (code, reason) => {
-      const back = decodeClose(encodeClose(code, reason).subarray(1));
-      // eslint-disable-next-line no-control-regex
-      const clean = reason.replace(/[\u0000-\u001f\u007f]/g, ' ');
-      if (back.code !== code) return false;
-      if (Buffer.byteLength(reason) <= CLOSE_REASON_MAX_BYTES) return back.reason === clean;
-      return clean.startsWith(back.reason) && Buffer.byteLength(back.reason) <= CLOSE_REASON_MAX_BYTES;
     }),
     fuzzParams(0.25),
   );
@@ -319,6 +292,7 @@ test('agent handshake: any reply of a hostile relay fails typed and never hangs'
     'XNAT_ERR_LINK_HANDSHAKE_MALFORMED',
     'XNAT_ERR_LINK_HANDSHAKE_BUSY',
     'XNAT_ERR_LINK_HANDSHAKE_TIMEOUT',
+    'XNAT_ERR_LINK_VERSION',
     'XNAT_ERR_LINK_RESET',
     'XNAT_ERR_CRYPTO_DECRYPT',
     'XNAT_ERR_CRYPTO_DH',
@@ -384,10 +358,10 @@ test('records: random bytes after a valid handshake close the link typed, or wai
             sent = true;
             return junk;
           };
-          relay.write(Buffer.from('x'));
+          relay.write(encodeFrame({ type: FrameType.COMMAND, body: Buffer.from('x') }));
         }
         await ticks(8);
-        // What the junk must do: a length outside 17..65535 or a whole record kills the link at once.
+        // What the junk must do: a length outside 26..65535 or a whole record kills the link at once.
         const len = junk.length >= 2 ? junk.readUInt16BE(0) : undefined;
         const mustClose =
           len !== undefined && (len < RECORD_MIN_BYTES || len > RECORD_MAX_BYTES || junk.length >= 2 + len);
@@ -409,40 +383,38 @@ test('records: random bytes after a valid handshake close the link typed, or wai
   t.pass();
 });
 
-/** A record plaintext: any kind byte with any body, or a well-formed control record with random fields. */
-const plaintextArb: fc.Arbitrary<Buffer> = fc.oneof(
-  fc.tuple(fc.integer({ min: 0, max: 255 }), bytes(24)).map(([k, b]) => Buffer.concat([Buffer.of(k), b])),
-  bytes(40, 1).map((b) => Buffer.concat([Buffer.of(RecordKind.DATA), b])),
-  fc
-    .tuple(fc.constantFrom(RecordKind.PING, RecordKind.PONG), bytes(8, 8))
-    .map(([k, b]) => Buffer.concat([Buffer.of(k), b])),
-  fc.constant(Buffer.of(RecordKind.REKEY)),
-  fc
-    .tuple(fc.stringMatching(/^[A-Z0-9_]{0,70}$/), fc.string({ maxLength: 300 }))
-    .map(([c, r]) => encodeClose(c, r)),
-  fc
-    .tuple(bytes(8), fc.array(byteEditArb, { maxLength: 2 }))
-    .map(([b, e]) => applyEdits(encodeClose('X', b.toString('latin1')), e)),
-);
+/**
+ * A record plaintext: valid frames of every type (the link's own among them), sometimes followed by a raw
+ * or mutated frame (malformed PING/CLOSE payloads, hostile lengths, a frame cut at the record's end).
+ */
+const encodedArb = (arb: fc.Arbitrary<Frame>): fc.Arbitrary<Buffer> =>
+  arb.map((f) => Buffer.concat(encodeFrame(f)));
+const plaintextArb: fc.Arbitrary<Buffer> = fc
+  .tuple(
+    fc.array(anyFrameArb, { maxLength: 4 }),
+    fc.option(fc.oneof(rawFrameArb, mutatedArb(encodedArb(anyFrameArb), 2)), { nil: undefined }),
+  )
+  .map(([frames, tail]) =>
+    Buffer.concat([...frames.flatMap((f) => encodeFrame(f)), ...(tail ? [tail] : [])]),
+  );
 
-/** What the record layer must do with one plaintext: deliver (data), carry on, or end with a code. */
-function expected(pt: Buffer): { data?: Buffer; end?: ErrorCode; rekey?: boolean } {
-  const body = pt.subarray(1);
-  switch (pt[0]) {
-    case RecordKind.DATA:
-      return body.length > 0 ? { data: body } : {};
-    case RecordKind.PING:
-    case RecordKind.PONG:
-      return body.length === 8 ? {} : { end: 'XNAT_ERR_LINK_RECORD_MALFORMED' };
-    case RecordKind.REKEY:
-      return body.length === 0 ? { rekey: true } : { end: 'XNAT_ERR_LINK_RECORD_MALFORMED' };
-    case RecordKind.CLOSE: {
-      const r = outcome(() => decodeClose(body), ['XNAT_ERR_LINK_RECORD_MALFORMED']);
-      return { end: r.err ? 'XNAT_ERR_LINK_RECORD_MALFORMED' : 'XNAT_ERR_LINK_CLOSED_BY_PEER' };
-    }
-    default:
-      return { end: 'XNAT_ERR_LINK_RECORD_MALFORMED' };
-  }
+/** What the link must do with one record plaintext: deliver its session frames, rekey, or end with a code. */
+function expected(pt: Buffer): { frames: Frame[]; end?: ErrorCode; rekey?: boolean } {
+  const frames: Frame[] = [];
+  if (pt.length + 16 < RECORD_MIN_BYTES) return { frames, end: 'XNAT_ERR_LINK_RECORD_MALFORMED' };
+  let rekey = false;
+  let end: ErrorCode | undefined;
+  const r = outcome(() =>
+    decodeFrames(pt, (f) => {
+      if (end) return;
+      if (rekey) end = 'XNAT_ERR_LINK_RECORD_MALFORMED';
+      else if (f.type === FrameType.REKEY) rekey = true;
+      else if (f.type === FrameType.CLOSE) end = 'XNAT_ERR_LINK_CLOSED_BY_PEER';
+      else if (f.type !== FrameType.PING && f.type !== FrameType.PONG) frames.push(f);
+    }),
+  );
+  if (!end && r.err) end = r.err.code;
+  return { frames, end, rekey: rekey && !end };
 }
 
 function sealRecord(send: RecordCipher, pt: Buffer): Buffer {
@@ -476,19 +448,19 @@ test('records: authenticated random plaintexts are delivered, ignored or end the
         sink(ours);
         ours.resume();
         const wire: Buffer[] = [];
-        let want = Buffer.alloc(0);
+        const want: Frame[] = [];
         let end: ErrorCode | undefined;
         for (const pt of pts) {
           wire.push(sealRecord(init.send, pt));
           const e = expected(pt);
           if (e.rekey) init.send.rekey();
-          if (e.data) want = Buffer.concat([want, e.data]);
+          want.push(...e.frames);
           if (e.end) {
             end = e.end;
             break;
           }
         }
-        const got: Buffer[] = [];
+        const got: Frame[] = [];
         let closeErr: XnatError | undefined | null = null;
         let link: Link | undefined;
         let failed: unknown;
@@ -496,7 +468,7 @@ test('records: authenticated random plaintexts are delivered, ignored or end the
         accepted.then(
           (l) => {
             link = l;
-            l.on('data', (c: Buffer) => got.push(Buffer.from(c)));
+            l.on('frame', (f: Frame) => got.push(f));
             l.once('close', (e?: XnatError) => (closeErr = e));
           },
           (err: unknown) => (failed = err),
@@ -511,14 +483,16 @@ test('records: authenticated random plaintexts are delivered, ignored or end the
         ours.destroy();
         link?.destroy();
         if (failed !== undefined) {
-          // Only a record too short to be one (an empty plaintext) is refused as the key confirmation.
-          if (pts[0]!.length > 0) throw new Error('the key confirmation was refused', { cause: failed });
+          // Only a record too short to be one (less than a frame header) is refused as the key confirmation.
+          if (pts[0]!.length + 16 >= RECORD_MIN_BYTES)
+            throw new Error('the key confirmation was refused', { cause: failed });
           expectTyped(failed, ['XNAT_ERR_LINK_HANDSHAKE_MALFORMED'], 'key confirmation');
           return;
         }
         if (!link) throw new Error('hang: the handshake did not finish');
-        const data = Buffer.concat(got);
-        if (!data.equals(want)) throw new Error(`delivered ${data.length} bytes, expected ${want.length}`);
+        const bytesOf = (fs: Frame[]) => Buffer.concat(fs.flatMap((f) => encodeFrame(f)));
+        if (!bytesOf(got).equals(bytesOf(want)))
+          throw new Error(`delivered ${got.length} frames, expected ${want.length}`);
         if (end === undefined && verdict !== null)
           throw new Error(`closed without cause: ${String(verdict)}`);
         if (end !== undefined && verdict?.code !== end)
@@ -547,11 +521,6 @@ for (const fx of loadFixtures('link')) {
         o.op === 'push' ? { op: o.op, data: fixtureBytes(o.data as string) } : o,
       ) as QueueOp[];
       t.notThrows(() => checkQueueOps(ops, fx['scratch'] === true));
-      return;
-    }
-    if (fx['decoder'] === 'close') {
-      const r = outcome(() => decodeClose(fixtureBytes(fx.hex ?? '')));
-      t.is(r.err?.code ?? 'ok', fx.expect);
       return;
     }
     const err = await replayStranger(fx);

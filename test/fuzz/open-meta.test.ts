@@ -1,6 +1,6 @@
-// Fuzzing the STREAM_OPEN metadata: any bytes (random, msgpack of near-miss shapes, mutated valid metas,
-// deep nests, huge declared lengths) decode to a valid OpenMeta or XNAT_ERR_PROTOCOL_OPEN_META; valid metas
-// round-trip. Budget: XNAT_FUZZ_SECONDS / XNAT_FUZZ_RUNS (see fuzz-kit.ts); cases kept in
+// Fuzzing the STREAM_OPEN metadata: any bytes (random, mutated valid metas, msgpack of near-miss shapes as
+// the old layout's bytes, huge declared lengths) decode to a valid OpenMeta or XNAT_ERR_PROTOCOL_OPEN_META;
+// valid metas round-trip, and near-miss objects are refused by the encoder with the same code. Budget: XNAT_FUZZ_SECONDS / XNAT_FUZZ_RUNS (see fuzz-kit.ts); cases kept in
 // test/fixtures/fuzz/open-meta/.
 import test from 'ava';
 import fc from 'fast-check';
@@ -12,20 +12,38 @@ import { fixtureBytes, fuzzParams, fuzzTimeoutMs, loadFixtures, outcome } from '
 
 const CODES = ['XNAT_ERR_PROTOCOL_OPEN_META'] as const;
 
-const metaArb: fc.Arbitrary<OpenMeta> = fc.record({
-  mapping: fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/),
-  protocol: fc.constant('tcp' as const),
-  visitor: fc.record({
-    address: fc.oneof(fc.ipV4(), fc.ipV6(), fc.constant(''), fc.string({ maxLength: 64 })),
-    port: fc.integer({ min: 0, max: 65535 }),
-  }),
+const endpointArb = fc.record({
+  address: fc.oneof(fc.ipV4(), fc.ipV6(), fc.constant(''), fc.stringMatching(/^[\x21-\x7e]{0,64}$/)),
+  port: fc.integer({ min: 0, max: 65535 }),
 });
+
+const metaArb: fc.Arbitrary<OpenMeta> = fc.record(
+  {
+    mapping: fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/),
+    protocol: fc.constant('tcp' as const),
+    visitor: endpointArb,
+    local: endpointArb,
+    compress: fc.constant('deflate' as const),
+  },
+  { requiredKeys: ['mapping', 'protocol', 'visitor'] },
+);
 
 /** Values that are almost a meta: a field missing, of another type, out of range, or one too many. */
 const nearMissArb: fc.Arbitrary<unknown> = fc
   .tuple(
     metaArb,
-    fc.constantFrom('mapping', 'protocol', 'visitor', 'address', 'port', 'extra', '__proto__', 'constructor'),
+    fc.constantFrom(
+      'mapping',
+      'protocol',
+      'visitor',
+      'local',
+      'compress',
+      'address',
+      'port',
+      'extra',
+      '__proto__',
+      'constructor',
+    ),
     fc.oneof(
       fc.constant(undefined),
       fc.constantFrom(-1, 65536, 1.5, 2 ** 53, '', 'udp', 'x'.repeat(65), null, true),

@@ -17,12 +17,15 @@ import { SessionServer } from '../../src/session/session-server.ts';
 import type { Session } from '../../src/session/session.ts';
 import { FakeClock } from '../../src/util/clock.ts';
 import { encodeFrame } from '../../src/wire/codec.ts';
-import { FrameDecoder } from '../../src/wire/decoder.ts';
-import { FrameType, isReliableType, type Frame } from '../../src/wire/frame.ts';
+import { decodeFrames } from '../../src/wire/decoder.ts';
+import { FrameType, isLinkType, isReliableType, type Frame } from '../../src/wire/frame.ts';
 import { cut, cutPointsArb, frameArb, mutatedArb, rawFrameArb } from '../wire/arbitraries.ts';
 import { expectTyped, fixtureBytes, fuzzParams, fuzzTimeoutMs, loadFixtures } from './fuzz-kit.ts';
 
-/** A SessionLink driven by the test: bytes in by hand (synchronously), frames out recorded. */
+/**
+ * A SessionLink driven by the test: bytes in by hand (synchronously), decoded as a Link decodes a record
+ * (its own frame types consumed, a malformed frame destroys it with the WIRE_* code); frames out recorded.
+ */
 class HandLink extends EventEmitter implements SessionLink {
   closed = false;
   readonly rttMs = 1;
@@ -30,7 +33,6 @@ class HandLink extends EventEmitter implements SessionLink {
   readonly out: Frame[] = [];
   closeCode: ErrorCode | undefined;
   closeError: XnatError | undefined;
-  private readonly decoder = new FrameDecoder();
 
   constructor(
     readonly remoteStaticKey: Buffer,
@@ -41,7 +43,7 @@ class HandLink extends EventEmitter implements SessionLink {
 
   write(chunk: Buffer | readonly Buffer[]): boolean {
     // Whatever a session writes must be valid frames: a throw here fails the property.
-    for (const c of Buffer.isBuffer(chunk) ? [chunk] : chunk) this.decoder.push(c, (f) => this.out.push(f));
+    decodeFrames(Buffer.isBuffer(chunk) ? [chunk] : chunk, (f) => this.out.push(f));
     return !this.closed;
   }
 
@@ -59,9 +61,19 @@ class HandLink extends EventEmitter implements SessionLink {
     this.emit('close', err);
   }
 
-  /** Feeds bytes as the link's 'data' events, cut at `points`. */
+  /**
+   * Feeds bytes as one record's plaintext, given in the pieces `points` cut (as a record decrypted
+   * piecewise): its frames as 'frame' events, in order, then the WIRE_* code if it holds a malformed frame.
+   */
   feed(bytes: Buffer, points: readonly number[] = []): void {
-    for (const c of cut(bytes, points)) if (!this.closed && c.length > 0) this.emit('data', c);
+    if (this.closed || bytes.length === 0) return;
+    try {
+      decodeFrames(cut(bytes, points), (f) => {
+        if (!this.closed && !isLinkType(f.type)) this.emit('frame', f);
+      });
+    } catch (err) {
+      this.destroy(err as XnatError);
+    }
   }
 }
 
@@ -164,7 +176,7 @@ test('relay: any first bytes on a new link attach, refuse or destroy it typed; o
       // What the link's first frame was decides everything.
       let first: Frame | undefined;
       try {
-        new FrameDecoder().push(bytes, (f) => {
+        decodeFrames(bytes, (f) => {
           first ??= f;
         });
       } catch {
@@ -236,7 +248,7 @@ test('relay session: any frames after the open are delivered in order or end the
         const decoded: Frame[] = [];
         let wireErr: ErrorCode | undefined;
         try {
-          new FrameDecoder().push(bytes, (f) => decoded.push(f));
+          decodeFrames(bytes, (f) => decoded.push(f));
         } catch (err) {
           wireErr = expectTyped(err).code;
         }
@@ -321,7 +333,7 @@ test('agent: any answer to SESSION_OPEN attaches a new session only for a proper
         checkEnd(link, 'agent link');
         let first: Frame | undefined;
         try {
-          new FrameDecoder().push(answer, (f) => {
+          decodeFrames(answer, (f) => {
             first ??= f;
           });
         } catch {

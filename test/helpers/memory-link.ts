@@ -1,15 +1,21 @@
 // An in-memory pair of SessionLinks for tests: async delivery, backpressure, cut, blackhole, pause.
-// It knows nothing of frames or sessions; bytes written on one end come out of the other, in order.
+// It knows nothing of sessions; each write is decoded as a link record is (src/wire's decodeFrames), and
+// its frames come out of the other end in order, or the receiving end dies with the WIRE_* code.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { XnatError, type ErrorCode } from '../../src/errors.ts';
 import type { SessionLink } from '../../src/session/session-link.ts';
+import { decodeFrames } from '../../src/wire/decoder.ts';
+import type { Frame } from '../../src/wire/frame.ts';
+
+/** What one write may hold, like a link record's plaintext (src/link/wire.ts RECORD_MAX_PLAINTEXT_BYTES). */
+const MAX_WRITE_BYTES = 65535 - 16;
 
 /** Options of a memory link pair. */
 export interface MemoryLinkOptions {
   /** Bytes queued on one end before write() returns false; default 256 KiB. */
   highWaterMark?: number;
-  /** When set, each delivery is cut into pieces at points drawn from this source (exercises decoders). */
+  /** When set, each delivery hands over a random number of the queued writes, the rest a turn later. */
   random?: () => number;
   /** The agent's and relay's static public keys (32 bytes each); random by default. */
   agentKey?: Buffer;
@@ -30,7 +36,7 @@ export class MemoryLink extends EventEmitter implements SessionLink {
   closeCode: ErrorCode | undefined;
   /** Error this end closed with, if any. */
   closeError: XnatError | undefined;
-  private queue: Buffer[] = [];
+  private queue: Buffer[][] = [];
   private queued = 0;
   private scheduled = false;
   private ending = false;
@@ -53,11 +59,12 @@ export class MemoryLink extends EventEmitter implements SessionLink {
 
   write(chunk: Buffer | readonly Buffer[]): boolean {
     if (this.closed || this.ending) return false;
-    const chunks = Buffer.isBuffer(chunk) ? [chunk] : chunk;
-    for (const c of chunks) {
-      this.queue.push(c);
-      this.queued += c.length;
-    }
+    const chunks = Buffer.isBuffer(chunk) ? [chunk] : [...chunk];
+    let size = 0;
+    for (const c of chunks) size += c.length;
+    if (size > MAX_WRITE_BYTES) throw new Error(`memory link write of ${size} bytes exceeds one record`);
+    this.queue.push(chunks);
+    this.queued += size;
     this.stats.writes++;
     this.schedule();
     if (this.queued < this.highWaterMark) return true;
@@ -88,26 +95,48 @@ export class MemoryLink extends EventEmitter implements SessionLink {
     if (!this.state.blackholed) setImmediate(() => this.peer.finish(new XnatError('XNAT_ERR_LINK_RESET')));
   }
 
-  /** Delivers everything queued (if the path allows), in order; `limit` bytes at most. */
+  /**
+   * Delivers the queued writes (if the path allows), in order, each decoded as one record; `limit` bytes at
+   * most (a write that does not fit is lost, like a record cut on the wire).
+   */
   deliver(limit = Infinity): void {
     this.scheduled = false;
     if (this.closed || this.state.blackholed || this.state.paused || this.queued === 0) return;
-    let data = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue);
+    let units = this.queue;
     this.queue = [];
     this.queued = 0;
-    if (data.length > limit) data = data.subarray(0, limit);
-    this.stats.bytesOut += data.length;
-    let offset = 0;
-    while (offset < data.length && !this.peer.closed && !this.closed && !this.state.blackholed) {
-      const size = this.random
-        ? 1 + Math.floor(this.random() * Math.min(data.length - offset, 4096))
-        : data.length;
-      const piece = data.subarray(offset, offset + size);
-      offset += size;
-      this.peer.stats.bytesIn += piece.length;
-      this.peer.emit('data', piece);
+    if (this.random && units.length > 1) {
+      const n = 1 + Math.floor(this.random() * units.length);
+      for (const rest of units.slice(n)) {
+        this.queue.push(rest);
+        for (const c of rest) this.queued += c.length;
+      }
+      units = units.slice(0, n);
+      this.schedule();
     }
-    if (this.wantDrain && !this.closed) {
+    let budget = limit;
+    for (const unit of units) {
+      if (this.peer.closed || this.closed || this.state.blackholed) break;
+      let size = 0;
+      for (const c of unit) size += c.length;
+      if (size > budget) break;
+      budget -= size;
+      this.stats.bytesOut += size;
+      this.peer.stats.bytesIn += size;
+      const frames: Frame[] = [];
+      try {
+        decodeFrames(unit, (f) => frames.push(f));
+      } catch (err) {
+        // Like a Link: a malformed frame costs the receiving end its link, with the WIRE_* code.
+        this.peer.destroy(err as XnatError);
+        break;
+      }
+      for (const f of frames) {
+        if (this.peer.closed) break;
+        this.peer.emit('frame', f);
+      }
+    }
+    if (this.wantDrain && !this.closed && this.queued < this.highWaterMark) {
       this.wantDrain = false;
       this.emit('drain');
     }

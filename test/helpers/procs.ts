@@ -29,6 +29,8 @@ export interface StartOptions {
   readonly env?: Record<string, string | undefined>;
   /** Script run by node instead of bin/xnat.js, relative to the repo root (for helper tests and fixtures). */
   readonly script?: string;
+  /** A program run instead of `node SCRIPT` (a single executable build of xnat); absolute path. */
+  readonly program?: string;
   /** Working directory; default the repo root. */
   readonly cwd?: string;
   /** Name used in error messages; default the first argument. */
@@ -62,7 +64,8 @@ export class XnatProcess {
   constructor(args: readonly string[], opts: StartOptions = {}) {
     this.name = opts.name ?? args[0] ?? opts.script ?? 'xnat';
     const script = resolve(REPO_ROOT, opts.script ?? 'bin/xnat.js');
-    this.child = spawn(process.execPath, [script, ...args], {
+    const [cmd, argv] = opts.program ? [opts.program, args] : [process.execPath, [script, ...args]];
+    this.child = spawn(cmd, argv, {
       cwd: opts.cwd ?? REPO_ROOT,
       env: { ...process.env, XNAT_LOG_FORMAT: 'json', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -37,7 +37,7 @@ function agentYaml(name: string, keys: KeyPair, relay: KeyPair, relayPort: numbe
     `agent:\n  name: ${name}\n  privateKey: "${encodeKey(keys.privateKey)}"\n` +
     `relays:\n  - address: "127.0.0.1:${relayPort}"\n    publicKey: "${encodeKey(relay.publicKey)}"\n` +
     `mappings:\n  - name: ${name}-web\n    protocol: tcp\n    remotePort: 0\n    local: "127.0.0.1:9"\n` +
-    `reconnect:\n  initialDelay: 50ms\n  maxDelay: 300ms\n`
+    `reconnect:\n  initialDelay: 50ms\n  maxDelay: 300ms\n  authRetryDelay: 500ms\n`
   );
 }
 

@@ -131,7 +131,7 @@ test('a flood beyond the flow caps is evicted and counted while a real player ke
   const text = await metrics(relay);
   t.is(sample(text, 'xnat_udp_drops_total', { mapping: 'game', cause: 'per_source' }), drops.perSource);
   t.is(sample(text, 'xnat_udp_drops_total', { mapping: 'game', cause: 'table_full' }), drops.tableFull);
-  t.true(sample(text, 'xnat_mapping_active_flows', { mapping: 'game' }) <= MAX_PER_MAPPING);
+  t.true(sample(text, 'xnat_mapping_open_flows', { mapping: 'game' }) <= MAX_PER_MAPPING);
   // Hundreds of evictions, a handful of log lines (one per 10 s interval at most).
   const lines = countLogs(relay.proc, { msg: 'udp drops' });
   t.true(lines >= 1 && lines <= 3, `udp drops lines: ${lines}`);

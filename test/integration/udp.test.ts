@@ -86,7 +86,7 @@ test('a udp mapping answers the first datagram of each flow, one flow per visito
   t.is(agentA.packetsDown, 2);
 
   const text = await metrics(relay);
-  t.is(sample(text, 'xnat_mapping_active_flows', { mapping: 'bedrock' }), 7);
+  t.is(sample(text, 'xnat_mapping_open_flows', { mapping: 'bedrock' }), 7);
   t.is(sample(text, 'xnat_mapping_flows_total', { mapping: 'bedrock' }), 7);
   t.regex(text, /# TYPE xnat_udp_drops_total counter/);
   t.is(sample(text, 'xnat_udp_drops_total', { cause: 'no_agent' }), 0);

@@ -5,12 +5,18 @@ import { randomBytes } from 'node:crypto';
 import { isXnatError, type XnatError } from '../../src/errors.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { LinkAcceptor, connectLink } from '../../src/link/link.ts';
-import { encodePreface, HandshakeTag } from '../../src/link/wire.ts';
+import {
+  encodeHandshakeFrame,
+  encodePreface,
+  HandshakeTag,
+  LINK_PROTOCOL_VERSION,
+} from '../../src/link/wire.ts';
 import { createDuplexPair } from '../../src/transport/memory-pair.ts';
 import { FakeClock } from '../../src/util/clock.ts';
 import {
   captureLogger,
   collect,
+  dataFrame,
   dialAgent,
   dialRaw,
   errorText,
@@ -33,7 +39,7 @@ async function assertServes(
   const agent = await dialAgent(relay, keys, psk ? { psk } : {});
   await waitFor(() => relay.links.length > before, 5000, 'relay link');
   const got = collect(relay.links.at(-1)!, 4);
-  agent.write(Buffer.from('ping'));
+  agent.write(dataFrame(Buffer.from('ping')));
   t.is((await got).toString(), 'ping');
   agent.close();
 }
@@ -68,7 +74,7 @@ test('psk configured on both sides works; memory pair works too', async (t) => {
     acceptor.accept(b),
   ]);
   const got = collect(agent, 2);
-  relayLink.write(Buffer.from('ok'));
+  relayLink.write(dataFrame(Buffer.from('ok')));
   t.is((await got).toString(), 'ok');
   agent.destroy();
   relayLink.destroy();
@@ -162,16 +168,41 @@ test('garbage instead of a preface: XNAT_ERR_LINK_PREFACE and close', async (t) 
   await waitFor(() => relay.errors.length === 1);
   t.is(lastError(relay)?.code, 'XNAT_ERR_LINK_PREFACE');
 
-  const v = await dialRaw(relay);
-  v.on('error', () => {});
-  const bad = encodePreface(2);
-  v.write(bad);
-  await waitFor(() => relay.errors.length === 2);
-  t.is(lastError(relay)?.code, 'XNAT_ERR_LINK_PREFACE');
-  t.regex(lastError(relay)?.detail ?? '', /version 2/);
   await assertServes(t, relay, keys);
   t.is(relay.acceptor.pendingHandshakes, 0);
   await relay.close();
+});
+
+test('an agent of link version 1 gets a VERSION hint naming version 2; the relay logs XNAT_ERR_LINK_VERSION', async (t) => {
+  const keys = makeKeys();
+  const relay = await startRelay({ staticKeys: keys.relay, lookupAgent: () => ({}) });
+  const v = await dialRaw(relay);
+  v.on('error', () => {});
+  const got: Buffer[] = [];
+  v.on('data', (c: Buffer) => got.push(c));
+  const ended = new Promise<void>((r) => v.once('close', () => r()));
+  v.write(encodePreface(1));
+  await waitFor(() => relay.errors.length === 1);
+  t.is(lastError(relay)?.code, 'XNAT_ERR_LINK_VERSION');
+  t.regex(lastError(relay)?.detail ?? '', /version 1, this side 2/);
+  await ended;
+  // u16 length 2, tag VERSION, the relay's version: a v1 agent reports a malformed handshake (tag 5).
+  t.deepEqual([...Buffer.concat(got)], [0, 2, HandshakeTag.VERSION, LINK_PROTOCOL_VERSION]);
+  await assertServes(t, relay, keys);
+  t.is(relay.acceptor.pendingHandshakes, 0);
+  await relay.close();
+});
+
+test('an agent told VERSION by the relay fails with XNAT_ERR_LINK_VERSION naming both versions', async (t) => {
+  const keys = makeKeys();
+  const [agentEnd, relayEnd] = createDuplexPair();
+  relayEnd.once('data', () => relayEnd.end(encodeHandshakeFrame(HandshakeTag.VERSION, Buffer.of(3))));
+  relayEnd.on('error', () => {});
+  const err = await t.throwsAsync(
+    connectLink(agentEnd, { staticKeys: keys.agent, remoteStaticKey: keys.relay.publicKey }),
+  );
+  t.true(isXnatError(err, 'XNAT_ERR_LINK_VERSION'), String((err as { code?: string }).code));
+  t.regex((err as { detail?: string }).detail ?? '', /relay speaks link version 3, this agent 2/);
 });
 
 test('length prefix 0xFFFF in the handshake: XNAT_ERR_LINK_HANDSHAKE_MALFORMED at once', async (t) => {

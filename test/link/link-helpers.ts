@@ -10,6 +10,8 @@ import { createDuplexPair } from '../../src/transport/memory-pair.ts';
 import { dialTcp, listenTcp, type TcpListener } from '../../src/transport/tcp.ts';
 import { REDACT_PATHS } from '../../src/observe/log.ts';
 import type { XnatError } from '../../src/errors.ts';
+import { encodeFrame } from '../../src/wire/codec.ts';
+import { FrameType, MAX_FRAME_PAYLOAD, type Frame } from '../../src/wire/frame.ts';
 
 export interface Keys {
   relay: KeyPair;
@@ -50,32 +52,45 @@ export function closed(link: Link): Promise<XnatError | undefined> {
   });
 }
 
-/** Resolves once `n` bytes arrived on the link, with all of them. */
+/** One STREAM_DATA frame of `data` (stream 1), encoded, as the session would write it to a link. */
+export function dataFrame(data: Buffer): Buffer[] {
+  return encodeFrame({ type: FrameType.STREAM_DATA, streamId: 1, data });
+}
+
+/** Writes `data` as STREAM_DATA frames of at most `max` bytes at once, ignoring backpressure. */
+export function writeFrames(link: Link, data: Buffer, max = MAX_FRAME_PAYLOAD): boolean {
+  let ok = true;
+  for (let off = 0; off < data.length; off += max) ok = link.write(dataFrame(data.subarray(off, off + max)));
+  return ok;
+}
+
+/** Resolves once `n` bytes of STREAM_DATA arrived on the link, with all of them. */
 export function collect(link: Link, n: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let got = 0;
-    const onData = (c: Buffer): void => {
-      parts.push(Buffer.from(c));
-      got += c.length;
+    const onData = (f: Frame): void => {
+      if (f.type !== FrameType.STREAM_DATA) return;
+      parts.push(Buffer.from(f.data));
+      got += f.data.length;
       if (got >= n) {
-        link.off('data', onData);
+        link.off('frame', onData);
         resolve(Buffer.concat(parts));
       }
     };
-    link.on('data', onData);
+    link.on('frame', onData);
     link.once('close', (err?: XnatError) => {
       if (got < n) reject(err ?? new Error('closed early'));
     });
   });
 }
 
-/** Writes `data` in random-sized chunks, honouring write() === false by waiting for 'drain'. */
-export async function writeAll(link: Link, data: Buffer, maxChunk = 100_000): Promise<void> {
+/** Writes `data` as STREAM_DATA frames of random sizes, honouring write() === false by waiting for 'drain'. */
+export async function writeAll(link: Link, data: Buffer, maxChunk = MAX_FRAME_PAYLOAD): Promise<void> {
   let off = 0;
   while (off < data.length) {
     const n = Math.min(data.length - off, 1 + Math.floor(Math.random() * maxChunk));
-    const ok = link.write(data.subarray(off, off + n));
+    const ok = link.write(dataFrame(data.subarray(off, off + n)));
     off += n;
     if (!ok) await new Promise<void>((r) => link.once('drain', r));
   }

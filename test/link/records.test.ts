@@ -1,19 +1,27 @@
-// The record layer of established links: bulk data both ways, RTT, tampering, malformed records, rekey by
-// bytes and by time, keepalive on a blackholed path (fake clock), backpressure and close with a reason.
+// The record layer of established links: frames both ways, RTT, tampering, malformed records and malformed
+// link frames (each with its code), rekey by bytes and by time, keepalive on a blackholed path (fake
+// clock), backpressure and close with a reason.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { isXnatError } from '../../src/errors.ts';
+import { isXnatError, type ErrorCode } from '../../src/errors.ts';
+import { LinkAcceptor, type Link } from '../../src/link/link.ts';
+import { HandshakeReader, runInitiator } from '../../src/link/handshake.ts';
+import { createDuplexPair } from '../../src/transport/memory-pair.ts';
+import { encodeFrame } from '../../src/wire/codec.ts';
 import { FakeClock } from '../../src/util/clock.ts';
 import { RECORD_MIN_BYTES } from '../../src/link/wire.ts';
+import { FrameType, type Frame } from '../../src/wire/frame.ts';
 import {
   closed,
   collect,
+  dataFrame,
   dialAgent,
   makeKeys,
   startRelay,
   tapLinks,
   waitFor,
   writeAll,
+  writeFrames,
 } from './link-helpers.ts';
 
 test('data both ways over TCP, random sizes, several MiB, in order; RTT reported', async (t) => {
@@ -33,7 +41,7 @@ test('data both ways over TCP, random sizes, several MiB, in order; RTT reported
   t.true(agent.rttMs! >= 0);
   t.true(agent.stats.bytesOut > up.length, 'bytesOut counts wire bytes');
   t.true(r.stats.bytesIn > up.length, 'bytesIn counts wire bytes');
-  t.true(agent.stats.recordsOut >= Math.ceil(up.length / 65518));
+  t.true(agent.stats.recordsOut >= Math.ceil(up.length / 65519));
   agent.close();
   await relay.close();
 });
@@ -42,11 +50,11 @@ test('many small writes in one tick are batched into few records', async (t) => 
   const { agent, relay } = await tapLinks(makeKeys());
   const before = agent.stats.recordsOut;
   const got = collect(relay, 1000 * 10);
-  for (let i = 0; i < 1000; i++) agent.write(Buffer.alloc(10, i & 0xff));
+  for (let i = 0; i < 1000; i++) agent.write(dataFrame(Buffer.alloc(10, i & 0xff)));
   const data = await got;
   t.is(data.length, 10_000);
   t.is(data[9_999], 999 & 0xff);
-  // 10 000 bytes fit in one record; allow a keepalive or two in between.
+  // 1000 frames of 20 bytes fit in one record; allow a keepalive or two in between.
   t.true(agent.stats.recordsOut - before <= 3, String(agent.stats.recordsOut - before));
   agent.destroy();
   relay.destroy();
@@ -58,37 +66,57 @@ test('write-through: a lone 64 B frame on an idle link is sealed in the same tas
     () => (agent as unknown as { socket: { writableLength: number } }).socket.writableLength === 0,
   );
   const before = agent.stats.recordsOut;
-  const got = collect(relay, 64);
-  agent.write(Buffer.alloc(64, 1));
+  const got = collect(relay, 54);
+  agent.write(dataFrame(Buffer.alloc(54, 1)));
   t.is(agent.stats.recordsOut, before, 'batched within the task that wrote it');
   await Promise.resolve(); // one microtask: no timer, no setImmediate turn
   t.is(agent.stats.recordsOut, before + 1, 'sealed and handed to the socket at the end of the task');
-  t.is((await got).length, 64);
+  t.is((await got).length, 54);
   agent.destroy();
   relay.destroy();
 });
 
-test('a write that fits in one record is never split across two: the receiver gets whole writes', async (t) => {
+test('a frame never straddles two records: 16 KiB frames go three to a record, whole', async (t) => {
   const { agent, relay } = await tapLinks(makeKeys());
-  // 16 394 bytes: a 16 KiB DATA frame with its header; four of them do not fit in one record (65 518).
-  const UNIT = 16_394;
+  // 16 394 bytes: a 16 KiB DATA frame with its header; four of them do not fit in one record (65 519).
+  const SIZE = 16_384;
   const COUNT = 40;
-  const records: number[] = [];
-  let got = 0;
+  const sizes: number[] = [];
   const done = new Promise<void>((resolve) =>
-    relay.on('data', (c: Buffer) => {
-      records.push(c.length);
-      got += c.length;
-      if (got >= UNIT * COUNT) resolve();
+    relay.on('frame', (f: Frame) => {
+      if (f.type === FrameType.STREAM_DATA) sizes.push(f.data.length);
+      if (sizes.length === COUNT) resolve();
     }),
   );
-  for (let i = 0; i < COUNT; i++) agent.write(Buffer.alloc(UNIT, i & 0xff));
+  await waitFor(() => agent.stats.recordsOut > 0 && relay.stats.recordsIn > 0);
+  const before = agent.stats.recordsOut;
+  for (let i = 0; i < COUNT; i++) agent.write(dataFrame(Buffer.alloc(SIZE, i & 0xff)));
   await done;
-  t.is(got, UNIT * COUNT);
   t.true(
-    records.every((n) => n % UNIT === 0),
-    `record bodies ${records.join(',')}`,
+    sizes.every((n) => n === SIZE),
+    sizes.join(','),
   );
+  // Three frames per record: 14 records, a keepalive or two aside.
+  t.true(
+    agent.stats.recordsOut - before <= Math.ceil(COUNT / 3) + 2,
+    String(agent.stats.recordsOut - before),
+  );
+  agent.destroy();
+  relay.destroy();
+});
+
+test('full frames fill full records: one record per MAX_FRAME_PAYLOAD frame, 65 535 bytes on the wire', async (t) => {
+  const { tap, agent, relay } = await tapLinks(makeKeys());
+  await waitFor(() => agent.stats.recordsOut > 0 && relay.stats.recordsIn > 0);
+  const data = randomBytes(20 * 65_509);
+  const before = { records: agent.stats.recordsOut, bytes: agent.stats.bytesOut };
+  const got = collect(relay, data.length);
+  writeFrames(agent, data);
+  t.true((await got).equals(data));
+  const records = agent.stats.recordsOut - before.records;
+  t.true(records >= 20 && records <= 22, String(records));
+  t.true(agent.stats.bytesOut - before.bytes <= 20 * (2 + 65_535) + 2 * 64);
+  t.true(tap.fromAgent.length > 0);
   agent.destroy();
   relay.destroy();
 });
@@ -104,7 +132,7 @@ test('one flipped bit in a transport record: XNAT_ERR_CRYPTO_DECRYPT and close',
     tap.toRelay = (x) => x;
     return copy;
   };
-  agent.write(randomBytes(5000));
+  agent.write(dataFrame(randomBytes(5000)));
   const err = await relayClosed;
   t.true(isXnatError(err, 'XNAT_ERR_CRYPTO_DECRYPT'), String(err?.code));
   t.true(relay.closed);
@@ -166,8 +194,8 @@ test('rekey by time budget (fake clock) with data still flowing', async (t) => {
     const down = randomBytes(150_000);
     const gotUp = collect(relay, up.length);
     const gotDown = collect(agent, down.length);
-    agent.write(up);
-    relay.write(down);
+    writeFrames(agent, up);
+    writeFrames(relay, down);
     agentClock.advance(500);
     relayClock.advance(700);
     t.true((await gotUp).equals(up));
@@ -226,8 +254,8 @@ test('backpressure: write() returns false on a stalled path, then drain and all 
   let off = 0;
   let refused = false;
   while (off < data.length && !refused) {
-    refused = !agent.write(data.subarray(off, off + 64 * 1024));
-    off += 64 * 1024;
+    refused = !agent.write(dataFrame(data.subarray(off, off + 60_000)));
+    off += 60_000;
   }
   t.true(refused, 'write() returned false');
   const drained = new Promise<void>((r) => agent.once('drain', r));
@@ -246,7 +274,7 @@ test('close with a reason is delivered to the peer after pending data', async (t
   const got = collect(relay, data.length);
   const relayClosed = closed(relay);
   const agentClosed = closed(agent);
-  agent.write(data);
+  writeFrames(agent, data);
   agent.close('XNAT_ERR_CLOSED', 'agent shutting down');
   t.true((await got).equals(data));
   const err = await relayClosed;
@@ -254,7 +282,7 @@ test('close with a reason is delivered to the peer after pending data', async (t
   t.deepEqual(relay.remoteClose, { code: 'XNAT_ERR_CLOSED', reason: 'agent shutting down' });
   t.regex(err?.detail ?? '', /agent shutting down/);
   t.is(await agentClosed, undefined);
-  t.false(agent.write(Buffer.from('late')));
+  t.false(agent.write(dataFrame(Buffer.from('late'))));
   agent.close(); // idempotent
   agent.destroy();
 });
@@ -270,3 +298,86 @@ test('destroy is immediate and idempotent; close event once', async (t) => {
   t.is(closes, 1);
   t.true(isXnatError(await relayClosed, 'XNAT_ERR_LINK_RESET'));
 });
+
+/** A hand-driven agent: a real handshake, then records sealed by the test; resolves with the relay's Link. */
+async function handAgent(): Promise<{ send: (plaintext: Buffer) => void; relay: Link; end: () => void }> {
+  const keys = makeKeys();
+  const [ours, theirs] = createDuplexPair();
+  const acceptor = new LinkAcceptor({ staticKeys: keys.relay, lookupAgent: () => ({}) });
+  const accepted = acceptor.accept(theirs);
+  const reader = new HandshakeReader(ours);
+  const init = await runInitiator(
+    ours,
+    reader,
+    { staticKeys: keys.agent, remoteStaticKey: keys.relay.publicKey },
+    {},
+  );
+  reader.release();
+  ours.on('data', () => {});
+  ours.on('error', () => {});
+  ours.resume();
+  const send = (pt: Buffer): void => {
+    const ct = init.send.encryptWithAd(new Uint8Array(0), pt);
+    const prefix = Buffer.alloc(2);
+    prefix.writeUInt16BE(ct.length, 0);
+    ours.write(Buffer.concat([prefix, ct]));
+  };
+  send(Buffer.concat(encodeFrame({ type: FrameType.PING, id: 1n }))); // the key confirmation
+  return { send, relay: await accepted, end: () => ours.destroy() };
+}
+
+const frameHeader = (type: number, length: number): Buffer => {
+  const h = Buffer.alloc(10);
+  h[0] = type;
+  h.writeUInt32BE(length, 6);
+  return h;
+};
+
+const malformedRecords: Array<[string, Buffer, string]> = [
+  [
+    'a PING of 7 bytes',
+    Buffer.concat([frameHeader(FrameType.PING, 7), Buffer.alloc(7)]),
+    'XNAT_ERR_WIRE_TRUNCATED',
+  ],
+  [
+    'a PONG of 9 bytes',
+    Buffer.concat([frameHeader(FrameType.PONG, 9), Buffer.alloc(9)]),
+    'XNAT_ERR_WIRE_BAD_FIELD',
+  ],
+  [
+    'a CLOSE with a lower-case code',
+    Buffer.concat([frameHeader(FrameType.CLOSE, 4), Buffer.from([0, 2, 0x61, 0x62])]),
+    'XNAT_ERR_WIRE_BAD_FIELD',
+  ],
+  [
+    'a CLOSE of 1 byte',
+    Buffer.concat([frameHeader(FrameType.CLOSE, 1), Buffer.alloc(1)]),
+    'XNAT_ERR_WIRE_TRUNCATED',
+  ],
+  [
+    'a frame after REKEY in its record',
+    Buffer.concat([
+      ...encodeFrame({ type: FrameType.REKEY }),
+      ...encodeFrame({ type: FrameType.PING, id: 2n }),
+    ]),
+    'XNAT_ERR_LINK_RECORD_MALFORMED',
+  ],
+  [
+    'a frame cut at the end of its record',
+    Buffer.concat([frameHeader(FrameType.STREAM_DATA, 100), Buffer.alloc(50)]),
+    'XNAT_ERR_WIRE_TRUNCATED',
+  ],
+];
+
+for (const [name, plaintext, code] of malformedRecords) {
+  test(`an authenticated record holding ${name}: ${code} and the link closes`, async (t) => {
+    const agent = await handAgent();
+    // STREAM_DATA needs a streamId: patch it in where the header says STREAM_DATA.
+    if (plaintext[0] === FrameType.STREAM_DATA) plaintext.writeUInt32BE(1, 2);
+    const relayClosed = closed(agent.relay);
+    agent.send(plaintext);
+    const err = await relayClosed;
+    t.true(isXnatError(err, code as ErrorCode), String(err?.code));
+    agent.end();
+  });
+}

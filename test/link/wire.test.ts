@@ -1,17 +1,18 @@
-// Link byte codecs: the chunk queue under any chunking, the preface check, CLOSE bodies.
+// Link byte codecs: the chunk queue under any chunking, the preface check and version, record sizes.
 import test from 'ava';
 import fc from 'fast-check';
 import { isXnatError } from '../../src/errors.ts';
 import {
   ByteQueue,
-  CLOSE_REASON_MAX_BYTES,
+  LINK_PROTOCOL_VERSION,
+  RECORD_MAX_PLAINTEXT_BYTES,
+  RECORD_MIN_BYTES,
   checkPreface,
   prefaceSuite,
-  decodeClose,
-  encodeClose,
   encodeHandshakeFrame,
   encodePreface,
 } from '../../src/link/wire.ts';
+import { FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD } from '../../src/wire/frame.ts';
 
 test('ByteQueue parses u16-prefixed frames identically however the bytes are chunked', (t) => {
   fc.assert(
@@ -57,13 +58,16 @@ test('ByteQueue peek does not consume and drain returns the rest', (t) => {
 
 test('checkPreface accepts the preface and refuses garbage as soon as it shows', (t) => {
   const p = encodePreface();
-  t.deepEqual([...p], [0x58, 0x4e, 0x41, 0x54, 1, 0, 0, 0]);
+  t.is(LINK_PROTOCOL_VERSION, 2);
+  t.deepEqual([...p], [0x58, 0x4e, 0x41, 0x54, 2, 0, 0, 0]);
   t.false(checkPreface(p.subarray(0, 3)));
   t.true(checkPreface(p));
   const early = t.throws(() => checkPreface(Buffer.from('GE')));
   t.true(isXnatError(early, 'XNAT_ERR_LINK_PREFACE'));
-  const version = t.throws(() => checkPreface(encodePreface(9)));
-  t.true(isXnatError(version, 'XNAT_ERR_LINK_PREFACE'));
+  for (const v of [1, 9]) {
+    const version = t.throws(() => checkPreface(encodePreface(v)));
+    t.true(isXnatError(version, 'XNAT_ERR_LINK_VERSION'));
+  }
   const reserved = Buffer.from(p);
   reserved[7] = 1;
   t.true(
@@ -74,39 +78,20 @@ test('checkPreface accepts the preface and refuses garbage as soon as it shows',
   );
 });
 
-test('byte 5 of the preface is the suite id: 0 ChaCha20-Poly1305 (a version-1 preface), 1 AES-256-GCM, others refused', (t) => {
+test('byte 5 of the preface is the suite id: 0 ChaCha20-Poly1305, 1 AES-256-GCM, others refused', (t) => {
   t.is(prefaceSuite(encodePreface()), 'chacha20-poly1305');
-  const aes = encodePreface(1, 1);
-  t.deepEqual([...aes], [0x58, 0x4e, 0x41, 0x54, 1, 1, 0, 0]);
+  const aes = encodePreface(2, 1);
+  t.deepEqual([...aes], [0x58, 0x4e, 0x41, 0x54, 2, 1, 0, 0]);
   t.true(checkPreface(aes));
   t.is(prefaceSuite(aes), 'aes-256-gcm');
   for (const id of [2, 0x80, 0xff]) {
-    const err = t.throws(() => checkPreface(encodePreface(1, id)));
+    const err = t.throws(() => checkPreface(encodePreface(2, id)));
     t.true(isXnatError(err, 'XNAT_ERR_LINK_PREFACE'));
     t.regex((err as { detail?: string }).detail ?? '', new RegExp(`unknown cipher suite ${id}`));
   }
 });
 
-test('CLOSE bodies round-trip; reasons are capped on a character boundary; bad bodies are malformed', (t) => {
-  const enc = encodeClose('XNAT_ERR_CLOSED', 'bye');
-  t.deepEqual(decodeClose(enc.subarray(1)), { code: 'XNAT_ERR_CLOSED', reason: 'bye' });
-  t.deepEqual(decodeClose(encodeClose('', '').subarray(1)), { code: '', reason: '' });
-  const long = encodeClose('X', 'é'.repeat(300));
-  const back = decodeClose(long.subarray(1));
-  t.true(Buffer.byteLength(back.reason) <= CLOSE_REASON_MAX_BYTES);
-  t.false(back.reason.includes('\uFFFD'));
-  for (const bad of [
-    Buffer.from([0]),
-    Buffer.from([0, 5, 0x41]),
-    Buffer.from([0, 1, 0x61]),
-    Buffer.concat([Buffer.from([0, 0]), Buffer.alloc(CLOSE_REASON_MAX_BYTES + 1, 0x61)]),
-  ]) {
-    t.true(
-      isXnatError(
-        t.throws(() => decodeClose(bad)),
-        'XNAT_ERR_LINK_RECORD_MALFORMED',
-      ),
-    );
-  }
-  t.is(decodeClose(Buffer.from([0, 0, 0x61, 0x0a, 0x62])).reason, 'a b');
+test('records and frames fit: the largest frame fills a record; the smallest record holds one header', (t) => {
+  t.is(RECORD_MAX_PLAINTEXT_BYTES, FRAME_HEADER_BYTES + MAX_FRAME_PAYLOAD);
+  t.is(RECORD_MIN_BYTES, FRAME_HEADER_BYTES + 16);
 });

@@ -96,6 +96,41 @@ test('the window grows while the reader keeps up, never beyond maxWindow', async
   t.true(remote.stats.recvHighWater <= 2 * MiB);
 });
 
+test('all streams of a session grow within one window budget; a finished stream gives its growth back', async (t) => {
+  // Budget 768 KiB over the 256 KiB initial windows: one stream may reach 1 MiB, the next finds none left.
+  const { relay, agent } = pair({ maxWindow: 4 * MiB, windowBudget: 768 * KiB });
+  const streams: MuxStream[] = [];
+  agent.on('stream', (s: MuxStream) => streams.push(s));
+  const send = async (): Promise<MuxStream> => {
+    const data = randomBytes(8 * MiB);
+    const before = streams.length;
+    Readable.from([data]).pipe(relay.openStream(Buffer.from('m')));
+    await until(() => streams.length > before);
+    const remote = streams[before]!;
+    const got = readAll(remote);
+    t.is(sha(await got), sha(data));
+    return remote;
+  };
+  // Held open: its grown window is not released while it lives.
+  const first = relay.openStream(Buffer.from('m'));
+  const firstData = randomBytes(8 * MiB);
+  first.write(firstData);
+  await until(() => streams.length === 1);
+  const firstRemote = streams[0]!;
+  const firstGot: Buffer[] = [];
+  firstRemote.on('data', (d: Buffer) => firstGot.push(d));
+  await until(() => firstGot.reduce((n, b) => n + b.length, 0) === firstData.length);
+  t.is(firstRemote.stats.recvWindow, MiB, 'the first stream took the whole budget');
+  const second = await send();
+  t.is(second.stats.recvWindow, STREAM_INITIAL_WINDOW_BYTES, 'nothing left for the second');
+  first.end();
+  await until(() => firstRemote.readableEnded || firstRemote.destroyed);
+  firstRemote.end();
+  await until(() => firstRemote.destroyed || agent.stats.streamsOpen <= 1);
+  const third = await send();
+  t.true(third.stats.recvWindow > STREAM_INITIAL_WINDOW_BYTES, 'the budget came back when the first ended');
+});
+
 test('the window does not grow when grants are far apart (slow path, fake clock)', async (t) => {
   const { relay, agent, clock } = pair({ maxWindow: 4 * MiB });
   const data = randomBytes(2 * MiB);

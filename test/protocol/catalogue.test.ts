@@ -40,7 +40,7 @@ test('every command has a name key, kind, direction, schema and doc; request kin
     t.true(spec.doc.length > 10, key);
     t.is(spec.kind === 'request', 'reply' in spec && spec.reply !== undefined, key);
   }
-  t.is(PROTOCOL_VERSION, 1);
+  t.is(PROTOCOL_VERSION, 2);
 });
 
 test('docs/protocol.md documents every command', (t) => {
@@ -61,10 +61,14 @@ test('hello and mapping.register end to end with typed helpers; version mismatch
         : { name: m.name, ok: false, error: { code: 'XNAT_ERR_MAPPING_UNSUPPORTED', message: 'no udp' } },
     ),
   }));
-  const ok = await callRequest(a, hello, { protocolVersion: 1, agentName: 'pi', software: 'xnat/0.1.0' });
-  t.deepEqual(ok, { relayName: 'vps', protocolVersion: 1, resumeWindowMs: 120_000 });
+  const ok = await callRequest(a, hello, {
+    protocolVersion: PROTOCOL_VERSION,
+    agentName: 'pi',
+    software: 'xnat/0.1.0',
+  });
+  t.deepEqual(ok, { relayName: 'vps', protocolVersion: PROTOCOL_VERSION, resumeWindowMs: 120_000 });
   const bad = await t.throwsAsync(
-    callRequest(a, hello, { protocolVersion: 2, agentName: 'pi', software: 'x' }),
+    callRequest(a, hello, { protocolVersion: 1, agentName: 'pi', software: 'x' }),
   );
   t.is((bad as XnatError).code, 'XNAT_ERR_PROTOCOL_VERSION');
   const reg = await callRequest(a, mappingRegister, {
@@ -98,36 +102,66 @@ test('relay.shutdown one-way via the helpers; a helper refuses the wrong kind', 
   t.throws(() => handleOneWay(createRegistry(), hello as never, () => undefined));
 });
 
-test('open meta round-trips and stays under 4096 bytes', (t) => {
-  const meta = {
-    mapping: 'minecraft',
-    protocol: 'tcp' as const,
-    visitor: { address: '2001:db8::1', port: 51234 },
-  };
-  const buf = encodeOpenMeta(meta);
-  t.true(buf.length < 4096);
-  t.deepEqual(decodeOpenMeta(buf), meta);
+test('open meta round-trips (IPv4, IPv6, none, with and without local) and stays small', (t) => {
+  const metas = [
+    { mapping: 'minecraft', protocol: 'tcp' as const, visitor: { address: '2001:db8::1', port: 51234 } },
+    {
+      mapping: 'web.v2',
+      protocol: 'tcp' as const,
+      visitor: { address: '203.0.113.9', port: 4000 },
+      local: { address: '198.51.100.1', port: 443 },
+    },
+    {
+      mapping: 'x',
+      protocol: 'tcp' as const,
+      visitor: { address: '', port: 0 },
+      local: { address: '', port: 0 },
+    },
+    {
+      mapping: 'z',
+      protocol: 'tcp' as const,
+      visitor: { address: '::1', port: 1 },
+      compress: 'deflate' as const,
+    },
+  ];
+  for (const meta of metas) {
+    const buf = encodeOpenMeta(meta);
+    t.true(buf.length < 64);
+    t.deepEqual(decodeOpenMeta(buf), meta);
+  }
+  // IPv4 travels as 4 raw bytes: version, tcp, name, kind 4, address, port, no local.
+  t.is(
+    encodeOpenMeta({ mapping: 'a', protocol: 'tcp', visitor: { address: '1.2.3.4', port: 258 } }).toString(
+      'hex',
+    ),
+    '01010161' + '04' + '01020304' + '0102' + '00',
+  );
 });
 
 test('malformed open meta is XNAT_ERR_PROTOCOL_OPEN_META, never a crash', (t) => {
+  const valid = '01010161' + '04010203040102' + '00';
   const bad: Buffer[] = [
     Buffer.alloc(0),
     Buffer.alloc(4097, 0x90),
     Buffer.from([0xc1]),
-    Buffer.from(encode({ mapping: 'x', protocol: 'udp', visitor: { address: '1.2.3.4', port: 1 } })),
-    Buffer.from(encode({ mapping: 'x', protocol: 'tcp', visitor: { address: '1.2.3.4', port: 70000 } })),
-    Buffer.from(
-      encode({ mapping: 'x', protocol: 'tcp', visitor: { address: '1.2.3.4', port: 1 }, extra: 1 }),
-    ),
-    Buffer.from(encode([[[[[[[[1]]]]]]]])),
-    Buffer.from(encode('just a string')),
+    Buffer.from(encode({ mapping: 'x', protocol: 'tcp', visitor: { address: '1.2.3.4', port: 1 } })),
+    Buffer.from('02' + valid.slice(2), 'hex'), // unknown version
+    Buffer.from('0102' + valid.slice(4), 'hex'), // udp is no stream protocol
+    Buffer.from(valid.slice(0, -4), 'hex'), // truncated
+    Buffer.from(valid + '00', 'hex'), // flags 0 written: a second encoding
+    Buffer.from(valid + '02', 'hex'), // unknown flag
+    Buffer.from(valid + '0100', 'hex'), // trailing byte after the flags
+    Buffer.from('01010120' + '04010203040102' + '00', 'hex'), // space in the mapping name
+    Buffer.from('01010161' + '00' + '0102' + '00', 'hex'), // visitor absent
+    Buffer.from('01010161' + '09010203040102' + '00', 'hex'), // unknown address kind
+    Buffer.from('01010161' + '74' + '07' + Buffer.from('1.2.3.4').toString('hex') + '0102' + '00', 'hex'),
   ];
   for (const b of bad)
     t.is((t.throws(() => decodeOpenMeta(b)) as XnatError | undefined)?.code, 'XNAT_ERR_PROTOCOL_OPEN_META');
-  t.throws(
-    () => encodeOpenMeta({ mapping: 'x'.repeat(5000), protocol: 'tcp', visitor: { address: '', port: 0 } }),
-    {
-      message: /stream open metadata/,
-    },
-  );
+  for (const meta of [
+    { mapping: 'x'.repeat(65), protocol: 'tcp' as const, visitor: { address: '', port: 0 } },
+    { mapping: 'x', protocol: 'tcp' as const, visitor: { address: 'a b', port: 0 } },
+    { mapping: 'x', protocol: 'tcp' as const, visitor: { address: '', port: 70000 } },
+  ])
+    t.throws(() => encodeOpenMeta(meta), { message: /stream open metadata/ });
 });

@@ -13,13 +13,13 @@ async function advanceUntil(clock: FakeClock, cond: () => boolean, maxMs: number
   }
 }
 
-test('backoff: first redial within 250 ms, doubling, capped at 10 s; auth failures reported and retried', async (t) => {
+test('backoff: first redial within 250 ms, doubling, capped at 10 s; network failures reported and retried', async (t) => {
   const clock = new FakeClock();
   const h = createHarness({ client: { clock, backoff: { random: () => 0 } } });
   t.teardown(() => h.close());
   const errors: XnatError[] = [];
   h.client.on('link-error', (e: XnatError) => errors.push(e));
-  h.dialError = new XnatError('XNAT_ERR_AUTH_UNKNOWN_AGENT');
+  h.dialError = new XnatError('XNAT_ERR_LINK_CONNECT');
   const times: number[] = [];
   const dial = () => times.push(clock.now());
   h.client.start();
@@ -34,7 +34,7 @@ test('backoff: first redial within 250 ms, doubling, capped at 10 s; auth failur
   t.true(deltas[0]! <= 250, `first retry after ${deltas[0]} ms`);
   t.deepEqual(deltas, [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]);
   t.true(errors.length >= 9);
-  t.true(errors.every((e) => e.code === 'XNAT_ERR_AUTH_UNKNOWN_AGENT'));
+  t.true(errors.every((e) => e.code === 'XNAT_ERR_LINK_CONNECT'));
 });
 
 test('redial: fast phase (<= 400 ms apart) for the first 15 s of a resumable outage, then backoff; reset after 10 s up', async (t) => {

@@ -6,7 +6,6 @@ import { SessionClient, type SessionClientOptions } from '../../src/session/sess
 import { SessionServer, type SessionServerOptions } from '../../src/session/session-server.ts';
 import type { Session } from '../../src/session/session.ts';
 import { encodeFrame } from '../../src/wire/codec.ts';
-import { FrameDecoder } from '../../src/wire/decoder.ts';
 import { FrameType, type Frame } from '../../src/wire/frame.ts';
 import {
   createMemoryLinkPair,
@@ -115,11 +114,9 @@ export class RawPeer {
   readonly link: MemoryLink;
   closeError: unknown;
   closed = false;
-  private readonly decoder = new FrameDecoder();
-
   constructor(readonly pair: MemoryLinkPair) {
     this.link = pair.agent;
-    this.link.on('data', (chunk: Buffer) => this.decoder.push(chunk, (f) => this.frames.push(f)));
+    this.link.on('frame', (f: Frame) => this.frames.push(f));
     this.link.on('close', (err: unknown) => {
       this.closed = true;
       this.closeError = err;

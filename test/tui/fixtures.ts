@@ -1,6 +1,17 @@
-// Snapshot fixtures and a fake DashboardSource for the dashboard tests.
+// Snapshot factories, a fake DashboardSource and a sized fake terminal for the dashboard tests.
+import { EventEmitter } from 'node:events';
+import { render as inkRender } from 'ink';
+import type { ReactElement } from 'react';
 import { XnatError } from '../../src/errors.ts';
-import type { AgentStatus, RelayStatus, SessionStatus, Status } from '../../src/observe/status.ts';
+import type {
+  AgentStatus,
+  FlowStatus,
+  MappingStatus,
+  RelayStatus,
+  SessionStatus,
+  Status,
+} from '../../src/observe/status.ts';
+import type { LogEntry } from '../../src/observe/log-ring.ts';
 import type { DashboardSource } from '../../src/tui/source.ts';
 
 /** 2024-01-01T00:00:00Z; wall-clock times in fixtures are relative to it. */
@@ -32,11 +43,47 @@ export function session(over: Partial<SessionStatus> = {}): SessionStatus {
     ],
     reconnects: [
       { at: T0 + 1_000, event: 'attached' },
-      { at: T0 + 60_000, event: 'detached', code: 'XNAT_ERR_LINK_KEEPALIVE' },
-      { at: T0 + 62_000, event: 'attached' },
+      { at: T0 + 60_000, event: 'detached', code: 'XNAT_ERR_LINK_KEEPALIVE', durationMs: 59_000 },
+      { at: T0 + 62_000, event: 'attached', durationMs: 2_000 },
     ],
+    rtt: { lastMs: 12.34, p50Ms: 11.5, p99Ms: 48.2, samples: 60, windowMs: 60_000 },
     ...over,
   };
+}
+
+export function flow(over: Partial<FlowStatus> = {}): FlowStatus {
+  return {
+    id: 4,
+    mapping: 'valheim',
+    visitor: '192.0.2.50:2456',
+    packetsUp: 10,
+    bytesUp: 1200,
+    packetsDown: 12,
+    bytesDown: 3400,
+    drops: 0,
+    ageMs: 30_000,
+    idleMs: 100,
+    ...over,
+  };
+}
+
+export function mapping(over: Partial<MappingStatus> = {}): MappingStatus {
+  return {
+    name: 'minecraft',
+    protocol: 'tcp',
+    remotePort: 25565,
+    publicAddress: '203.0.113.5:25565',
+    phase: 'ready',
+    agents: ['alpha'],
+    activeStreams: 1,
+    totalStreams: 9,
+    traffic: { bytesUp: 2048, bytesDown: 4096 },
+    ...over,
+  };
+}
+
+export function logLine(seq: number, over: Partial<LogEntry> = {}): LogEntry {
+  return { seq, time: T0 + seq * 1000, level: 'info', msg: `line ${seq}`, fields: '', ...over };
 }
 
 export function relayStatus(over: Partial<RelayStatus> = {}): RelayStatus {
@@ -61,15 +108,7 @@ export function relayStatus(over: Partial<RelayStatus> = {}): RelayStatus {
       }),
     ],
     mappings: [
-      {
-        name: 'minecraft',
-        protocol: 'tcp',
-        remotePort: 25565,
-        phase: 'ready',
-        agents: ['alpha'],
-        activeStreams: 1,
-        totalStreams: 9,
-      },
+      mapping(),
       {
         name: 'web',
         protocol: 'tcp',
@@ -113,6 +152,19 @@ export function agentStatus(over: Partial<AgentStatus> = {}): AgentStatus {
         activeStreams: 0,
         totalStreams: 3,
       },
+      {
+        name: 'valheim',
+        protocol: 'udp',
+        remotePort: 2456,
+        publicAddress: 'vps.example.net:2456',
+        local: '192.168.1.20:2456',
+        phase: 'ready',
+        activeStreams: 1,
+        totalStreams: 2,
+        activeFlows: 1,
+        totalFlows: 2,
+        traffic: { bytesUp: 1200, bytesDown: 3400, packetsUp: 10, packetsDown: 12 },
+      },
     ],
     ...over,
   };
@@ -123,6 +175,10 @@ export class FakeSource implements DashboardSource {
   listener: ((s: Status) => void) | undefined;
   intervalMs: number | undefined;
   readonly kicks: string[] = [];
+  /** Actions asked for, as text: `close <session> <stream>`, `disable <name> <bool>`, `reload`. */
+  readonly actions: string[] = [];
+  /** Log lines served by logs(). */
+  logLines: LogEntry[] = [];
   closed = false;
   /** When set, status() rejects (a dead connection without a close event). */
   dead = false;
@@ -160,6 +216,26 @@ export class FakeSource implements DashboardSource {
     return Promise.resolve(agentName === 'alpha');
   }
 
+  closeStream(sessionId: string, streamId: number): Promise<boolean> {
+    this.actions.push(`close ${sessionId} ${streamId}`);
+    return Promise.resolve(true);
+  }
+
+  setMappingDisabled(name: string, disabled: boolean): Promise<number> {
+    this.actions.push(`disable ${name} ${disabled}`);
+    return Promise.resolve(1);
+  }
+
+  reload(): Promise<string[]> {
+    this.actions.push('reload');
+    return Promise.resolve(['agent gamma added']);
+  }
+
+  logs(after: number): Promise<{ lines: LogEntry[]; lastSeq: number }> {
+    const lines = this.logLines.filter((l) => l.seq > after);
+    return Promise.resolve({ lines, lastSeq: this.logLines.at(-1)?.seq ?? 0 });
+  }
+
   close(): void {
     this.closed = true;
   }
@@ -185,4 +261,61 @@ export async function waitFor<T>(read: () => T, ok: (v: T) => boolean, deadlineM
     if (Date.now() > end) return v;
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** A terminal of a given size for ink: frames written are kept; resize() emits what a real one does. */
+export class SizedStdout extends EventEmitter {
+  readonly frames: string[] = [];
+  isTTY = true;
+  constructor(
+    public columns: number,
+    public rows: number,
+  ) {
+    super();
+  }
+  write = (frame: string) => {
+    this.frames.push(frame);
+    return true;
+  };
+  resize(columns: number, rows: number): void {
+    this.columns = columns;
+    this.rows = rows;
+    this.emit('resize');
+  }
+}
+
+/** Renders `app` on a columns x rows fake terminal; frame() is the last frame without colours. */
+export function renderSized(app: ReactElement, columns: number, rows: number) {
+  const stdout = new SizedStdout(columns, rows);
+  let pending: string | null = null;
+  const stdin = Object.assign(new EventEmitter(), {
+    isTTY: true,
+    setRawMode() {},
+    setEncoding() {},
+    resume() {},
+    pause() {},
+    ref() {},
+    unref() {},
+    read: () => {
+      const d = pending;
+      pending = null;
+      return d;
+    },
+  });
+  /** Types `data` as keys (ink reads stdin on 'readable'). */
+  const type = (data: string) => {
+    pending = data;
+    stdin.emit('readable');
+    stdin.emit('data', data);
+  };
+  const instance = inkRender(app, {
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    stdin: stdin as unknown as NodeJS.ReadStream,
+    debug: true,
+    exitOnCtrlC: false,
+    patchConsole: false,
+  });
+  // eslint-disable-next-line no-control-regex
+  const frame = () => (stdout.frames.at(-1) ?? '').replace(/\u001b\[[0-9;]*m/g, '');
+  return { stdout, instance, frame, type };
 }

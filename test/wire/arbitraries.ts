@@ -57,6 +57,21 @@ export const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ type: fc.constant(FrameType.DATAGRAM), flowId: fc.integer({ min: 0, max: 0xffffffff }), data }),
 ) as fc.Arbitrary<Frame>;
 
+/** The link's own frames (PING, PONG, CLOSE, REKEY), valid; reasons are printable ASCII (no control chars). */
+export const linkFrameArb: fc.Arbitrary<Frame> = fc.oneof(
+  fc.record({ type: fc.constant(FrameType.PING), id: u64 }),
+  fc.record({ type: fc.constant(FrameType.PONG), id: u64 }),
+  fc.record({
+    type: fc.constant(FrameType.CLOSE),
+    code: fc.oneof(fc.constant(''), code),
+    reason: fc.stringMatching(/^[ -~]{0,256}$/),
+  }),
+  fc.record({ type: fc.constant(FrameType.REKEY) }),
+) as fc.Arbitrary<Frame>;
+
+/** Any valid frame, session or link. */
+export const anyFrameArb: fc.Arbitrary<Frame> = fc.oneof({ weight: 4, arbitrary: frameArb }, linkFrameArb);
+
 // ---- for the fuzz tests (test/fuzz/) and the split tests: limits, hostile headers, mutations, cuts
 
 /** Frames at their size limits: 64 KiB payloads, 4 KiB open meta filling the frame, 64-byte codes. */

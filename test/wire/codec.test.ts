@@ -8,7 +8,7 @@ import {
   encodedLength,
   frameTypeName,
 } from '../../src/wire/codec.ts';
-import { FrameDecoder } from '../../src/wire/decoder.ts';
+import { decodeFrames } from '../../src/wire/decoder.ts';
 import {
   FRAME_HEADER_BYTES,
   FrameType,
@@ -48,6 +48,11 @@ const EXAMPLES: Frame[] = [
   { type: FrameType.SESSION_REJECT, code: 'XNAT_ERR_AUTH_UNKNOWN_AGENT' },
   { type: FrameType.ACK, received: 123456789n },
   { type: FrameType.DATAGRAM, flowId: 0, data: b(10) },
+  { type: FrameType.PING, id: 0n },
+  { type: FrameType.PONG, id: (1n << 64n) - 1n },
+  { type: FrameType.CLOSE, code: 'XNAT_ERR_CLOSED', reason: 'agent shutting down' },
+  { type: FrameType.CLOSE, code: '', reason: '' },
+  { type: FrameType.REKEY },
 ];
 
 test('every frame type round-trips through encodeFrame and decodeFrame', (t) => {
@@ -168,22 +173,28 @@ const MALFORMED: Array<[string, Buffer, ErrorCode]> = [
   ['accept length 0', raw(FrameType.SESSION_ACCEPT, 0, 0, []), 'XNAT_ERR_WIRE_TRUNCATED'],
   ['ack length 7', raw(FrameType.ACK, 0, 0, b(7)), 'XNAT_ERR_WIRE_TRUNCATED'],
   ['ack length 9', raw(FrameType.ACK, 0, 0, b(9)), 'XNAT_ERR_WIRE_BAD_FIELD'],
+  ['ping length 7', raw(FrameType.PING, 0, 0, b(7)), 'XNAT_ERR_WIRE_TRUNCATED'],
+  ['ping length 9', raw(FrameType.PING, 0, 0, b(9)), 'XNAT_ERR_WIRE_BAD_FIELD'],
+  ['pong with a streamId', raw(FrameType.PONG, 0, 5, b(8)), 'XNAT_ERR_WIRE_BAD_FIELD'],
+  ['ping with flags', raw(FrameType.PING, 1, 0, b(8)), 'XNAT_ERR_WIRE_BAD_FIELD'],
+  ['rekey with a payload', raw(FrameType.REKEY, 0, 0, b(1)), 'XNAT_ERR_WIRE_BAD_FIELD'],
+  ['close length 1', raw(FrameType.CLOSE, 0, 0, [0]), 'XNAT_ERR_WIRE_TRUNCATED'],
+  ['close code beyond payload', raw(FrameType.CLOSE, 0, 0, [0, 9, 0x41]), 'XNAT_ERR_WIRE_TRUNCATED'],
+  ['close code length 65', raw(FrameType.CLOSE, 0, 0, [0, 65, ...b(65, 0x41)]), 'XNAT_ERR_WIRE_BAD_FIELD'],
+  ['close code lower case', raw(FrameType.CLOSE, 0, 0, [0, 2, 0x61, 0x62]), 'XNAT_ERR_WIRE_BAD_FIELD'],
+  ['close reason 257 bytes', raw(FrameType.CLOSE, 0, 0, [0, 0, ...b(257, 0x41)]), 'XNAT_ERR_WIRE_BAD_FIELD'],
+  ['close longer than its fields allow', raw(FrameType.CLOSE, 0, 0, b(400)), 'XNAT_ERR_WIRE_BAD_FIELD'],
 ];
 
 for (const [name, bytes, code] of MALFORMED) {
   test(`malformed: ${name} -> ${code}`, (t) => {
-    const dec = new FrameDecoder();
     const frames: Frame[] = [];
-    const err = t.throws(() => dec.push(bytes, (f) => frames.push(f)));
+    // After a valid frame in the same record: the valid one is delivered, then the code.
+    const ack = Buffer.concat(encodeFrame({ type: FrameType.ACK, received: 1n }));
+    const err = t.throws(() => decodeFrames(Buffer.concat([ack, bytes]), (f) => frames.push(f)));
     t.true(isXnatError(err, code), `${err?.message}`);
     t.truthy((err as { detail?: string }).detail);
-    t.deepEqual(frames, []);
-    // The decoder is unusable afterwards: a valid frame is refused with the same error.
-    const again = t.throws(() =>
-      dec.push(Buffer.concat(encodeFrame({ type: FrameType.ACK, received: 1n })), () => {}),
-    );
-    t.is(again, err);
-    t.is(dec.buffered, 0);
+    t.deepEqual(frames, [{ type: FrameType.ACK, received: 1n }]);
     // decodeFrame agrees on the code.
     t.true(
       isXnatError(
@@ -194,51 +205,66 @@ for (const [name, bytes, code] of MALFORMED) {
   });
 }
 
-test('a 4 GiB length is refused from the 10-byte header alone, before any payload is buffered', (t) => {
-  const dec = new FrameDecoder();
+test('a 4 GiB length is refused from the 10-byte header alone, even split across plaintext pieces', (t) => {
   const header = raw(FrameType.STREAM_DATA, 0, 1, [], 0xffffffff);
-  // Push the header one byte at a time: nothing is thrown until the header is whole.
-  for (let i = 0; i < FRAME_HEADER_BYTES - 1; i++) dec.push(header.subarray(i, i + 1), () => t.fail());
-  t.is(dec.buffered, FRAME_HEADER_BYTES - 1);
-  const err = t.throws(() => dec.push(header.subarray(FRAME_HEADER_BYTES - 1), () => t.fail()));
+  const pieces = [...header].map((x) => Buffer.of(x));
+  const err = t.throws(() => decodeFrames(pieces, () => t.fail()));
   t.true(isXnatError(err, 'XNAT_ERR_WIRE_OVERSIZE'));
   t.true(err!.message.includes('4294967295'));
-  t.is(dec.buffered, 0);
 });
 
 test('maxPayload option lowers the limit', (t) => {
-  const dec = new FrameDecoder({ maxPayload: 100 });
   const ok = Buffer.concat(encodeFrame({ type: FrameType.STREAM_DATA, streamId: 1, data: b(100) }));
   const frames: Frame[] = [];
-  dec.push(ok, (f) => frames.push(f));
+  decodeFrames(ok, (f) => frames.push(f), 100);
   t.is(frames.length, 1);
   const tooBig = Buffer.concat(encodeFrame({ type: FrameType.STREAM_DATA, streamId: 1, data: b(101) }));
   t.true(
     isXnatError(
-      t.throws(() => dec.push(tooBig, () => {})),
+      t.throws(() => decodeFrames(tooBig, () => {}, 100)),
       'XNAT_ERR_WIRE_OVERSIZE',
     ),
   );
 });
 
-test('truncated fixed-size payloads wait for more bytes, then decode; decodeFrame calls them TRUNCATED', (t) => {
+test('a frame cut short at the end of its record is TRUNCATED: frames never straddle records', (t) => {
   for (const frame of EXAMPLES) {
     const bytes = Buffer.concat(encodeFrame(frame));
-    const dec = new FrameDecoder();
     const frames: Frame[] = [];
-    dec.push(bytes.subarray(0, bytes.length - 1), (f) => frames.push(f));
-    t.deepEqual(frames, [], frameTypeName(frame.type));
-    t.is(dec.buffered, bytes.length - 1);
-    t.true(
-      isXnatError(
-        t.throws(() => decodeFrame(bytes.subarray(0, bytes.length - 1))),
-        'XNAT_ERR_WIRE_TRUNCATED',
-      ),
-    );
-    dec.push(bytes.subarray(bytes.length - 1), (f) => frames.push(f));
-    t.deepEqual(frames, [frame]);
-    t.is(dec.buffered, 0);
+    for (const cutAt of [bytes.length - 1, FRAME_HEADER_BYTES - 1]) {
+      t.true(
+        isXnatError(
+          t.throws(() => decodeFrames(bytes.subarray(0, cutAt), (f) => frames.push(f))),
+          'XNAT_ERR_WIRE_TRUNCATED',
+        ),
+        frameTypeName(frame.type),
+      );
+      t.true(
+        isXnatError(
+          t.throws(() => decodeFrame(bytes.subarray(0, cutAt))),
+          'XNAT_ERR_WIRE_TRUNCATED',
+        ),
+      );
+    }
+    t.deepEqual(frames, []);
   }
+});
+
+test('the largest frame (MAX_FRAME_PAYLOAD) plus its header fills one record plaintext (65 535 - 16 bytes)', (t) => {
+  t.is(FRAME_HEADER_BYTES + MAX_FRAME_PAYLOAD, 65535 - 16);
+  const data = b(MAX_FRAME_PAYLOAD);
+  t.is(encodedLength({ type: FrameType.STREAM_DATA, streamId: 1, data }), 65535 - 16);
+});
+
+test('a CLOSE reason over 256 bytes is cut on a character boundary when encoded', (t) => {
+  const reason = 'é'.repeat(200); // 400 bytes of UTF-8
+  const bytes = Buffer.concat(encodeFrame({ type: FrameType.CLOSE, code: 'XNAT_ERR_CLOSED', reason }));
+  const back = decodeFrame(bytes);
+  t.is(back.type === FrameType.CLOSE && back.reason, 'é'.repeat(128));
+  const ctl = decodeFrame(
+    Buffer.concat(encodeFrame({ type: FrameType.CLOSE, code: '', reason: 'a\nb\u0000c' })),
+  );
+  t.is(ctl.type === FrameType.CLOSE && ctl.reason, 'a b c', 'control characters never reach a log line');
 });
 
 test('encodeFrame refuses frames the peer would refuse', (t) => {
@@ -262,6 +288,9 @@ test('encodeFrame refuses frames the peer would refuse', (t) => {
     ],
     [{ type: FrameType.ACK, received: -1n }, 'XNAT_ERR_WIRE_BAD_FIELD'],
     [{ type: FrameType.ACK, received: 1n << 64n }, 'XNAT_ERR_WIRE_BAD_FIELD'],
+    [{ type: FrameType.PING, id: -1n }, 'XNAT_ERR_WIRE_BAD_FIELD'],
+    [{ type: FrameType.CLOSE, code: 'not a code', reason: '' }, 'XNAT_ERR_WIRE_BAD_FIELD'],
+    [{ type: FrameType.CLOSE, code: 'A'.repeat(65), reason: '' }, 'XNAT_ERR_WIRE_BAD_FIELD'],
   ];
   for (const [frame, code] of bad) {
     t.true(

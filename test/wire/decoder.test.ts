@@ -1,91 +1,96 @@
-// The streaming decoder: any split of any frame sequence decodes to the same frames; zero copy where promised.
+// The record frame parser: any frame sequence, as one plaintext or cut into any pieces, decodes to the same
+// frames; payloads are views of the plaintext, only a frame straddling pieces is copied.
 import test from 'ava';
 import fc from 'fast-check';
+import { isXnatError } from '../../src/errors.ts';
 import { encodeFrame } from '../../src/wire/codec.ts';
-import { FrameDecoder } from '../../src/wire/decoder.ts';
+import { decodeFrames } from '../../src/wire/decoder.ts';
 import { FRAME_HEADER_BYTES, FrameType, MAX_FRAME_PAYLOAD, type Frame } from '../../src/wire/frame.ts';
-import { cut, frameArb } from './arbitraries.ts';
+import { anyFrameArb, cut } from './arbitraries.ts';
 
-test('random frame sequences cut into random chunks decode to the same frames', (t) => {
+const decodeAll = (plaintext: Buffer | Buffer[]): Frame[] => {
+  const out: Frame[] = [];
+  decodeFrames(plaintext, (f) => out.push(f));
+  return out;
+};
+
+test('random frame sequences, whole or cut into random pieces, decode to the same frames', (t) => {
   fc.assert(
     fc.property(
-      fc.array(frameArb, { maxLength: 25 }),
+      fc.array(anyFrameArb, { maxLength: 25 }),
       fc.array(fc.nat(), { maxLength: 40 }),
       (frames, points) => {
         const bytes = Buffer.concat(frames.flatMap((f) => encodeFrame(f)));
-        const dec = new FrameDecoder();
-        const out: Frame[] = [];
-        for (const chunk of cut(bytes, points)) dec.push(chunk, (f) => out.push(f));
-        t.deepEqual(out, frames);
-        t.is(dec.buffered, 0);
+        t.deepEqual(decodeAll(bytes), frames);
+        t.deepEqual(decodeAll(cut(bytes, points)), frames);
       },
     ),
     { numRuns: 300 },
   );
 });
 
-test('the encoded parts themselves, pushed one by one, decode (header and zero-copy data as separate chunks)', (t) => {
+test('the encoded parts themselves as pieces decode (header and zero-copy data as separate pieces)', (t) => {
   fc.assert(
-    fc.property(fc.array(frameArb, { maxLength: 25 }), (frames) => {
-      const dec = new FrameDecoder();
-      const out: Frame[] = [];
-      for (const part of frames.flatMap((f) => encodeFrame(f))) dec.push(part, (f) => out.push(f));
-      t.deepEqual(out, frames);
+    fc.property(fc.array(anyFrameArb, { maxLength: 25 }), (frames) => {
+      t.deepEqual(decodeAll(frames.flatMap((f) => encodeFrame(f))), frames);
     }),
     { numRuns: 200 },
   );
 });
 
-test('a data payload inside one chunk is a subarray of it; a straddling one is copied whole', (t) => {
+test('a data payload inside one piece is a subarray of it; a straddling one is copied', (t) => {
   const data = Buffer.alloc(1000, 7);
   const [head, body] = encodeFrame({ type: FrameType.STREAM_DATA, streamId: 1, data });
-  const chunk = Buffer.concat([head!, body!, head!, body!.subarray(0, 10)]);
-  const dec = new FrameDecoder();
-  const out: Frame[] = [];
-  dec.push(chunk, (f) => out.push(f));
-  t.is(out.length, 1);
-  const first = out[0] as { data: Buffer };
-  // Same memory: a write to the chunk shows through the frame's data.
-  chunk[FRAME_HEADER_BYTES] = 0x55;
-  t.is(first.data[0], 0x55);
-  t.is(dec.buffered, FRAME_HEADER_BYTES + 10);
-  dec.push(body!.subarray(10), (f) => out.push(f));
-  const second = out[1] as { data: Buffer };
-  t.deepEqual(second.data, data);
-  // Its own memory: a write to the chunk it started in does not show through.
-  chunk[chunk.length - 1] = 0x99;
-  t.is(second.data[9], 7);
-  t.is(dec.buffered, 0);
+  const first = Buffer.concat([head!, body!, head!, body!.subarray(0, 10)]);
+  const second = Buffer.from(body!.subarray(10));
+  const out = decodeAll([first, second]);
+  t.is(out.length, 2);
+  const a = out[0] as { data: Buffer };
+  // Same memory: a write to the plaintext shows through the frame's data.
+  first[FRAME_HEADER_BYTES] = 0x55;
+  t.is(a.data[0], 0x55);
+  const b = out[1] as { data: Buffer };
+  t.deepEqual(b.data, data);
+  // Its own memory: a write to the piece it started in does not show through.
+  first[first.length - 1] = 0x99;
+  t.is(b.data[9], 7);
 });
 
-test('a maximum-size frame trickled one byte per chunk decodes, and buffered counts every byte', (t) => {
+test('a maximum-size frame in one-byte pieces decodes', (t) => {
   const data = Buffer.alloc(MAX_FRAME_PAYLOAD);
   for (let i = 0; i < data.length; i += 997) data[i] = i & 0xff;
   const bytes = Buffer.concat(encodeFrame({ type: FrameType.STREAM_DATA, streamId: 9, data }));
-  const dec = new FrameDecoder();
-  const out: Frame[] = [];
-  for (let i = 0; i < bytes.length; i++) {
-    dec.push(bytes.subarray(i, i + 1), (f) => out.push(f));
-    if (i === 5000) t.is(dec.buffered, 5001);
-  }
+  const out = decodeAll(
+    cut(
+      bytes,
+      Array.from({ length: bytes.length }, (_, i) => i),
+    ),
+  );
   t.is(out.length, 1);
   t.deepEqual((out[0] as { data: Buffer }).data, data);
-  t.is(dec.buffered, 0);
 });
 
-test('a throw from onFrame propagates and later frames stay buffered for the next push', (t) => {
+test('a throw from onFrame propagates and later frames of the record are not decoded', (t) => {
   const a = Buffer.concat(encodeFrame({ type: FrameType.ACK, received: 1n }));
   const b = Buffer.concat(encodeFrame({ type: FrameType.ACK, received: 2n }));
-  const dec = new FrameDecoder();
+  let calls = 0;
   t.throws(
     () =>
-      dec.push(Buffer.concat([a, b]), () => {
+      decodeFrames(Buffer.concat([a, b]), () => {
+        calls++;
         throw new Error('consumer failed');
       }),
     { message: 'consumer failed' },
   );
-  t.is(dec.buffered, b.length);
-  const out: Frame[] = [];
-  dec.push(Buffer.alloc(0), (f) => out.push(f));
-  t.deepEqual(out, [{ type: FrameType.ACK, received: 2n }]);
+  t.is(calls, 1);
+});
+
+test('an empty plaintext holds no frame; trailing bytes short of a header are TRUNCATED', (t) => {
+  t.is(
+    decodeFrames(Buffer.alloc(0), () => t.fail()),
+    0,
+  );
+  const ack = Buffer.concat(encodeFrame({ type: FrameType.ACK, received: 1n }));
+  const err = t.throws(() => decodeFrames([ack, Buffer.of(0x14, 0)], () => {}));
+  t.true(isXnatError(err, 'XNAT_ERR_WIRE_TRUNCATED'));
 });

@@ -17,7 +17,7 @@ export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 /** Time allowed for a path to come up (processes started, mapping ready), in milliseconds. */
 const PATH_START_TIMEOUT_MS = 30_000;
 /** Public ports the bench relay may pick from (remotePort 0); below Linux's ephemeral range. */
-const BENCH_ALLOW_RANGE = '20000-29999/tcp';
+const BENCH_ALLOW = ['20000-29999/tcp', '20000-29999/udp'];
 /** Streams per session allowed by the bench profiles: the idle measure opens 10 000. */
 const BENCH_MAX_STREAMS = 16384;
 
@@ -31,6 +31,15 @@ export interface PathOptions {
   /** Extra node arguments for the xnat relay (e.g. --cpu-prof). */
   readonly relayNodeArgs?: readonly string[];
   readonly agentNodeArgs?: readonly string[];
+  /** xnat only: the mapping's protocol; default tcp. */
+  readonly protocol?: 'tcp' | 'udp';
+  /**
+   * xnat only: run the relay and the agent in these network namespaces (made by lib/netns.ts), the relay's
+   * control listener on `relayHost` (the address the agent's namespace reaches it at).
+   */
+  readonly netns?: { readonly relay: string; readonly agent: string; readonly relayHost: string };
+  /** xnat only: extra tuning lines for the agent's profile (`key: value`). */
+  readonly agentTuning?: readonly string[];
 }
 
 /** A running path in front of one LAN target. */
@@ -219,20 +228,22 @@ async function startXnat(targetPort: number, opts: PathOptions): Promise<Path> {
     const tuning = [`tuning:`, `  maxStreams: ${BENCH_MAX_STREAMS}`, ...extra.map((t) => `  ${t}`)];
     const relayYaml = [
       `relay:`,
-      `  listen: '127.0.0.1:0'`,
+      `  listen: '${opts.netns?.relayHost ?? '127.0.0.1'}:0'`,
       `  privateKey: '${encodeKey(relayKeys.privateKey)}'`,
       `  publicHost: '127.0.0.1'`,
       `agents:`,
       `  - name: bench`,
       `    publicKey: '${encodeKey(agentKeys.publicKey)}'`,
-      `    allow: ['${BENCH_ALLOW_RANGE}']`,
+      `    allow: [${BENCH_ALLOW.map((a) => `'${a}'`).join(', ')}]`,
       ...tuning,
     ];
     writeFileSync(join(dir, 'relay.yaml'), `${relayYaml.join('\n')}\n`, { mode: 0o600 });
     const env = { XNAT_LOG_FORMAT: 'json' };
+    // `ip netns exec` execs the command, so the pid measured is still node's.
+    const inNs = (ns: string | undefined, args: string[]): [string, string[]] =>
+      ns === undefined ? [process.execPath, args] : ['ip', ['netns', 'exec', ns, process.execPath, ...args]];
     const relay = startProc(
-      process.execPath,
-      xnatCommand('relay', join(dir, 'relay.yaml'), opts.relayNodeArgs ?? []),
+      ...inNs(opts.netns?.relay, xnatCommand('relay', join(dir, 'relay.yaml'), opts.relayNodeArgs ?? [])),
       {
         name: 'relay',
         cwd: REPO_ROOT,
@@ -256,19 +267,19 @@ async function startXnat(targetPort: number, opts: PathOptions): Promise<Path> {
       `  name: bench`,
       `  privateKey: '${encodeKey(agentKeys.privateKey)}'`,
       `relays:`,
-      `  - address: '127.0.0.1:${controlPort}'`,
+      `  - address: '${opts.netns?.relayHost ?? '127.0.0.1'}:${controlPort}'`,
       `    publicKey: '${encodeKey(relayKeys.publicKey)}'`,
       `mappings:`,
       `  - name: bench`,
-      `    protocol: tcp`,
+      `    protocol: ${opts.protocol ?? 'tcp'}`,
       `    remotePort: 0`,
       `    local: '127.0.0.1:${targetPort}'`,
       ...tuning,
+      ...(opts.agentTuning ?? []).map((t) => `  ${t}`),
     ];
     writeFileSync(join(dir, 'agent.yaml'), `${agentYaml.join('\n')}\n`, { mode: 0o600 });
     const agent = startProc(
-      process.execPath,
-      xnatCommand('agent', join(dir, 'agent.yaml'), opts.agentNodeArgs ?? []),
+      ...inNs(opts.netns?.agent, xnatCommand('agent', join(dir, 'agent.yaml'), opts.agentNodeArgs ?? [])),
       {
         name: 'agent',
         cwd: REPO_ROOT,

@@ -64,6 +64,13 @@ const HOW_TO_READ = `## How to read it
   "new link accepted -> bytes" starts when the proxy accepts the agent's next link (handshake, resume
   and replay only). ssh -R does not resume: the first cut ends the ssh session and every forwarded
   connection with it ("connection lost"). direct has no link to cut.
+- **udp-game**: 50 players, each its own UDP socket (its own flow), send 100 B datagrams at 60/s for 10 s
+  to a UDP echo (the game server) and time each echo; an echo not back within 1 s counts as lost. Once
+  on loopback, once over an impaired wire: the relay (and the players) in one network namespace, the
+  agent and the game server in another, joined by two TUN devices and \`test/bench/lib/impair.py\`
+  (10 ms each way, +-1 ms jitter without reordering, 1 % loss each way; this kernel has no netem). The
+  direct row's players send across the same wire to the game server. ssh -R forwards no UDP.
+  "CPU relay+agent" is both processes' CPU time over the run's wall time.
 - Goals (not pass/fail): single-stream throughput >= ssh -R; ping-pong p99 no worse than ssh;
   >= 10 000 new connections/s; <= 3 KiB RSS per idle stream each side at 10 000 streams; bytes
   flowing again within 0.5 s after the link returns, hash intact.

@@ -1,6 +1,6 @@
 // Starts real relay and agent processes from generated profiles and waits on their stable log lines
 // (`listening`, `mapping ready`, ...). It knows the log vocabulary, not the internals behind it.
-import type { LogLine, LogMatch, XnatProcess } from '../../helpers/procs.ts';
+import type { LogLine, LogMatch, StartOptions, XnatProcess } from '../../helpers/procs.ts';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy.ts';
 import { WAIT_MS, type TestEnv } from './env.ts';
 import {
@@ -25,10 +25,18 @@ export interface AgentHandle {
   readonly profilePath: string;
 }
 
-/** Writes the relay profile to `file` and starts `xnat relay`; resolves once its control port listens. */
-export async function startRelay(env: TestEnv, spec: RelaySpec, file = 'relay.yaml'): Promise<RelayHandle> {
+/**
+ * Writes the relay profile to `file` and starts `xnat relay` (`opts.script`: another build, such as the
+ * single-file bundle); resolves once its control port listens.
+ */
+export async function startRelay(
+  env: TestEnv,
+  spec: RelaySpec,
+  file = 'relay.yaml',
+  opts: StartOptions = {},
+): Promise<RelayHandle> {
   const profilePath = env.write(file, relayProfile(spec));
-  const proc = env.start(['relay', '--profile', profilePath], { name: file });
+  const proc = env.start(['relay', '--profile', profilePath], { name: file, ...opts });
   const line = await proc.waitForLog({ msg: 'listening', what: 'control' }, WAIT_MS);
   return { proc, port: line.port as number, profilePath };
 }
@@ -45,9 +53,14 @@ export async function restartRelay(
 }
 
 /** Writes the agent profile to `file` and starts `xnat agent` (without waiting: see mappingReady). */
-export function startAgent(env: TestEnv, spec: AgentSpec, file = 'agent.yaml'): AgentHandle {
+export function startAgent(
+  env: TestEnv,
+  spec: AgentSpec,
+  file = 'agent.yaml',
+  opts: StartOptions = {},
+): AgentHandle {
   const profilePath = env.write(file, agentProfile(spec));
-  return { proc: env.start(['agent', '--profile', profilePath], { name: file }), profilePath };
+  return { proc: env.start(['agent', '--profile', profilePath], { name: file, ...opts }), profilePath };
 }
 
 /** Restarts an agent from the profile it was started with (same key); the old process must be gone. */

@@ -46,6 +46,8 @@ export interface RelaySpec {
   /** Default '120s'. */
   readonly resumeWindow?: string;
   readonly admin?: { readonly port: number; readonly token: string };
+  /** A metrics block on 127.0.0.1:port. */
+  readonly metrics?: { readonly port: number };
   readonly tuning?: Timings;
   /** relay.cipherSuites; default absent (both suites). */
   readonly cipherSuites?: readonly string[];
@@ -89,6 +91,7 @@ export function relayProfile(spec: RelaySpec): string {
       allow: [...(a.allow ?? allowAllExcept(spec.port ?? 0, spec.admin?.port ?? 0))],
     })),
     ...(spec.admin ? { admin: { listen: `127.0.0.1:${spec.admin.port}`, token: spec.admin.token } } : {}),
+    ...(spec.metrics ? { metrics: { listen: `127.0.0.1:${spec.metrics.port}` } } : {}),
     ...(spec.tuning ? { tuning: { ...spec.tuning } } : {}),
   });
 }
@@ -117,10 +120,14 @@ export interface AgentSpec {
     readonly initialDelay: string;
     readonly maxDelay: string;
     readonly replacedDelay?: string;
+    /** reconnect.authRetryDelay: the slow pace after the relay refused the agent (default 1m). */
+    readonly authRetryDelay?: string;
   };
   /** Timings, and tuning.cipher (the suite the agent proposes). */
   readonly tuning?: Timings & { readonly cipher?: string };
   readonly admin?: { readonly port: number; readonly token: string };
+  /** A metrics block on 127.0.0.1:port. */
+  readonly metrics?: { readonly port: number };
 }
 
 export function agentProfile(spec: AgentSpec): string {
@@ -142,6 +149,7 @@ export function agentProfile(spec: AgentSpec): string {
     })),
     reconnect: spec.reconnect ?? { initialDelay: '50ms', maxDelay: '500ms' },
     ...(spec.admin ? { admin: { listen: `127.0.0.1:${spec.admin.port}`, token: spec.admin.token } } : {}),
+    ...(spec.metrics ? { metrics: { listen: `127.0.0.1:${spec.metrics.port}` } } : {}),
     ...(spec.tuning ? { tuning: { ...spec.tuning } } : {}),
   });
 }

@@ -1,0 +1,135 @@
+// Start-up cost of the CLI: `xnat --version` loads no heavy module (ink, react, zod, pino), neither from
+// the sources (tsx) nor from the compiled dist/cli/; `xnat dashboard --help` does load ink (the control).
+// A module-load trace (test/fixtures/load-trace.mjs) records what each process loads.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../helpers/procs.ts';
+import { modulesFor, COMMANDS } from '../../src/cli/main.ts';
+
+const run = promisify(execFile);
+const HEAVY = /node_modules\/(ink|react|react-reconciler|zod|pino|pino-pretty|prom-client|yaml)\//;
+
+/** Runs bin/xnat.js with the load trace on; returns the loaded URLs and stdout. */
+async function traced(args: string[], env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'xnat-trace-'));
+  const file = join(dir, 'trace');
+  try {
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', './test/fixtures/load-trace.mjs', 'bin/xnat.js', ...args],
+      { cwd: REPO_ROOT, env: { ...process.env, ...env, XNAT_LOAD_TRACE: file } },
+    );
+    return { stdout, urls: existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [] };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The npm-package sources inside the compiled files that were loaded (from esbuild's metafile). */
+function compiledInputs(urls: string[]): string[] {
+  const meta = JSON.parse(readFileSync(join(REPO_ROOT, 'dist', 'cli-meta.json'), 'utf8')) as {
+    outputs: Record<string, { inputs: Record<string, unknown> }>;
+  };
+  const loaded = urls
+    .filter((u) => u.startsWith('file:') && u.includes('/dist/cli/'))
+    .map((u) => relative(REPO_ROOT, fileURLToPath(u)));
+  return loaded.flatMap((out) => Object.keys(meta.outputs[out]?.inputs ?? {}));
+}
+
+test('modulesFor picks the one module of a subcommand, none for --version, all for help', (t) => {
+  t.deepEqual(modulesFor(['--version']), []);
+  t.deepEqual(modulesFor(['-V']), []);
+  t.deepEqual(
+    modulesFor(['agent', '--profile', 'x.yaml']).map((m) => m.names),
+    [['relay', 'agent']],
+  );
+  t.is(modulesFor(['--help']), COMMANDS);
+  t.is(modulesFor([]), COMMANDS);
+  t.is(modulesFor(['no-such-command']), COMMANDS);
+  const names = COMMANDS.flatMap((m) => m.names);
+  t.is(new Set(names).size, names.length, 'a command name is registered twice');
+});
+
+test('xnat --version from the sources loads no ink, react, zod or pino', async (t) => {
+  const { stdout, urls } = await traced(['--version'], { XNAT_FROM_SOURCE: '1' });
+  t.regex(stdout, /^\d+\.\d+\.\d+/);
+  t.true(
+    urls.some((u) => u.endsWith('/src/cli/main.ts')),
+    'the trace saw the sources',
+  );
+  t.deepEqual(
+    urls.filter((u) => HEAVY.test(u)),
+    [],
+  );
+});
+
+test('xnat dashboard --help from the sources does load ink (the trace sees heavy modules)', async (t) => {
+  const { urls } = await traced(['dashboard', '--help'], { XNAT_FROM_SOURCE: '1' });
+  t.true(urls.some((u) => /node_modules\/ink\//.test(u)));
+});
+
+test('xnat --version from dist/cli/ loads no chunk with ink, react, zod or pino in it', async (t) => {
+  if (!existsSync(join(REPO_ROOT, 'dist', 'cli-meta.json'))) {
+    t.fail('dist/ is not built: run `npm run build` (npm test does)');
+    return;
+  }
+  // XNAT_FROM_SOURCE unset: bin/xnat.js runs dist/ when it is fresh (npm test builds before ava).
+  const { stdout, urls } = await traced(['--version']);
+  t.regex(stdout, /^\d+\.\d+\.\d+/);
+  if (!urls.some((u) => u.includes('/dist/cli/main.js'))) {
+    t.log('dist/ is older than src/: bin/xnat.js ran the sources; run `npm run build` to check dist/');
+    t.pass();
+    return;
+  }
+  const inputs = compiledInputs(urls);
+  t.true(
+    inputs.some((i) => i.includes('node_modules/commander/')),
+    'the metafile names the chunks',
+  );
+  t.deepEqual(
+    inputs.filter((i) => HEAVY.test(i)),
+    [],
+  );
+  const dash = compiledInputs((await traced(['dashboard', '--help'])).urls);
+  t.true(
+    dash.some((i) => /node_modules\/ink\//.test(i)),
+    'dashboard chunks carry ink',
+  );
+});
+
+test('the relay and agent chunk loads ink, react and prom-client only through dynamic imports', (t) => {
+  const file = join(REPO_ROOT, 'dist', 'cli-meta.json');
+  if (!existsSync(file)) {
+    t.fail('dist/ is not built: run `npm run build` (npm test does)');
+    return;
+  }
+  const meta = JSON.parse(readFileSync(file, 'utf8')) as {
+    outputs: Record<
+      string,
+      { inputs: Record<string, unknown>; imports?: Array<{ path: string; kind: string; external?: boolean }> }
+    >;
+  };
+  const serve = Object.keys(meta.outputs).find((k) => /\/serve-[^/]+\.js$/.test(k));
+  t.truthy(serve, 'a chunk for src/cli/serve.ts');
+  // The chunks `xnat relay` loads before it runs anything: serve's static import closure.
+  const closure = new Set<string>();
+  const queue = [serve!];
+  while (queue.length > 0) {
+    const out = queue.pop()!;
+    if (closure.has(out)) continue;
+    closure.add(out);
+    for (const i of meta.outputs[out]?.imports ?? []) {
+      if (i.kind === 'import-statement' && !i.external) queue.push(i.path);
+    }
+  }
+  const inputs = [...closure].flatMap((o) => Object.keys(meta.outputs[o]?.inputs ?? {}));
+  t.deepEqual(
+    inputs.filter((i) => /node_modules\/(ink|react|react-reconciler|prom-client)\//.test(i)),
+    [],
+  );
+});
