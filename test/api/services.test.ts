@@ -135,7 +135,9 @@ test('a UDP client reaches an in-process datagram handler; flows open and close 
   );
   t.true(got.every((g) => /^game:ping\d$/.test(g)));
   t.regex((await opened).visitor, /^127\.0\.0\.1:\d+$/);
-  t.is((await closed).reason, 'idle');
+  // Both ends time the same 1 s idle timeout with a 250 ms sweep: whichever sweeps first ends the flow,
+  // this end ('idle') or the relay, whose flow.close arrives as 'peer'.
+  t.true(['idle', 'peer'].includes(String((await closed).reason)));
 });
 
 /** A DNS answer for any A query: the question echoed, one A record 10.1.2.3 (enough for dig). */
