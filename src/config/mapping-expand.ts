@@ -88,6 +88,10 @@ function expandEntry(m: RawMapping, i: number, issues: ProfileIssue[]): MappingP
           ? `needs a range of ${size(remote)} ports like remotePort ${spanText(remote)} (host:${remote.from}-${remote.to}, mapped port by port)`
           : `has ${size(localPorts)} ports; remotePort ${spanText(remote)} has 1 (write a range in both)`,
     });
+  // An in-process service gets the visitor in its stream's meta and plain bytes: nothing to wrap.
+  for (const key of ['compress', 'proxyProtocol', 'bandwidth'] as const)
+    if (handler !== undefined && m[key] !== undefined && m[key] !== 'none')
+      issues.push({ path: at(key), message: 'is for a LAN target, not a handler mapping' });
   // compress and bandwidth are tcp only: with tcp+udp they apply to the tcp mapping.
   if (protocol === 'udp' && m.compress === 'deflate')
     issues.push({ path: at('compress'), message: 'is tcp only (a datagram is too small to gain)' });

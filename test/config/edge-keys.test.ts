@@ -112,3 +112,28 @@ test('bad visitor rules are refused', (t) => {
     t.true(isXnatError(err, 'XNAT_ERR_CONFIG_INVALID'), `${lines[0]}: ${String(err)}`);
   }
 });
+
+test('a tcp+udp range entry carries weight to every mapping, compress and bandwidth to the tcp ones', (t) => {
+  const text = agent(['weight: 2', 'compress: deflate', 'bandwidth: { down: 1MiB }', 'proxyProtocol: v2'])
+    .replace('remotePort: 0', 'remotePort: 2456-2457')
+    .replace('"127.0.0.1:80"', '"127.0.0.1:2456-2457"')
+    .replace('  - name: web', '  - name: web\n    protocol: tcp+udp');
+  const ms = parseAgentProfile(text, 'a.yaml', {}).mappings;
+  t.is(ms.length, 4);
+  for (const m of ms) {
+    t.like(m, { weight: 2, proxyProtocol: 'v2' });
+    t.is(m.compress, m.protocol === 'tcp' ? 'deflate' : undefined, m.name);
+    t.is(m.bandwidth === undefined, m.protocol === 'udp', m.name);
+  }
+  const v1 = text.replace('proxyProtocol: v2', 'proxyProtocol: v1');
+  t.regex(t.throws(() => parseAgentProfile(v1, 'a.yaml', {}))!.message, /mappings\[0\]\.proxyProtocol/);
+});
+
+test('a handler mapping refuses the LAN-side keys', (t) => {
+  for (const key of ['compress: deflate', 'proxyProtocol: v1', 'bandwidth: { up: 1MiB }']) {
+    const text = agent([key]).replace('    local: "127.0.0.1:80"', '    handler: web');
+    const err = t.throws(() => parseAgentProfile(text, 'a.yaml', {}));
+    t.true(isXnatError(err, 'XNAT_ERR_CONFIG_INVALID'), String(err));
+    t.regex(err!.message, new RegExp(`mappings\\[0\\]\\.${key.split(':')[0]!}`));
+  }
+});
