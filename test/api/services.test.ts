@@ -135,7 +135,8 @@ test('a UDP client reaches an in-process datagram handler; flows open and close 
   );
   t.true(got.every((g) => /^game:ping\d$/.test(g)));
   t.regex((await opened).visitor, /^127\.0\.0\.1:\d+$/);
-  t.is((await closed).reason, 'idle');
+  // Both ends time an idle flow out; whichever is first (the relay says so with flow.close: 'peer') ends it.
+  t.true(['idle', 'peer'].includes(String((await closed).reason)));
 });
 
 /** A DNS answer for any A query: the question echoed, one A record 10.1.2.3 (enough for dig). */
