@@ -78,6 +78,9 @@ export function headerText(s: Status, wallNow: number): string {
   return `xnat agent ${s.name} ${s.version} · ${up} · relay ${relays}`;
 }
 
+/** Short names of a session's datagram path for the sessions panel. */
+const DGRAM_PATH: Record<string, string> = { udp: 'udp', 'tcp-lane': 'lane', probing: 'probe' };
+
 /** Sessions (relay) or relays (agent): state, RTT last/p50/p99, resumes, connections, throughput. */
 export function sessionColumns(role: Status['role'] | undefined): readonly Column[] {
   return [
@@ -97,6 +100,8 @@ export function sessionColumns(role: Status['role'] | undefined): readonly Colum
     { title: 'sent', width: 7, align: 'right', hideBelow: 120 },
     { title: 'recv', width: 7, align: 'right', hideBelow: 120 },
     { title: 'replay', width: 6, align: 'right', hideBelow: 110 },
+    // Which way UDP datagrams take (docs/protocol.md, "The UDP path"): udp, lane (TCP) or probe.
+    { title: 'dgram', width: 5, hideBelow: 130 },
     { title: 'last error', width: 10, max: 40, flex: 1, hideBelow: role === 'agent' ? 0 : Infinity },
   ];
 }
@@ -120,6 +125,7 @@ export function sessionCells(row: SessionRow, rate: SessionRate | undefined): Ce
     { text: x ? shortBytes(x.bytesSent) : '-' },
     { text: x ? shortBytes(x.bytesReceived) : '-' },
     { text: x ? shortBytes(x.replayBytes) : '-' },
+    { text: DGRAM_PATH[x?.datagramPath?.path ?? ''] ?? '-' },
     { text: err ? shortCode(err.code) : '', color: 'red' },
   ];
 }
