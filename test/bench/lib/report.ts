@@ -105,8 +105,23 @@ export function renderReport(
   ].join('\n');
 }
 
+/**
+ * Sections below this line in docs/benchmarks.md are measured by scripts outside `npm run bench` (e.g.
+ * test/bench/compress.ts) and written by hand with their command: a run keeps them as they are.
+ */
+export const KEPT_SECTIONS_MARKER =
+  '<!-- Sections below are kept by npm run bench: measured by other scripts. -->';
+
 export function writeReport(text: string): string {
   const file = join(REPO_ROOT, 'docs', 'benchmarks.md');
-  writeFileSync(file, text);
+  let kept = '';
+  try {
+    const old = readFileSync(file, 'utf8');
+    const at = old.indexOf(KEPT_SECTIONS_MARKER);
+    if (at >= 0) kept = old.slice(at);
+  } catch {
+    // No report yet.
+  }
+  writeFileSync(file, kept ? `${text.trimEnd()}\n\n${kept}` : text);
   return file;
 }
