@@ -104,6 +104,7 @@ export function addDemoCommand(program: Command): void {
       );
       if (dashboard) {
         // ink and react load only when the dashboard really runs (`--no-dashboard` and pipes skip them).
+        (await import('./terminal.ts')).preferLiveTerminal();
         const [{ runDashboard }, { adminSource }] = await Promise.all([
           import('../tui/index.ts'),
           import('./dashboard.ts'),

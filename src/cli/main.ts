@@ -26,7 +26,13 @@ export const COMMANDS: readonly CommandModule[] = [
   { names: ['check'], load: async () => (await import('./check.ts')).addCheckCommand },
   { names: ['status'], load: async () => (await import('./status.ts')).addStatusCommand },
   { names: ['reload'], load: async () => (await import('./status.ts')).addReloadCommand },
-  { names: ['dashboard'], load: async () => (await import('./dashboard.ts')).addDashboardCommand },
+  {
+    names: ['dashboard'],
+    load: async () => {
+      (await import('./terminal.ts')).preferLiveTerminal();
+      return (await import('./dashboard.ts')).addDashboardCommand;
+    },
+  },
 ];
 
 /**
