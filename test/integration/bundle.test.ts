@@ -2,7 +2,7 @@
 // node_modules above it), which then runs as relay and as agent, and curl reaches a LAN service through it.
 import ava from 'ava';
 import { readdirSync } from 'node:fs';
-import { REPO_ROOT } from '../helpers/procs.ts';
+import { REPO_ROOT, type StartOptions } from '../helpers/procs.ts';
 import { TestEnv, programsAvailable, requirePrograms } from '../e2e/lib/env.ts';
 import { mappingReady, startAgent, startRelay } from '../e2e/lib/cluster.ts';
 import { makeKeys } from '../e2e/lib/profiles.ts';
@@ -10,6 +10,37 @@ import { startHttpServer } from '../e2e/lib/targets.ts';
 import { execFileAsync } from '../e2e/lib/programs.ts';
 
 const test = programsAvailable('curl') ? ava.serial : ava.skip;
+
+/**
+ * Runs relay and agent as `run` says (the bundle, or the single executable), maps a LAN HTTP server that
+ * answers `body`, and returns what curl gets through the mapping.
+ */
+async function curlThrough(env: TestEnv, run: StartOptions, body: string): Promise<string> {
+  const httpPort = await startHttpServer(env, body);
+  const relayKeys = makeKeys();
+  const agentKeys = makeKeys();
+  const relay = await startRelay(
+    env,
+    { keys: relayKeys, agents: [{ name: 'pi', publicKey: agentKeys.publicKey }] },
+    'relay.yaml',
+    run,
+  );
+  const agent = startAgent(
+    env,
+    {
+      name: 'pi',
+      keys: agentKeys,
+      relayPort: relay.port,
+      relayPublicKey: relayKeys.publicKey,
+      mappings: [{ name: 'web', localPort: httpPort }],
+    },
+    'agent.yaml',
+    run,
+  );
+  const port = await mappingReady(agent.proc, 'web');
+  const { stdout } = await execFileAsync('curl', ['-sS', '--max-time', '10', `http://127.0.0.1:${port}/`]);
+  return stdout;
+}
 
 test('dist/xnat.mjs alone in a folder runs as relay and agent; curl reaches the LAN service', async (t) => {
   requirePrograms('curl');
@@ -25,30 +56,7 @@ test('dist/xnat.mjs alone in a folder runs as relay and agent; curl reaches the 
   t.regex(version, /^\d+\.\d+\.\d+\n$/);
 
   const run = { script: bundle, cwd: env.dir };
-  const httpPort = await startHttpServer(env, 'served through the bundle\n');
-  const relayKeys = makeKeys();
-  const agentKeys = makeKeys();
-  const relay = await startRelay(
-    env,
-    { keys: relayKeys, agents: [{ name: 'pi', publicKey: agentKeys.publicKey }] },
-    'relay.yaml',
-    run,
-  );
-  const agent = startAgent(
-    env,
-    {
-      name: 'pi',
-      keys: agentKeys,
-      relayPort: relay.port,
-      relayPublicKey: relayKeys.publicKey,
-      mappings: [{ name: 'web', localPort: httpPort }],
-    },
-    'agent.yaml',
-    run,
-  );
-  const port = await mappingReady(agent.proc, 'web');
-  const { stdout } = await execFileAsync('curl', ['-sS', '--max-time', '10', `http://127.0.0.1:${port}/`]);
-  t.is(stdout, 'served through the bundle\n');
+  t.is(await curlThrough(env, run, 'served through the bundle\n'), 'served through the bundle\n');
 });
 
 test('npm run sea: the single executable runs as relay and agent; curl reaches the LAN service', async (t) => {
@@ -61,28 +69,5 @@ test('npm run sea: the single executable runs as relay and agent; curl reaches t
   const { stdout: version } = await execFileAsync(exe, ['--version'], { env: { ...process.env, ...runEnv } });
   t.regex(version, /^\d+\.\d+\.\d+\n$/);
   const run = { program: exe, cwd: env.dir, env: runEnv };
-  const httpPort = await startHttpServer(env, 'served by the single executable\n');
-  const relayKeys = makeKeys();
-  const agentKeys = makeKeys();
-  const relay = await startRelay(
-    env,
-    { keys: relayKeys, agents: [{ name: 'pi', publicKey: agentKeys.publicKey }] },
-    'relay.yaml',
-    run,
-  );
-  const agent = startAgent(
-    env,
-    {
-      name: 'pi',
-      keys: agentKeys,
-      relayPort: relay.port,
-      relayPublicKey: relayKeys.publicKey,
-      mappings: [{ name: 'web', localPort: httpPort }],
-    },
-    'agent.yaml',
-    run,
-  );
-  const port = await mappingReady(agent.proc, 'web');
-  const { stdout } = await execFileAsync('curl', ['-sS', '--max-time', '10', `http://127.0.0.1:${port}/`]);
-  t.is(stdout, 'served by the single executable\n');
+  t.is(await curlThrough(env, run, 'served by the single executable\n'), 'served by the single executable\n');
 });
