@@ -31,12 +31,15 @@ const EXAMPLES = readdirSync(PROFILES_DIR)
 const SECRET_KEYS = new Set(['privateKey', 'psk', 'token']);
 
 /** The secret strings of a parsed document (values under SECRET_KEYS, at any depth). */
-function secretsOf(doc: unknown, out: string[] = []): string[] {
-  if (Array.isArray(doc)) for (const v of doc) secretsOf(v, out);
-  else if (doc !== null && typeof doc === 'object')
+/** Secret values in a parsed document; `seen` because yaml turns a self-referencing alias (`&a [*a`) into a cycle. */
+function secretsOf(doc: unknown, out: string[] = [], seen = new WeakSet<object>()): string[] {
+  if (doc === null || typeof doc !== 'object' || seen.has(doc)) return out;
+  seen.add(doc);
+  if (Array.isArray(doc)) for (const v of doc) secretsOf(v, out, seen);
+  else
     for (const [k, v] of Object.entries(doc)) {
       if (SECRET_KEYS.has(k) && typeof v === 'string') out.push(v);
-      else secretsOf(v, out);
+      else secretsOf(v, out, seen);
     }
   return out;
 }
