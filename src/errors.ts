@@ -626,6 +626,37 @@ export const ERRORS = {
     false,
     EXIT.USAGE,
   ),
+  // ---- DIAG (diagnostic bundles: xnat diag)
+  XNAT_ERR_DIAG_UNKNOWN_AGENT: spec(
+    'No agent of that name is in the relay profile.',
+    'Check the name: it is the name of an agents entry of the relay profile (xnat status lists sessions).',
+    false,
+    EXIT.USAGE,
+  ),
+  XNAT_ERR_DIAG_AGENT_DETACHED: spec(
+    'The agent has no attached session, so it cannot send its bundle now.',
+    'Wait until the agent is connected (xnat status shows its session attached), then run the command again.',
+    true,
+    EXIT.NETWORK,
+  ),
+  XNAT_ERR_DIAG_TOO_LARGE: spec(
+    'The diagnostic bundle is larger than the cap, or its size was not declared.',
+    'Ask for a larger cap with --max-bytes (up to 4 MiB); the bundle drops its oldest log lines to fit.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_DIAG_UNEXPECTED: spec(
+    'A diagnostic bundle arrived that was not asked for.',
+    'The peer is broken or hostile; the transfer is refused.',
+    false,
+    EXIT.PROTOCOL,
+  ),
+  XNAT_ERR_DIAG_OUTPUT: spec(
+    'The diagnostic bundle could not be written to its file.',
+    'Check the path given with -o and that its directory is writable.',
+    false,
+    EXIT.FAILURE,
+  ),
   // ---- TUI (the interactive dashboard)
   XNAT_ERR_TUI_NO_TTY: spec(
     'The dashboard needs an interactive terminal.',

@@ -16,8 +16,15 @@ import {
   mappingDisable,
   adminLogs,
   adminAgentStats,
+  adminDiag,
+  adminDiagBundle,
+  DIAG_MAX_BYTES,
   type StatsQueryReply,
 } from '../protocol/index.ts';
+import { DiagInbox, pullBundle, type PulledBundle } from '../protocol/diag-inbox.ts';
+
+/** Longest wait for admin.diag's reply (it follows the whole transfer, through the relay from an agent), in ms. */
+export const DIAG_TIMEOUT_MS = 150_000;
 import type { LogEntry } from '../observe/log-ring.ts';
 import { XnatError } from '../errors.ts';
 import type { Status } from '../observe/status.ts';
@@ -28,6 +35,7 @@ export class AdminClient {
     private readonly endpoint: CommandEndpoint,
     private readonly socket: net.Socket,
     private readonly onSnapshot: Set<(s: Status) => void>,
+    private readonly diagInbox: DiagInbox,
   ) {}
 
   /** Connects to host:port and authenticates; XNAT_ERR_ADMIN_CONNECT or XNAT_ERR_COMMAND_DENIED on failure. */
@@ -57,12 +65,14 @@ export class AdminClient {
     handleOneWay(registry, adminSnapshot, (msg) => {
       for (const l of listeners) l(msg.snapshot as unknown as Status);
     });
+    const diagInbox = new DiagInbox();
+    diagInbox.register(registry, adminDiagBundle);
     const endpoint = new CommandEndpoint(new SocketChannel(socket), {
       registry,
       defaultTimeoutMs: timeoutMs,
       maxMessageBytes: MAX_ADMIN_MESSAGE_BYTES,
     });
-    const client = new AdminClient(endpoint, socket, listeners);
+    const client = new AdminClient(endpoint, socket, listeners, diagInbox);
     try {
       await callRequest(endpoint, adminAuth, { token });
     } catch (err) {
@@ -94,6 +104,21 @@ export class AdminClient {
   /** The named agent's own counters, through the relay (stats.query over its session). */
   async agentStats(agentName: string): Promise<StatsQueryReply> {
     return callRequest(this.endpoint, adminAgentStats, { agentName });
+  }
+
+  /**
+   * A diagnostic bundle (admin.diag): this process's, or on a relay the named agent's. Resolves when its
+   * bytes begin to arrive (read `source`; `size` is declared); `done` settles with the server's reply.
+   */
+  diag(agentName?: string, maxBytes = DIAG_MAX_BYTES): Promise<PulledBundle> {
+    return pullBundle(this.diagInbox, maxBytes, (transferId) =>
+      callRequest(
+        this.endpoint,
+        adminDiag,
+        { transferId, maxBytes, ...(agentName !== undefined ? { agentName } : {}) },
+        { timeoutMs: DIAG_TIMEOUT_MS },
+      ),
+    );
   }
 
   async kick(agentName: string): Promise<boolean> {

@@ -22,8 +22,11 @@ import {
   handleRequest,
   sendOneWay,
   adminAgentStats,
+  adminDiag,
+  adminDiagBundle,
   type StatsQueryReply,
 } from '../protocol/index.ts';
+import type { Readable } from 'node:stream';
 import { XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Status } from '../observe/status.ts';
@@ -57,6 +60,18 @@ export interface AdminActions {
   readonly logs?: LogRing;
   /** The named agent's own counters through its session (relay only). */
   agentStats?(agentName: string): Promise<StatsQueryReply>;
+  /**
+   * A diagnostic bundle of at most `maxBytes`: this process's (no agentName), or on a relay the named
+   * agent's. `done` (a pulled bundle) settles once its sender confirmed the end.
+   */
+  diag?(agentName: string | undefined, maxBytes: number): Promise<DiagOut>;
+}
+
+/** A bundle on its way out to an admin client: its size and bytes, and how its own transfer in ends. */
+export interface DiagOut {
+  readonly size: number;
+  readonly source: Readable;
+  readonly done?: Promise<void>;
 }
 
 export interface AdminServerOptions {
@@ -196,6 +211,25 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
       if (!opts.actions.agentStats)
         throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'agent stats on an agent' });
       return opts.actions.agentStats(req.agentName);
+    });
+    handleRequest(registry, adminDiag, async (req) => {
+      if (!opts.actions.diag) throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'diag here' });
+      const out = await opts.actions.diag(req.agentName, req.maxBytes);
+      const upstream = out.done ?? Promise.resolve();
+      try {
+        await endpoint.sendStream(adminDiagBundle.name, out.source, {
+          size: out.size,
+          meta: { transferId: req.transferId },
+        });
+      } catch (err) {
+        out.source.destroy();
+        // The reason the transfer in stopped (the agent's error, its session's end) says more than ours.
+        await upstream;
+        throw err;
+      }
+      await upstream;
+      log.info({ agent: req.agentName, bytes: out.size }, 'admin diag');
+      return { size: out.size };
     });
     handleRequest(registry, configReload, async () => {
       if (!opts.actions.reload) throw new XnatError('XNAT_ERR_COMMAND_UNKNOWN', { detail: 'reload here' });

@@ -8,12 +8,16 @@ import type { AgentStatus } from '../observe/status.ts';
 import { realClock, type Clock } from '../util/clock.ts';
 import { VERSION } from '../util/version.ts';
 import { RelayConnection, type AgentHooks } from './relay-connection.ts';
+import type { LogRing } from '../observe/log-ring.ts';
+import { buildDiagBundle } from '../protocol/diag-bundle.ts';
 
 export interface AgentOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
   /** Embedder hooks (src/api/): lifecycle events, extra commands, in-process services. */
   readonly hooks?: AgentHooks;
+  /** The log ring the logger writes to: its lines go into diagnostic bundles (none without it). */
+  readonly logs?: LogRing;
 }
 
 /** Top-level keys reload() applies live; a change anywhere else needs a restart. */
@@ -41,13 +45,16 @@ export class Agent {
   private readonly log: Logger;
   private readonly connections: RelayConnection[];
   private current: AgentProfile;
+  private readonly logs: LogRing | undefined;
 
   constructor(profile: AgentProfile, options: AgentOptions) {
     const clock = options.clock ?? realClock;
     this.current = profile;
     this.log = options.logger;
+    this.logs = options.logs;
+    const hooks: AgentHooks = { ...options.hooks, diagBundle: (maxBytes) => this.diagBundle(maxBytes) };
     this.connections = profile.relays.map(
-      (r) => new RelayConnection(profile, r, options.logger, clock, options.hooks),
+      (r) => new RelayConnection(profile, r, options.logger, clock, hooks),
     );
   }
 
@@ -94,6 +101,14 @@ export class Agent {
   /** Resets one visitor stream of the session `sessionId` (admin connection.close); false if none held it. */
   closeStream(sessionId: string, streamId: number): boolean {
     return this.connections.some((c) => c.sessionId === sessionId && c.closeStream(streamId));
+  }
+
+  /** The diagnostic bundle (status, redacted profile, recent log lines) within `maxBytes` (diag.fetch). */
+  diagBundle(maxBytes?: number): Buffer {
+    return buildDiagBundle(
+      { status: this.status(), profile: this.current, ...(this.logs ? { logs: this.logs } : {}) },
+      maxBytes,
+    );
   }
 
   status(): AgentStatus {

@@ -47,6 +47,7 @@ import type { CommandDef } from '../command/registry.ts';
 import { noEvents, type EventSink } from '../observe/events.ts';
 import type { UdpTarget } from '../forward/udp-target.ts';
 import { emptyTargetStats, noteDial, registerAgentQueries, type TargetStats } from './agent-queries.ts';
+import { registerAgentDiag } from './diag-bundle.ts';
 
 /** The in-process services of handler mappings (`handler:` in the profile), supplied by an embedder. */
 export interface AgentServices {
@@ -62,6 +63,8 @@ export interface AgentHooks {
   /** Looks up an embedder's command by name, for names xnat's own registry does not have. */
   readonly appCommands?: (name: string) => CommandDef | undefined;
   readonly services?: AgentServices;
+  /** This agent's diagnostic bundle within a byte cap, for the relay's diag.fetch (src/agent/diag-bundle.ts). */
+  readonly diagBundle?: (maxBytes: number) => Buffer;
 }
 
 export { mappingTarget } from './mapping-target.ts';
@@ -318,6 +321,7 @@ export class RelayConnection {
       targets: () => this.targets,
       commands: () => this.endpoint?.snapshot(),
     });
+    registerAgentDiag(registry, { endpoint: () => endpoint, bundle: this.hooks.diagBundle });
     handleOneWay(registry, udpOffer, (req) => this.udp?.offered(session, req.link, req.index));
     handleOneWay(registry, relayShutdown, (req) => {
       // The relay says when it expects to be back: redialing earlier would only be refused.

@@ -34,6 +34,7 @@ export class XnatAgent extends XnatEmitter {
     this.agent = new Agent(profile, {
       logger: this.logger,
       ...(init.clock ? { clock: init.clock } : {}),
+      ...(init.logs ? { logs: init.logs } : {}),
       hooks: {
         onEvent: sinkOf(this, this.logger),
         appCommands: this.commands.lookup,
@@ -90,6 +91,14 @@ export class XnatAgent extends XnatEmitter {
 
   status(): AgentStatus {
     return this.agent.status();
+  }
+
+  /**
+   * This agent's diagnostic bundle (JSON: versions, link history, status, profile with secrets redacted,
+   * recent log lines when `logs` was given) within `maxBytes` (default and most: DIAG_MAX_BYTES, 4 MiB).
+   */
+  diagBundle(maxBytes?: number): Buffer {
+    return this.agent.diagBundle(maxBytes);
   }
 
   /**

@@ -3,6 +3,7 @@
 import { createRootLogger, silentLogger, type Logger } from '../observe/log.ts';
 import type { EventSink } from '../observe/events.ts';
 import type { Clock } from '../util/clock.ts';
+import type { LogRing } from '../observe/log-ring.ts';
 import type { XnatEmitter } from './typed-events.ts';
 
 /** Options of createRelay/createAgent; only `profile` is required. */
@@ -21,6 +22,11 @@ export interface EmbedOptions<P> {
   readonly env?: NodeJS.ProcessEnv;
   /** Injected time, for tests with a fake clock. */
   readonly clock?: Clock;
+  /**
+   * The log ring `logger` also writes to (createRootLogger's `ring`): its recent lines go into diagnostic
+   * bundles (diagBundle, and an agent's answer to its relay's `xnat diag --agent`). Default: none.
+   */
+  readonly logs?: LogRing;
 }
 
 export function loggerOf(option: Logger | false | undefined, level: string, role: string): Logger {

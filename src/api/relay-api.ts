@@ -5,6 +5,9 @@ import type { RelayProfile, RelayProfileInput } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import type { RelayStatus } from '../observe/status.ts';
 import type { StatsQueryReply } from '../protocol/index.ts';
+import { buildDiagBundle } from '../protocol/diag-bundle.ts';
+import type { PulledBundle } from '../protocol/diag-inbox.ts';
+import type { LogRing } from '../observe/log-ring.ts';
 import { XnatEmitter } from './typed-events.ts';
 import { AppCommands, CommandPeer } from './commands.ts';
 import { relayProfileOf, type ProfileSourceOf } from './profile.ts';
@@ -21,9 +24,11 @@ export class XnatRelay extends XnatEmitter {
   private readonly relay: Relay;
   private readonly path: string | undefined;
   private readonly env: NodeJS.ProcessEnv | undefined;
+  private readonly logs: LogRing | undefined;
 
   constructor(init: RelayInit) {
     super();
+    this.logs = init.logs;
     const profile = relayProfileOf(init.profile, init.env);
     this.path = typeof init.profile === 'string' ? init.profile : undefined;
     this.env = init.env;
@@ -89,6 +94,26 @@ export class XnatRelay extends XnatEmitter {
   /** The named agent's own counters (session, streams, and per mapping its LAN target's connects and latency). */
   agentStats(agentName: string): Promise<StatsQueryReply> {
     return this.relay.agentStats(agentName);
+  }
+
+  /**
+   * This relay's diagnostic bundle (JSON: versions, sessions' link history, status, profile with secrets
+   * redacted, recent log lines when `logs` was given) within `maxBytes` (default and most: 4 MiB).
+   */
+  diagBundle(maxBytes?: number): Buffer {
+    return buildDiagBundle(
+      { status: this.status(), profile: this.profile, ...(this.logs ? { logs: this.logs } : {}) },
+      maxBytes,
+    );
+  }
+
+  /**
+   * The named agent's diagnostic bundle, asked over its session (a stream transfer that survives link
+   * cuts). Resolves once it begins to arrive: read `source` (`size` bytes); `done` settles when the agent
+   * confirmed the end. XNAT_ERR_DIAG_UNKNOWN_AGENT, XNAT_ERR_DIAG_AGENT_DETACHED, XNAT_ERR_DIAG_TOO_LARGE.
+   */
+  agentDiag(agentName: string, maxBytes?: number): Promise<PulledBundle> {
+    return this.relay.agentDiag(agentName, maxBytes);
   }
 
   /** The named agent, to call its `app.` commands; calls fail with XNAT_ERR_COMMAND_NO_SESSION while it has none. */

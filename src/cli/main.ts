@@ -26,6 +26,7 @@ export const COMMANDS: readonly CommandModule[] = [
   { names: ['check'], load: async () => (await import('./check.ts')).addCheckCommand },
   { names: ['status'], load: async () => (await import('./status.ts')).addStatusCommand },
   { names: ['reload'], load: async () => (await import('./status.ts')).addReloadCommand },
+  { names: ['diag'], load: async () => (await import('./diag.ts')).addDiagCommand },
   {
     names: ['dashboard'],
     load: async () => {

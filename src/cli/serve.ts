@@ -6,8 +6,9 @@ import { loadAgentProfile, loadRelayProfile, type AgentProfile, type RelayProfil
 import { createRootLogger, type Logger } from '../observe/log.ts';
 import { createAgent, createRelay, type XnatAgent, type XnatRelay } from '../api/index.ts';
 import { startAdminServer, type AdminActions } from '../admin/admin-server.ts';
-import { toXnatError } from '../errors.ts';
+import { toXnatError, XnatError } from '../errors.ts';
 import { LogRing } from '../observe/log-ring.ts';
+import { bundleSource } from '../protocol/diag-bundle.ts';
 
 /** A running role with its endpoints; close() stops everything. */
 export interface Running {
@@ -55,7 +56,7 @@ export async function startRelay(
   profilePath?: string,
   logs?: LogRing,
 ): Promise<Running & { relay: XnatRelay }> {
-  const relay = createRelay({ profile, logger });
+  const relay = createRelay({ profile, logger, ...(logs ? { logs } : {}) });
   await relay.start();
   let endpoints;
   try {
@@ -65,6 +66,8 @@ export async function startRelay(
         status: () => relay.status(),
         kick: (n) => relay.kick(n),
         agentStats: (n) => relay.agentStats(n),
+        diag: async (agent, maxBytes) =>
+          agent === undefined ? bundleSource(relay.diagBundle(maxBytes)) : relay.agentDiag(agent, maxBytes),
         closeStream: (sessionId, streamId) => relay.closeStream(sessionId, streamId),
         setMappingDisabled: (name, disabled) => relay.setMappingDisabled(name, disabled),
         ...(logs ? { logs } : {}),
@@ -95,13 +98,20 @@ export async function startAgent(
   profilePath?: string,
   logs?: LogRing,
 ): Promise<Running & { agent: XnatAgent }> {
-  const agent = createAgent({ profile, logger });
+  const agent = createAgent({ profile, logger, ...(logs ? { logs } : {}) });
   // Endpoints first: an agent whose admin port is taken must not register its mappings and then vanish.
   const { closers, adminPort } = await startEndpoints(
     profile,
     {
       status: () => agent.status(),
       closeStream: (sessionId, streamId) => agent.closeStream(sessionId, streamId),
+      diag: async (name, maxBytes) => {
+        if (name !== undefined)
+          throw new XnatError('XNAT_ERR_CLI_USAGE', {
+            detail: '--agent is for a relay; an agent sends its own',
+          });
+        return bundleSource(agent.diagBundle(maxBytes));
+      },
       ...(logs ? { logs } : {}),
       ...(profilePath ? { reload: () => agent.reload(loadAgentProfile(profilePath)) } : {}),
     },

@@ -296,6 +296,55 @@ export const udpOffer = spec({
   doc: "The relay's UDP path for one link is open at its control port: seal datagrams to this receiver index (docs/protocol.md, UDP path). Ignored when it names another link.",
 });
 
+/**
+ * Largest diagnostic bundle, in bytes: the side that builds one drops its oldest log lines to fit, and a
+ * receiver refuses a declared size above what it asked for (XNAT_ERR_DIAG_TOO_LARGE).
+ */
+export const DIAG_MAX_BYTES = 4 * 1024 * 1024;
+/** The smallest cap a caller may ask for: a bundle without its log lines fits in it. */
+export const DIAG_MIN_BYTES = 16 * 1024;
+const diagTransferId = z.number().int().min(1).max(0xffffffff);
+const diagMaxBytes = z.number().int().min(DIAG_MIN_BYTES).max(DIAG_MAX_BYTES);
+
+export const diagFetch = spec({
+  name: 'diag.fetch',
+  kind: 'request',
+  direction: 'relay->agent',
+  request: z.object({ transferId: diagTransferId, maxBytes: diagMaxBytes }),
+  reply: z.object({ size: z.number().int().min(0).max(DIAG_MAX_BYTES) }),
+  doc: 'Asks the agent for its diagnostic bundle; it sends it as diag.bundle with this transferId and replies with its size once the transfer ended.',
+});
+
+export const diagBundle = spec({
+  name: 'diag.bundle',
+  kind: 'stream',
+  direction: 'agent->relay',
+  request: z.object({ transferId: diagTransferId }),
+  doc: "The agent's diagnostic bundle (JSON, secrets redacted), a stream transfer with its size declared; one the relay did not ask for is refused with XNAT_ERR_DIAG_UNEXPECTED.",
+});
+
+export const adminDiag = spec({
+  name: 'admin.diag',
+  kind: 'request',
+  direction: 'admin',
+  request: z.object({
+    transferId: diagTransferId,
+    /** Relay: the named agent's bundle (through its session); absent: this process's own. */
+    agentName: nameSchema.optional(),
+    maxBytes: diagMaxBytes.default(DIAG_MAX_BYTES),
+  }),
+  reply: z.object({ size: z.number().int().min(0).max(DIAG_MAX_BYTES) }),
+  doc: "A diagnostic bundle (this process's, or on a relay the named agent's), pushed as admin.diagBundle with this transferId; the reply follows its end.",
+});
+
+export const adminDiagBundle = spec({
+  name: 'admin.diagBundle',
+  kind: 'stream',
+  direction: 'admin-push',
+  request: z.object({ transferId: diagTransferId }),
+  doc: 'The bundle an admin.diag asked for, a stream transfer with its size declared (the CLI shows its progress).',
+});
+
 /** A relay or agent status snapshot (src/observe/status.ts); checked loosely, it is for display. */
 export const statusSnapshotSchema = z.looseObject({ role: z.enum(['relay', 'agent']), version: z.string() });
 
@@ -367,6 +416,10 @@ export const COMMANDS = {
   [adminSnapshot.name]: adminSnapshot,
   [adminUnsubscribe.name]: adminUnsubscribe,
   [adminAuth.name]: adminAuth,
+  [diagFetch.name]: diagFetch,
+  [diagBundle.name]: diagBundle,
+  [adminDiag.name]: adminDiag,
+  [adminDiagBundle.name]: adminDiagBundle,
 } as const satisfies Record<string, CommandSpec>;
 
 export type HelloRequest = z.output<typeof hello.request>;

@@ -17,6 +17,7 @@ import {
 } from '../protocol/index.ts';
 import { toXnatError } from '../errors.ts';
 import type { AgentSession } from './agent-session.ts';
+import { registerDiagInbox } from './diag-relay.ts';
 
 /** `appCommands`: an embedder's commands (src/api/), consulted for names not registered here. */
 export function buildRelayRegistry(
@@ -86,5 +87,6 @@ export function buildRelayRegistry(
   });
   handleOneWay(registry, flowClose, (req) => ctx.dropFlow(req.flowId));
   handleOneWay(registry, mappingHealth, (req) => ctx.setHealth(req.name, req.healthy, req.retryAfterMs));
+  registerDiagInbox(registry, ctx);
   return registry;
 }

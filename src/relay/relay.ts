@@ -26,6 +26,8 @@ import {
 import { XnatError } from '../errors.ts';
 import type { CommandDef } from '../command/registry.ts';
 import { noEvents, type EventSink } from '../observe/events.ts';
+import { fetchAgentDiag } from './diag-relay.ts';
+import type { PulledBundle } from '../protocol/diag-inbox.ts';
 
 function bufEq(a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.equals(b));
@@ -180,6 +182,12 @@ export class Relay {
     const s = this.sessionOf(agentName);
     if (!s) return Promise.reject(new XnatError('XNAT_ERR_COMMAND_NO_SESSION', { detail: agentName }));
     return callRequest(s.endpoint, statsQuery, {}, { timeoutMs: 10_000 });
+  }
+
+  /** The named agent's diagnostic bundle, asked over its session (diag.fetch) and handed on as it arrives. */
+  agentDiag(agentName: string, maxBytes?: number): Promise<PulledBundle> {
+    const known = [...this.agentsByKey.values()].some((a) => a.name === agentName);
+    return fetchAgentDiag(agentName, known, this.sessionOf(agentName), maxBytes);
   }
 
   /** Kicks the sessions of the named agent; returns how many were kicked. */
