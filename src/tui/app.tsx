@@ -10,6 +10,7 @@ import { RETRY_MS } from './controller.ts';
 import { Table } from './table.tsx';
 import { shortCode } from './format.ts';
 import { layout, PANELS, type Panel } from './layout.ts';
+import { lanSideOf } from './agent-side.ts';
 import { selectionActions, type Confirm } from './actions.ts';
 import {
   headerText,
@@ -263,8 +264,14 @@ export function App({ controller, wallNow = Date.now, onQuit, note, noticeMs = N
             key={p}
             {...common}
             title="Mappings"
-            columns={mappingColumns()}
-            rows={mappingList.map(({ key, m }) => mappingCells(m, state.trends.get(key)))}
+            columns={mappingColumns(role)}
+            rows={mappingList.map(({ key, m }) =>
+              mappingCells(
+                m,
+                state.trends.get(key),
+                role === 'relay' ? (lanSideOf(m, state.agentSide) ?? null) : undefined,
+              ),
+            )}
             cursor={focus === 'mappings' ? mapSel.cursor : undefined}
           />
         );

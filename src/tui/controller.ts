@@ -8,6 +8,7 @@ import type { LogEntry } from '../observe/log-ring.ts';
 import { computeRates, type SessionRate } from './rates.ts';
 import { itemRates, TrendBook, type MappingTrend } from './trends.ts';
 import type { ConnectSource, DashboardSource } from './source.ts';
+import { AgentSidePoller, type AgentSide } from './agent-side.ts';
 
 /** Log lines the dashboard keeps (the panel shows the newest that fit). */
 export const MAX_LOG_LINES = 200;
@@ -44,6 +45,8 @@ export interface DashboardState {
   readonly paused: boolean;
   /** Snapshots received since start (also while paused). */
   readonly received: number;
+  /** Relay: each agent's own counters per mapping (stats.query, every few seconds); empty elsewhere. */
+  readonly agentSide: AgentSide;
 }
 
 /** What the controller derives from each snapshot. */
@@ -58,6 +61,8 @@ export interface DashboardControllerOptions {
   /** Push interval in ms; default DEFAULT_INTERVAL_MS. */
   readonly intervalMs?: number;
   readonly clock?: Clock;
+  /** How often the relay's agents are asked for their own side, in ms; default AGENT_SIDE_INTERVAL_MS. */
+  readonly agentSideIntervalMs?: number;
 }
 
 const errorInfo = (err: unknown) => {
@@ -81,7 +86,9 @@ export class DashboardController {
     logs: [],
     paused: false,
     received: 0,
+    agentSide: new Map(),
   };
+  private readonly agentSide: AgentSidePoller;
   private readonly trendBook = new TrendBook();
   private logSeq = 0;
   private allLogs: LogEntry[] = [];
@@ -101,6 +108,7 @@ export class DashboardController {
     this.connect = opts.connect;
     this.clock = opts.clock ?? realClock;
     this.intervalMs = Math.max(1, opts.intervalMs ?? DEFAULT_INTERVAL_MS);
+    this.agentSide = new AgentSidePoller(this.clock, opts.agentSideIntervalMs);
   }
 
   /** Starts the first connection attempt; later calls do nothing. */
@@ -205,6 +213,17 @@ export class DashboardController {
     if (!this.state.paused) Object.assign(patch, { status, ...view });
     this.update(patch);
     this.fetchLogs();
+    this.pollAgentSide(status);
+  }
+
+  /** A round of the agents' own counters now and then (agent-side.ts bounds it); frozen while paused. */
+  private pollAgentSide(status: Status): void {
+    const source = this.source;
+    if (!source) return;
+    const gen = this.generation;
+    this.agentSide.maybePoll(status, source, (agentSide) => {
+      if (gen === this.generation && !this.state.paused) this.update({ agentSide });
+    });
   }
 
   /** Asks for the log lines after the last one seen; one request at a time, none without support. */
@@ -268,6 +287,7 @@ export class DashboardController {
     this.source = undefined;
     this.probing = false;
     this.fetchingLogs = false;
+    this.agentSide.reset();
     try {
       s?.close();
     } catch {

@@ -3,6 +3,7 @@
 // src/cli/dashboard.ts adapts AdminClient to it.
 import type { Status } from '../observe/status.ts';
 import type { LogEntry } from '../observe/log-ring.ts';
+import type { StatsQueryReply } from '../protocol/index.ts';
 
 /** One live connection to the admin endpoint of a relay or agent, as the dashboard sees it. */
 export interface DashboardSource {
@@ -20,6 +21,8 @@ export interface DashboardSource {
   reload?(): Promise<string[]>;
   /** Log lines with seq > `after`, oldest first. */
   logs?(after: number, limit?: number): Promise<{ lines: LogEntry[]; lastSeq: number }>;
+  /** The named agent's own counters, through the relay (relay only): the LAN columns of the mappings panel. */
+  agentStats?(agentName: string): Promise<StatsQueryReply>;
   /** Ends the connection; idempotent. */
   close(): void;
   /**

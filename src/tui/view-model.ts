@@ -4,6 +4,7 @@ import type { MappingStatus, ReconnectEvent, SessionStatus, Status } from '../ob
 import type { Cell, Column } from './table.tsx';
 import type { SessionRate } from './rates.ts';
 import { mappingKey, type MappingTrend } from './trends.ts';
+import type { LanSide } from './agent-side.ts';
 import {
   shortBytes,
   shortCode,
@@ -137,7 +138,19 @@ export function forwardingText(m: MappingStatus): string {
   return `${m.protocol} ${from} -> ${to}`;
 }
 
-export function mappingColumns(): readonly Column[] {
+/**
+ * The mappings panel. On a relay two columns show the agents' own side (stats.query): LAN connect errors
+ * and mean LAN connect time, summed over the agents serving the mapping.
+ */
+export function mappingColumns(role?: Status['role']): readonly Column[] {
+  const lan: Column[] =
+    role === 'relay'
+      ? [
+          { title: 'lan err', width: 7, align: 'right' },
+          // At 80 columns the forwarding line needs the room; errors are what an operator acts on.
+          { title: 'lan ms', width: 6, align: 'right', hideBelow: 90 },
+        ]
+      : [];
   return [
     { title: 'mapping', width: 7, max: 16, flex: 1 },
     { title: 'forwarding', width: 16, max: 64, flex: 3 },
@@ -146,6 +159,7 @@ export function mappingColumns(): readonly Column[] {
     { title: '/min', width: 4, align: 'right', hideBelow: 90 },
     { title: 'rate', width: 8, align: 'right' },
     { title: 'trend', width: 12, hideBelow: 110 },
+    ...lan,
     { title: 'state', width: 5, max: 12 },
   ];
 }
@@ -157,8 +171,25 @@ function stateOf(m: MappingStatus): { text: string; color: string | undefined } 
   return { text: m.phase, color: PHASE_COLOR[m.phase] };
 }
 
-export function mappingCells(m: MappingStatus, trend: MappingTrend | undefined): Cell[] {
+/** A mapping's row; `lan` (relay only: pass null when unknown) fills the agents' side columns. */
+export function mappingCells(
+  m: MappingStatus,
+  trend: MappingTrend | undefined,
+  lan?: LanSide | null,
+): Cell[] {
   const st = stateOf(m);
+  const lanCells: Cell[] =
+    lan === undefined
+      ? []
+      : [
+          lan === null
+            ? { text: '-' }
+            : {
+                text: shortCount(lan.connectErrors),
+                ...(lan.connectErrors > 0 ? { color: 'red' } : {}),
+              },
+          { text: lan === null ? '-' : shortRtt(lan.connectMsAvg) },
+        ];
   return [
     { text: m.name },
     { text: forwardingText(m) },
@@ -167,6 +198,7 @@ export function mappingCells(m: MappingStatus, trend: MappingTrend | undefined):
     { text: trend?.perMinute === undefined ? '-' : shortCount(trend.perMinute) },
     { text: shortRate(trend?.bytesPerSec) },
     { text: sparkline(trend?.spark ?? [], 12), color: 'cyan' },
+    ...lanCells,
     st,
   ];
 }

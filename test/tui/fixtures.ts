@@ -13,6 +13,7 @@ import type {
 } from '../../src/observe/status.ts';
 import type { LogEntry } from '../../src/observe/log-ring.ts';
 import type { DashboardSource } from '../../src/tui/source.ts';
+import type { StatsQueryReply } from '../../src/protocol/index.ts';
 
 /** 2024-01-01T00:00:00Z; wall-clock times in fixtures are relative to it. */
 export const T0 = 1_704_067_200_000;
@@ -229,6 +230,18 @@ export class FakeSource implements DashboardSource {
   reload(): Promise<string[]> {
     this.actions.push('reload');
     return Promise.resolve(['agent gamma added']);
+  }
+
+  /** Answers of agentStats(), by agent name (its mappings' counters); the names asked, in order. */
+  agentSide: Record<string, Record<string, Record<string, number>>> = {};
+  readonly agentAsks: string[] = [];
+
+  agentStats(agentName: string): Promise<StatsQueryReply> {
+    this.agentAsks.push(agentName);
+    const mappings = this.agentSide[agentName];
+    return mappings
+      ? Promise.resolve({ at: T0, session: {}, streams: {}, mappings })
+      : Promise.reject(new XnatError('XNAT_ERR_COMMAND_NO_SESSION'));
   }
 
   logs(after: number): Promise<{ lines: LogEntry[]; lastSeq: number }> {
