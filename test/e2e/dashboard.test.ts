@@ -119,6 +119,11 @@ test('dashboards on both ends show the connection and the flow on the right mapp
     mappingLine(agentScreen, 'game'),
     new RegExp(`tcp 127\\.0\\.0\\.1:${agent.ports.game} -> 127\\.0\\.0\\.1:${tcpTarget}\\s+1\\s+1`),
   );
+  // The agent's own side on the relay (stats.query, every 5 s): game's LAN target answered its one dial.
+  await relayPane.until(
+    (s) => /\s0\s+\d+(\.\d)?ms\s+ready/.test(mappingLine(s, 'game')),
+    'relay: game lan err 0 and its LAN connect time',
+  );
   // The visitor's address on both ends: the relay saw it, the agent got it with the open.
   const visitorAddr = `127.0.0.1:${visitorSocket.localPort}`;
   t.true(relayScreen.includes(visitorAddr), 'relay lists the visitor');
