@@ -36,4 +36,7 @@ export type { OpenEndpoint } from '../protocol/open-meta.ts';
 export { XnatError, isXnatError, ERRORS, type ErrorCode } from '../errors.ts';
 export { generateKeyPair, encodeKey } from '../crypto/keys.ts';
 export { createRootLogger, silentLogger, type Logger } from '../observe/log.ts';
+export { LogRing } from '../observe/log-ring.ts';
+export type { PulledBundle } from '../protocol/diag-inbox.ts';
+export { DIAG_MAX_BYTES } from '../protocol/catalogue.ts';
 export { VERSION } from '../util/version.ts';
