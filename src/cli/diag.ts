@@ -62,6 +62,20 @@ function progressCounter(size: number, tty: boolean, label: string): Transform {
   });
 }
 
+/** Replaces C0 control bytes other than tab and newline, and DEL, by '?'. */
+function controlFilter(): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const out = Buffer.from(chunk);
+      for (let i = 0; i < out.length; i++) {
+        const b = out[i]!;
+        if ((b < 0x20 && b !== 0x09 && b !== 0x0a) || b === 0x7f) out[i] = 0x3f;
+      }
+      cb(null, out);
+    },
+  });
+}
+
 interface DiagOptions {
   profile?: string;
   admin?: string;
@@ -84,7 +98,10 @@ async function runDiag(opts: DiagOptions): Promise<void> {
     if (!tty) process.stderr.write(`diag: receiving ${formatBytes(bundle.size)} from ${who}\n`);
     const counter = progressCounter(bundle.size, tty, 'diag');
     if (!file) {
-      await pipeline(bundle.source, counter, process.stdout, { end: false });
+      // A bundle is JSON (control characters escaped); raw ones on a terminal come from a broken or hostile
+      // peer and would move the cursor, so they print as '?'.
+      const stages = process.stdout.isTTY ? [counter, controlFilter()] : [counter];
+      await pipeline([bundle.source, ...stages, process.stdout], { end: false });
       await bundle.done;
       return;
     }
