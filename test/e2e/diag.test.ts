@@ -10,6 +10,7 @@ import { REPO_ROOT } from '../helpers/procs.ts';
 import { TestEnv, WAIT_MS, freePort } from './lib/env.ts';
 import { notableLogs, startPair, type Pair } from './lib/cluster.ts';
 import { makePsk } from './lib/profiles.ts';
+import { Tmux, haveTmux } from './lib/tmux.ts';
 import { startHttpServer } from './lib/targets.ts';
 
 const run = promisify(execFile);
@@ -170,6 +171,7 @@ test('xnat diag --agent completes across a link reset during the transfer (the s
   const deadline = Date.now() + WAIT_MS;
   while (!/diag: receiving/.test(diag.stderr) && diag.exit === undefined && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 20));
+  t.log(existsSync(file) ? 'link cut after the bundle was written' : 'link cut during the transfer');
   proxy.reset();
   proxy.heal();
   await pair.agent.proc.waitForLog({ msg: 'session resumed' }, WAIT_MS);
@@ -178,4 +180,21 @@ test('xnat diag --agent completes across a link reset during the transfer (the s
   const text = readFileSync(file, 'utf8');
   t.is((JSON.parse(text) as Bundle).role, 'agent');
   assertNoSecret(t, text, secrets);
+});
+
+test('on a terminal xnat diag draws a progress bar', async (t) => {
+  if (!(await haveTmux())) return t.fail('tmux is missing (.ci/run installs it)');
+  const env = new TestEnv(t);
+  const { pair } = await diagPair(env);
+  const file = env.path('tty.json');
+  const pane = await new Tmux(env).start(
+    'diag',
+    ['diag', '--profile', pair.relay.profilePath, '--agent', 'home', '-o', file],
+    { columns: 100, rows: 10 },
+  );
+  const screen = await pane.until((s) => s.includes('[exited'), 'diag ends');
+  t.regex(screen, /diag \[#{24}\] 100% {2}\d+(\.\d)? KiB \/ \d+(\.\d)? KiB/);
+  t.regex(screen, /diag: wrote .*tty\.json/);
+  t.regex(screen, /\[exited 0\]/);
+  t.is((JSON.parse(readFileSync(file, 'utf8')) as Bundle).role, 'agent');
 });
