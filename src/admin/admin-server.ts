@@ -46,6 +46,9 @@ export const AUTH_FAILURE_DELAY_MS = 250;
  */
 export const PRE_AUTH_MAX_MESSAGE_BYTES = 4 * 1024;
 
+/** How long a failed admin.diag waits for the reason its transfer in stopped, in ms. */
+const DIAG_REASON_WAIT_MS = 2_000;
+
 export interface AdminActions {
   status(): Status;
   /** Kicks the named agent's session (relay only); returns whether one was kicked. */
@@ -223,9 +226,16 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
         });
       } catch (err) {
         out.source.destroy();
-        // The reason the transfer in stopped (the agent's error, its session's end) says more than ours.
-        await upstream;
-        throw err;
+        // The reason the transfer in stopped (the agent's error, its session's end) says more than ours,
+        // if it comes soon: a detached agent's answer may not come before its session expires.
+        const why = await Promise.race([
+          upstream.then(
+            () => undefined,
+            (e: unknown) => e,
+          ),
+          sleep(DIAG_REASON_WAIT_MS).then(() => undefined),
+        ]);
+        throw why ?? err;
       }
       await upstream;
       log.info({ agent: req.agentName, bytes: out.size }, 'admin diag');

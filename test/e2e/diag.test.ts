@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../helpers/procs.ts';
+import { AdminClient } from '../../src/admin/admin-client.ts';
 import { TestEnv, WAIT_MS, freePort } from './lib/env.ts';
 import { notableLogs, startPair, type Pair } from './lib/cluster.ts';
 import { makePsk } from './lib/profiles.ts';
@@ -49,14 +50,15 @@ async function diagPair(env: TestEnv, proxy = false) {
   const psk = makePsk();
   const relayToken = randomBytes(16).toString('hex');
   const agentToken = randomBytes(16).toString('hex');
+  const relayAdmin = { port: await freePort(), token: relayToken };
   const pair = await startPair(env, {
     mappings: [{ name: 'web', localPort: httpPort }],
     proxy,
-    relay: { admin: { port: await freePort(), token: relayToken } },
+    relay: { admin: relayAdmin },
     agent: { psk, admin: { port: await freePort(), token: agentToken } },
   });
   await run('curl', ['-sS', '--max-time', '20', `http://127.0.0.1:${pair.ports.web}/`]);
-  return { pair, secrets: secretTexts(pair, psk, [relayToken, agentToken]) };
+  return { pair, relayAdmin, secrets: secretTexts(pair, psk, [relayToken, agentToken]) };
 }
 
 test('xnat diag --agent fetches the agent bundle through the relay; own bundles of relay and agent; no secret in any', async (t) => {
@@ -197,4 +199,29 @@ test('on a terminal xnat diag draws a progress bar', async (t) => {
   t.regex(screen, /diag: wrote .*tty\.json/);
   t.regex(screen, /\[exited 0\]/);
   t.is((JSON.parse(readFileSync(file, 'utf8')) as Bundle).role, 'agent');
+});
+
+test('a session that ends during the transfer fails the diag with a code and leaves no file', async (t) => {
+  const env = new TestEnv(t);
+  const { pair, relayAdmin } = await diagPair(env, true);
+  // Slow: the bundle (several KiB) takes many seconds, so the kick below falls inside the transfer.
+  pair.proxy!.throttle(512);
+  const file = env.path('cut.json');
+  const diag = env.start(['diag', '--profile', pair.relay.profilePath, '--agent', 'home', '-o', file], {
+    name: 'diag',
+  });
+  diag.stdin.end();
+  const deadline = Date.now() + WAIT_MS;
+  while (!/diag: receiving/.test(diag.stderr) && diag.exit === undefined && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
+  // A kick closes the session on the relay: the transfer in ends at once, and so does the diag.
+  const admin = await AdminClient.connect('127.0.0.1', relayAdmin.port, relayAdmin.token);
+  t.true(await admin.kick('home'));
+  admin.close();
+  await diag.exited;
+  t.log(diag.stderr.trim().split('\n').at(-2));
+  t.not(diag.exit?.code, 0);
+  t.regex(diag.stderr, /error XNAT_ERR_[A-Z_]+:/);
+  t.false(existsSync(file));
+  t.false(existsSync(`${file}.part`));
 });
