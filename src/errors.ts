@@ -634,7 +634,7 @@ export const ERRORS = {
     EXIT.USAGE,
   ),
   XNAT_ERR_DIAG_AGENT_DETACHED: spec(
-    'The agent has no attached session, so it cannot send its bundle now.',
+    'The agent has no attached session, or its session ended during the transfer.',
     'Wait until the agent is connected (xnat status shows its session attached), then run the command again.',
     true,
     EXIT.NETWORK,

@@ -221,7 +221,7 @@ test('a session that ends during the transfer fails the diag with a code and lea
   await diag.exited;
   t.log(diag.stderr.trim().split('\n').at(-2));
   t.not(diag.exit?.code, 0);
-  t.regex(diag.stderr, /error XNAT_ERR_[A-Z_]+:/);
+  t.regex(diag.stderr, /error XNAT_ERR_DIAG_AGENT_DETACHED:/);
   t.false(existsSync(file));
   t.false(existsSync(`${file}.part`));
 });
