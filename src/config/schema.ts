@@ -1,6 +1,6 @@
 // The zod schemas of relay and agent profiles: every key, its type, range and default, one value at a time.
 // Checks across values (duplicates, key sources, env overrides, port clashes) live in checks.ts.
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   allowEntry,
   block,
