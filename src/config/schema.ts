@@ -36,14 +36,9 @@ export const CIPHER_SUITE_NAMES = ['aes-256-gcm', 'chacha20-poly1305'] as const;
 const cipherSuite = () =>
   z.enum(CIPHER_SUITE_NAMES, { error: typeError('aes-256-gcm or chacha20-poly1305') });
 
-// Every schema is built on first use, one kind at a time: a zod schema costs CPU to construct, and `xnat
-// check` or a relay needs one kind only (issue 10: start-up). Each builder below makes fresh instances.
-
-/** The memoized result of `build`, made on the first call. */
-function once<T>(build: () => T): () => T {
-  let built: T | undefined;
-  return () => (built ??= build());
-}
+// Every schema is built when a profile is parsed, one kind at a time, and dropped after: a zod schema
+// costs CPU to construct (`xnat check` or a relay needs one kind only) and memory to keep (about 0.4 MiB
+// per kind, for a daemon that parses at start and on reload only). Issue 10: start-up and footprint.
 
 const tuningShape = () => ({
   replayBuffer: size(64 * KiB, GiB).default(8 * MiB),
@@ -191,8 +186,8 @@ const buildRelaySchema = () =>
     visitors: block(visitors()).optional(),
     ...sharedBlocks(7001, 9100, relayTuning()),
   });
-/** The relay profile's schema (built on the first call). */
-export const relaySchema = once(buildRelaySchema);
+/** The relay profile's schema, built afresh by each call. */
+export const relaySchema = buildRelaySchema;
 
 // One mapping entry; ranges, tcp+udp and presets expand into mappings in mapping-expand.ts, which also
 // supplies the defaults (they depend on the preset and the protocol) and requires name, remotePort, local.
@@ -240,8 +235,8 @@ const buildAgentSchema = () =>
     ).prefault({}),
     ...sharedBlocks(7002, 9101, agentTuning()),
   });
-/** The agent profile's schema (built on the first call). */
-export const agentSchema = once(buildAgentSchema);
+/** The agent profile's schema, built afresh by each call. */
+export const agentSchema = buildAgentSchema;
 
 export type RawRelayProfile = z.output<ReturnType<typeof buildRelaySchema>>;
 export type RawAgentProfile = z.output<ReturnType<typeof buildAgentSchema>>;
