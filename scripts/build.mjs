@@ -43,6 +43,13 @@ const devtoolsStub = {
   },
 };
 
+/**
+ * yaml's ES module build (the package's "browser" entry: the same version and code as its CommonJS "node"
+ * entry, which logs warnings with console.warn rather than process.emitWarning) lets esbuild drop what xnat
+ * does not use: 50 KB less for every command that reads a profile, about 4 ms of `xnat check`.
+ */
+const YAML_ESM = './node_modules/yaml/browser/index.js';
+
 const common = {
   absWorkingDir: ROOT,
   platform: 'node',
@@ -53,6 +60,7 @@ const common = {
   logLevel: 'warning',
   legalComments: 'none',
   plugins: [devtoolsStub],
+  alias: { yaml: YAML_ESM },
   define: { 'process.env.NODE_ENV': '"production"' },
 };
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { generateKeyPair, encodeKey } from '../crypto/keys.ts';
 import { parseAgentProfile, parseRelayProfile } from '../config/index.ts';
-import { createRootLogger } from '../observe/log.ts';
+import { createRootLogger, loadPrettyLogs } from '../observe/log.ts';
 import { LogRing } from '../observe/log-ring.ts';
 import { randomBytes } from 'node:crypto';
 import { startAgent, startRelay, untilSignal } from './serve.ts';
@@ -69,6 +69,7 @@ export function addDemoCommand(program: Command): void {
       // only, and the dashboard's log panel shows them.
       const dashboard = opts.dashboard && process.stdin.isTTY === true && process.stdout.isTTY === true;
       const ring = new LogRing();
+      if (!dashboard) await loadPrettyLogs();
       const logger = dashboard
         ? createRootLogger({ level: 'info', destination: ring })
         : createRootLogger({ level: opts.logLevel, ring });

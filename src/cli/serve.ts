@@ -3,7 +3,7 @@
 // cleanly on SIGINT/SIGTERM. A listener that cannot be opened ends the process with its code.
 import type { Command } from 'commander';
 import { loadAgentProfile, loadRelayProfile, type AgentProfile, type RelayProfile } from '../config/index.ts';
-import { createRootLogger, type Logger } from '../observe/log.ts';
+import { createRootLogger, loadPrettyLogs, type Logger } from '../observe/log.ts';
 import { createAgent, createRelay, type XnatAgent, type XnatRelay } from '../api/index.ts';
 import { startAdminServer, type AdminActions } from '../admin/admin-server.ts';
 import { toXnatError, XnatError } from '../errors.ts';
@@ -192,6 +192,7 @@ export function addServeCommands(program: Command): void {
     .action(async (opts: { profile: string; logLevel?: string }) => {
       const profile = loadRelayProfile(opts.profile);
       const ring = new LogRing();
+      await loadPrettyLogs();
       const logger = createRootLogger({
         level: opts.logLevel ?? profile.log.level,
         base: { role: 'relay' },
@@ -218,6 +219,7 @@ export function addServeCommands(program: Command): void {
     .action(async (opts: { profile: string; logLevel?: string }) => {
       const profile = loadAgentProfile(opts.profile);
       const ring = new LogRing();
+      await loadPrettyLogs();
       const logger = createRootLogger({
         level: opts.logLevel ?? profile.log.level,
         base: { role: 'agent' },

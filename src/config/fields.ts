@@ -1,6 +1,6 @@
 // zod building blocks for profile values: durations, sizes, keys, addresses, names, allow entries, blocks.
 // It knows nothing of relay or agent profiles as a whole; messages never repeat the value (it may be secret).
-import { z } from 'zod';
+import * as z from 'zod';
 import { decodeKey32, parseDuration, parseSize } from '../util/bytes.ts';
 import { isIPv4, isIPv6 } from 'node:net';
 import {

@@ -67,12 +67,14 @@ function parseAs(src: ProfileSource, kind: Kind, env: NodeJS.ProcessEnv): Profil
   const ctx = { src, env, baseDir: dirname(src.name), warnings: [] };
   let profile: Profile;
   if (kind === 'relay') {
-    const r = relaySchema.safeParse(src.data);
-    if (!r.success) throw src.toError(src.fromZod(r.error, (path) => schemaKeysAt(relaySchema, path)));
+    const schema = relaySchema();
+    const r = schema.safeParse(src.data);
+    if (!r.success) throw src.toError(src.fromZod(r.error, (path) => schemaKeysAt(schema, path)));
     profile = buildRelayProfile(r.data, ctx);
   } else {
-    const r = agentSchema.safeParse(src.data);
-    if (!r.success) throw src.toError(src.fromZod(r.error, (path) => schemaKeysAt(agentSchema, path)));
+    const schema = agentSchema();
+    const r = schema.safeParse(src.data);
+    if (!r.success) throw src.toError(src.fromZod(r.error, (path) => schemaKeysAt(schema, path)));
     profile = buildAgentProfile(r.data, ctx);
   }
   return withWarnings(profile, ctx.warnings);

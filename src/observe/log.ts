@@ -1,7 +1,8 @@
 // The pino root logger: JSON lines when stdout is not a terminal, readable lines when it is, secrets redacted.
 // Modules receive a logger from their owner and bind children once (role -> session -> stream/mapping).
+import { writeSync } from 'node:fs';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import type { PrettyOptions, PrettyStream } from 'pino-pretty';
 import type { LogRing } from './log-ring.ts';
 
 export type { Logger } from 'pino';
@@ -34,10 +35,74 @@ export interface RootLoggerOptions {
   readonly ring?: LogRing;
 }
 
+type PrettyFactory = (options: PrettyOptions) => PrettyStream;
+
+/**
+ * pino-pretty once loadPrettyLogs() imported it. It is imported only for readable output (a terminal): a
+ * daemon writing JSON never loads it, its colour and date-format dependencies included (issue 10: footprint).
+ */
+let prettyFactory: PrettyFactory | undefined;
+
+const PRETTY_OPTIONS: PrettyOptions = {
+  sync: true,
+  colorize: true,
+  translateTime: 'SYS:HH:MM:ss.l',
+  ignore: 'pid,hostname',
+};
+
+/** Readable lines rather than JSON: the option, else XNAT_LOG_FORMAT, else whether stdout is a terminal. */
+function wantsPretty(options: RootLoggerOptions): boolean {
+  const format = process.env.XNAT_LOG_FORMAT;
+  return options.pretty ?? (format ? format === 'pretty' : process.stdout.isTTY === true);
+}
+
+/**
+ * Imports pino-pretty when `options` (as given to createRootLogger) will want it; the CLI awaits this first,
+ * so its logger is readable from the first line. Without it createRootLogger still works (see prettyOut).
+ */
+export async function loadPrettyLogs(options: RootLoggerOptions = {}): Promise<void> {
+  if (options.destination || !wantsPretty(options)) return;
+  prettyFactory ??= (await import('pino-pretty')).default;
+}
+
+/**
+ * Readable stdout. Before loadPrettyLogs() has run (a library caller), lines wait for the import in a
+ * short queue; should the process exit first, they go out as they are (JSON), so no line is lost.
+ */
+function prettyOut(): DestinationStream {
+  if (prettyFactory) return prettyFactory(PRETTY_OPTIONS);
+  let target: DestinationStream | undefined;
+  const queued: string[] = [];
+  const flushRaw = (): void => {
+    for (const line of queued.splice(0)) writeSync(1, line);
+  };
+  process.once('exit', flushRaw);
+  void import('pino-pretty').then(
+    (m) => {
+      prettyFactory ??= m.default;
+      const pretty = prettyFactory(PRETTY_OPTIONS);
+      target = pretty;
+      process.off('exit', flushRaw);
+      for (const line of queued.splice(0)) pretty.write(line);
+    },
+    () => {
+      // Cannot happen in a build (pino-pretty is bundled); if it did, JSON beats silence.
+      target = { write: (line: string) => void writeSync(1, line) };
+      process.off('exit', flushRaw);
+      flushRaw();
+    },
+  );
+  return {
+    write(line: string) {
+      if (target) target.write(line);
+      else queued.push(line);
+    },
+  };
+}
+
 export function createRootLogger(options: RootLoggerOptions = {}): Logger {
   const level = options.level ?? process.env.XNAT_LOG_LEVEL ?? 'info';
-  const format = process.env.XNAT_LOG_FORMAT;
-  const usePretty = options.pretty ?? (format ? format === 'pretty' : process.stdout.isTTY === true);
+  const usePretty = wantsPretty(options);
   const base = { ...(options.base ?? {}) };
   const opts = {
     level,
@@ -48,7 +113,7 @@ export function createRootLogger(options: RootLoggerOptions = {}): Logger {
   const out: DestinationStream = options.destination
     ? options.destination
     : usePretty
-      ? pretty({ sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+      ? prettyOut()
       : pino.destination({ fd: 1, sync: false });
   if (!options.ring) return pino(opts, out);
   // Both streams at the lowest level: the logger's own level decides what is written at all.

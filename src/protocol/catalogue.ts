@@ -1,6 +1,6 @@
 // The one catalogue of xnat's control commands: name, kind, direction, zod schemas, one-line doc.
 // It knows no handler: relay, agent and admin register their own against these specs (see client.ts).
-import { z } from 'zod';
+import * as z from 'zod';
 import { XnatError } from '../errors.ts';
 import { MAX_ADMIN_TOKEN_CHARS } from '../config/index.ts';
 import type { CommandKind } from '../command/registry.ts';

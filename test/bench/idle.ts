@@ -1,5 +1,6 @@
-// Measure: memory per idle stream: RSS of each side before and after opening 10 000 idle visitor
-// connections through one mapping. Run: node --import=tsx test/bench/idle.ts [--quick] [--paths ...]
+// Measure: memory at rest: RSS of each side with one session and no stream (the footprint of an idle relay
+// and agent), and per idle stream: RSS before and after opening 10 000 idle visitor connections through one
+// mapping. Run: node --import=tsx test/bench/idle.ts [--quick] [--paths ...]
 import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { isMain, main, type MeasureOptions, type Row } from './lib/measure.ts';
@@ -135,21 +136,21 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
   options.log(`open-files limit ${nofile}`);
   const perRelay: Row['values'] = {};
   const perAgent: Row['values'] = {};
+  const restRelay: Row['values'] = {};
+  const restAgent: Row['values'] = {};
   const service = await startService('echo', { nofile });
   try {
     for (const name of options.paths) {
       if (name === 'direct') {
         // No process sits between visitor and service: nothing to weigh.
-        perRelay[name] = 'n/a';
-        perAgent[name] = 'n/a';
+        for (const values of [perRelay, perAgent, restRelay, restAgent]) values[name] = 'n/a';
         continue;
       }
       try {
         await measurePath(name);
       } catch (err) {
         options.log(`${name} failed: ${err instanceof Error ? err.message : String(err)}`);
-        perRelay[name] = 'failed';
-        perAgent[name] = 'failed';
+        for (const values of [perRelay, perAgent, restRelay, restAgent]) values[name] = 'failed';
       }
     }
   } finally {
@@ -160,6 +161,8 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
     try {
       await waitForEcho(path.publicPort, 10_000);
       const before = { relay: await settledRss(path.relayPids), agent: await settledRss(path.agentPids) };
+      restRelay[name] = before.relay / MIB;
+      restAgent[name] = before.agent / MIB;
       const started = performance.now();
       const { sockets, retries } = await openIdle(path.publicPort, count);
       const openSeconds = (performance.now() - started) / 1000;
@@ -179,14 +182,19 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
     }
   }
   const metric = (side: string): string => `RSS per idle stream at ${count}, ${side} side`;
+  const rest = (side: string): string => `RSS at rest, one session and no stream, ${side} side`;
   return [
+    { measure: 'idle', metric: rest('relay'), unit: 'MiB', better: 'lower', values: restRelay },
+    { measure: 'idle', metric: rest('agent'), unit: 'MiB', better: 'lower', values: restAgent },
     { measure: 'idle', metric: metric('relay'), unit: 'bytes', better: 'lower', values: perRelay },
     { measure: 'idle', metric: metric('agent'), unit: 'bytes', better: 'lower', values: perAgent },
   ];
 }
 
+const MIB = 1024 * 1024;
+
 function mib(bytes: number): string {
-  return (bytes / (1024 * 1024)).toFixed(1);
+  return (bytes / MIB).toFixed(1);
 }
 
 if (isMain(import.meta.url)) await main('idle', run);

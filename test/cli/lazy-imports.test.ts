@@ -1,9 +1,11 @@
-// Start-up cost of the CLI: `xnat --version` loads no heavy module (ink, react, zod, pino), neither from
-// the sources (tsx) nor from the compiled dist/cli/; `xnat dashboard --help` does load ink (the control).
+// Start-up cost of the CLI: `xnat --version` loads no heavy module (ink, react, zod, pino, not even
+// commander), neither from the sources (tsx) nor from the compiled dist/cli/; `xnat check` loads the
+// profile's parser and schema but no logger, crypto, protocol or UI; `xnat dashboard --help` does load ink
+// (the control).
 // A module-load trace (test/fixtures/load-trace.mjs) records what each process loads.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +14,23 @@ import { REPO_ROOT } from '../helpers/procs.ts';
 import { modulesFor, COMMANDS } from '../../src/cli/main.ts';
 
 const run = promisify(execFile);
-const HEAVY = /node_modules\/(ink|react|react-reconciler|zod|pino|pino-pretty|prom-client|yaml)\//;
+const HEAVY = /node_modules\/(ink|react|react-reconciler|zod|pino|pino-pretty|prom-client|yaml|commander)\//;
+/** What `xnat check` has no use for: it parses and validates a profile, it logs, dials and draws nothing. */
+const NOT_FOR_CHECK =
+  /node_modules\/(ink|react|react-reconciler|pino|pino-pretty|sonic-boom|thread-stream|prom-client|@msgpack|@noble)\/|src\/(observe|crypto|link|mux|session|relay|agent|protocol|command|tui)\//;
+
+/** A valid relay profile in a fresh folder (0600); returns its path and a cleanup. */
+function relayProfile(): { file: string; done: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'xnat-trace-profile-'));
+  const file = join(dir, 'relay.yaml');
+  const key = Buffer.alloc(32, 7).toString('base64');
+  writeFileSync(
+    file,
+    `relay:\n  listen: "127.0.0.1:0"\n  privateKey: "${key}"\nagents:\n  - name: a\n    publicKey: "${key}"\n    allow: ["20000/tcp"]\n`,
+    { mode: 0o600 },
+  );
+  return { file, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 /** Runs bin/xnat.js with the load trace on; returns the loaded URLs and stdout. */
 async function traced(args: string[], env: Record<string, string> = {}) {
@@ -55,7 +73,7 @@ test('modulesFor picks the one module of a subcommand, none for --version, all f
   t.is(new Set(names).size, names.length, 'a command name is registered twice');
 });
 
-test('xnat --version from the sources loads no ink, react, zod or pino', async (t) => {
+test('xnat --version from the sources loads no ink, react, zod, pino or commander', async (t) => {
   const { stdout, urls } = await traced(['--version'], { XNAT_FROM_SOURCE: '1' });
   t.regex(stdout, /^\d+\.\d+\.\d+/);
   t.true(
@@ -73,7 +91,7 @@ test('xnat dashboard --help from the sources does load ink (the trace sees heavy
   t.true(urls.some((u) => /node_modules\/ink\//.test(u)));
 });
 
-test('xnat --version from dist/cli/ loads no chunk with ink, react, zod or pino in it', async (t) => {
+test('xnat --version from dist/cli/ loads no chunk with ink, react, zod, pino or commander in it', async (t) => {
   if (!existsSync(join(REPO_ROOT, 'dist', 'cli-meta.json'))) {
     t.fail('dist/ is not built: run `npm run build` (npm test does)');
     return;
@@ -88,7 +106,7 @@ test('xnat --version from dist/cli/ loads no chunk with ink, react, zod or pino 
   }
   const inputs = compiledInputs(urls);
   t.true(
-    inputs.some((i) => i.includes('node_modules/commander/')),
+    inputs.some((i) => i.includes('src/cli/main.ts')),
     'the metafile names the chunks',
   );
   t.deepEqual(
@@ -102,7 +120,38 @@ test('xnat --version from dist/cli/ loads no chunk with ink, react, zod or pino 
   );
 });
 
-test('the relay and agent chunk loads ink, react and prom-client only through dynamic imports', (t) => {
+test('xnat check loads yaml and zod but no logger, crypto, protocol or UI (sources and dist/cli/)', async (t) => {
+  const profile = relayProfile();
+  try {
+    const src = await traced(['check', profile.file], { XNAT_FROM_SOURCE: '1' });
+    t.regex(src.stdout, /^ok: /);
+    t.true(src.urls.some((u) => u.includes('/node_modules/yaml/')));
+    t.deepEqual(
+      src.urls.filter((u) => NOT_FOR_CHECK.test(u)),
+      [],
+    );
+    if (!existsSync(join(REPO_ROOT, 'dist', 'cli-meta.json'))) {
+      t.fail('dist/ is not built: run `npm run build` (npm test does)');
+      return;
+    }
+    const dist = await traced(['check', profile.file]);
+    t.regex(dist.stdout, /^ok: /);
+    if (!dist.urls.some((u) => u.includes('/dist/cli/main.js'))) {
+      t.log('dist/ is older than src/: bin/xnat.js ran the sources; run `npm run build` to check dist/');
+      return;
+    }
+    const inputs = compiledInputs(dist.urls);
+    t.true(inputs.some((i) => i.includes('node_modules/zod/')));
+    t.deepEqual(
+      inputs.filter((i) => NOT_FOR_CHECK.test(i)),
+      [],
+    );
+  } finally {
+    profile.done();
+  }
+});
+
+test('the relay and agent chunk loads ink, react, prom-client and pino-pretty only through dynamic imports', (t) => {
   const file = join(REPO_ROOT, 'dist', 'cli-meta.json');
   if (!existsSync(file)) {
     t.fail('dist/ is not built: run `npm run build` (npm test does)');
@@ -129,7 +178,7 @@ test('the relay and agent chunk loads ink, react and prom-client only through dy
   }
   const inputs = [...closure].flatMap((o) => Object.keys(meta.outputs[o]?.inputs ?? {}));
   t.deepEqual(
-    inputs.filter((i) => /node_modules\/(ink|react|react-reconciler|prom-client)\//.test(i)),
+    inputs.filter((i) => /node_modules\/(ink|react|react-reconciler|prom-client|pino-pretty)\//.test(i)),
     [],
   );
 });

@@ -49,14 +49,14 @@ test('edit distance: insertions, deletions, substitutions and adjacent swaps, ca
 });
 
 test('schema keys at a path: through blocks, lists, defaults and optionals', (t) => {
-  t.true(schemaKeysAt(agentSchema, ['mappings', 0]).includes('remotePort'));
-  t.true(schemaKeysAt(agentSchema, ['relays', 3]).includes('publicKey'));
-  t.true(schemaKeysAt(agentSchema, ['reconnect']).includes('authRetryDelay'));
-  t.true(schemaKeysAt(agentSchema, []).includes('mappings'));
-  t.true(schemaKeysAt(relaySchema, ['relay']).includes('resumeWindow'));
-  t.true(schemaKeysAt(relaySchema, ['admin']).includes('token'));
-  t.true(schemaKeysAt(relaySchema, ['tuning']).includes('replayBuffer'));
-  t.deepEqual(schemaKeysAt(relaySchema, ['relay', 'listen']), []);
+  t.true(schemaKeysAt(agentSchema(), ['mappings', 0]).includes('remotePort'));
+  t.true(schemaKeysAt(agentSchema(), ['relays', 3]).includes('publicKey'));
+  t.true(schemaKeysAt(agentSchema(), ['reconnect']).includes('authRetryDelay'));
+  t.true(schemaKeysAt(agentSchema(), []).includes('mappings'));
+  t.true(schemaKeysAt(relaySchema(), ['relay']).includes('resumeWindow'));
+  t.true(schemaKeysAt(relaySchema(), ['admin']).includes('token'));
+  t.true(schemaKeysAt(relaySchema(), ['tuning']).includes('replayBuffer'));
+  t.deepEqual(schemaKeysAt(relaySchema(), ['relay', 'listen']), []);
 });
 
 test('unknown keys get "did you mean" with the key allowed at that place', (t) => {
