@@ -1,0 +1,150 @@
+// End to end, reverse mode: the relay dials the agent (agents[].dial -> relays[].listen) through the fault
+// proxy; a transfer through one visitor connection survives link resets (the relay redials, the session
+// resumes), strangers on the agent's open port block nothing, and a dial answered by another agent is refused.
+import ava from 'ava';
+import net from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
+import { TestEnv, WAIT_MS } from './lib/env.ts';
+import {
+  countLogs,
+  mappingReady,
+  notableLogs,
+  startAgent,
+  startRelay,
+  waitForNth,
+  type AgentHandle,
+} from './lib/cluster.ts';
+import { makeKeys, type Keys, type MappingSpec } from './lib/profiles.ts';
+import {
+  connectVisitor,
+  hashIncoming,
+  startHashServer,
+  startHttpServer,
+  visitorWorks,
+  writeSeeded,
+} from './lib/targets.ts';
+
+const test = ava.serial;
+
+/** Bytes each way through the visitor connection that lives through the resets. */
+const TRANSFER_BYTES = 32 * 1024 * 1024;
+const RESETS = 2;
+
+/** Starts a reverse-mode agent on 127.0.0.1:0; resolves with it and the port it listens on for the relay. */
+async function startReverseAgent(
+  env: TestEnv,
+  keys: Keys,
+  relayKeys: Keys,
+  mappings: readonly MappingSpec[],
+  file = 'agent.yaml',
+): Promise<{ agent: AgentHandle; port: number }> {
+  const agent = startAgent(
+    env,
+    {
+      name: 'home',
+      keys,
+      relayPort: 0,
+      relayPublicKey: relayKeys.publicKey,
+      reverse: { listenPort: 0 },
+      mappings,
+    },
+    file,
+  );
+  const line = await agent.proc.waitForLog({ msg: 'listening', what: 'reverse' }, WAIT_MS);
+  return { agent, port: line.port as number };
+}
+
+test(`reverse mode: a transfer through one visitor connection survives ${RESETS} link resets`, async (t) => {
+  t.timeout(120_000);
+  const env = new TestEnv(t);
+  const relayKeys = makeKeys();
+  const agentKeys = makeKeys();
+  const lan = await startHashServer(env, { replySeed: 'lan-to-visitor', replyBytes: TRANSFER_BYTES });
+  const { agent, port } = await startReverseAgent(env, agentKeys, relayKeys, [
+    { name: 'bulk', localPort: lan.port },
+  ]);
+  const proxy = await startFaultProxy(port);
+  env.onDispose(() => proxy.close());
+  const relay = await startRelay(env, {
+    keys: relayKeys,
+    agents: [{ name: 'home', publicKey: agentKeys.publicKey, dial: `127.0.0.1:${proxy.port}` }],
+  });
+  const publicPort = await mappingReady(agent.proc, 'bulk');
+  const visitor = await connectVisitor(env, publicPort);
+  const back = hashIncoming(visitor);
+  let resets = 0;
+  const sent = await writeSeeded(visitor, 'visitor-to-lan', TRANSFER_BYTES, async (written) => {
+    if (resets >= RESETS || written < ((resets + 1) * TRANSFER_BYTES) / (RESETS + 1)) return;
+    if (resets > 0) await waitForNth(agent.proc, { msg: 'session resumed' }, resets);
+    proxy.reset();
+    resets++;
+  });
+  t.is(resets, RESETS);
+  await waitForNth(agent.proc, { msg: 'session resumed' }, RESETS);
+  await waitForNth(relay.proc, { msg: 'session resumed' }, RESETS);
+  const side = await lan.connection();
+  const [lanGot, lanSent, visitorGot] = await Promise.all([side.received, side.sent, back]);
+  const actual = { lan: lanGot, visitor: visitorGot };
+  const expected = {
+    lan: { bytes: TRANSFER_BYTES, sha256: sent, ending: 'end' },
+    visitor: { bytes: TRANSFER_BYTES, sha256: lanSent, ending: 'end' },
+  };
+  if (!isDeepStrictEqual(actual, expected)) t.log(notableLogs(relay.proc, agent.proc));
+  t.deepEqual(actual, expected);
+  // One session throughout, each link dialed by the relay (through the proxy) and resumed by the agent.
+  t.is(countLogs(agent.proc, { msg: 'session established' }), 1);
+  t.true(proxy.accepted >= RESETS + 1);
+  t.is(countLogs(agent.proc, { msg: 'connecting' }), 0);
+});
+
+test('reverse mode: silent strangers on the agent port do not hold up the relay link', async (t) => {
+  const env = new TestEnv(t);
+  const relayKeys = makeKeys();
+  const agentKeys = makeKeys();
+  const body = 'reverse\n';
+  const httpPort = await startHttpServer(env, body);
+  const { agent, port } = await startReverseAgent(env, agentKeys, relayKeys, [
+    { name: 'web', localPort: httpPort },
+  ]);
+  // More strangers than one source may keep unfinished (the oldest are dropped), connected and silent.
+  const strangers: net.Socket[] = [];
+  const heard: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    const n = strangers.length;
+    heard[n] = 0;
+    s.on('data', (d: Buffer) => (heard[n]! += d.length));
+    strangers.push(s);
+    await new Promise((r) => s.once('connect', r));
+  }
+  env.onDispose(() => strangers.forEach((s) => s.destroy()));
+  const relay = await startRelay(env, {
+    keys: relayKeys,
+    agents: [{ name: 'home', publicKey: agentKeys.publicKey, dial: `127.0.0.1:${port}` }],
+  });
+  const publicPort = await mappingReady(agent.proc, 'web');
+  t.true(await visitorWorks(env, publicPort, body));
+  t.truthy(await relay.proc.waitForLog({ msg: 'session established', agent: 'home' }, WAIT_MS));
+  // The agent answered each stranger with its message 1 at most (opaque to anyone but the relay), no more.
+  t.true(
+    heard.every((n) => n < 512),
+    `bytes to strangers: ${heard.join(',')}`,
+  );
+  t.is(agent.proc.exit, undefined);
+});
+
+test('reverse mode: a dial answered by another agent is refused with XNAT_ERR_AUTH_WRONG_AGENT', async (t) => {
+  const env = new TestEnv(t);
+  const relayKeys = makeKeys();
+  const other = await startReverseAgent(env, makeKeys(), relayKeys, [{ name: 'web', localPort: 9 }]);
+  const expected = makeKeys();
+  const relay = await startRelay(env, {
+    keys: relayKeys,
+    agents: [{ name: 'home', publicKey: expected.publicKey, dial: `127.0.0.1:${other.port}` }],
+  });
+  const line = await relay.proc.waitForLog({ msg: 'agent dial failed', agent: 'home' }, WAIT_MS);
+  t.is(line.code, 'XNAT_ERR_AUTH_WRONG_AGENT');
+  t.is(countLogs(other.agent.proc, { msg: 'session established' }), 0);
+});
