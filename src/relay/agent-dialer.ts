@@ -52,7 +52,11 @@ export class AgentDialer {
   private closed = false;
   private started = false;
   private dialing = false;
-  private link: Link | undefined;
+  /**
+   * Our links handed to the session server and still open. Usually one; a hedge's late winners join too:
+   * the agent picks the link it opens or resumes the session on, the others end at the server's deadline.
+   */
+  private readonly links = new Set<Link>();
   private linkedAt = 0;
   private lastRttMs: number | undefined;
   private timer: TimerHandle | undefined;
@@ -98,7 +102,7 @@ export class AgentDialer {
 
   /** The agent's session lost its link or ended (seen by the relay): dial soon if nothing is under way. */
   wake(): void {
-    if (!this.link && !this.timer && !this.dialing) this.schedule(this.nextDelay());
+    if (this.links.size === 0 && !this.timer && !this.dialing) this.schedule(this.nextDelay());
   }
 
   /** Stops dialing and closes our link (its session detaches; the relay's close() ends sessions). */
@@ -108,14 +112,14 @@ export class AgentDialer {
     this.timer?.cancel();
     this.timer = undefined;
     this.abort?.abort(new XnatError('XNAT_ERR_SESSION_CLOSED'));
-    this.link?.close('XNAT_ERR_SESSION_CLOSED');
+    for (const l of this.links) l.close('XNAT_ERR_SESSION_CLOSED');
   }
 
   status(): AgentDialerStatus {
     return {
       agent: this.o.agent.name,
       dial: this.where,
-      state: this.link ? 'linked' : this.dialing ? 'dialing' : 'waiting',
+      state: this.links.size > 0 ? 'linked' : this.dialing ? 'dialing' : 'waiting',
       dials: this.dials,
       failures: { ...this.failures },
       ...(this.lastError
@@ -148,7 +152,7 @@ export class AgentDialer {
   }
 
   private async dial(): Promise<void> {
-    if (this.closed || this.link || this.dialing) return;
+    if (this.closed || this.links.size > 0 || this.dialing) return;
     // The agent dialed in itself (a profile with both ways): nothing to do until its session loses that link.
     if (this.o.agentState() === 'attached') return;
     this.dialing = true;
@@ -170,8 +174,8 @@ export class AgentDialer {
           }),
         signal: abort.signal,
         clock: this.o.clock,
-        dispose: (late) =>
-          late.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED', { detail: 'lost the race' })),
+        // Not ours to drop: the agent may have taken this one for its session (it completed first there).
+        dispose: (late) => this.adopt(late),
       });
     } catch (err) {
       this.dialing = false;
@@ -196,7 +200,6 @@ export class AgentDialer {
   }
 
   private linked(link: Link): void {
-    this.link = link;
     this.linkedAt = this.o.clock.now();
     this.refused.reset();
     if (this.outageSince !== undefined && this.outageWarned)
@@ -212,15 +215,20 @@ export class AgentDialer {
     this.outageDials = 0;
     this.outageWarned = false;
     this.lastError = undefined;
+    this.adopt(link);
+  }
+
+  /** Hands a link to the session server and watches it. */
+  private adopt(link: Link): void {
+    if (this.closed) return link.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED'));
+    this.links.add(link);
     link.on('rtt', (srtt: number) => (this.lastRttMs = srtt));
     link.once('close', () => this.unlinked(link));
     this.o.attach(link, this.where);
   }
 
   private unlinked(link: Link): void {
-    if (this.link !== link) return;
-    this.link = undefined;
-    if (this.closed) return;
+    if (!this.links.delete(link) || this.links.size > 0 || this.closed) return;
     const now = this.o.clock.now();
     if (now - this.linkedAt >= STABLE_AFTER_MS) this.backoff.reset();
     this.outageSince = now;

@@ -5,7 +5,7 @@ import ava from 'ava';
 import net from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
-import { TestEnv, WAIT_MS } from './lib/env.ts';
+import { TestEnv, WAIT_MS, freePort } from './lib/env.ts';
 import {
   countLogs,
   mappingReady,
@@ -147,4 +147,33 @@ test('reverse mode: a dial answered by another agent is refused with XNAT_ERR_AU
   const line = await relay.proc.waitForLog({ msg: 'agent dial failed', agent: 'home' }, WAIT_MS);
   t.is(line.code, 'XNAT_ERR_AUTH_WRONG_AGENT');
   t.is(countLogs(other.agent.proc, { msg: 'session established' }), 0);
+});
+
+test('reverse mode: a relay started before its agent keeps dialing and links once the agent listens', async (t) => {
+  const env = new TestEnv(t);
+  const relayKeys = makeKeys();
+  const agentKeys = makeKeys();
+  const body = 'relay first\n';
+  const httpPort = await startHttpServer(env, body);
+  const listenPort = await freePort();
+  const relay = await startRelay(env, {
+    keys: relayKeys,
+    agents: [{ name: 'home', publicKey: agentKeys.publicKey, dial: `127.0.0.1:${listenPort}` }],
+  });
+  // The first failure of the outage is a warning; the redials after it are quiet (debug).
+  const failed = await relay.proc.waitForLog({ msg: 'agent dial failed', agent: 'home' }, WAIT_MS);
+  t.is(failed.code, 'XNAT_ERR_LINK_CONNECT');
+  const agent = startAgent(env, {
+    name: 'home',
+    keys: agentKeys,
+    relayPort: 0,
+    relayPublicKey: relayKeys.publicKey,
+    reverse: { listenPort },
+    mappings: [{ name: 'web', localPort: httpPort }],
+  });
+  const publicPort = await mappingReady(agent.proc, 'web');
+  t.true(await visitorWorks(env, publicPort, body));
+  const restored = await relay.proc.waitForLog({ msg: 'agent link restored', agent: 'home' }, WAIT_MS);
+  t.true((restored.attempts as number) >= 1);
+  t.is(countLogs(relay.proc, { msg: 'agent dial failed', level: 40 }), 1);
 });
