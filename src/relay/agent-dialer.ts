@@ -41,6 +41,8 @@ export interface AgentDialerOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random?: () => number;
+  /** The TCP dial; default dialTcp (tests inject refusals and fake sockets). */
+  readonly connect?: (host: string, port: number, signal: AbortSignal) => Promise<Socket>;
 }
 
 export class AgentDialer {
@@ -193,7 +195,9 @@ export class AgentDialer {
     this.dials++;
     this.outageDials++;
     const { host, port } = this.o.agent.dial;
-    const socket = await dialTcp(host, port, { signal, clock: this.o.clock });
+    const socket = this.o.connect
+      ? await this.o.connect(host, port, signal)
+      : await dialTcp(host, port, { signal, clock: this.o.clock });
     if (signal.aborted) socket.destroy();
     else signal.addEventListener('abort', () => socket.destroy(), { once: true });
     return this.o.accept(socket, this.o.agent.publicKey);
