@@ -15,7 +15,7 @@ import {
   waitForNth,
   type AgentHandle,
 } from './lib/cluster.ts';
-import { makeKeys, type Keys, type MappingSpec } from './lib/profiles.ts';
+import { makeKeys, relayProfile, type Keys, type MappingSpec } from './lib/profiles.ts';
 import {
   connectVisitor,
   hashIncoming,
@@ -176,4 +176,32 @@ test('reverse mode: a relay started before its agent keeps dialing and links onc
   const restored = await relay.proc.waitForLog({ msg: 'agent link restored', agent: 'home' }, WAIT_MS);
   t.true((restored.attempts as number) >= 1);
   t.is(countLogs(relay.proc, { msg: 'agent dial failed', level: 40 }), 1);
+});
+
+test('reverse mode: xnat reload starts a dialer for a new dial entry and stops it when the entry goes', async (t) => {
+  const env = new TestEnv(t);
+  const relayKeys = makeKeys();
+  const agentKeys = makeKeys();
+  const body = 'reloaded\n';
+  const httpPort = await startHttpServer(env, body);
+  const { agent, port } = await startReverseAgent(env, agentKeys, relayKeys, [
+    { name: 'web', localPort: httpPort },
+  ]);
+  const admin = { port: await freePort(), token: 'reverse-reload-token-0123456789' };
+  const entry = { name: 'home', publicKey: agentKeys.publicKey };
+  const relay = await startRelay(env, { keys: relayKeys, admin, agents: [entry] });
+  const reload = async (dial: string | undefined) => {
+    env.write(
+      'relay.yaml',
+      relayProfile({ keys: relayKeys, admin, agents: [{ ...entry, ...(dial ? { dial } : {}) }] }),
+    );
+    const p = await env.run(['reload', '--profile', relay.profilePath]);
+    return p.otherLines.join('\n');
+  };
+  t.regex(await reload(`127.0.0.1:${port}`), /agent home: dialed at 127\.0\.0\.1:\d+/);
+  const publicPort = await mappingReady(agent.proc, 'web');
+  t.true(await visitorWorks(env, publicPort, body));
+  t.regex(await reload(undefined), /agent home: no longer dialed/);
+  await agent.proc.waitForLog({ msg: 'session detached' }, WAIT_MS);
+  t.is(countLogs(relay.proc, { msg: 'dialing agent' }), 1);
 });
