@@ -7,13 +7,7 @@ import { listenTcp, type TcpListener } from '../transport/tcp.ts';
 import { bindUdp, type UdpSocket } from '../transport/udp.ts';
 import { UdpPathTable } from '../link/udp-path-table.ts';
 import { SessionServer, type Session } from '../session/index.ts';
-import {
-  changedKeys,
-  formatHostPort,
-  type AgentEntry,
-  type RelayProfile,
-  type RelayReconnectProfile,
-} from '../config/index.ts';
+import { changedKeys, type AgentEntry, type RelayProfile } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
 import { countCode, type RelayStatus, type MappingStatus } from '../observe/status.ts';
 import { toXnatError } from '../errors.ts';
@@ -33,7 +27,8 @@ import { XnatError } from '../errors.ts';
 import type { CommandDef } from '../command/registry.ts';
 import { noEvents, type EventSink } from '../observe/events.ts';
 import type { Link } from '../link/link.ts';
-import { AgentDialer, type AgentLinkState } from './agent-dialer.ts';
+import type { AgentLinkState } from './agent-dialer.ts';
+import { AgentDialers } from './agent-dialers.ts';
 
 function bufEq(a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.equals(b));
@@ -41,13 +36,6 @@ function bufEq(a: Buffer | undefined, b: Buffer | undefined): boolean {
 
 /** Top-level keys reload() applies live; a change anywhere else needs a restart. */
 const LIVE_KEYS: ReadonlySet<string> = new Set(['agents']);
-
-/** The redial pace towards reverse-mode agents when a hand-built profile has no `reconnect`. */
-const DEFAULT_RECONNECT: RelayReconnectProfile = {
-  initialDelayMs: 200,
-  maxDelayMs: 10_000,
-  authRetryDelayMs: 60_000,
-};
 
 /** How long close() waits for sessions to end gracefully (acks, the shutdown notice) before cutting links. */
 const SHUTDOWN_GRACE_MS = 2_000;
@@ -85,8 +73,8 @@ export class Relay {
   private readonly hooks: RelayHooks;
   /** Failed link handshakes by error code, for status and metrics. */
   private readonly handshakeFailures: Record<string, number> = {};
-  /** Reverse mode: a dialer per agent entry with `dial`, by hex agent key. */
-  private readonly dialers = new Map<string, AgentDialer>();
+  /** Reverse mode: a dialer per agent entry with `dial`. */
+  private readonly dialers: AgentDialers;
 
   constructor(
     readonly profile: RelayProfile,
@@ -102,6 +90,14 @@ export class Relay {
     });
     this.table.visitors.update(profile.visitors);
     this.visitorRules = profile.visitors;
+    this.dialers = new AgentDialers({
+      reconnect: profile.reconnect,
+      accept: (socket, expectKey) => this.admit(socket, expectKey),
+      attach: (link, remote) => this.server?.attachLink(link, remote),
+      agentState: (key) => this.agentState(key),
+      clock: this.clock,
+      logger: this.log,
+    });
   }
 
   /** Opens the control port; resolves once it listens (the `listening` line names the real port). */
@@ -143,25 +139,7 @@ export class Relay {
       'listening',
     );
     if (tuning.udpPath !== 'off') await this.listenUdpPath(relay.listen.host, listener.port);
-    for (const agent of this.profile.agents) this.startDialer(agent);
-  }
-
-  /** Reverse mode: dials the agent whenever it has no live link (agent-dialer.ts). */
-  private startDialer(agent: AgentEntry): void {
-    const dial = agent.dial;
-    if (!dial || this.closing) return;
-    const key = agent.publicKey.toString('hex');
-    const dialer = new AgentDialer({
-      agent: { ...agent, dial },
-      reconnect: this.profile.reconnect ?? DEFAULT_RECONNECT,
-      accept: (socket, expectKey) => this.admit(socket, expectKey),
-      attach: (link, remote) => this.server?.attachLink(link, remote),
-      agentState: () => this.agentState(key),
-      clock: this.clock,
-      logger: this.log,
-    });
-    this.dialers.set(key, dialer);
-    dialer.start();
+    this.dialers.start(this.profile.agents);
   }
 
   /** The agent's session as the dialers see it: attached wins over detached (a takeover under way). */
@@ -195,6 +173,7 @@ export class Relay {
   }
 
   status(): RelayStatus {
+    const dialers = this.dialers.status();
     const mappings: MappingStatus[] = this.table.list().map((e) => ({
       ...mappingEntryStatus(e, this.table.publicHost),
       servers: this.table.serverStatus(e),
@@ -215,7 +194,7 @@ export class Relay {
           ? ('relay' as const)
           : ('agent' as const),
       })),
-      ...(this.dialers.size > 0 ? { dialers: [...this.dialers.values()].map((d) => d.status()) } : {}),
+      ...(dialers.length > 0 ? { dialers } : {}),
       mappings,
       visitorsRefused: { ...this.table.visitors.refused },
     };
@@ -294,7 +273,7 @@ export class Relay {
     this.visitorRules = next.visitors;
     this.agentsByKey.clear();
     for (const [k, v] of nextByKey) this.agentsByKey.set(k, v);
-    this.reloadDialers(nextByKey, changes);
+    this.dialers.reload(nextByKey, changes);
     const revoking: Promise<void>[] = [];
     for (const s of this.sessions) {
       const entry = nextByKey.get(s.session.agentKey.toString('hex'));
@@ -319,31 +298,13 @@ export class Relay {
     return changes;
   }
 
-  /** Starts, stops or restarts dialers whose agents' `dial` came, went or changed. */
-  private reloadDialers(next: ReadonlyMap<string, AgentEntry>, changes: string[]): void {
-    for (const [key, d] of this.dialers) {
-      const entry = next.get(key);
-      const same = entry?.dial && formatHostPort(entry.dial) === formatHostPort(d.entry.dial!);
-      if (same) continue;
-      d.close();
-      this.dialers.delete(key);
-      if (entry && !entry.dial) changes.push(`agent ${entry.name}: no longer dialed`);
-    }
-    for (const [key, entry] of next) {
-      if (!entry.dial || this.dialers.has(key)) continue;
-      this.startDialer(entry);
-      changes.push(`agent ${entry.name}: dialed at ${formatHostPort(entry.dial)}`);
-    }
-  }
-
   /** Stops accepting, tells agents (relay.shutdown), closes sessions and public ports. */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     // Stop accepting first, but keep live links so the shutdown notice and the graceful closes get out.
     this.control?.server.close();
-    for (const d of this.dialers.values()) d.close();
-    this.dialers.clear();
+    this.dialers.close();
     this.acceptor?.close();
     const ended: Promise<void>[] = [];
     for (const s of this.sessions) {
@@ -416,7 +377,7 @@ export class Relay {
     });
     this.sessions.add(ctx);
     // Reverse mode: a session that lost its link (or ended) is the dialer's cue.
-    const wake = () => this.dialers.get(session.agentKey.toString('hex'))?.wake();
+    const wake = () => this.dialers.wake(session.agentKey.toString('hex'));
     session.on('detached', wake);
     session.on('closed', () => {
       this.sessions.delete(ctx);
