@@ -201,6 +201,10 @@ test('reverse mode: xnat reload starts a dialer for a new dial entry and stops i
   t.regex(await reload(`127.0.0.1:${port}`), /agent home: dialed at 127\.0\.0\.1:\d+/);
   const publicPort = await mappingReady(agent.proc, 'web');
   t.true(await visitorWorks(env, publicPort, body));
+  // xnat status says who dials: the relay's session row and its dialer.
+  const status = (await env.run(['status', '--profile', relay.profilePath])).otherLines.join('\n');
+  t.regex(status, /session \w+ agent=home state=attached .* dialed-by=relay/);
+  t.regex(status, /dialer agent=home dial=127\.0\.0\.1:\d+ state=linked dials=\d+/);
   t.regex(await reload(undefined), /agent home: no longer dialed/);
   await agent.proc.waitForLog({ msg: 'session detached' }, WAIT_MS);
   t.is(countLogs(relay.proc, { msg: 'dialing agent' }), 1);
