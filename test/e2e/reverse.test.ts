@@ -3,6 +3,7 @@
 // resumes), strangers on the agent's open port block nothing, and a dial answered by another agent is refused.
 import ava from 'ava';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { TestEnv, WAIT_MS, freePort } from './lib/env.ts';
@@ -98,7 +99,15 @@ test(`reverse mode: a transfer through one visitor connection survives ${RESETS}
   t.is(countLogs(agent.proc, { msg: 'connecting' }), 0);
 });
 
-test('reverse mode: silent strangers on the agent port do not hold up the relay link', async (t) => {
+/** A raw TCP connection to 127.0.0.1:port, errors ignored (the agent may reset it). */
+async function connectSocket(port: number): Promise<net.Socket> {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  await new Promise((r) => s.once('connect', r));
+  return s;
+}
+
+test('reverse mode: strangers on the agent port (silent, garbage, reset) do not hold up the relay link', async (t) => {
   const env = new TestEnv(t);
   const relayKeys = makeKeys();
   const agentKeys = makeKeys();
@@ -120,6 +129,13 @@ test('reverse mode: silent strangers on the agent port do not hold up the relay 
     await new Promise((r) => s.once('connect', r));
   }
   env.onDispose(() => strangers.forEach((s) => s.destroy()));
+  // And louder ones: garbage, garbage then a reset, an xnat preface then silence.
+  for (const bytes of [randomBytes(3000), randomBytes(64), Buffer.from('XNAT\x01\x00\x00\x00')]) {
+    const s = await connectSocket(port);
+    s.write(bytes);
+    if (bytes.length === 64) s.resetAndDestroy();
+    else strangers.push(s);
+  }
   const relay = await startRelay(env, {
     keys: relayKeys,
     agents: [{ name: 'home', publicKey: agentKeys.publicKey, dial: `127.0.0.1:${port}` }],
