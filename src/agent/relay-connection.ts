@@ -189,6 +189,11 @@ export class RelayConnection {
     });
   }
 
+  /** Reverse mode: binds the listen socket now (XNAT_ERR_LINK_LISTEN when taken); nothing otherwise. */
+  async listen(): Promise<void> {
+    await this.listener?.ensureBound();
+  }
+
   start(): void {
     const relayKey = keyFingerprint(this.relay.publicKey);
     if (this.listener) {

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
+import { EXIT } from '../../src/errors.ts';
 import { TestEnv, WAIT_MS, freePort } from './lib/env.ts';
 import {
   countLogs,
@@ -224,4 +225,27 @@ test('reverse mode: xnat reload starts a dialer for a new dial entry and stops i
   t.regex(await reload(undefined), /agent home: no longer dialed/);
   await agent.proc.waitForLog({ msg: 'session detached' }, WAIT_MS);
   t.is(countLogs(relay.proc, { msg: 'dialing agent' }), 1);
+});
+
+test('reverse mode: a taken listen port ends the agent with XNAT_ERR_LINK_LISTEN, before it registers anything', async (t) => {
+  const env = new TestEnv(t);
+  const held = net.createServer((s) => s.destroy());
+  await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', () => resolve()));
+  env.onDispose(() => new Promise<void>((r) => held.close(() => r())));
+  const port = (held.address() as net.AddressInfo).port;
+  const agent = startAgent(env, {
+    name: 'home',
+    keys: makeKeys(),
+    relayPort: 0,
+    relayPublicKey: makeKeys().publicKey,
+    reverse: { listenPort: port },
+    mappings: [{ name: 'web', localPort: 9 }],
+  });
+  const exit = await agent.proc.exited;
+  t.is(exit.code, EXIT.NETWORK, agent.proc.tail());
+  t.regex(
+    agent.proc.stderr,
+    new RegExp(`^error XNAT_ERR_LINK_LISTEN: .*127\\.0\\.0\\.1:${port} EADDRINUSE`, 'm'),
+  );
+  t.is(countLogs(agent.proc, { msg: 'waiting for the relay to dial' }), 0);
 });
