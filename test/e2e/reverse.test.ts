@@ -1,6 +1,7 @@
 // End to end, reverse mode: the relay dials the agent (agents[].dial -> relays[].listen) through the fault
 // proxy; a transfer through one visitor connection survives link resets (the relay redials, the session
-// resumes), strangers on the agent's open port block nothing, and a dial answered by another agent is refused.
+// resumes); strangers on the agent's open port block nothing; a dial answered by another agent is refused;
+// the relay redials a late, restarted or moved agent; a taken listen port ends the agent at start-up.
 import ava from 'ava';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,8 @@ import {
   countLogs,
   mappingReady,
   notableLogs,
+  restartAgent,
+  restartRelay,
   startAgent,
   startRelay,
   waitForNth,
@@ -248,4 +251,39 @@ test('reverse mode: a taken listen port ends the agent with XNAT_ERR_LINK_LISTEN
     new RegExp(`^error XNAT_ERR_LINK_LISTEN: .*127\\.0\\.0\\.1:${port} EADDRINUSE`, 'm'),
   );
   t.is(countLogs(agent.proc, { msg: 'waiting for the relay to dial' }), 0);
+});
+
+test('reverse mode: a restarted agent is redialed and takes over; a restarted relay dials a new session', async (t) => {
+  t.timeout(120_000);
+  const env = new TestEnv(t);
+  const relayKeys = makeKeys();
+  const agentKeys = makeKeys();
+  const body = 'restarts\n';
+  const httpPort = await startHttpServer(env, body);
+  const listenPort = await freePort();
+  const spec = {
+    name: 'home',
+    keys: agentKeys,
+    relayPort: 0,
+    relayPublicKey: relayKeys.publicKey,
+    reverse: { listenPort },
+    mappings: [{ name: 'web', localPort: httpPort }],
+  };
+  let agent = startAgent(env, spec);
+  let relay = await startRelay(env, {
+    keys: relayKeys,
+    agents: [{ name: 'home', publicKey: agentKeys.publicKey, dial: `127.0.0.1:${listenPort}` }],
+  });
+  t.true(await visitorWorks(env, await mappingReady(agent.proc, 'web'), body));
+
+  await agent.proc.stop('SIGKILL');
+  agent = restartAgent(env, agent);
+  t.true(await visitorWorks(env, await mappingReady(agent.proc, 'web'), body), 'after the agent restart');
+  const closed = await relay.proc.waitForLog({ msg: 'session closed', agent: 'home' }, WAIT_MS);
+  t.is(closed.code, 'XNAT_ERR_SESSION_REPLACED');
+
+  await relay.proc.stop('SIGKILL');
+  relay = await restartRelay(env, relay);
+  await relay.proc.waitForLog({ msg: 'session established', agent: 'home' }, WAIT_MS);
+  t.true(await visitorWorks(env, await mappingReady(agent.proc, 'web', 2), body), 'after the relay restart');
 });
