@@ -107,14 +107,17 @@ export class AgentDialer {
     if (this.links.size === 0 && !this.timer && !this.dialing) this.schedule(this.nextDelay());
   }
 
-  /** Stops dialing and closes our link (its session detaches; the relay's close() ends sessions). */
-  close(): void {
+  /**
+   * Stops dialing and closes our links (the session detaches). `keepLinks`: the relay is stopping and its
+   * sessions still need the links for relay.shutdown and their graceful close; they end with the sessions.
+   */
+  close(keepLinks = false): void {
     if (this.closed) return;
     this.closed = true;
     this.timer?.cancel();
     this.timer = undefined;
     this.abort?.abort(new XnatError('XNAT_ERR_SESSION_CLOSED'));
-    for (const l of this.links) l.close('XNAT_ERR_SESSION_CLOSED');
+    if (!keepLinks) for (const l of this.links) l.close('XNAT_ERR_SESSION_CLOSED');
   }
 
   status(): AgentDialerStatus {

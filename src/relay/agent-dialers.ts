@@ -69,10 +69,10 @@ export class AgentDialers {
     return [...this.byKey.values()].map((d) => d.status());
   }
 
-  /** Stops every dialer and closes their links. Idempotent. */
+  /** Stops every dialer; their links stay for the sessions' graceful close (the relay is stopping). */
   close(): void {
     this.closed = true;
-    for (const d of this.byKey.values()) d.close();
+    for (const d of this.byKey.values()) d.close(true);
     this.byKey.clear();
   }
 

@@ -253,7 +253,7 @@ test('reverse mode: a taken listen port ends the agent with XNAT_ERR_LINK_LISTEN
   t.is(countLogs(agent.proc, { msg: 'waiting for the relay to dial' }), 0);
 });
 
-test('reverse mode: a restarted agent is redialed and takes over; a restarted relay dials a new session', async (t) => {
+test('reverse mode: a restarted agent is redialed and takes over; a relay restarted gracefully dials a new session', async (t) => {
   t.timeout(120_000);
   const env = new TestEnv(t);
   const relayKeys = makeKeys();
@@ -282,7 +282,9 @@ test('reverse mode: a restarted agent is redialed and takes over; a restarted re
   const closed = await relay.proc.waitForLog({ msg: 'session closed', agent: 'home' }, WAIT_MS);
   t.is(closed.code, 'XNAT_ERR_SESSION_REPLACED');
 
-  await relay.proc.stop('SIGKILL');
+  // Gracefully: the relay's links stay up for its relay.shutdown notice, then go with the sessions.
+  await relay.proc.stop('SIGTERM');
+  t.truthy(await agent.proc.waitForLog({ msg: 'relay shutting down' }, WAIT_MS));
   relay = await restartRelay(env, relay);
   await relay.proc.waitForLog({ msg: 'session established', agent: 'home' }, WAIT_MS);
   t.true(await visitorWorks(env, await mappingReady(agent.proc, 'web', 2), body), 'after the relay restart');
