@@ -26,6 +26,8 @@ import {
   hashIncoming,
   startHashServer,
   startHttpServer,
+  startTagServer,
+  tagOf,
   visitorWorks,
   writeSeeded,
 } from './lib/targets.ts';
@@ -288,4 +290,40 @@ test('reverse mode: a restarted agent is redialed and takes over; a relay restar
   relay = await restartRelay(env, relay);
   await relay.proc.waitForLog({ msg: 'session established', agent: 'home' }, WAIT_MS);
   t.true(await visitorWorks(env, await mappingReady(agent.proc, 'web', 2), body), 'after the relay restart');
+});
+
+test('reverse mode: a blackholed link is found by keepalive, redialed by the relay and resumed', async (t) => {
+  const env = new TestEnv(t);
+  const relayKeys = makeKeys();
+  const agentKeys = makeKeys();
+  const tuning = { keepaliveInterval: '200ms', keepaliveTimeout: '1s' };
+  const tag = await startTagServer(env, 'lan');
+  const agent = startAgent(env, {
+    name: 'home',
+    keys: agentKeys,
+    relayPort: 0,
+    relayPublicKey: relayKeys.publicKey,
+    reverse: { listenPort: 0 },
+    mappings: [{ name: 'echo', localPort: tag }],
+    tuning,
+  });
+  const port = (await agent.proc.waitForLog({ msg: 'listening', what: 'reverse' }, WAIT_MS)).port as number;
+  const proxy = await startFaultProxy(port);
+  env.onDispose(() => proxy.close());
+  await startRelay(env, {
+    keys: relayKeys,
+    tuning,
+    agents: [{ name: 'home', publicKey: agentKeys.publicKey, dial: `127.0.0.1:${proxy.port}` }],
+  });
+  const { socket: visitor, tag: greeting } = await tagOf(env, await mappingReady(agent.proc, 'echo'));
+  t.is(greeting, 'lan');
+  // Only the live connection goes dark: the relay's redial through the proxy gets through.
+  proxy.connections[0]!.blackhole();
+  await agent.proc.waitForLog({ msg: 'session detached', code: 'XNAT_ERR_LINK_KEEPALIVE' }, WAIT_MS);
+  await waitForNth(agent.proc, { msg: 'session resumed' }, 1);
+  // The visitor's connection lived through it: what it sends now is echoed back.
+  const echoed = new Promise<string>((resolve) => visitor.once('data', (d: Buffer) => resolve(d.toString())));
+  visitor.write('still here\n');
+  t.is(await echoed, 'still here\n');
+  t.is(countLogs(agent.proc, { msg: 'session established' }), 1);
 });
