@@ -1,7 +1,7 @@
-// End to end, reverse mode: the relay dials the agent (agents[].dial -> relays[].listen) through the fault
-// proxy; a transfer through one visitor connection survives link resets (the relay redials, the session
-// resumes); strangers on the agent's open port block nothing; a dial answered by another agent is refused;
-// the relay redials a late, restarted or moved agent; a taken listen port ends the agent at start-up.
+// End to end, reverse mode: the relay dials the agent (agents[].dial -> relays[].listen), here through the
+// fault proxy. A transfer through one visitor connection survives link resets and a blackhole (the relay
+// redials, the session resumes); strangers on the agent's port block nothing; a dial answered by another
+// agent is refused; a late, restarted or moved agent is redialed; a taken listen port ends the agent.
 import ava from 'ava';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
