@@ -186,6 +186,12 @@ export const ERRORS = {
     false,
     EXIT.AUTH,
   ),
+  XNAT_ERR_AUTH_WRONG_AGENT: spec(
+    'The agent the relay dialed proved another key than the one its entry names.',
+    'Check agents[].dial and agents[].publicKey in the relay profile: the address serves another agent.',
+    false,
+    EXIT.AUTH,
+  ),
   XNAT_ERR_AUTH_RELAY_KEY: spec(
     'The handshake failed: the agent does not hold this relay public key.',
     'Check relays[].publicKey in the agent profile against the relay key.',
@@ -249,8 +255,8 @@ export const ERRORS = {
     EXIT.NETWORK,
   ),
   XNAT_ERR_LINK_CONNECT: spec(
-    'The link could not connect to the relay.',
-    'Check the relay address and that the relay is running.',
+    'The link could not connect to the relay (in reverse mode: the relay could not connect to the agent).',
+    "Check the address (relays[].address, or the relay profile's agents[].dial) and that the other side runs.",
     true,
     EXIT.NETWORK,
   ),
@@ -261,7 +267,7 @@ export const ERRORS = {
     EXIT.NETWORK,
   ),
   XNAT_ERR_LINK_LISTEN: spec(
-    'The relay could not listen on its link port.',
+    "The link port could not be bound (the relay's control port, or a reverse-mode agent's listen port).",
     'Another program may hold the port, or it needs privileges; see the detail.',
     false,
     EXIT.NETWORK,

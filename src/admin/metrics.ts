@@ -158,6 +158,16 @@ export function buildMetricsRegistry(status: () => Status): Registry {
     },
   );
   counter(
+    'xnat_reverse_dial_failures_total',
+    'Reverse mode, relay: failed dials of agents (connect or handshake), by agent and error code.',
+    ['agent', 'code'],
+    (c) => {
+      if (snap.role !== 'relay') return;
+      for (const d of snap.dialers ?? [])
+        for (const [code, n] of Object.entries(d.failures)) c.inc({ agent: d.agent, code }, n);
+    },
+  );
+  counter(
     'xnat_udp_drops_total',
     'UDP drops by cause (table_full and per_source count evicted flows, the rest datagrams); mapping is empty where none is known.',
     ['mapping', 'cause'],

@@ -63,6 +63,11 @@ export class Agent {
     return this.current;
   }
 
+  /** Binds reverse mode's listen sockets (XNAT_ERR_LINK_LISTEN when one is taken); start() does it otherwise. */
+  async listen(): Promise<void> {
+    await Promise.all(this.connections.map((c) => c.listen()));
+  }
+
   start(): void {
     for (const c of this.connections) c.start();
   }

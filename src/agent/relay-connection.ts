@@ -2,10 +2,7 @@
 // mapping-registrar.ts), and the LAN side of every stream. It knows nothing of the CLI or of other relays.
 import type { Session } from '../session/index.ts';
 import { SessionClient, type LinkErrorInfo, type OutageSummary } from '../session/index.ts';
-import { connectLink } from '../link/link.ts';
-import { SuiteProposal } from '../link/suites.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
-import { dialTcp } from '../transport/tcp.ts';
 import { Mux, type MuxStream } from '../mux/mux.ts';
 import { CommandEndpoint } from '../command/endpoint.ts';
 import { createRegistry } from '../command/registry.ts';
@@ -48,6 +45,8 @@ import { noEvents, type EventSink } from '../observe/events.ts';
 import type { UdpTarget } from '../forward/udp-target.ts';
 import { emptyTargetStats, noteDial, registerAgentQueries, type TargetStats } from './agent-queries.ts';
 import { registerAgentDiag } from './diag-bundle.ts';
+import type { LinkListener } from './link-listener.ts';
+import { relayDial } from './relay-dial.ts';
 
 /** The in-process services of handler mappings (`handler:` in the profile), supplied by an embedder. */
 export interface AgentServices {
@@ -72,6 +71,9 @@ export { mappingTarget } from './mapping-target.ts';
 /** The relay entry of an agent's status. */
 export interface RelayEntryStatus {
   address: string;
+  /** Who dials the link: `relay` in reverse mode (then `listen` is the agent's listen address). */
+  dialedBy: 'agent' | 'relay';
+  listen?: string;
   state: SessionStatus['state'];
   session: SessionStatus | undefined;
   lastError?: { code: string; message: string };
@@ -103,6 +105,8 @@ export class RelayConnection {
   private readonly emit: EventSink;
   /** Per mapping name: how its LAN target answered dials (stats.query). */
   private readonly targets = new Map<string, TargetStats>();
+  /** Reverse mode: the socket the relay dials; absent when this agent dials the relay. */
+  private readonly listener: LinkListener | undefined;
 
   constructor(
     private readonly profile: AgentProfile,
@@ -112,7 +116,10 @@ export class RelayConnection {
     private readonly hooks: AgentHooks = {},
   ) {
     this.emit = hooks.onEvent ?? noEvents;
-    this.address = formatHostPort(relay.address);
+    // In reverse mode without an address the relay is named by where it reaches us.
+    this.address = relay.address
+      ? formatHostPort(relay.address)
+      : `reverse:${formatHostPort(relay.listen ?? { host: '?', port: 0 })}`;
     this.log = logger.child({ relay: this.address });
     this.streams = new AgentStreams(this.log);
     this.mappings = new MappingRegistrar(profile.mappings, profile.agent.name, clock, (name, e) =>
@@ -123,27 +130,19 @@ export class RelayConnection {
       publicKey: publicKeyFromPrivate(profile.agent.privateKey),
     };
     const { tuning } = profile;
-    // One proposal across redials: under `auto` it moves on after a relay refuses a suite.
-    const cipher = new SuiteProposal(tuning.cipher);
+    const made = relayDial({
+      profile,
+      relay,
+      staticKeys,
+      clock,
+      logger: this.log,
+      onReverseFailure: (err, remote) => this.reverseFailed(err, remote),
+    });
+    this.listener = made.listener;
     this.client = new SessionClient({
       // One dial; the session client hedges them (a dial stuck on a dead path is overtaken and abandoned)
-      // and aborts `signal` when this one lost or was given up.
-      dial: async (signal) => {
-        const socket = await dialTcp(relay.address.host, relay.address.port, { signal });
-        if (signal.aborted) socket.destroy();
-        else signal.addEventListener('abort', () => socket.destroy(), { once: true });
-        return connectLink(socket, {
-          staticKeys,
-          remoteStaticKey: relay.publicKey,
-          psk: relay.psk,
-          keepaliveIntervalMs: tuning.keepaliveIntervalMs,
-          keepaliveTimeoutMs: tuning.keepaliveTimeoutMs,
-          cipher,
-          cipherBackend: tuning.cipherBackend,
-          clock,
-          logger: this.log,
-        });
-      },
+      // and aborts `signal` when this one lost or was given up. Reverse mode: the next link the relay made.
+      dial: made.dial,
       backoff: { initialMs: profile.reconnect.initialDelayMs, maxMs: profile.reconnect.maxDelayMs },
       replacedDelayMs: profile.reconnect.replacedDelayMs,
       authRetryDelayMs: profile.reconnect.authRetryDelayMs,
@@ -152,7 +151,8 @@ export class RelayConnection {
       clock,
       logger: this.log,
     });
-    if (tuning.udpPath !== 'off') {
+    // The UDP path goes to the relay's address; a reverse relay without one has datagrams on the TCP lane.
+    if (tuning.udpPath !== 'off' && relay.address) {
       this.udp = new AgentUdpPaths(relay.address, {
         clock,
         logger: this.log,
@@ -192,8 +192,18 @@ export class RelayConnection {
     });
   }
 
+  /** Reverse mode: binds the listen socket now (XNAT_ERR_LINK_LISTEN when taken); nothing otherwise. */
+  async listen(): Promise<void> {
+    await this.listener?.ensureBound();
+  }
+
   start(): void {
-    this.log.info({ relayKey: keyFingerprint(this.relay.publicKey) }, 'connecting');
+    const relayKey = keyFingerprint(this.relay.publicKey);
+    if (this.listener) {
+      this.log.info({ relayKey }, 'waiting for the relay to dial');
+      // Bound now so the port is known at once; a failure is the first dial's (logged, retried on backoff).
+      this.listener.ensureBound().catch(() => {});
+    } else this.log.info({ relayKey }, 'connecting');
     this.client.start();
   }
 
@@ -203,6 +213,16 @@ export class RelayConnection {
     this.session?.close();
     this.client.close();
     this.udp?.close();
+    void this.listener?.close();
+  }
+
+  /** A handshake on reverse mode's listen socket failed: counted like a failed dial (strangers included). */
+  private reverseFailed(err: XnatError, remote: string): void {
+    countCode(this.linkFailures, err.code);
+    // A peer that spoke xnat to us (a relay with other keys) is worth a line; silent strangers are not.
+    if (!err.code.startsWith('XNAT_ERR_AUTH_') && !err.code.startsWith('XNAT_ERR_LINK_SUITE')) return;
+    this.lastError = { code: err.code, message: err.message };
+    this.log.warn({ remote, code: err.code, detail: err.detail, hint: err.hint }, 'relay link rejected');
   }
 
   status(): RelayEntryStatus {
@@ -226,8 +246,13 @@ export class RelayConnection {
       ...(this.endpoint ? { commands: commandCountersStatus(this.endpoint.snapshot().commands) } : {}),
       datagramPath: this.udp ? this.udp.status(s) : tcpLaneOnly(),
     };
+    const bound = this.listener?.bound;
     return {
       address: this.address,
+      dialedBy: this.listener ? 'relay' : 'agent',
+      ...(this.listener && this.relay.listen
+        ? { listen: formatHostPort(bound ? { host: bound.address, port: bound.port } : this.relay.listen) }
+        : {}),
       state: s ? s.state : 'connecting',
       session,
       ...(this.lastError ? { lastError: this.lastError } : {}),
@@ -254,7 +279,7 @@ export class RelayConnection {
   mappingStatus(): MappingStatus[] {
     return this.mappings.status((m) => ({
       ...(m.profile.protocol === 'tcp' ? { healthy: m.health.healthy } : {}),
-      ...(m.remotePort > 0
+      ...(m.remotePort > 0 && this.relay.address
         ? { publicAddress: formatHostPort({ host: this.relay.address.host, port: m.remotePort }) }
         : {}),
       ...(m.profile.protocol === 'udp' ? udpMappingStatus(this.flows, m.profile.name) : {}),

@@ -62,6 +62,16 @@ export class XnatAgent extends XnatEmitter {
     return this;
   }
 
+  /**
+   * Binds the listen sockets of reverse-mode relays (relays[].mode: reverse); rejects with
+   * XNAT_ERR_LINK_LISTEN when one is taken. Optional: start() binds them in the background otherwise
+   * (and retries a taken one at the redial pace).
+   */
+  async listen(): Promise<this> {
+    await this.agent.listen();
+    return this;
+  }
+
   /** Starts dialling every relay of the profile; sessions come up in the background (events tell when). */
   start(): this {
     this.agent.start();

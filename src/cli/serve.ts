@@ -117,6 +117,14 @@ export async function startAgent(
     },
     logger,
   );
+  // Reverse mode's listen sockets, like the endpoints: a taken port ends the start, not a retry loop.
+  try {
+    await agent.listen();
+  } catch (err) {
+    await Promise.all(closers.map((c) => c()));
+    await agent.close();
+    throw err;
+  }
   agent.start();
   return {
     agent,

@@ -40,17 +40,23 @@ export function renderStatus(s: Status): string {
   const session = (x: SessionStatus) =>
     `  session ${x.id.slice(0, 12)} agent=${x.agent} state=${x.state} rtt=${x.rttMs === undefined ? '-' : `${x.rttMs.toFixed(1)}ms`} ` +
     `resumes=${x.resumes} sent=${formatBytes(x.bytesSent)} received=${formatBytes(x.bytesReceived)} streams=${x.streams.length}` +
+    `${x.dialedBy === 'relay' ? ' dialed-by=relay' : ''}` +
     datagramPath(x);
   if (s.role === 'relay') {
     lines.push(
       `relay ${s.version} control=${s.control ? `${s.control.address}:${s.control.port}` : '-'} sessions=${s.sessions.length}`,
     );
     for (const x of s.sessions) lines.push(session(x));
+    for (const d of s.dialers ?? [])
+      lines.push(
+        `  dialer agent=${d.agent} dial=${d.dial} state=${d.state} dials=${d.dials}${d.lastError ? ` last-error=${d.lastError.code}` : ''}`,
+      );
   } else {
     lines.push(`agent ${s.name} ${s.version}`);
     for (const r of s.relays) {
       lines.push(
-        `  relay ${r.address} state=${r.state}${r.lastError ? ` last-error=${r.lastError.code}` : ''}`,
+        `  relay ${r.address} state=${r.state}${r.dialedBy === 'relay' ? ` dialed-by=relay listen=${r.listen ?? '-'}` : ''}` +
+          `${r.lastError ? ` last-error=${r.lastError.code}` : ''}`,
       );
       if (r.session) lines.push(`  ${session(r.session)}`);
     }

@@ -253,6 +253,18 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
         }
     });
   });
+  duplicates(
+    raw.agents,
+    (a) => (a.dial ? formatHostPort(a.dial).toLowerCase() : undefined),
+    (i) => ['agents', i, 'dial'],
+    'same dial address',
+    issues,
+  );
+  if (raw.reconnect.maxDelay < raw.reconnect.initialDelay)
+    issues.push({
+      path: ['reconnect', 'maxDelay'],
+      message: 'must not be shorter than reconnect.initialDelay',
+    });
   if (raw.visitors)
     duplicates(
       raw.visitors.mappings,
@@ -284,13 +296,44 @@ export function buildRelayProfile(raw: RawRelayProfile, ctx: CheckContext): Rela
       psk: a.psk,
       allow: a.allow.flat(),
       ...(a.bandwidth ? { bandwidth: toBandwidth(a.bandwidth) } : {}),
+      ...(a.dial ? { dial: a.dial } : {}),
     })),
     ...(raw.visitors ? { visitors: toVisitors(raw.visitors) } : {}),
+    reconnect: {
+      initialDelayMs: raw.reconnect.initialDelay,
+      maxDelayMs: raw.reconnect.maxDelay,
+      authRetryDelayMs: raw.reconnect.authRetryDelay,
+    },
     admin,
     metrics: raw.metrics,
     tuning,
     log: raw.log,
   };
+}
+
+/**
+ * The keys of one relay entry that only make sense together: `dial` needs `address`, `reverse` needs
+ * `listen`, and `listen` means nothing without `reverse` (a typo there would leave the agent dialing).
+ */
+function relayModeIssues(r: RawAgentProfile['relays'][number], i: number, issues: ProfileIssue[]): void {
+  if (r.mode === 'reverse') {
+    if (!r.listen)
+      issues.push({
+        path: ['relays', i, 'listen'],
+        message: 'required with mode: reverse (the host:port this agent listens on for the relay to dial)',
+      });
+    return;
+  }
+  if (r.listen)
+    issues.push({
+      path: ['relays', i, 'listen'],
+      message: 'only with mode: reverse (the relay dials it); set mode: reverse or remove listen',
+    });
+  if (!r.address)
+    issues.push({
+      path: ['relays', i, 'address'],
+      message: "required (the relay's host:port), unless mode: reverse",
+    });
 }
 
 /** Builds an AgentProfile from schema-valid data, or throws with every problem found. */
@@ -301,11 +344,12 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
   const tuning = { ...toTuning(raw.tuning, issues), cipher: raw.tuning.cipher };
   duplicates(
     raw.relays,
-    (r) => formatHostPort(r.address).toLowerCase(),
+    (r) => (r.address ? formatHostPort(r.address).toLowerCase() : undefined),
     (i) => ['relays', i, 'address'],
     'same address',
     issues,
   );
+  raw.relays.forEach((r, i) => relayModeIssues(r, i, issues));
   duplicates(raw.mappings, entryName, (i) => ['mappings', i, 'name'], 'same name', issues);
   // Presets, ranges and tcp+udp become one mapping per port and protocol; overlaps are found there.
   const mappings = expandMappings(raw.mappings, issues);
@@ -314,13 +358,23 @@ export function buildAgentProfile(raw: RawAgentProfile, ctx: CheckContext): Agen
       path: ['reconnect', 'maxDelay'],
       message: 'must not be shorter than reconnect.initialDelay',
     });
-  listenClashes(listensOf(raw), issues);
+  // A reverse relay's listen port must not clash with another's, nor with admin or metrics.
+  const reverseListens = raw.relays.flatMap((r, i) =>
+    r.mode === 'reverse' && r.listen ? [{ path: ['relays', i, 'listen'], at: r.listen }] : [],
+  );
+  listenClashes([...reverseListens, ...listensOf(raw)], issues);
   if (issues.length > 0 || !key) throw ctx.src.toError(issues);
   return {
     kind: 'agent',
     source: ctx.src.name,
     agent: { name: raw.agent.name, privateKey: key.key, privateKeySource: key.source },
-    relays: raw.relays.map((r) => ({ address: r.address, publicKey: r.publicKey, psk: r.psk })),
+    relays: raw.relays.map((r) => ({
+      address: r.address,
+      publicKey: r.publicKey,
+      psk: r.psk,
+      mode: r.mode,
+      ...(r.mode === 'reverse' && r.listen ? { listen: r.listen } : {}),
+    })),
     mappings,
     reconnect: {
       initialDelayMs: raw.reconnect.initialDelay,

@@ -180,10 +180,20 @@ const buildRelaySchema = () =>
         allow: list(allowEntry(), 1),
         // The agent's total over all its mappings, enforced by the relay.
         bandwidth: block(bandwidth()).optional(),
+        // Reverse mode (docs/operations.md): the relay dials the agent here, the agent's relays[].listen.
+        dial: hostPort(false).optional(),
       }),
       0,
     ).default([]),
     visitors: block(visitors()).optional(),
+    // The relay's redial pace towards agents with `dial` (the agent's own keys, without replacedDelay).
+    reconnect: block(
+      strict({
+        initialDelay: duration(10, MINUTE_MS).default(200),
+        maxDelay: duration(100, 10 * MINUTE_MS).default(10 * SECOND_MS),
+        authRetryDelay: duration(100, HOUR_MS).default(MINUTE_MS),
+      }),
+    ).prefault({}),
     ...sharedBlocks(7001, 9100, relayTuning()),
   });
 /** The relay profile's schema, built afresh by each call. */
@@ -216,9 +226,13 @@ const buildAgentSchema = () =>
     agent: block(strict({ name: name(), ...ownKey() })),
     relays: list(
       strict({
-        address: hostPort(false),
+        // Required unless mode is reverse (checks.ts): then it only serves the UDP path and shown addresses.
+        address: hostPort(false).optional(),
         publicKey: keyText(),
         psk: keyText().optional(),
+        // dial: the agent dials the relay; reverse: the relay dials the agent at `listen` (docs/operations.md).
+        mode: z.enum(['dial', 'reverse'], { error: typeError('dial or reverse') }).default('dial'),
+        listen: hostPort(true).optional(),
       }),
       1,
     ),

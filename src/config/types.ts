@@ -119,6 +119,8 @@ export interface AgentEntry {
   readonly allow: readonly PortRange[];
   /** The agent's total over all its tcp mappings, enforced by the relay; default none. */
   readonly bandwidth?: BandwidthLimit;
+  /** Reverse mode: the relay dials the agent at this `host:port` (the agent's relays[].listen); default none. */
+  readonly dial?: HostPort;
 }
 
 /** A CIDR block of a visitor rule; one address is a /32 or /128. */
@@ -172,6 +174,8 @@ export interface RelayProfile {
   readonly agents: readonly AgentEntry[];
   /** Who may visit; absent: everyone, no caps. */
   readonly visitors?: VisitorsProfile;
+  /** The redial pace towards agents with `dial` (reverse mode); defaults as the agent's. */
+  readonly reconnect?: RelayReconnectProfile;
   readonly admin: AdminProfile | undefined;
   readonly metrics: MetricsProfile | undefined;
   readonly tuning: Tuning;
@@ -189,10 +193,17 @@ export interface AgentSettings {
   readonly privateKeySource: PrivateKeySource;
 }
 
-/** One relay the agent dials (`relays[]`). */
+/** One relay of the agent (`relays[]`): the agent dials it, or in reverse mode it dials the agent. */
 export interface RelayEntry {
-  /** host:port of the relay; port 1..65535. */
-  readonly address: HostPort;
+  /**
+   * host:port of the relay; port 1..65535. Absent only in reverse mode, where it serves the UDP path and
+   * the public addresses shown, never a TCP dial.
+   */
+  readonly address: HostPort | undefined;
+  /** `dial` (default): the agent dials `address`; `reverse`: the relay dials the agent at `listen`. */
+  readonly mode: 'dial' | 'reverse';
+  /** Reverse mode: where the agent listens for the relay's links; port 0 = any free port. */
+  readonly listen?: HostPort;
   /** The relay's static X25519 public key, 32 bytes. */
   readonly publicKey: Buffer;
   /** Optional pre-shared key, 32 bytes. Secret. */
@@ -267,6 +278,9 @@ export interface ReconnectProfile {
    */
   readonly authRetryDelayMs: number;
 }
+
+/** The relay's redial pace towards reverse-mode agents (`reconnect:`); ReconnectProfile's meanings. */
+export type RelayReconnectProfile = Omit<ReconnectProfile, 'replacedDelayMs'>;
 
 /** A parsed agent profile. */
 export interface AgentProfile {

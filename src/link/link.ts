@@ -131,8 +131,12 @@ export class LinkAcceptor extends EventEmitter {
     this.admission.close();
   }
 
-  /** Resolves with an established Link or rejects with a typed error (socket destroyed); enforces caps and deadlines. */
-  async accept(socket: Duplex): Promise<Link> {
+  /**
+   * Resolves with an established Link or rejects with a typed error (socket destroyed); enforces caps and
+   * deadlines. `expectKey`: the relay dialed this socket for one agent (reverse mode), so any other key,
+   * even a configured one, is refused (XNAT_ERR_AUTH_WRONG_AGENT).
+   */
+  async accept(socket: Duplex, expectKey?: Buffer): Promise<Link> {
     const opts = this.opts;
     const clock = opts.clock ?? realClock;
     const remote = remoteLabel(socket);
@@ -155,6 +159,7 @@ export class LinkAcceptor extends EventEmitter {
     }
     // Message 1 decrypted: the peer holds the relay's public key (no stranger to a configured agent).
     let keyed = false;
+    let wrongKey: Buffer | undefined;
     let init: LinkInit;
     try {
       init = await runResponder(
@@ -163,6 +168,10 @@ export class LinkAcceptor extends EventEmitter {
         {
           staticKeys: opts.staticKeys,
           lookupAgent: (k) => {
+            if (expectKey && !k.equals(expectKey)) {
+              wrongKey = k;
+              return undefined;
+            }
             const agent = opts.lookupAgent(k);
             if (agent) this.admission.identify(ticket, k.toString('hex'));
             return agent;
@@ -177,7 +186,14 @@ export class LinkAcceptor extends EventEmitter {
       // Dropped in the very turn it completed: the slot is gone, so is the link.
       if (dropped) throw dropped;
     } catch (err) {
-      const failure = err instanceof HandshakeFailure ? err : new HandshakeFailure(toXnatError(err));
+      let failure = err instanceof HandshakeFailure ? err : new HandshakeFailure(toXnatError(err));
+      if (wrongKey && expectKey && failure.error.code === 'XNAT_ERR_AUTH_UNKNOWN_AGENT') {
+        const detail = `dialed for agent ${keyFingerprint(expectKey)}, answered by ${keyFingerprint(wrongKey)}`;
+        failure = new HandshakeFailure(
+          new XnatError('XNAT_ERR_AUTH_WRONG_AGENT', { detail }),
+          failure.farewell,
+        );
+      }
       reader.release();
       // An evicted stranger gets a busy hint (an agent then knows to redial) and is closed at once.
       if (dropped?.code === 'XNAT_ERR_LINK_HANDSHAKE_BUSY')

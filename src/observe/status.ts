@@ -134,6 +134,8 @@ export interface SessionStatus {
   /** Short fingerprint of the agent's public key. */
   readonly agentKey: string;
   readonly state: 'attached' | 'detached' | 'closed' | 'connecting';
+  /** Relay side: who dials the links, `relay` for an agent in reverse mode (agents[].dial). */
+  readonly dialedBy?: 'agent' | 'relay';
   /** Wall-clock ms since the epoch when the session began. */
   readonly since: number;
   readonly rttMs: number | undefined;
@@ -325,6 +327,8 @@ export interface RelayStatus {
   /** Handshake admission on the control port (absent from producers that have none, such as tests). */
   readonly handshakes?: HandshakeStatus;
   readonly sessions: readonly SessionStatus[];
+  /** Reverse mode: the relay's dialer of each agent with agents[].dial (absent when none). */
+  readonly dialers?: readonly AgentDialerStatus[];
   readonly mappings: readonly MappingStatus[];
   /** The admin endpoint's own counters (present in snapshots served by it). */
   readonly admin?: AdminEndpointStatus;
@@ -332,6 +336,21 @@ export interface RelayStatus {
   readonly at?: number;
   /** Visitors turned away by who-may-visit rules (and for want of an agent), all mappings, by cause. */
   readonly visitorsRefused?: VisitorPolicyRefusals;
+}
+
+/** One reverse-mode dialer of the relay: the agent it dials, where, and how that went. */
+export interface AgentDialerStatus {
+  readonly agent: string;
+  /** The agent's agents[].dial, host:port. */
+  readonly dial: string;
+  /** linked: its link is up; dialing: a dial is under way; waiting: for the redial timer or a lost link. */
+  readonly state: 'linked' | 'dialing' | 'waiting';
+  /** Dials started since start. */
+  readonly dials: number;
+  /** Failed dials (connect or handshake) by error code. */
+  readonly failures: Readonly<Record<string, number>>;
+  /** The last failure while the agent has no link. */
+  readonly lastError?: { readonly code: string; readonly message: string };
 }
 
 /** Refusals of the relay's visitor rules by cause (docs/security.md, "Who may visit"). */
@@ -359,6 +378,9 @@ export interface AgentStatus {
   readonly startedAt: number;
   readonly relays: readonly {
     readonly address: string;
+    /** Who dials the link: `relay` in reverse mode (relays[].mode), then `listen` is where the agent listens. */
+    readonly dialedBy?: 'agent' | 'relay';
+    readonly listen?: string;
     readonly state: 'connecting' | 'attached' | 'detached' | 'closed';
     readonly session: SessionStatus | undefined;
     readonly lastError?: { readonly code: string; readonly message: string };

@@ -28,6 +28,9 @@ import type { CommandDef } from '../command/registry.ts';
 import { noEvents, type EventSink } from '../observe/events.ts';
 import { fetchAgentDiag } from './diag-relay.ts';
 import type { PulledBundle } from '../protocol/diag-inbox.ts';
+import type { Link } from '../link/link.ts';
+import type { AgentLinkState } from './agent-dialer.ts';
+import { AgentDialers } from './agent-dialers.ts';
 
 function bufEq(a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.equals(b));
@@ -72,6 +75,8 @@ export class Relay {
   private readonly hooks: RelayHooks;
   /** Failed link handshakes by error code, for status and metrics. */
   private readonly handshakeFailures: Record<string, number> = {};
+  /** Reverse mode: a dialer per agent entry with `dial`. */
+  private readonly dialers: AgentDialers;
 
   constructor(
     readonly profile: RelayProfile,
@@ -87,6 +92,14 @@ export class Relay {
     });
     this.table.visitors.update(profile.visitors);
     this.visitorRules = profile.visitors;
+    this.dialers = new AgentDialers({
+      reconnect: profile.reconnect,
+      accept: (socket, expectKey) => this.admit(socket, expectKey),
+      attach: (link, remote) => this.server?.attachLink(link, remote),
+      agentState: (key) => this.agentState(key),
+      clock: this.clock,
+      logger: this.log,
+    });
   }
 
   /** Opens the control port; resolves once it listens (the `listening` line names the real port). */
@@ -128,6 +141,18 @@ export class Relay {
       'listening',
     );
     if (tuning.udpPath !== 'off') await this.listenUdpPath(relay.listen.host, listener.port);
+    this.dialers.start(this.profile.agents);
+  }
+
+  /** The agent's session as the dialers see it: attached wins over detached (a takeover under way). */
+  private agentState(keyHex: string): AgentLinkState {
+    let state: AgentLinkState = 'none';
+    for (const s of this.sessions) {
+      if (s.session.agentKey.toString('hex') !== keyHex) continue;
+      if (s.session.state === 'attached') return 'attached';
+      if (s.session.state === 'detached') state = 'detached';
+    }
+    return state;
   }
 
   /**
@@ -150,6 +175,7 @@ export class Relay {
   }
 
   status(): RelayStatus {
+    const dialers = this.dialers.status();
     const mappings: MappingStatus[] = this.table.list().map((e) => ({
       ...mappingEntryStatus(e, this.table.publicHost),
       servers: this.table.serverStatus(e),
@@ -164,7 +190,13 @@ export class Relay {
       ...(this.acceptor
         ? { handshakes: { ...this.acceptor.stats(), failuresByCode: { ...this.handshakeFailures } } }
         : {}),
-      sessions: [...this.sessions].map((s) => s.status()),
+      sessions: [...this.sessions].map((s) => ({
+        ...s.status(),
+        dialedBy: this.dialers.has(s.session.agentKey.toString('hex'))
+          ? ('relay' as const)
+          : ('agent' as const),
+      })),
+      ...(dialers.length > 0 ? { dialers } : {}),
       mappings,
       visitorsRefused: { ...this.table.visitors.refused },
     };
@@ -249,6 +281,7 @@ export class Relay {
     this.visitorRules = next.visitors;
     this.agentsByKey.clear();
     for (const [k, v] of nextByKey) this.agentsByKey.set(k, v);
+    this.dialers.reload(nextByKey, changes);
     const revoking: Promise<void>[] = [];
     for (const s of this.sessions) {
       const entry = nextByKey.get(s.session.agentKey.toString('hex'));
@@ -279,6 +312,7 @@ export class Relay {
     this.closing = true;
     // Stop accepting first, but keep live links so the shutdown notice and the graceful closes get out.
     this.control?.server.close();
+    this.dialers.close();
     this.acceptor?.close();
     const ended: Promise<void>[] = [];
     for (const s of this.sessions) {
@@ -308,14 +342,29 @@ export class Relay {
       return;
     }
     const server = this.server;
-    this.acceptor.accept(socket).then(
+    this.admit(socket).then(
       (link) => {
         this.log.debug({ remote, agentKey: keyFingerprint(link.remoteStaticKey) }, 'link accepted');
         server.attachLink(link, remote);
       },
-      // The acceptor logs failures (aggregated for strangers, `link rejected` for peers that knew our key).
-      (err: unknown) => countCode(this.handshakeFailures, toXnatError(err).code),
+      () => {},
     );
+  }
+
+  /**
+   * The one acceptance path of links, inbound and dialed (reverse mode, `expectKey` set): admission,
+   * preface, handshake. Failures are counted here and logged by the acceptor (aggregated for strangers,
+   * `link rejected` for peers that knew our key).
+   */
+  private admit(socket: Socket, expectKey?: Buffer): Promise<Link> {
+    if (this.closing || !this.acceptor) {
+      socket.destroy();
+      return Promise.reject(new XnatError('XNAT_ERR_SESSION_CLOSED', { detail: 'relay stopping' }));
+    }
+    return this.acceptor.accept(socket, expectKey).catch((err: unknown) => {
+      countCode(this.handshakeFailures, toXnatError(err).code);
+      throw err;
+    });
   }
 
   private onSession(session: Session): void {
@@ -335,6 +384,12 @@ export class Relay {
       ...(this.udpSocket ? { udpPaths: { table: this.udpTable, socket: this.udpSocket } } : {}),
     });
     this.sessions.add(ctx);
-    session.on('closed', () => this.sessions.delete(ctx));
+    // Reverse mode: a session that lost its link (or ended) is the dialer's cue.
+    const wake = () => this.dialers.wake(session.agentKey.toString('hex'));
+    session.on('detached', wake);
+    session.on('closed', () => {
+      this.sessions.delete(ctx);
+      wake();
+    });
   }
 }

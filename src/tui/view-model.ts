@@ -49,7 +49,8 @@ export function sessionRows(s: Status): SessionRow[] {
   if (s.role === 'relay') {
     return s.sessions.map((x) => ({
       key: x.id,
-      label: x.agent,
+      // Reverse mode (the relay dials this agent) is marked where it is cheap to see.
+      label: x.dialedBy === 'relay' ? `${x.agent} (rev)` : x.agent,
       state: x.state,
       session: x,
       kickable: x.agent,
@@ -58,7 +59,7 @@ export function sessionRows(s: Status): SessionRow[] {
   }
   return s.relays.map((r) => ({
     key: r.address,
-    label: r.address,
+    label: r.dialedBy === 'relay' && !r.address.startsWith('reverse:') ? `${r.address} (rev)` : r.address,
     state: r.state,
     session: r.session,
     kickable: undefined,

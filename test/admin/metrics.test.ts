@@ -28,6 +28,15 @@ function relay(): RelayStatus {
       failed: 4,
       failuresByCode: { XNAT_ERR_LINK_UNKNOWN_AGENT: 3, XNAT_ERR_LINK_BAD_PSK: 1 },
     },
+    dialers: [
+      {
+        agent: 'alpha',
+        dial: 'home.example:7100',
+        state: 'linked',
+        dials: 7,
+        failures: { XNAT_ERR_LINK_CONNECT: 6 },
+      },
+    ],
     sessions: [
       session({ rttHistogram: hist([2, 1, 0, 0], 0.05), resumeHistogram: hist([0, 0, 1, 1], 3.5) }),
       // A second session of the same agent: its figures add up under one label.
@@ -73,6 +82,7 @@ test('relay metrics: names, types and values equal to the snapshot', async (t) =
     xnat_rtt_seconds: 'histogram',
     xnat_resume_duration_seconds: 'histogram',
     xnat_handshake_failures_total: 'counter',
+    xnat_reverse_dial_failures_total: 'counter',
     xnat_mapping_ready: 'gauge',
     xnat_mapping_open_connections: 'gauge',
     xnat_mapping_connections_total: 'counter',
@@ -108,6 +118,10 @@ test('relay metrics: names, types and values equal to the snapshot', async (t) =
   t.is(sample(text, 'xnat_mapping_ready', { mapping: 'off' }), 0, 'disabled is not ready');
   t.is(sample(text, 'xnat_handshake_failures_total', { code: 'XNAT_ERR_LINK_UNKNOWN_AGENT' }), 3);
   t.is(sample(text, 'xnat_link_handshakes_total', { outcome: 'failed' }), 4);
+  t.is(
+    sample(text, 'xnat_reverse_dial_failures_total', { agent: 'alpha', code: 'XNAT_ERR_LINK_CONNECT' }),
+    6,
+  );
   // Histograms: cumulative buckets summed over the agent's sessions, +Inf = count.
   t.regex(text, /xnat_rtt_seconds_bucket\{agent="alpha",le="0.01"\} 3\n/);
   t.regex(text, /xnat_rtt_seconds_bucket\{agent="alpha",le="0.1"\} 4\n/);

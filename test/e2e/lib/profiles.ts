@@ -36,6 +36,8 @@ export interface RelayAgentSpec {
   readonly psk?: string;
   /** Default: every unprivileged tcp port. */
   readonly allow?: readonly string[];
+  /** Reverse mode: the relay dials the agent at this host:port. */
+  readonly dial?: string;
 }
 
 export interface RelaySpec {
@@ -89,7 +91,10 @@ export function relayProfile(spec: RelaySpec): string {
       publicKey: a.publicKey,
       ...(a.psk ? { psk: a.psk } : {}),
       allow: [...(a.allow ?? allowAllExcept(spec.port ?? 0, spec.admin?.port ?? 0))],
+      ...(a.dial ? { dial: a.dial } : {}),
     })),
+    // Short, like the agents' (reverse mode: the relay redials).
+    reconnect: { initialDelay: '50ms', maxDelay: '500ms' },
     ...(spec.admin ? { admin: { listen: `127.0.0.1:${spec.admin.port}`, token: spec.admin.token } } : {}),
     ...(spec.metrics ? { metrics: { listen: `127.0.0.1:${spec.metrics.port}` } } : {}),
     ...(spec.tuning ? { tuning: { ...spec.tuning } } : {}),
@@ -110,8 +115,10 @@ export interface MappingSpec {
 export interface AgentSpec {
   readonly name: string;
   readonly keys: Keys;
-  /** The relay's control port (or a fault proxy's port in front of it). */
+  /** The relay's control port (or a fault proxy's port in front of it); unused with `reverse`. */
   readonly relayPort: number;
+  /** Reverse mode: listen on 127.0.0.1 at this port (0: any; the `listening` line with what=reverse names it). */
+  readonly reverse?: { readonly listenPort: number };
   readonly relayPublicKey: string;
   readonly psk?: string;
   readonly mappings: readonly MappingSpec[];
@@ -135,7 +142,9 @@ export function agentProfile(spec: AgentSpec): string {
     agent: { name: spec.name, privateKey: spec.keys.privateKey },
     relays: [
       {
-        address: `127.0.0.1:${spec.relayPort}`,
+        ...(spec.reverse
+          ? { mode: 'reverse', listen: `127.0.0.1:${spec.reverse.listenPort}` }
+          : { address: `127.0.0.1:${spec.relayPort}` }),
         publicKey: spec.relayPublicKey,
         ...(spec.psk ? { psk: spec.psk } : {}),
       },
