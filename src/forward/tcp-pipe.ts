@@ -1,20 +1,20 @@
 // Joins one TCP socket (visitor or LAN service) to one tunnel stream, with honest endings:
 // a clean FIN only when the other side ended cleanly, a TCP reset whenever the stream was aborted.
+// It talks to the stream through its narrow ByteStream interface: no Node stream between socket and mux.
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import type { Logger } from '../observe/log.ts';
-import { type ErrorCode, isErrorCode } from '../errors.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { ByteStream } from '../mux/byte-stream.ts';
+import { tunnelOf, type DuplexTunnel, type ResettableDuplex } from './duplex-tunnel.ts';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.ts';
 import { takeAll, type TokenBucket } from '../util/token-bucket.ts';
 
 /** Bytes a pipe lets wait in a socket's write buffer before it pauses the stream: one link read's worth. */
 export const SOCKET_WRITE_CAP_BYTES = 64 * 1024;
 
-/** The part of a mux stream the pipe needs: a Duplex that can be aborted with a code. */
-export interface TunnelStream extends Duplex {
-  reset(code: ErrorCode): void;
-  readonly resetCode: ErrorCode | undefined;
-}
+/** A Duplex a pipe can join a socket to (the deflate wrapper, tests): one that can be reset with a code. */
+export type TunnelStream = ResettableDuplex;
 
 /** How a pipe ended: `clean` when both directions finished with FIN, otherwise the code that aborted it. */
 export interface PipeResult {
@@ -40,10 +40,12 @@ export interface PipeLimits {
  */
 export function joinSocketToStream(
   socket: Socket,
-  stream: TunnelStream,
+  tunnel: ByteStream | TunnelStream,
   logger?: Logger,
   limits: PipeLimits = {},
 ): Promise<PipeResult> {
+  const stream: ByteStream & Partial<Pick<DuplexTunnel, 'done'>> =
+    tunnel instanceof Duplex ? tunnelOf(tunnel) : tunnel;
   if (stream.destroyed) {
     // The stream died while the socket was being set up (a visitor that reset before the LAN dial
     // completed): the socket must not outlive it, or anyone could pile up open LAN connections.
@@ -126,10 +128,6 @@ export function joinSocketToStream(
         },
       );
     });
-    stream.on('drain', () => {
-      socketHeld = false;
-      resumeSocket();
-    });
     socket.on('end', () => {
       socketEnded = true;
       if (!stream.destroyed) stream.end();
@@ -143,40 +141,10 @@ export function joinSocketToStream(
       corked = false;
       if (!socket.destroyed) socket.uncork();
     };
-    stream.on('data', (chunk: Buffer) => {
-      bytesToSocket += chunk.length;
-      if (!corked && !socket.destroyed) {
-        corked = true;
-        socket.cork();
-        process.nextTick(uncork);
-      }
-      // Pause at the socket's write buffer cap, not at its (small) high-water mark, which a corked tick
-      // passes after one frame: the cap still bounds memory, and 'drain' follows since write() said false.
-      if (!socket.write(chunk) && socket.writableLength >= SOCKET_WRITE_CAP_BYTES) {
-        streamHeld = true;
-        stream.pause();
-      }
-      streamThrottle = charge(
-        down,
-        chunk.length,
-        streamThrottle,
-        () => stream.pause(),
-        () => {
-          streamThrottle = undefined;
-          resumeStream();
-        },
-      );
-    });
     socket.on('drain', () => {
       streamHeld = false;
       resumeStream();
     });
-    stream.on('end', () => {
-      streamEnded = true;
-      if (!socket.destroyed) socket.end();
-      maybeDone();
-    });
-
     socket.on('error', (err: NodeJS.ErrnoException) => {
       logger?.debug({ errno: err.code }, 'socket error');
       abortStream('XNAT_ERR_FORWARD_SOCKET_RESET');
@@ -185,28 +153,59 @@ export function joinSocketToStream(
       socketClosed = true;
       // A socket that closed before both directions finished was torn down: the stream must not look complete.
       if (!(socketEnded && streamEnded) && failed === undefined) abortStream('XNAT_ERR_FORWARD_SOCKET_RESET');
-      else if (!stream.destroyed && socketEnded && streamEnded) {
-        // Both FINs seen, but our FIN may still wait behind queued data (no send window yet): destroying
-        // now would reset the stream and lose that tail. Let the stream finish writing first.
-        if (stream.writableFinished) stream.destroy();
-        else stream.once('finish', () => stream.destroy());
-      }
-      finish();
-    });
-
-    stream.on('error', (err: Error & { code?: unknown }) => {
-      const code = stream.resetCode ?? (isErrorCode(err.code) ? err.code : 'XNAT_ERR_FORWARD_STREAM_RESET');
-      abortSocket(code);
-    });
-    stream.on('close', () => {
-      streamClosed = true;
-      if (!(socketEnded && streamEnded) && !socket.destroyed)
-        abortSocket(stream.resetCode ?? 'XNAT_ERR_FORWARD_STREAM_RESET');
+      // Both FINs seen: a mux stream closes by itself once its own FIN is out (it may wait behind queued
+      // data with no send window yet); a Duplex is destroyed once it has finished writing.
+      else if (!stream.destroyed && socketEnded && streamEnded) stream.done?.();
       finish();
     });
 
     // Listeners are in place: let bytes flow (listeners and targets hand us paused sockets).
     socket.resume();
+
+    stream.setReader({
+      data: (chunk) => {
+        bytesToSocket += chunk.length;
+        if (!corked && !socket.destroyed) {
+          corked = true;
+          socket.cork();
+          process.nextTick(uncork);
+        }
+        let more = true;
+        // Pause at the socket's write buffer cap, not at its (small) high-water mark, which a corked tick
+        // passes after one frame: the cap still bounds memory, and 'drain' follows since write() said false.
+        if (!socket.write(chunk) && socket.writableLength >= SOCKET_WRITE_CAP_BYTES) {
+          streamHeld = true;
+          more = false;
+        }
+        streamThrottle = charge(
+          down,
+          chunk.length,
+          streamThrottle,
+          () => (more = false),
+          () => {
+            streamThrottle = undefined;
+            resumeStream();
+          },
+        );
+        return more;
+      },
+      drain: () => {
+        socketHeld = false;
+        resumeSocket();
+      },
+      end: () => {
+        streamEnded = true;
+        if (!socket.destroyed) socket.end();
+        maybeDone();
+      },
+      close: (code) => {
+        streamClosed = true;
+        if (code !== undefined) abortSocket(code);
+        else if (!(socketEnded && streamEnded) && !socket.destroyed)
+          abortSocket(stream.resetCode ?? 'XNAT_ERR_FORWARD_STREAM_RESET');
+        finish();
+      },
+    });
 
     function maybeDone() {
       // Both directions half-closed cleanly: let the socket finish flushing, then close.
