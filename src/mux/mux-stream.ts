@@ -70,7 +70,6 @@ export interface MuxStreamInit {
   readonly maxWindow: number;
 }
 
-
 /**
  * Bytes written and not yet sent at which write() says "stop" (two 64 KiB socket reads); 'drain' comes
  * once the queue is down to half of it, so a busy socket is not paused and resumed on every read.
@@ -377,7 +376,13 @@ export class MuxStream extends EventEmitter implements ByteStream {
       this.deliveredBytes += chunk.length;
       if (!this.reader.data(chunk)) this.readPaused = true;
     }
-    if (this.finReceived && this.recvQueue.length === 0 && !this.endDelivered && this.hasReader && !this.over) {
+    if (
+      this.finReceived &&
+      this.recvQueue.length === 0 &&
+      !this.endDelivered &&
+      this.hasReader &&
+      !this.over
+    ) {
       this.endDelivered = true;
       this.reader.end();
     }
