@@ -71,10 +71,10 @@ export interface MuxStreamInit {
 }
 
 /**
- * Bytes written and not yet sent at which write() says "stop" (two 64 KiB socket reads); 'drain' comes
- * once the queue is down to half of it, so a busy socket is not paused and resumed on every read.
+ * Bytes written and not yet sent at which write() says "stop": one 64 KiB socket read, as a Node
+ * Writable's buffer of 4 chunks held before; 'drain' comes once the queue is down to half of it.
  */
-export const STREAM_WRITE_HIGH_WATER_BYTES = 128 * 1024;
+export const STREAM_WRITE_HIGH_WATER_BYTES = 64 * 1024;
 
 interface QueuedWrite {
   readonly chunk: Buffer;
