@@ -6,7 +6,8 @@ import type { MappingProfile } from '../config/index.ts';
 import type { BandwidthBuckets } from '../forward/bandwidth.ts';
 import { deflateStream } from '../forward/compress.ts';
 import { proxyHeader } from '../forward/proxy-protocol.ts';
-import { joinSocketToStream, type PipeResult, type TunnelStream } from '../forward/tcp-pipe.ts';
+import { joinSocketToStream, type PipeResult } from '../forward/tcp-pipe.ts';
+import type { MuxStream } from '../mux/mux.ts';
 import type { Logger } from '../observe/log.ts';
 import type { OpenMeta } from '../protocol/index.ts';
 import type { Clock } from '../util/clock.ts';
@@ -14,7 +15,7 @@ import type { Clock } from '../util/clock.ts';
 /** Joins the LAN `socket` to `stream` as `profile` and the stream's open `meta` ask; resolves at its end. */
 export function joinLan(
   socket: Socket,
-  stream: TunnelStream,
+  stream: MuxStream,
   meta: OpenMeta,
   profile: MappingProfile,
   bandwidth: BandwidthBuckets,

@@ -306,6 +306,8 @@ export class RelayConnection {
       initialWindow: this.profile.tuning.streamWindowBytes,
       windowBudget: this.profile.tuning.sessionWindowBytes,
       maxStreams: this.profile.tuning.maxStreams,
+      // The TCP pipe reads and writes streams directly; a service gets its own Duplex (services.ts).
+      duplexStreams: false,
       clock: this.clock,
       logger: log,
     });

@@ -1,7 +1,7 @@
 // In-process services of handler mappings: a visitor's stream handed to the application as a Duplex, a
 // flow's datagrams to a callback. No LAN socket; the agent's hooks call in here. It knows nothing of links.
 import type { Duplex } from 'node:stream';
-import type { MuxStream } from '../mux/mux.ts';
+import { duplexOf, type MuxStream } from '../mux/mux.ts';
 import type { OpenEndpoint, OpenMeta } from '../protocol/open-meta.ts';
 import type { UdpTarget } from '../forward/udp-target.ts';
 import type { AgentServices } from '../agent/relay-connection.ts';
@@ -104,7 +104,8 @@ export class Services implements AgentServices {
   }
 }
 
-function asServiceStream(stream: MuxStream, meta: OpenMeta): ServiceStream {
+function asServiceStream(inner: MuxStream, meta: OpenMeta): ServiceStream {
+  const stream = duplexOf(inner);
   const reset = stream.reset.bind(stream);
   return Object.assign(stream, {
     mapping: meta.mapping,

@@ -4,7 +4,10 @@
 import { Duplex } from 'node:stream';
 import zlib from 'node:zlib';
 import type { ErrorCode } from '../errors.ts';
-import type { TunnelStream } from './tcp-pipe.ts';
+import { duplexOf, MuxStream } from '../mux/mux.ts';
+import type { ResettableDuplex } from './duplex-tunnel.ts';
+
+type TunnelStream = ResettableDuplex;
 
 /**
  * Inflate input is fed in pieces this small: zlib inflates a whole input chunk at once, whatever the
@@ -103,8 +106,11 @@ function codeError(code: ErrorCode): Error & { code: ErrorCode } {
   return Object.assign(new Error(code), { code });
 }
 
-/** `stream` with deflate on what is written and inflate on what is read. */
-export function deflateStream(stream: TunnelStream): TunnelStream {
+/** `stream` with deflate on what is written and inflate on what is read (zlib wants Node streams). */
+export function deflateStream(stream: ResettableDuplex): ResettableDuplex;
+export function deflateStream(stream: MuxStream): MuxStream | ResettableDuplex;
+export function deflateStream(stream: MuxStream | ResettableDuplex): MuxStream | ResettableDuplex {
   // A stream already gone stays as it is: the pipe resets the socket at once.
-  return stream.destroyed ? stream : new DeflateStream(stream);
+  if (stream.destroyed) return stream;
+  return new DeflateStream(stream instanceof MuxStream ? duplexOf(stream) : stream);
 }

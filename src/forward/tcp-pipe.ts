@@ -1,20 +1,20 @@
 // Joins one TCP socket (visitor or LAN service) to one tunnel stream, with honest endings:
 // a clean FIN only when the other side ended cleanly, a TCP reset whenever the stream was aborted.
+// It talks to the stream through its narrow ByteStream interface: no Node stream between socket and mux.
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import type { Logger } from '../observe/log.ts';
-import { type ErrorCode, isErrorCode } from '../errors.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { ByteReader, ByteStream } from '../mux/byte-stream.ts';
+import { tunnelOf, type DuplexTunnel, type ResettableDuplex } from './duplex-tunnel.ts';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.ts';
 import { takeAll, type TokenBucket } from '../util/token-bucket.ts';
 
 /** Bytes a pipe lets wait in a socket's write buffer before it pauses the stream: one link read's worth. */
 export const SOCKET_WRITE_CAP_BYTES = 64 * 1024;
 
-/** The part of a mux stream the pipe needs: a Duplex that can be aborted with a code. */
-export interface TunnelStream extends Duplex {
-  reset(code: ErrorCode): void;
-  readonly resetCode: ErrorCode | undefined;
-}
+/** A Duplex a pipe can join a socket to (the deflate wrapper, tests): one that can be reset with a code. */
+export type TunnelStream = ResettableDuplex;
 
 /** How a pipe ended: `clean` when both directions finished with FIN, otherwise the code that aborted it. */
 export interface PipeResult {
@@ -40,10 +40,11 @@ export interface PipeLimits {
  */
 export function joinSocketToStream(
   socket: Socket,
-  stream: TunnelStream,
+  tunnel: ByteStream | TunnelStream,
   logger?: Logger,
   limits: PipeLimits = {},
 ): Promise<PipeResult> {
+  const stream: PipeStream = tunnel instanceof Duplex ? tunnelOf(tunnel) : tunnel;
   if (stream.destroyed) {
     // The stream died while the socket was being set up (a visitor that reset before the LAN dial
     // completed): the socket must not outlive it, or anyone could pile up open LAN connections.
@@ -51,167 +52,226 @@ export function joinSocketToStream(
     if (!socket.destroyed) socket.resetAndDestroy();
     return Promise.resolve({ clean: false, code, bytesFromSocket: 0, bytesToSocket: 0 });
   }
-  return new Promise((resolve) => {
-    let bytesFromSocket = 0;
-    let bytesToSocket = 0;
-    let socketEnded = false; // we got FIN from the socket
-    let streamEnded = false; // we got FIN from the stream
-    let failed: ErrorCode | undefined;
-    let settled = false;
-    let socketClosed = false;
-    let streamClosed = false;
+  return new Promise((resolve) => new Pipe(socket, stream, logger, limits, resolve).start());
+}
 
-    const finish = () => {
-      if (settled || !socketClosed || !streamClosed) return;
-      settled = true;
-      socketThrottle?.cancel();
-      streamThrottle?.cancel();
-      resolve({ clean: failed === undefined, code: failed, bytesFromSocket, bytesToSocket });
-    };
+type PipeStream = ByteStream & Partial<Pick<DuplexTunnel, 'done'>>;
 
-    /** The stream was aborted (peer reset, session expired or replaced): reset the socket, never FIN it. */
-    const abortSocket = (code: ErrorCode) => {
-      if (failed === undefined) failed = code;
-      if (!socket.destroyed) socket.resetAndDestroy();
-    };
-    /** The socket failed or was reset: abort the stream so the far side resets too. */
-    const abortStream = (code: ErrorCode) => {
-      if (failed === undefined) failed = code;
-      if (!stream.destroyed) stream.reset(code);
-    };
+const NO_BUCKETS: readonly TokenBucket[] = [];
 
-    // Each direction pauses its reader for two reasons, backpressure and a bandwidth limit, and resumes
-    // only when neither holds: pausing one socket or stream never stalls the session's other streams.
-    const clock = limits.clock ?? realClock;
-    const up = limits.fromSocket ?? [];
-    const down = limits.toSocket ?? [];
-    let socketHeld = false; // the stream's buffer is full
-    let socketThrottle: TimerHandle | undefined;
-    let streamHeld = false; // the socket's write buffer is at its cap
-    let streamThrottle: TimerHandle | undefined;
-    const resumeSocket = () => {
-      if (!socketHeld && !socketThrottle && !socket.destroyed) socket.resume();
-    };
-    const resumeStream = () => {
-      if (!streamHeld && !streamThrottle && !stream.destroyed) stream.resume();
-    };
-    /** Charges `n` bytes; when a bucket is in debt, pauses the reader until it is paid (one timer). */
-    const charge = (
-      buckets: readonly TokenBucket[],
-      n: number,
-      timer: TimerHandle | undefined,
-      pause: () => void,
-      done: () => void,
-    ) => {
-      const wait = buckets.length > 0 ? takeAll(buckets, n) : 0;
-      if (wait <= 0 || timer) return timer;
-      pause();
-      return clock.setTimeout(done, wait);
-    };
+/** The pipe a socket belongs to, so one set of listener functions serves every socket (idle pipes are many). */
+const kPipe = Symbol('xnat.pipe');
+type PipedSocket = Socket & { [kPipe]: Pipe };
 
-    socket.on('data', (chunk: Buffer) => {
-      bytesFromSocket += chunk.length;
-      if (!stream.write(chunk)) {
-        socketHeld = true;
-        socket.pause();
-      }
-      socketThrottle = charge(
-        up,
-        chunk.length,
-        socketThrottle,
-        () => socket.pause(),
-        () => {
-          socketThrottle = undefined;
-          resumeSocket();
-        },
-      );
-    });
-    stream.on('drain', () => {
-      socketHeld = false;
-      resumeSocket();
-    });
-    socket.on('end', () => {
-      socketEnded = true;
-      if (!stream.destroyed) stream.end();
-      maybeDone();
-    });
+function onSocketData(this: PipedSocket, chunk: Buffer): void {
+  this[kPipe].fromSocket(chunk);
+}
+function onSocketEnd(this: PipedSocket): void {
+  this[kPipe].socketEnd();
+}
+function onSocketDrain(this: PipedSocket): void {
+  this[kPipe].socketDrain();
+}
+function onSocketError(this: PipedSocket, err: NodeJS.ErrnoException): void {
+  this[kPipe].socketError(err);
+}
+function onSocketClose(this: PipedSocket): void {
+  this[kPipe].socketClose();
+}
+function uncorkPipe(pipe: Pipe): void {
+  pipe.uncork();
+}
 
-    // The stream hands over one chunk per DATA frame, several per link read; corking the socket until the
-    // end of the tick turns them into one writev (one syscall, one wakeup of the reader) instead of one each.
-    let corked = false;
-    const uncork = () => {
-      corked = false;
-      if (!socket.destroyed) socket.uncork();
-    };
-    stream.on('data', (chunk: Buffer) => {
-      bytesToSocket += chunk.length;
-      if (!corked && !socket.destroyed) {
-        corked = true;
-        socket.cork();
-        process.nextTick(uncork);
-      }
-      // Pause at the socket's write buffer cap, not at its (small) high-water mark, which a corked tick
-      // passes after one frame: the cap still bounds memory, and 'drain' follows since write() said false.
-      if (!socket.write(chunk) && socket.writableLength >= SOCKET_WRITE_CAP_BYTES) {
-        streamHeld = true;
-        stream.pause();
-      }
-      streamThrottle = charge(
-        down,
-        chunk.length,
-        streamThrottle,
-        () => stream.pause(),
-        () => {
-          streamThrottle = undefined;
-          resumeStream();
-        },
-      );
-    });
-    socket.on('drain', () => {
-      streamHeld = false;
-      resumeStream();
-    });
-    stream.on('end', () => {
-      streamEnded = true;
-      if (!socket.destroyed) socket.end();
-      maybeDone();
-    });
+/**
+ * One socket joined to one stream: the stream's reader, and the socket's listeners' target. A class, not
+ * closures: an idle pipe costs one object (the issue 10 budget is a few KiB per idle stream per side).
+ */
+class Pipe implements ByteReader {
+  private bytesFromSocket = 0;
+  private bytesToSocket = 0;
+  private socketEnded = false; // we got FIN from the socket
+  private streamEnded = false; // we got FIN from the stream
+  private failed: ErrorCode | undefined;
+  private settled = false;
+  private socketClosed = false;
+  private streamClosed = false;
+  // Each direction pauses its reader for two reasons, backpressure and a bandwidth limit, and resumes
+  // only when neither holds: pausing one socket or stream never stalls the session's other streams.
+  private socketHeld = false; // the stream's buffer is full
+  private socketThrottle: TimerHandle | undefined;
+  private streamHeld = false; // the socket's write buffer is at its cap
+  private streamThrottle: TimerHandle | undefined;
+  private corked = false;
+  private readonly up: readonly TokenBucket[];
+  private readonly down: readonly TokenBucket[];
 
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      logger?.debug({ errno: err.code }, 'socket error');
-      abortStream('XNAT_ERR_FORWARD_SOCKET_RESET');
-    });
-    socket.on('close', () => {
-      socketClosed = true;
-      // A socket that closed before both directions finished was torn down: the stream must not look complete.
-      if (!(socketEnded && streamEnded) && failed === undefined) abortStream('XNAT_ERR_FORWARD_SOCKET_RESET');
-      else if (!stream.destroyed && socketEnded && streamEnded) {
-        // Both FINs seen, but our FIN may still wait behind queued data (no send window yet): destroying
-        // now would reset the stream and lose that tail. Let the stream finish writing first.
-        if (stream.writableFinished) stream.destroy();
-        else stream.once('finish', () => stream.destroy());
-      }
-      finish();
-    });
+  constructor(
+    private readonly socket: Socket,
+    private readonly stream: PipeStream,
+    private readonly logger: Logger | undefined,
+    private readonly limits: PipeLimits,
+    private readonly resolve: (r: PipeResult) => void,
+  ) {
+    this.up = limits.fromSocket ?? NO_BUCKETS;
+    this.down = limits.toSocket ?? NO_BUCKETS;
+  }
 
-    stream.on('error', (err: Error & { code?: unknown }) => {
-      const code = stream.resetCode ?? (isErrorCode(err.code) ? err.code : 'XNAT_ERR_FORWARD_STREAM_RESET');
-      abortSocket(code);
-    });
-    stream.on('close', () => {
-      streamClosed = true;
-      if (!(socketEnded && streamEnded) && !socket.destroyed)
-        abortSocket(stream.resetCode ?? 'XNAT_ERR_FORWARD_STREAM_RESET');
-      finish();
-    });
-
+  start(): void {
+    const socket = this.socket as PipedSocket;
+    socket[kPipe] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
     // Listeners are in place: let bytes flow (listeners and targets hand us paused sockets).
     socket.resume();
+    this.stream.setReader(this);
+  }
 
-    function maybeDone() {
-      // Both directions half-closed cleanly: let the socket finish flushing, then close.
-      if (socketEnded && streamEnded && socket.writableFinished) socket.destroy();
-      else if (socketEnded && streamEnded) socket.once('finish', () => socket.destroy());
+  // ---- socket -> stream
+
+  fromSocket(chunk: Buffer): void {
+    this.bytesFromSocket += chunk.length;
+    if (!this.stream.write(chunk)) {
+      this.socketHeld = true;
+      this.socket.pause();
     }
-  });
+    if (this.up.length > 0 && !this.socketThrottle) {
+      const wait = takeAll(this.up, chunk.length);
+      if (wait > 0) {
+        this.socket.pause();
+        this.socketThrottle = this.clock.setTimeout(() => {
+          this.socketThrottle = undefined;
+          this.resumeSocket();
+        }, wait);
+      }
+    } else if (this.up.length > 0) takeAll(this.up, chunk.length);
+  }
+
+  socketEnd(): void {
+    this.socketEnded = true;
+    if (!this.stream.destroyed) this.stream.end();
+    this.maybeDone();
+  }
+
+  socketDrain(): void {
+    this.streamHeld = false;
+    this.resumeStream();
+  }
+
+  socketError(err: NodeJS.ErrnoException): void {
+    this.logger?.debug({ errno: err.code }, 'socket error');
+    this.abortStream('XNAT_ERR_FORWARD_SOCKET_RESET');
+  }
+
+  socketClose(): void {
+    this.socketClosed = true;
+    // A socket that closed before both directions finished was torn down: the stream must not look complete.
+    if (!(this.socketEnded && this.streamEnded) && this.failed === undefined)
+      this.abortStream('XNAT_ERR_FORWARD_SOCKET_RESET');
+    // Both FINs seen: a mux stream closes by itself once its own FIN is out (it may wait behind queued
+    // data with no send window yet); a Duplex is destroyed once it has finished writing.
+    else if (!this.stream.destroyed && this.socketEnded && this.streamEnded) this.stream.done?.();
+    this.finish();
+  }
+
+  // ---- stream -> socket (ByteReader)
+
+  data(chunk: Buffer): boolean {
+    const socket = this.socket;
+    this.bytesToSocket += chunk.length;
+    // The stream hands over one chunk per DATA frame, several per link read; corking the socket until the
+    // end of the tick turns them into one writev (one syscall, one wakeup of the reader) instead of one each.
+    if (!this.corked && !socket.destroyed) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(uncorkPipe, this);
+    }
+    let more = true;
+    // Pause at the socket's write buffer cap, not at its (small) high-water mark, which a corked tick
+    // passes after one frame: the cap still bounds memory, and 'drain' follows since write() said false.
+    if (!socket.write(chunk) && socket.writableLength >= SOCKET_WRITE_CAP_BYTES) {
+      this.streamHeld = true;
+      more = false;
+    }
+    if (this.down.length > 0) {
+      const wait = takeAll(this.down, chunk.length);
+      if (wait > 0 && !this.streamThrottle) {
+        more = false;
+        this.streamThrottle = this.clock.setTimeout(() => {
+          this.streamThrottle = undefined;
+          this.resumeStream();
+        }, wait);
+      }
+    }
+    return more;
+  }
+
+  end(): void {
+    this.streamEnded = true;
+    if (!this.socket.destroyed) this.socket.end();
+    this.maybeDone();
+  }
+
+  drain(): void {
+    this.socketHeld = false;
+    this.resumeSocket();
+  }
+
+  close(code: ErrorCode | undefined): void {
+    this.streamClosed = true;
+    if (code !== undefined) this.abortSocket(code);
+    else if (!(this.socketEnded && this.streamEnded) && !this.socket.destroyed)
+      this.abortSocket(this.stream.resetCode ?? 'XNAT_ERR_FORWARD_STREAM_RESET');
+    this.finish();
+  }
+
+  uncork(): void {
+    this.corked = false;
+    if (!this.socket.destroyed) this.socket.uncork();
+  }
+
+  // ---- internals
+
+  private get clock(): Clock {
+    return this.limits.clock ?? realClock;
+  }
+
+  private resumeSocket(): void {
+    if (!this.socketHeld && !this.socketThrottle && !this.socket.destroyed) this.socket.resume();
+  }
+
+  private resumeStream(): void {
+    if (!this.streamHeld && !this.streamThrottle && !this.stream.destroyed) this.stream.resume();
+  }
+
+  /** The stream was aborted (peer reset, session expired or replaced): reset the socket, never FIN it. */
+  private abortSocket(code: ErrorCode): void {
+    if (this.failed === undefined) this.failed = code;
+    if (!this.socket.destroyed) this.socket.resetAndDestroy();
+  }
+
+  /** The socket failed or was reset: abort the stream so the far side resets too. */
+  private abortStream(code: ErrorCode): void {
+    if (this.failed === undefined) this.failed = code;
+    if (!this.stream.destroyed) this.stream.reset(code);
+  }
+
+  private maybeDone(): void {
+    // Both directions half-closed cleanly: let the socket finish flushing, then close.
+    if (!this.socketEnded || !this.streamEnded) return;
+    const socket = this.socket;
+    if (socket.writableFinished) socket.destroy();
+    else socket.once('finish', () => socket.destroy());
+  }
+
+  private finish(): void {
+    if (this.settled || !this.socketClosed || !this.streamClosed) return;
+    this.settled = true;
+    this.socketThrottle?.cancel();
+    this.streamThrottle?.cancel();
+    const { failed, bytesFromSocket, bytesToSocket } = this;
+    this.resolve({ clean: failed === undefined, code: failed, bytesFromSocket, bytesToSocket });
+  }
 }

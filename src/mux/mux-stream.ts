@@ -1,9 +1,11 @@
-// One multiplexed stream as a Node Duplex: send window, receive window with grants, half-close and reset.
+// One multiplexed stream, no Node stream machinery: send queue and window, receive window with grants,
+// half-close and reset, read through one ByteReader (the TCP pipe, or the Duplex adapter of mux-duplex.ts).
 // It does not know the scheduler or the id table: it talks to its mux only through the StreamHost below.
-import { Duplex } from 'node:stream';
-import { type ErrorCode, XnatError, isErrorCode, isXnatError } from '../errors.ts';
+import { EventEmitter } from 'node:events';
+import { type ErrorCode, isErrorCode } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { FrameType, type StreamDataFrame } from '../wire/frame.ts';
+import type { ByteReader, ByteStream } from './byte-stream.ts';
 import {
   STREAM_INITIAL_WINDOW_BYTES,
   WINDOW_GROWTH_MIN_RTT_MS,
@@ -68,28 +70,48 @@ export interface MuxStreamInit {
   readonly maxWindow: number;
 }
 
-interface PendingWrite {
+/**
+ * Bytes written and not yet sent at which write() says "stop": one 64 KiB socket read, as a Node
+ * Writable's buffer of 4 chunks held before; 'drain' comes once the queue is down to half of it.
+ */
+export const STREAM_WRITE_HIGH_WATER_BYTES = 64 * 1024;
+
+interface QueuedWrite {
   readonly chunk: Buffer;
   offset: number;
-  readonly cb: (err?: Error | null) => void;
+  /** Called once the whole chunk was handed to the transport (the Duplex adapter's write callback). */
+  readonly onSent: (() => void) | undefined;
 }
 
+/** The reader of a stream nobody reads yet: nothing is delivered to it (setReader replaces it). */
+const NO_READER: ByteReader = {
+  data: () => false,
+  end: () => undefined,
+  drain: () => undefined,
+  close: () => undefined,
+};
+
 /**
- * A tunnelled TCP connection inside a session. Write to send (split into DATA frames within the send
- * window), read what the peer sent; `end()` sends FIN after queued data; `reset(code)` aborts both ways.
- * Errors (peer reset, session gone) arrive as 'error' with an XnatError whose code is also `resetCode`.
+ * A tunnelled TCP connection inside a session. write() to send (split into DATA frames within the send
+ * window); what the peer sent goes to the reader; end() sends FIN after queued data; reset(code) aborts
+ * both ways. Emits only 'close' (once, after the reader's close). A Duplex: duplexOf() in mux-duplex.ts.
  */
-export class MuxStream extends Duplex {
+export class MuxStream extends EventEmitter implements ByteStream {
   readonly id: number;
   /** The opaque metadata of the STREAM_OPEN (mapping, visitor address: the forward layer's business). */
   readonly meta: Buffer;
   private readonly host: StreamHost;
   private readonly openedAt: number;
   private _resetCode: ErrorCode | undefined;
+  private reader: ByteReader = NO_READER;
+  private hasReader = false;
 
-  // Send side: bytes we may still send, and the one chunk Node hands us at a time.
+  // Send side: bytes we may still send, and what was written and waits for window or a turn.
   private sendCredit = STREAM_INITIAL_WINDOW_BYTES;
-  private pending: PendingWrite | undefined;
+  private readonly sendQueue: QueuedWrite[] = [];
+  private sendQueued = 0;
+  private needDrain = false;
+  private finWanted = false;
   private finSent = false;
 
   // Receive side (yamux's recvWindow): granted = credited + recvWindow at all times, so what is buffered
@@ -101,14 +123,16 @@ export class MuxStream extends Duplex {
   private budgetTaken = 0;
   private readonly recvQueue: Buffer[] = [];
   private recvQueued = 0;
-  private pushedBytes = 0;
+  private deliveredBytes = 0;
   private creditedBytes = 0;
   private lastGrantAt: number;
-  private readPending = false;
+  /** The reader said "no more" (or there is none yet). */
+  private readPaused = true;
   private finReceived = false;
-  private eofPushed = false;
+  private endDelivered = false;
   private released = false;
   private resetDone = false;
+  private over = false;
 
   private bytesIn = 0;
   private bytesOut = 0;
@@ -116,13 +140,7 @@ export class MuxStream extends Duplex {
 
   /** @internal Built by Mux only. */
   constructor(init: MuxStreamInit) {
-    // A small readable high-water mark keeps Node's own buffer short, so _read() runs as the application
-    // consumes and grants follow consumption closely; the rest waits in recvQueue, inside the window.
-    super({
-      allowHalfOpen: true,
-      readableHighWaterMark: init.host.chunkSize,
-      writableHighWaterMark: 4 * init.host.chunkSize,
-    });
+    super();
     this.id = init.id;
     this.meta = init.meta;
     this.host = init.host;
@@ -139,6 +157,16 @@ export class MuxStream extends Duplex {
     return this._resetCode;
   }
 
+  /** True once the stream is over: both directions ended, or it was reset or aborted. */
+  get destroyed(): boolean {
+    return this.over;
+  }
+
+  /** The DATA payload per turn while other streams wait (the Duplex adapter sizes its buffers by it). */
+  get chunkSize(): number {
+    return this.host.chunkSize;
+  }
+
   get stats(): MuxStreamStats {
     return {
       bytesIn: this.bytesIn,
@@ -146,17 +174,70 @@ export class MuxStream extends Duplex {
       openedAt: this.openedAt,
       sendWindow: this.sendCredit,
       recvWindow: this.recvWindow,
-      recvBuffered: this.recvQueued + this.readableLength,
+      recvBuffered: this.recvQueued + (this.reader.buffered?.() ?? 0),
       recvHighWater: this.recvHighWater,
     };
   }
 
-  /** Aborts the stream both ways: sends STREAM_RESET with `code` and destroys it with XnatError(code). Idempotent. */
+  setReader(reader: ByteReader): void {
+    this.reader = reader;
+    this.hasReader = true;
+    if (this.over) {
+      reader.close(this._resetCode);
+      return;
+    }
+    this.readPaused = false;
+    this.flushRead();
+    this.maybeClose();
+  }
+
+  write(chunk: Buffer, onSent?: () => void): boolean {
+    if (this.over || this.finWanted) return false;
+    if (chunk.length === 0) {
+      onSent?.();
+      return true;
+    }
+    this.sendQueue.push({ chunk, offset: 0, onSent });
+    this.sendQueued += chunk.length;
+    if (this.sendCredit > 0) this.host.schedule(this);
+    if (this.sendQueued < STREAM_WRITE_HIGH_WATER_BYTES) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  end(): void {
+    if (this.over || this.finWanted) return;
+    this.finWanted = true;
+    if (this.sendQueue.length === 0) this.sendFinNow();
+  }
+
+  /** Also after the reader consumed buffered bytes (the Duplex adapter's _read): grants follow. */
+  resume(): void {
+    if (this.over) return;
+    this.readPaused = false;
+    this.flushRead();
+    this.maybeClose();
+  }
+
+  /** Aborts the stream both ways: sends STREAM_RESET with `code`; the reader's close gets `code`. Idempotent. */
   reset(code: ErrorCode): void {
-    if (this.destroyed) return;
+    if (this.over) return;
     this._resetCode = code;
     this.sendResetOnce(code);
-    this.destroy(new XnatError(code));
+    this.terminate(code, undefined);
+  }
+
+  /**
+   * Ends the stream without a code of its own (the Duplex adapter destroyed without an error): when both
+   * directions had not ended yet, the peer must not wait forever, so it gets XNAT_ERR_MUX_RESET.
+   */
+  destroy(): void {
+    if (this.over) return;
+    if (!(this.finSent && this.finReceived) && !this.host.transportClosed()) {
+      this._resetCode ??= 'XNAT_ERR_MUX_RESET';
+      this.sendResetOnce('XNAT_ERR_MUX_RESET');
+    }
+    this.terminate(this._resetCode, undefined);
   }
 
   // ---- called by the mux
@@ -176,115 +257,91 @@ export class MuxStream extends Duplex {
   onData(data: Buffer): ErrorCode | undefined {
     if (this.finReceived) return 'XNAT_ERR_MUX_PROTOCOL';
     if (data.length > this.recvAvailable) return 'XNAT_ERR_MUX_WINDOW_EXCEEDED';
-    if (data.length === 0) return undefined;
+    if (data.length === 0 || this.over) return undefined;
     this.recvAvailable -= data.length;
     this.bytesIn += data.length;
+    if (!this.readPaused && this.recvQueue.length === 0) {
+      // The common case: the reader takes it at once, no queue.
+      this.deliveredBytes += data.length;
+      if (!this.reader.data(data)) this.readPaused = true;
+      this.noteHighWater();
+      this.maybeGrant();
+      return undefined;
+    }
     this.recvQueue.push(data);
     this.recvQueued += data.length;
-    this.recvHighWater = Math.max(this.recvHighWater, this.recvQueued + this.readableLength);
-    if (this.readPending) this.flushRead();
+    this.noteHighWater();
     return undefined;
   }
 
   /** @internal The peer granted `delta` more bytes. */
   onWindow(delta: number): void {
     this.sendCredit += delta;
-    if (this.pending) this.host.schedule(this);
+    if (this.sendQueue.length > 0) this.host.schedule(this);
   }
 
   /** @internal The peer half-closed: no more data will come. */
   onFin(): void {
-    if (this.finReceived) return;
+    if (this.finReceived || this.over) return;
     this.finReceived = true;
     this.flushRead();
     this.maybeRelease();
+    this.maybeClose();
   }
 
   /** @internal The peer aborted the stream. */
   onReset(code: string): void {
-    if (this.destroyed) return;
+    if (this.over) return;
     const known: ErrorCode = isErrorCode(code) ? code : 'XNAT_ERR_MUX_RESET';
     this._resetCode = known;
     this.resetDone = true; // never answer a RESET with a RESET
     this.host.resetReceived(this, known);
-    this.destroy(
-      new XnatError(known, { detail: known === code ? 'reset by peer' : 'reset by peer, unknown code' }),
-    );
+    this.terminate(known, known === code ? 'reset by peer' : 'reset by peer, unknown code');
   }
 
-  /** @internal The session ended: destroy with `code`, sending nothing. */
+  /** @internal The session ended: over with `code`, sending nothing. */
   abort(code: ErrorCode): void {
-    if (this.destroyed) return;
+    if (this.over) return;
     this._resetCode = code;
     this.resetDone = true;
-    this.destroy(new XnatError(code));
+    this.terminate(code, undefined);
   }
 
-  /** @internal True when a chunk waits and the window allows at least one byte of it. */
+  /** @internal True when bytes wait and the window allows at least one of them. */
   get sendable(): boolean {
-    return this.pending !== undefined && this.sendCredit > 0 && !this.destroyed;
+    return this.sendQueue.length > 0 && this.sendCredit > 0 && !this.over;
   }
 
   /** @internal One scheduler turn: one DATA frame of at most turnBytes() bytes, referencing the written chunk. */
   sendNext(): void {
-    const p = this.pending;
+    const p = this.sendQueue[0];
     if (!p) return;
     const n = Math.min(this.host.turnBytes(), this.sendCredit, p.chunk.length - p.offset);
     const data = n === p.chunk.length ? p.chunk : p.chunk.subarray(p.offset, p.offset + n);
     p.offset += n;
     this.sendCredit -= n;
+    this.sendQueued -= n;
     this.bytesOut += n;
     this.host.sendData({ type: FrameType.STREAM_DATA, streamId: this.id, data });
-    if (p.offset === p.chunk.length) {
-      this.pending = undefined;
-      p.cb();
+    if (p.offset < p.chunk.length) return;
+    this.sendQueue.shift();
+    if (this.sendQueue.length === 0 && this.finWanted) this.sendFinNow();
+    p.onSent?.();
+    if (this.needDrain && this.sendQueued <= STREAM_WRITE_HIGH_WATER_BYTES / 2 && !this.over) {
+      this.needDrain = false;
+      this.reader.drain();
     }
-  }
-
-  // ---- Duplex implementation
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (chunk.length === 0) return cb();
-    this.pending = { chunk, offset: 0, cb };
-    if (this.sendCredit > 0) this.host.schedule(this);
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    // Node calls _final only after every _write callback, so all data is already with the transport.
-    if (!this.host.transportClosed()) this.host.sendFin(this.id);
-    this.finSent = true;
-    this.maybeRelease();
-    cb();
-  }
-
-  override _read(): void {
-    this.readPending = true;
-    const before = this.pushedBytes;
-    this.flushRead();
-    // Pushing nothing would leave Node's "reading" flag set, and it would not call _read() again as the
-    // application consumes what is buffered; an empty push clears it (documented Node behaviour), so
-    // every consumption reaches maybeGrant().
-    if (this.pushedBytes === before && !this.eofPushed && !this.destroyed) this.push(Buffer.alloc(0));
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    const finished = this.finSent && this.finReceived;
-    if (!finished && !this.host.transportClosed()) {
-      // Destroyed by the application before both directions ended: the peer must not wait forever.
-      const code: ErrorCode = isXnatError(err) ? err.code : 'XNAT_ERR_MUX_RESET';
-      this._resetCode ??= code;
-      this.sendResetOnce(code);
-    }
-    this.pending = undefined;
-    this.recvQueue.length = 0;
-    this.recvQueued = 0;
-    this.released = true;
-    this.giveBackBudget();
-    this.host.release(this);
-    cb(err);
   }
 
   // ---- internals
+
+  private sendFinNow(): void {
+    if (this.finSent) return;
+    if (!this.host.transportClosed()) this.host.sendFin(this.id);
+    this.finSent = true;
+    this.maybeRelease();
+    this.maybeClose();
+  }
 
   private sendResetOnce(code: ErrorCode): void {
     if (this.resetDone || this.host.transportClosed() || (this.finSent && this.finReceived)) return;
@@ -292,25 +349,50 @@ export class MuxStream extends Duplex {
     this.host.sendReset(this.id, code);
   }
 
-  /** Moves queued data into Node's buffer while it wants more, then EOF after the peer's FIN. */
+  /** Over, however it ended: drops what waits, frees the id and the window, tells the reader, then 'close'. */
+  private terminate(code: ErrorCode | undefined, detail: string | undefined): void {
+    this.over = true;
+    this.sendQueue.length = 0;
+    this.sendQueued = 0;
+    this.recvQueue.length = 0;
+    this.recvQueued = 0;
+    this.released = true;
+    this.giveBackBudget();
+    this.host.release(this);
+    if (this.hasReader) this.reader.close(code, detail);
+    this.emit('close');
+  }
+
+  private noteHighWater(): void {
+    const buffered = this.recvQueued + (this.reader.buffered?.() ?? 0);
+    if (buffered > this.recvHighWater) this.recvHighWater = buffered;
+  }
+
+  /** Hands queued data to the reader while it wants more, then the FIN; grants what was consumed. */
   private flushRead(): void {
-    while (this.readPending && this.recvQueue.length > 0 && !this.destroyed) {
+    while (!this.readPaused && this.recvQueue.length > 0 && !this.over) {
       const chunk = this.recvQueue.shift()!;
       this.recvQueued -= chunk.length;
-      this.pushedBytes += chunk.length;
-      if (!this.push(chunk)) this.readPending = false;
+      this.deliveredBytes += chunk.length;
+      if (!this.reader.data(chunk)) this.readPaused = true;
     }
-    if (this.finReceived && this.recvQueue.length === 0 && !this.eofPushed && !this.destroyed) {
-      this.eofPushed = true;
-      this.push(null);
+    if (
+      this.finReceived &&
+      this.recvQueue.length === 0 &&
+      !this.endDelivered &&
+      this.hasReader &&
+      !this.over
+    ) {
+      this.endDelivered = true;
+      this.reader.end();
     }
     this.maybeGrant();
   }
 
-  /** Grants the peer what the application consumed once that reaches half the window; grows the window if the reader keeps up. */
+  /** Grants the peer what the reader consumed once that reaches half the window; grows the window if the reader keeps up. */
   private maybeGrant(): void {
-    if (this.finReceived || this.destroyed || this.host.transportClosed()) return;
-    const consumed = this.pushedBytes - this.readableLength - this.creditedBytes;
+    if (this.finReceived || this.over || this.host.transportClosed()) return;
+    const consumed = this.deliveredBytes - (this.reader.buffered?.() ?? 0) - this.creditedBytes;
     if (consumed < this.recvWindow / 2) return;
     const now = this.host.clock.now();
     let growth = 0;
@@ -333,6 +415,14 @@ export class MuxStream extends Duplex {
       this.giveBackBudget();
       this.host.release(this);
     }
+  }
+
+  /** Both FINs crossed and the reader has the peer's: the stream is over, cleanly. */
+  private maybeClose(): void {
+    if (this.over || !this.finSent || !this.endDelivered) return;
+    this.over = true;
+    this.reader.close(undefined);
+    this.emit('close');
   }
 
   /** Once per stream, however it ends: the window it grew by is free for the session's other streams. */

@@ -13,6 +13,7 @@ import {
 } from '../wire/frame.ts';
 import { encodedLength } from '../wire/codec.ts';
 import { MuxStream, type StreamHost } from './mux-stream.ts';
+import { MuxDuplex } from './mux-duplex.ts';
 import { RecordFill } from './record-fill.ts';
 import { RoundRobin } from './round-robin.ts';
 import { CapLog } from '../observe/cap-log.ts';
@@ -29,6 +30,8 @@ import {
 } from './mux-transport.ts';
 
 export { MuxStream, type MuxStreamStats } from './mux-stream.ts';
+export { MuxDuplex, duplexOf } from './mux-duplex.ts';
+export type { ByteReader, ByteStream } from './byte-stream.ts';
 export type { DatagramRoute, MuxRole, MuxTransport } from './mux-transport.ts';
 
 /** Mux settings; sizes in bytes. */
@@ -48,6 +51,11 @@ export interface MuxOptions {
    * MAX_FRAME_PAYLOAD. A stream sending alone gets frames of up to MAX_FRAME_PAYLOAD (full link records).
    */
   readonly chunkSize?: number;
+  /**
+   * What 'stream' hands over for a stream the peer opens: a MuxDuplex (default), or the bare MuxStream
+   * (false) for a byte path that reads and writes it directly (the TCP pipe).
+   */
+  readonly duplexStreams?: boolean;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -80,7 +88,7 @@ export interface MuxStats {
 type Counters = { -readonly [K in keyof MuxStats]: MuxStats[K] };
 
 /**
- * Events: 'stream' (stream: MuxStream, meta: Buffer) for each stream the peer opens; 'command' (body:
+ * Events: 'stream' (stream: MuxDuplex, or MuxStream without duplexStreams, meta: Buffer) for each stream the peer opens; 'command' (body:
  * Buffer); 'datagram' (flowId: number, data: Buffer); 'drain' when the transport takes data again after
  * a false from sendCommand; 'closed' (err?: XnatError) once, when the mux is finished.
  */
@@ -93,6 +101,7 @@ export class Mux extends EventEmitter {
   private windowBudgetFree: number;
   private readonly maxStreams: number;
   private readonly chunkSize: number;
+  private readonly duplexStreams: boolean;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly table = new Map<number, MuxStream>();
@@ -140,6 +149,7 @@ export class Mux extends EventEmitter {
     this.windowBudgetFree = Math.max(0, opts.windowBudget ?? SESSION_WINDOW_BUDGET_BYTES);
     this.maxStreams = Math.max(1, opts.maxStreams ?? MAX_STREAMS);
     this.chunkSize = Math.min(MAX_FRAME_PAYLOAD, Math.max(1, opts.chunkSize ?? STREAM_CHUNK_BYTES));
+    this.duplexStreams = opts.duplexStreams ?? true;
     this.clock = opts.clock ?? realClock;
     this.logger = opts.logger ?? silentLogger();
     this.nextId = this.role === 'relay' ? 1 : 2;
@@ -159,12 +169,17 @@ export class Mux extends EventEmitter {
     return { ...this.counters, streamsOpen: this.table.size };
   }
 
+  /** open() as a Duplex (MuxDuplex): for callers that want Node streams. Same errors. */
+  openStream(meta: Buffer, firstData?: Buffer): MuxDuplex {
+    return this.asDuplex(this.open(meta, firstData));
+  }
+
   /**
    * Opens a stream to the peer. `meta` (at most 4 KiB) travels in the STREAM_OPEN; so do the first bytes of
    * `firstData` that fit one chunk (no extra round trip), the rest follows as ordinary writes.
    * Throws XNAT_ERR_MUX_CLOSED, _STREAM_LIMIT, _IDS_EXHAUSTED or _MESSAGE_SIZE.
    */
-  openStream(meta: Buffer, firstData?: Buffer): MuxStream {
+  open(meta: Buffer, firstData?: Buffer): MuxStream {
     if (this.closing || this.finished) throw new XnatError('XNAT_ERR_MUX_CLOSED');
     if (meta.length > MAX_OPEN_META_BYTES) {
       throw new XnatError('XNAT_ERR_MUX_MESSAGE_SIZE', { detail: `meta ${meta.length} bytes` });
@@ -316,7 +331,7 @@ export class Mux extends EventEmitter {
     this.counters.bytesIn += frame.data.length;
     const bad = stream.onData(frame.data);
     if (bad) return this.violation(stream, bad);
-    this.emit('stream', stream, frame.meta);
+    this.emit('stream', this.duplexStreams ? this.asDuplex(stream) : stream, frame.meta);
   }
 
   /** A frame for an id not in the table: ignored if the id existed (race), answered with a RESET if never opened. */
@@ -392,12 +407,17 @@ export class Mux extends EventEmitter {
       initialWindow: this.initialWindow,
       maxWindow: this.maxWindow,
     });
+    this.table.set(id, stream);
+    return stream;
+  }
+
+  private asDuplex(stream: MuxStream): MuxDuplex {
+    const duplex = new MuxDuplex(stream);
     // The application is expected to listen for 'error'; this one only keeps a peer's reset from ever
     // crashing the process when it does not (design invariant 4). One shared listener, not a closure per
     // stream: idle streams are many.
-    stream.on('error', this.onStreamError);
-    this.table.set(id, stream);
-    return stream;
+    duplex.on('error', this.onStreamError);
+    return duplex;
   }
 
   /** Called with `this` = the stream that emitted 'error'. */
@@ -468,8 +488,8 @@ export class Mux extends EventEmitter {
 }
 
 /** An 'error' listener shared by all streams of a mux (`this` is the stream); it only logs. */
-function streamErrorListener(logger: () => Logger): (this: MuxStream, err: Error) => void {
-  return function (this: MuxStream, err: Error): void {
+function streamErrorListener(logger: () => Logger): (this: MuxDuplex, err: Error) => void {
+  return function (this: MuxDuplex, err: Error): void {
     logger().debug({ streamId: this.id, code: isXnatError(err) ? err.code : undefined }, 'stream error');
   };
 }

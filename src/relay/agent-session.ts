@@ -131,6 +131,8 @@ export class AgentSession implements MappingServer {
       initialWindow: deps.tuning.streamWindowBytes,
       windowBudget: deps.tuning.sessionWindowBytes,
       maxStreams: deps.tuning.maxStreams,
+      // The TCP pipe reads and writes streams directly; a service gets its own Duplex (services.ts).
+      duplexStreams: false,
       clock: deps.clock,
       logger: this.log,
     });
@@ -319,7 +321,7 @@ export class AgentSession implements MappingServer {
     }
     let stream;
     try {
-      stream = this.mux.openStream(
+      stream = this.mux.open(
         encodeOpenMeta({
           mapping: entry.name,
           protocol: 'tcp',

@@ -1,5 +1,6 @@
 // Measure: bulk throughput through each path with iperf3 (1 and 8 streams, each direction), plus the CPU
-// seconds per GB moved and the peak RSS of the two sides. Run: node --import=tsx test/bench/bulk.ts [--quick]
+// seconds per GB moved and the peak RSS of the two sides; xnat once per cipher suite.
+// Run: node --import=tsx test/bench/bulk.ts [--quick] [--paths direct,ssh,xnat] [--suites aes-256-gcm,chacha20-poly1305]
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { eachPath, isMain, main, type MeasureOptions, type Row } from './lib/measure.ts';
@@ -96,20 +97,66 @@ async function startIperfServer(): Promise<{ port: number; proc: BenchProc }> {
   }
 }
 
+/** The link's cipher suites, each measured on its own xnat path (the agent's `tuning.cipher`). */
+export const SUITES = ['aes-256-gcm', 'chacha20-poly1305'] as const;
+type Suite = (typeof SUITES)[number];
+const SUITE_LABEL: Record<Suite, string> = {
+  'aes-256-gcm': 'AES-256-GCM',
+  'chacha20-poly1305': 'ChaCha20-Poly1305',
+};
+
+/** `--suites a,b` narrows the suites measured (a quicker look at one); default both. */
+function suitesFromArgv(argv: readonly string[]): Suite[] {
+  const i = argv.findIndex((a) => a === '--suites' || a.startsWith('--suites='));
+  if (i < 0) return [...SUITES];
+  const text = argv[i]!.includes('=') ? argv[i]!.slice('--suites='.length) : (argv[i + 1] ?? '');
+  const picked = text.split(',').filter((x) => x.length > 0);
+  for (const x of picked)
+    if (!(SUITES as readonly string[]).includes(x))
+      throw new Error(`unknown suite ${x} (known: ${SUITES.join(', ')})`);
+  return picked as Suite[];
+}
+
+/** The cells of one suite's rows (direct and ssh -R are copied in, so every row has its ratios). */
+interface SuiteCells {
+  readonly throughput: Map<Case, Row['values']>;
+  readonly cpuRelay: Row['values'];
+  readonly cpuAgent: Row['values'];
+  readonly hwmRelay: Row['values'];
+  readonly hwmAgent: Row['values'];
+}
+
+function suiteCells(): SuiteCells {
+  return {
+    throughput: new Map(CASES.map((c) => [c, {}])),
+    cpuRelay: {},
+    cpuAgent: {},
+    hwmRelay: {},
+    hwmAgent: {},
+  };
+}
+
+function allCells(c: SuiteCells): Row['values'][] {
+  return [...c.throughput.values(), c.cpuRelay, c.cpuAgent, c.hwmRelay, c.hwmAgent];
+}
+
 export async function run(options: MeasureOptions): Promise<Row[]> {
   const seconds = options.quick ? QUICK_CASE_SECONDS : CASE_SECONDS;
-  const throughput = new Map<Case, Row['values']>(CASES.map((c) => [c, {}]));
-  const cpuRelay: Row['values'] = {};
-  const cpuAgent: Row['values'] = {};
-  const hwmRelay: Row['values'] = {};
-  const hwmAgent: Row['values'] = {};
+  const suites = suitesFromArgv(process.argv.slice(2));
+  // direct and ssh -R are measured once; xnat once per suite, all against the same iperf3 server.
+  const cells = new Map<Suite, SuiteCells>(suites.map((x) => [x, suiteCells()]));
+  const shared = suiteCells();
   const server = await startIperfServer();
   try {
-    await eachPath(
-      options,
-      [...throughput.values(), cpuRelay, cpuAgent, hwmRelay, hwmAgent],
-      async (name) => {
-        const path = await startPath(name, server.port);
+    const runs: Array<{ path: PathName; suite?: Suite }> = options.paths.flatMap(
+      (path): Array<{ path: PathName; suite?: Suite }> =>
+        path === 'xnat' ? suites.map((suite) => ({ path, suite })) : [{ path }],
+    );
+    for (const { path: name, suite } of runs) {
+      const into = suite ? cells.get(suite)! : shared;
+      const label = suite ? `${name} ${SUITE_LABEL[suite]}` : name;
+      await eachPath({ ...options, paths: [name] }, allCells(into), async () => {
+        const path = await startPath(name, server.port, suite ? { agentTuning: [`cipher: ${suite}`] } : {});
         try {
           // No probe connection: iperf3 -s would take it for a test and refuse the next one as busy. The
           // path is up once it reported its public port (xnat's "mapping ready", ssh's "Allocated port").
@@ -118,65 +165,63 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
           for (const c of CASES) {
             const r = await iperfClient(path.publicPort, c, seconds);
             bytes += r.bytes;
-            throughput.get(c)![name] = r.bitsPerSecond / 1e9;
-            options.log(`${name}: ${caseLabel(c)}: ${(r.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`);
+            into.throughput.get(c)![name] = r.bitsPerSecond / 1e9;
+            options.log(`${label}: ${caseLabel(c)}: ${(r.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`);
           }
           if (name !== 'direct') {
             const gb = bytes / 1e9;
-            cpuRelay[name] = (cpuOf(path.relayPids()) - cpu0.relay) / gb;
-            cpuAgent[name] = (cpuOf(path.agentPids()) - cpu0.agent) / gb;
-            hwmRelay[name] = memOf(path.relayPids()).hwmBytes / MIB;
-            hwmAgent[name] = memOf(path.agentPids()).hwmBytes / MIB;
+            into.cpuRelay[name] = (cpuOf(path.relayPids()) - cpu0.relay) / gb;
+            into.cpuAgent[name] = (cpuOf(path.agentPids()) - cpu0.agent) / gb;
+            into.hwmRelay[name] = memOf(path.relayPids()).hwmBytes / MIB;
+            into.hwmAgent[name] = memOf(path.agentPids()).hwmBytes / MIB;
             options.log(
-              `${name}: ${gb.toFixed(2)} GB moved; CPU s/GB relay ${fmt(cpuRelay[name])} agent ${fmt(cpuAgent[name])}; ` +
-                `peak RSS relay ${fmt(hwmRelay[name])} MiB agent ${fmt(hwmAgent[name])} MiB`,
+              `${label}: ${gb.toFixed(2)} GB moved; CPU s/GB relay ${fmt(into.cpuRelay[name])} agent ${fmt(into.cpuAgent[name])}; ` +
+                `peak RSS relay ${fmt(into.hwmRelay[name])} MiB agent ${fmt(into.hwmAgent[name])} MiB`,
             );
           }
         } finally {
           await path.close();
         }
-      },
-    );
+      });
+    }
   } finally {
     await server.proc.stop();
   }
-  const rows: Row[] = CASES.map((c) => ({
-    measure: 'bulk',
-    metric: caseLabel(c),
-    unit: 'Gbit/s',
-    better: 'higher',
-    values: throughput.get(c)!,
-  }));
-  rows.push(
-    {
-      measure: 'bulk',
-      metric: 'CPU per GB moved, relay side',
-      unit: 'CPU s/GB',
-      better: 'lower',
-      values: cpuRelay,
-    },
-    {
-      measure: 'bulk',
-      metric: 'CPU per GB moved, agent side',
-      unit: 'CPU s/GB',
-      better: 'lower',
-      values: cpuAgent,
-    },
-    {
-      measure: 'bulk',
-      metric: 'peak RSS after bulk, relay side',
-      unit: 'MiB',
-      better: 'lower',
-      values: hwmRelay,
-    },
-    {
-      measure: 'bulk',
-      metric: 'peak RSS after bulk, agent side',
-      unit: 'MiB',
-      better: 'lower',
-      values: hwmAgent,
-    },
-  );
+  // One row per metric and suite, the suites of a metric side by side; each carries direct and ssh -R.
+  const rows: Row[] = [];
+  const metrics: Array<{
+    metric: string;
+    unit: string;
+    better: Row['better'];
+    pick: (c: SuiteCells) => Row['values'];
+  }> = [
+    ...CASES.map((c) => ({
+      metric: caseLabel(c),
+      unit: 'Gbit/s',
+      better: 'higher' as const,
+      pick: (x: SuiteCells) => x.throughput.get(c)!,
+    })),
+    { metric: 'CPU per GB moved, relay side', unit: 'CPU s/GB', better: 'lower', pick: (x) => x.cpuRelay },
+    { metric: 'CPU per GB moved, agent side', unit: 'CPU s/GB', better: 'lower', pick: (x) => x.cpuAgent },
+    { metric: 'peak RSS after bulk, relay side', unit: 'MiB', better: 'lower', pick: (x) => x.hwmRelay },
+    { metric: 'peak RSS after bulk, agent side', unit: 'MiB', better: 'lower', pick: (x) => x.hwmAgent },
+  ];
+  const xnatMeasured = options.paths.includes('xnat') && suites.length > 0;
+  for (const m of metrics) {
+    const base = m.pick(shared);
+    if (!xnatMeasured) {
+      rows.push({ measure: 'bulk', metric: m.metric, unit: m.unit, better: m.better, values: base });
+      continue;
+    }
+    for (const suite of suites)
+      rows.push({
+        measure: 'bulk',
+        metric: `${m.metric}, xnat ${SUITE_LABEL[suite]}`,
+        unit: m.unit,
+        better: m.better,
+        values: { ...base, xnat: m.pick(cells.get(suite)!).xnat },
+      });
+  }
   return rows;
 }
 

@@ -2,7 +2,7 @@
 // pair on memory links (MB/s); a script, not a test. Run: node --import=tsx test/bench/mux.ts [MiB per case, default 512]
 import { randomBytes } from 'node:crypto';
 import { Mux, type MuxTransport } from '../../src/mux/mux.ts';
-import type { MuxStream } from '../../src/mux/mux-stream.ts';
+import type { MuxDuplex as MuxStream } from '../../src/mux/mux-duplex.ts';
 import { SessionClient } from '../../src/session/session-client.ts';
 import { SessionServer } from '../../src/session/session-server.ts';
 import type { Session } from '../../src/session/session.ts';

@@ -2,7 +2,7 @@
 // with XNAT_ERR_SESSION_EXPIRED (never ended cleanly), and the agent starts a new session.
 import test from 'ava';
 import { once } from 'node:events';
-import type { MuxStream } from '../../src/mux/mux.ts';
+import type { MuxDuplex as MuxStream } from '../../src/mux/mux.ts';
 import type { Session } from '../../src/session/index.ts';
 import { startStack } from '../helpers/tunnel-stack.ts';
 import { waitFor } from '../helpers/procs.ts';

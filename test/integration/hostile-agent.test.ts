@@ -5,7 +5,7 @@ import ava from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { startStack } from '../helpers/tunnel-stack.ts';
 import { FrameType } from '../../src/wire/frame.ts';
-import type { MuxStream } from '../../src/mux/mux.ts';
+import type { MuxDuplex as MuxStream } from '../../src/mux/mux.ts';
 import { CommandEndpoint } from '../../src/command/endpoint.ts';
 import { createRegistry } from '../../src/command/registry.ts';
 import { muxCommandChannel } from '../../src/command/channel.ts';

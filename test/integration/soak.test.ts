@@ -3,7 +3,7 @@
 // Runs over each cipher suite.
 import test, { type ExecutionContext } from 'ava';
 import { createCipheriv, createHash } from 'node:crypto';
-import type { MuxStream } from '../../src/mux/mux.ts';
+import type { MuxDuplex as MuxStream } from '../../src/mux/mux.ts';
 import type { CipherSuite } from '../../src/link/suites.ts';
 import { startStack, testSuites } from '../helpers/tunnel-stack.ts';
 import { waitFor } from '../helpers/procs.ts';

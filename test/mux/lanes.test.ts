@@ -3,7 +3,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import { XnatError, isXnatError } from '../../src/errors.ts';
 import { Mux } from '../../src/mux/mux.ts';
-import type { MuxStream } from '../../src/mux/mux-stream.ts';
+import type { MuxDuplex as MuxStream } from '../../src/mux/mux-duplex.ts';
 import { MAX_FRAME_PAYLOAD } from '../../src/wire/frame.ts';
 import { closed, memoryTransportPair, quiet, until } from './memory-transport.ts';
 

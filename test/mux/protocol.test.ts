@@ -2,7 +2,7 @@
 import test from 'ava';
 import { isXnatError } from '../../src/errors.ts';
 import { Mux } from '../../src/mux/mux.ts';
-import type { MuxStream } from '../../src/mux/mux-stream.ts';
+import type { MuxDuplex as MuxStream } from '../../src/mux/mux-duplex.ts';
 import { type Frame, FrameType } from '../../src/wire/frame.ts';
 import { closed, memoryTransportPair, quiet, until } from './memory-transport.ts';
 

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { Mux } from '../../src/mux/mux.ts';
-import type { MuxStream } from '../../src/mux/mux-stream.ts';
+import type { MuxDuplex as MuxStream } from '../../src/mux/mux-duplex.ts';
 import { STREAM_CHUNK_BYTES } from '../../src/mux/mux-transport.ts';
 import { MIN_TOP_OFF_BYTES, RecordFill } from '../../src/mux/record-fill.ts';
 import { encodedLength } from '../../src/wire/codec.ts';

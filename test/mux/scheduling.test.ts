@@ -4,7 +4,7 @@ import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Mux } from '../../src/mux/mux.ts';
-import type { MuxStream } from '../../src/mux/mux-stream.ts';
+import type { MuxDuplex as MuxStream } from '../../src/mux/mux-duplex.ts';
 import { FrameType, MAX_FRAME_PAYLOAD } from '../../src/wire/frame.ts';
 import { frameBytes, memoryTransportPair, readAll, until } from './memory-transport.ts';
 

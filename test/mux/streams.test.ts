@@ -6,7 +6,7 @@ import { type AddressInfo, createConnection, createServer } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { isXnatError } from '../../src/errors.ts';
 import { Mux } from '../../src/mux/mux.ts';
-import type { MuxStream } from '../../src/mux/mux-stream.ts';
+import type { MuxDuplex as MuxStream } from '../../src/mux/mux-duplex.ts';
 import { FrameType } from '../../src/wire/frame.ts';
 import { closed, memoryTransportPair, readAll, until } from './memory-transport.ts';
 

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { isXnatError } from '../../src/errors.ts';
 import { Mux, type MuxOptions } from '../../src/mux/mux.ts';
-import type { MuxStream } from '../../src/mux/mux-stream.ts';
+import type { MuxDuplex as MuxStream } from '../../src/mux/mux-duplex.ts';
 import { STREAM_INITIAL_WINDOW_BYTES } from '../../src/mux/mux-transport.ts';
 import { FakeClock } from '../../src/util/clock.ts';
 import { FrameType } from '../../src/wire/frame.ts';

@@ -48,7 +48,9 @@ const HOW_TO_READ = `## How to read it
 - **bulk**: iperf3 -s behind the mapping, iperf3 -c to the public port, 5 s per case, \`-P 8\` for 8
   streams, \`-R\` for service -> visitor; Gbit/s as received. CPU s/GB: utime+stime of each side over
   the four cases divided by GB (10^9 bytes) received; sshd is counted with its session processes. Peak
-  RSS is VmHWM after the four cases (summed over sshd's processes).
+  RSS is VmHWM after the four cases (summed over sshd's processes). xnat runs once per cipher suite
+  (the agent's \`tuning.cipher\`: AES-256-GCM, then ChaCha20-Poly1305, each a fresh relay and agent);
+  each of its rows names the suite and repeats direct and ssh -R from the same run.
 - **pingpong**: one connection, 64 bytes out, 64 back, 2 000 warm-up round trips then 20 000 measured
   with process.hrtime.bigint(); the client and the echo service are Node with Nagle off.
 - **connrate**: 64 connections in flight, each: connect, 1 byte out, 1 byte back, end, wait for close;
