@@ -212,6 +212,15 @@ export class Session extends EventEmitter {
   }
 
   /**
+   * @internal Drops the attached link (destroyed with `err`) so that nothing more is read from it: the
+   * session detaches and waits to resume, as if the link had died. SessionClient does it before it resumes
+   * on a probe link, so the RESUME's count is final. No-op when detached.
+   */
+  detachLink(err: XnatError): void {
+    this.port?.destroy(err);
+  }
+
+  /**
    * @internal Attaches a link whose peer has received `peerReceived` of our reliable frames. On the relay
    * it writes SESSION_ACCEPT first (resumed after the first link). Any older link is destroyed with
    * XNAT_ERR_SESSION_LINK_REPLACED. Then the unacknowledged frames are resent in order, before any new one.
