@@ -421,9 +421,7 @@ export class SessionClient extends EventEmitter {
   /** In the first fastRedialWindowMs of a resumable outage (counted from the suspect silence, if any). */
   private inFastPhase(): boolean {
     const since = this.outage.startedAt ?? this.detachedAt;
-    return (
-      this.resumable() && since !== undefined && this.opts.clock.now() - since < this.fastRedialWindowMs
-    );
+    return this.resumable() && since !== undefined && this.opts.clock.now() - since < this.fastRedialWindowMs;
   }
 
   /** The backoff's next delay, capped (and jittered) during the fast phase of a resumable outage. */
