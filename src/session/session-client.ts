@@ -4,34 +4,24 @@
 import { EventEmitter } from 'node:events';
 import { isErrorCode, toXnatError, XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
-import { Backoff } from '../util/backoff.ts';
 import type { TimerHandle } from '../util/clock.ts';
 import { hedge } from '../util/hedge.ts';
 import { FrameType, type Frame } from '../wire/frame.ts';
-import {
-  DEFAULT_CLIENT_BACKOFF,
-  DEFAULT_REPLACED_DELAY_MS,
-  REPLACED_DELAY_MAX_FACTOR,
-  type LinkErrorInfo,
-  type SessionClientOptions,
-} from './client-options.ts';
+import type { LinkErrorInfo, SessionClientOptions } from './client-options.ts';
 import { startClientHandshake } from './client-handshake.ts';
+import { RedialPacing } from './client-pacing.ts';
 import { OutageTracker } from './outage.ts';
 import {
   attemptDeadlineMs,
-  AUTH_RETRY_MAX_FACTOR,
-  DEFAULT_AUTH_RETRY_DELAY_MS,
   DEFAULT_FAST_REDIAL_WINDOW_MS,
   isAuthRefusal,
   DIAL_MAX_IN_FLIGHT,
   dialSchedule,
   fastDelay,
-  FAST_REDIAL_MAX_MS,
 } from './redial.ts';
 import { Session } from './session.ts';
 import { LinkPort, type SessionLink } from './session-link.ts';
 import {
-  DEFAULT_STABLE_AFTER_MS,
   resolveSessionOptions,
   SESSION_HANDSHAKE_TIMEOUT_MS,
   type ResolvedSessionOptions,
@@ -59,14 +49,10 @@ export class SessionClient extends EventEmitter {
   private readonly options: SessionClientOptions;
   private readonly opts: ResolvedSessionOptions;
   private readonly logger: Logger;
-  private readonly backoff: Backoff;
-  private readonly stableAfterMs: number;
+  private readonly pacing: RedialPacing;
   private readonly fastRedialWindowMs: number;
   private readonly random: () => number;
   private readonly handshakeTimeoutMs: number;
-  private readonly replaced: Backoff;
-  /** The slow pace after auth refusals (isAuthRefusal). */
-  private readonly refused: Backoff;
   private readonly outage = new OutageTracker();
   /** No dial before this clock time (relay.shutdown's reconnectAfterMs); 0 = no hold. */
   private notBefore = 0;
@@ -77,8 +63,6 @@ export class SessionClient extends EventEmitter {
   private redialTimer: TimerHandle | undefined;
   /** The link in its session handshake, if any (once attached, the session owns it). */
   private handshaking: LinkPort | undefined;
-  /** When the session's current link was attached (clock ms), for the stable-link backoff reset. */
-  private attachedAt: number | undefined;
   /** When the current session lost its link (clock ms); undefined while attached or without a session. */
   private detachedAt: number | undefined;
   /** The link last attached (its 'suspect'/'alive' are followed), for its smoothed RTT once it is gone. */
@@ -96,25 +80,10 @@ export class SessionClient extends EventEmitter {
     this.options = options;
     this.opts = resolveSessionOptions(options);
     this.logger = this.opts.logger;
-    this.backoff = new Backoff({ ...DEFAULT_CLIENT_BACKOFF, ...options.backoff });
-    this.stableAfterMs = options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS;
     this.fastRedialWindowMs = options.fastRedialWindowMs ?? DEFAULT_FAST_REDIAL_WINDOW_MS;
     this.random = options.random ?? Math.random;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? SESSION_HANDSHAKE_TIMEOUT_MS;
-    const replacedMs = options.replacedDelayMs ?? DEFAULT_REPLACED_DELAY_MS;
-    this.replaced = new Backoff({
-      initialMs: replacedMs,
-      maxMs: replacedMs * REPLACED_DELAY_MAX_FACTOR,
-      factor: 2,
-      jitter: 0.2,
-    });
-    const authMs = options.authRetryDelayMs ?? DEFAULT_AUTH_RETRY_DELAY_MS;
-    this.refused = new Backoff({
-      initialMs: authMs,
-      maxMs: authMs * AUTH_RETRY_MAX_FACTOR,
-      factor: 2,
-      jitter: 0.2,
-    });
+    this.pacing = new RedialPacing(options, this.random);
   }
 
   /** The live session, if one was established and has not closed. */
@@ -129,7 +98,7 @@ export class SessionClient extends EventEmitter {
 
   /** Redial attempts since the backoff last reset (for status). */
   get attempts(): number {
-    return this.backoff.attempts;
+    return this.pacing.attempts;
   }
 
   /**
@@ -260,9 +229,9 @@ export class SessionClient extends EventEmitter {
         // Right away unless another process with our key replaced us: racing it would only flap, so
         // wait long (and longer each time), saying so once per replacement.
         if (code !== 'XNAT_ERR_SESSION_REPLACED') return this.scheduleRedial(0);
-        const delayMs = this.replaced.next();
+        const delayMs = this.pacing.nextReplaced();
         this.logger.warn(
-          { code, retryInMs: delayMs, replacements: this.replaced.attempts },
+          { code, retryInMs: delayMs, replacements: this.pacing.replacements },
           'session replaced by another agent with the same key',
         );
         this.scheduleRedial(delayMs);
@@ -293,7 +262,6 @@ export class SessionClient extends EventEmitter {
       const err = session.attach(port, frame.received);
       if (err) port.destroy(err);
       else {
-        this.attachedAt = this.opts.clock.now();
         this.detachedAt = undefined;
         this.linked(port.link, true);
       }
@@ -320,7 +288,6 @@ export class SessionClient extends EventEmitter {
       port.destroy(err);
       return;
     }
-    this.attachedAt = this.opts.clock.now();
     this.logger.info({ session: fresh.idHex }, 'session opened');
     this.emit('session', fresh);
     this.linked(port.link, false);
@@ -329,7 +296,7 @@ export class SessionClient extends EventEmitter {
   /** A session has a link again: ends the outage (if any) with one summary. */
   private linked(link: SessionLink, resumed: boolean): void {
     this.follow(link);
-    this.refused.reset();
+    this.pacing.attached(this.opts.clock.now());
     const summary = this.outage.end(this.opts.clock.now(), resumed);
     if (summary) this.emit('restored', summary);
   }
@@ -368,7 +335,7 @@ export class SessionClient extends EventEmitter {
     this.outage.begin(this.detachedAt);
     this.lastRttMs = this.attachedLink?.rttMs ?? this.lastRttMs;
     this.follow(undefined);
-    this.resetBackoffIfStable();
+    this.pacing.lost(this.opts.clock.now());
     this.scheduleRedial();
   }
 
@@ -379,7 +346,7 @@ export class SessionClient extends EventEmitter {
     this.follow(undefined);
     this.outage.begin(this.opts.clock.now());
     // Ended by the peer or expired here: open a new session on a new link.
-    this.resetBackoffIfStable();
+    this.pacing.lost(this.opts.clock.now());
     this.scheduleRedial();
   }
 
@@ -392,21 +359,13 @@ export class SessionClient extends EventEmitter {
     const slow = isAuthRefusal(err);
     // Probes of a suspect link that all failed: the next round while it stays suspect.
     if (this.attached()) {
-      if (this.outage.suspect) this.scheduleRedial(slow ? this.refused.next() : fastDelay(this.random));
-    } else this.scheduleRedial(slow ? this.refused.next() : undefined);
+      if (this.outage.suspect) this.scheduleRedial(slow ? this.pacing.nextRefused() : fastDelay(this.random));
+    } else this.scheduleRedial(slow ? this.pacing.nextRefused() : undefined);
     this.emit('link-error', err, this.errorInfo(slow));
   }
 
   private errorInfo(slow: boolean): LinkErrorInfo {
     return { retryInMs: this.redialTimer ? this.redialDelayMs : undefined, slow };
-  }
-
-  private resetBackoffIfStable(): void {
-    if (this.attachedAt !== undefined && this.opts.clock.now() - this.attachedAt >= this.stableAfterMs) {
-      this.backoff.reset();
-      this.replaced.reset();
-    }
-    this.attachedAt = undefined;
   }
 
   private attached(): boolean {
@@ -424,19 +383,15 @@ export class SessionClient extends EventEmitter {
     return this.resumable() && since !== undefined && this.opts.clock.now() - since < this.fastRedialWindowMs;
   }
 
-  /** The backoff's next delay, capped (and jittered) during the fast phase of a resumable outage. */
-  private nextDelay(): number {
-    const delay = this.backoff.next();
-    if (!this.inFastPhase() || delay < FAST_REDIAL_MAX_MS) return delay;
-    return fastDelay(this.random);
-  }
-
   /** Schedules the next dial after `delayMs` (default: the next backoff delay), unless one is under way. */
   private scheduleRedial(delayMs?: number): void {
     if (this.isClosed || this.redialTimer || this.dialing || this.handshaking) return;
-    const delay = Math.max(delayMs ?? this.nextDelay(), this.notBefore - this.opts.clock.now());
+    const delay = Math.max(
+      delayMs ?? this.pacing.next(this.inFastPhase()),
+      this.notBefore - this.opts.clock.now(),
+    );
     this.redialDelayMs = delay;
-    this.logger.debug({ delayMs: delay, attempt: this.backoff.attempts }, 'redial scheduled');
+    this.logger.debug({ delayMs: delay, attempt: this.pacing.attempts }, 'redial scheduled');
     this.redialTimer = this.opts.clock.setTimeout(() => void this.connect(), delay);
   }
 }
