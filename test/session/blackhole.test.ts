@@ -1,17 +1,17 @@
 // Blackholes of 1 s, 7 s and 30 s on a fake clock with memory links: the path dies for good (as through the
 // fault proxy, or a rebinding NAT); the link's keepalive (modelled) says 'suspect', then 'dead'; dials started
-// inside the outage hang until abandoned, fresh ones keep starting <= 400 ms apart from the suspect on, the
+// inside the outage hang until abandoned, fresh ones keep starting <= 300 ms apart from the suspect on, the
 // first dial after the path returns resumes the session, and one 'restored' summary ends the outage.
 import test from 'ava';
 import type { Session } from '../../src/session/session.ts';
 import { waitFor } from './harness.ts';
 import { advanceUntil, DEAD_MS, SUSPECT_MS, world } from './outage-world.ts';
 
-/** What the tests assert (generous on a fake clock: the dial spacing is at most 400 ms). */
+/** What the tests assert (generous on a fake clock: the dial spacing is at most 300 ms). */
 const RESUME_BOUND_MS = 500;
 
 for (const outageMs of [1_000, 7_000, 30_000]) {
-  test(`a ${outageMs / 1000} s blackhole: probes from the suspect silence <= 400 ms apart, the first dial after the path returns resumes, one summary`, async (t) => {
+  test(`a ${outageMs / 1000} s blackhole: probes from the suspect silence <= 300 ms apart, the first dial after the path returns resumes, one summary`, async (t) => {
     const w = world();
     t.teardown(() => w.close());
     w.client.start();
@@ -33,14 +33,14 @@ for (const outageMs of [1_000, 7_000, 30_000]) {
         `first probe at ${redials[0]! - B} ms`,
       );
       t.true(
-        gaps.every((g) => g <= 400),
+        gaps.every((g) => g <= 300),
         `gaps ${gaps.join(',')}`,
       );
       t.true(w.aborted > 0 || redials.length === 1, 'dials stuck in the outage were abandoned');
     } else t.is(redials.length, 0, 'nothing dialed before the link is suspect');
     if (outageMs > DEAD_MS) t.is(session.state, 'detached', 'the dead verdict detached the session');
 
-    // The path returns at R: the next dial, at most 400 ms later (or the first probe), resumes the session.
+    // The path returns at R: the next dial, at most 300 ms later (or the first probe), resumes the session.
     w.blackholed = false;
     const R = w.clock.now();
     await advanceUntil(w.clock, () => w.pairs.length > 1 && session.state === 'attached', 2_000);
@@ -85,6 +85,6 @@ test('during an outage an unanswered session handshake is given up after 3 s, no
   t.is(session.state, 'attached');
   const ms = w.clock.now() - t0;
   t.log(`resumed ${ms} ms after the detach, past one unanswered session handshake`);
-  // First redial (<= 250 ms), the 3 s deadline, the next redial (<= 400 ms).
+  // First redial (<= 250 ms), the 3 s deadline, the next redial (<= 300 ms).
   t.true(ms <= 250 + 3_000 + 400 + 50, `${ms} ms`);
 });
