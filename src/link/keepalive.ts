@@ -1,6 +1,6 @@
 // Keepalive and RTT of one link: a PING every interval, the smoothed RTT from the PONGs, the early
-// "suspect" after about one interval of silence, and the verdict "dead" after max(timeout, KEEPALIVE_RTT_FACTOR
-// x RTT) of silence. It knows no sockets, records or frames' bytes.
+// "suspect" after about one interval of silence (with a PING at once), and the verdict "dead" after
+// max(timeout, KEEPALIVE_RTT_FACTOR x RTT) of silence. It knows no sockets, records or frames' bytes.
 import type { Clock, TimerHandle } from '../util/clock.ts';
 import { KEEPALIVE_RTT_FACTOR, SUSPECT_MARGIN_MS, SUSPECT_RTT_FACTOR } from './options.ts';
 
@@ -138,6 +138,8 @@ export class Keepalive {
     if (!this.suspected && suspectMs !== undefined && silentMs >= suspectMs) {
       this.suspected = true;
       this.arm();
+      // A live link answers within a round trip: 'alive' then beats the probes the suspect starts.
+      this.ping();
       this.init.onSuspect?.(silentMs);
       return;
     }

@@ -22,9 +22,11 @@ export const KEEPALIVE_RTT_FACTOR = 4;
 /**
  * A link silent for one keepalive interval plus max(this, SUSPECT_RTT_FACTOR x smoothed RTT) is suspect
  * (keepalive.ts): the agent starts probe dials while it keeps the link, so a dead path is replaced as soon
- * as it returns instead of at the dead verdict. 250 ms covers timer and event-loop jitter on a live link.
+ * as it returns instead of at the dead verdict. 150 ms covers most timer and event-loop jitter on a live
+ * link; a false suspect costs little, since the link PINGs at once and the PONG (one round trip) comes
+ * back before a probe (TCP and Noise handshakes, then the session's) can take over.
  */
-export const SUSPECT_MARGIN_MS = 250;
+export const SUSPECT_MARGIN_MS = 150;
 export const SUSPECT_RTT_FACTOR = 2;
 /** Default plaintext bytes sent on one key before a rekey: 1 GiB. */
 export const REKEY_AFTER_BYTES = 1024 ** 3;

@@ -161,7 +161,7 @@ test('a slow link (1.5 s each way for 8 s, default keepalive) is suspect yet kep
   await bytesAfter(ticks, performance.now(), 'before the slow spell', agent);
   const logsBefore = agent.logs.length;
   const acceptedBefore = pair.proxy!.accepted;
-  // Silence of 1.5 s at the onset (past the 1.25 s suspect, short of the 2 s verdict): probes start, but
+  // Silence of 1.5 s at the onset (past the 1.15 s suspect, short of the 2 s verdict): probes start, but
   // their handshakes need 3 s here while the old link's delayed records arrive first and cancel them.
   pair.proxy!.delay(1_500);
   await new Promise((r) => setTimeout(r, 8_000));

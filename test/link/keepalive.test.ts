@@ -28,13 +28,17 @@ function run(clock: FakeClock, ms: number): void {
   for (let i = 0; i < ms; i += 10) clock.advance(10);
 }
 
-test('defaults: suspect at 1.25 s of silence, dead at 2 s, within the documented 3 s', (t) => {
-  t.is(keepaliveSuspectMs(KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, undefined), 1250);
+test('defaults: suspect at 1.15 s of silence (with a PING at once), dead at 2 s, within the documented 3 s', (t) => {
+  t.is(keepaliveSuspectMs(KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, undefined), 1150);
   t.is(keepaliveDeadMs(KEEPALIVE_TIMEOUT_MS, undefined), 2000);
-  const { clock, events, k } = keepalive();
+  const { clock, events, k, pings } = keepalive();
   k.start();
-  run(clock, 3000);
-  t.deepEqual(events, ['suspect 1250 @1250', 'dead 2000 @2000']);
+  run(clock, 1140);
+  t.is(pings.length, 2, 'at start and at 1 s');
+  run(clock, 20);
+  t.is(pings.length, 3, 'and one when the link turned suspect');
+  run(clock, 2000);
+  t.deepEqual(events, ['suspect 1150 @1150', 'dead 2000 @2000']);
 });
 
 test('a record on a suspect link says alive once, and the next silence is measured from it', (t) => {
@@ -45,9 +49,9 @@ test('a record on a suspect link says alive once, and the next silence is measur
   k.received();
   t.false(k.suspect);
   run(clock, 1000);
-  t.deepEqual(events, ['suspect 1250 @1250', 'alive @1500']);
+  t.deepEqual(events, ['suspect 1150 @1150', 'alive @1500']);
   run(clock, 2000);
-  t.deepEqual(events, ['suspect 1250 @1250', 'alive @1500', 'suspect 1250 @2750', 'dead 2000 @3500']);
+  t.deepEqual(events, ['suspect 1150 @1150', 'alive @1500', 'suspect 1150 @2650', 'dead 2000 @3500']);
 });
 
 test('a live idle link (the peer pings every interval) is never suspect', (t) => {
@@ -81,9 +85,9 @@ test('RTT-aware: at a 1 s RTT (loaded 4G) suspect after 3 s and dead after 4 s o
 });
 
 test('no suspect when the margin reaches the timeout (then only the dead verdict)', (t) => {
-  t.is(keepaliveSuspectMs(1000, 1200, undefined), undefined);
-  const { clock, events, k } = keepalive({ intervalMs: 1000, timeoutMs: 1200 });
+  t.is(keepaliveSuspectMs(1000, 1100, undefined), undefined);
+  const { clock, events, k } = keepalive({ intervalMs: 1000, timeoutMs: 1100 });
   k.start();
   run(clock, 2000);
-  t.deepEqual(events, ['dead 1200 @1200']);
+  t.deepEqual(events, ['dead 1100 @1100']);
 });

@@ -24,7 +24,7 @@ test('a suspect link that proves alive keeps the session; its probes are abandon
   agent.on('detached', () => detached++);
   // A slow path: the probes' handshakes do not complete before the old link shows life.
   w.dialsHang = true;
-  link.emit('suspect', 1250);
+  link.emit('suspect', 1150);
   await advanceUntil(w.clock, () => false, 900);
   const probes = w.dialsAt.length - 1;
   t.true(probes >= 3 && probes <= 7, `${probes} probes in 900 ms`);
@@ -52,7 +52,7 @@ test('a slow link suspect again and again loses nothing and never changes link w
   w.dialsHang = true;
   let sent = 0;
   for (let round = 0; round < 20; round++) {
-    link.emit('suspect', 1250);
+    link.emit('suspect', 1150);
     await advanceUntil(w.clock, () => false, 300);
     for (let i = 0; i < 10; i++) relay.sendReliable(dataFrame(sent++, 100));
     await settle(4);
