@@ -336,7 +336,9 @@ export class SessionClient extends EventEmitter {
     this.lastRttMs = this.attachedLink?.rttMs ?? this.lastRttMs;
     this.follow(undefined);
     this.pacing.lost(this.opts.clock.now());
-    this.scheduleRedial();
+    // The loss of a stable link (or the first) is redialed at once: a short outage is over by the time
+    // its broken link is noticed. A flapping link has a backoff under way and keeps its pace.
+    this.scheduleRedial(this.pacing.attempts === 0 ? 0 : undefined);
   }
 
   private sessionClosed(session: Session): void {

@@ -82,7 +82,7 @@ test('redial: fast phase (<= 300 ms apart) for the first 15 s of a resumable out
   );
   t.true(slow.length > 0 && slow.every((g) => g.gap > 400), slow.map((g) => g.gap).join(','));
 
-  // The network is back: the session resumes; after 10 s up the backoff resets, and a new cut redials fast.
+  // The network is back: the session resumes; after 10 s up the backoff resets, and a new cut redials at once.
   h.dialError = undefined;
   before = h.dials;
   await advanceUntil(clock, () => h.dials > before, 20_000);
@@ -93,7 +93,7 @@ test('redial: fast phase (<= 300 ms apart) for the first 15 s of a resumable out
   before = h.dials;
   const t2 = clock.now();
   await advanceUntil(clock, () => h.dials > before, 20_000);
-  t.is(clock.now() - t2, 200);
+  t.true(clock.now() - t2 <= 1, `${clock.now() - t2} ms`); // at once: the fake clock's next tick
   await waitFor(() => h.client.session?.state === 'attached', 'resumed again');
   t.is(h.agentSessions.length, 1);
 });
