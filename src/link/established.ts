@@ -163,6 +163,11 @@ export class Link extends EventEmitter {
     return this.batcher.write(chunk);
   }
 
+  /** What was just written is to be answered soon (the session's reliable frames): see Keepalive.expectReply. */
+  expectReply(): void {
+    this.keepalive.expectReply();
+  }
+
   /** Sends queued frames and a CLOSE frame (code may be empty; reason up to 256 bytes), then ends the socket. */
   close(code: ErrorCode | '' = '', reason = ''): void {
     if (this.isClosed) return;

@@ -28,6 +28,14 @@ export const KEEPALIVE_RTT_FACTOR = 4;
  */
 export const SUSPECT_MARGIN_MS = 150;
 export const SUSPECT_RTT_FACTOR = 2;
+/**
+ * A link that sent what the peer must answer (expectReply: the session's reliable frames, ACKed within
+ * 20 ms) and has heard nothing for max(this, SUSPECT_RTT_FACTOR x smoothed RTT) PINGs again, and again
+ * after each such span (keepalive.ts's echo). After a short outage whose lost bytes broke the link's byte
+ * streams, that PING crosses soon after the path returns, the peer finds the stream broken and drops the
+ * link, and the agent redials at once, instead of at the next interval's PING. An idle link sends none.
+ */
+export const ECHO_PING_MS = 250;
 /** Default plaintext bytes sent on one key before a rekey: 1 GiB. */
 export const REKEY_AFTER_BYTES = 1024 ** 3;
 /** Default age of a sending key before a rekey, in milliseconds: 10 minutes. */

@@ -31,6 +31,11 @@ export interface SessionLink extends EventEmitter {
   /** Smoothed round-trip time in ms, once measured. */
   readonly rttMs: number | undefined;
   readonly closed: boolean;
+  /**
+   * What was just written must be answered soon (reliable frames, which the peer ACKs): a link that then
+   * hears nothing PINGs again early (keepalive.ts's echo). Optional.
+   */
+  expectReply?(): void;
   /** Keys of this link's UDP path, when the link has one (memory links in tests do not). */
   readonly udpKeys?: UdpPathKeys;
 }

@@ -385,6 +385,7 @@ export class Session extends EventEmitter {
     const port = this.port;
     if (!port || this.currentState !== 'attached') return;
     if (this.received > this.ackSent) this.writeAck(port);
+    let sent = false;
     while (!this.linkBlocked && this.port === port) {
       const wasSentBefore = this.replay.maxSent;
       const entry = this.replay.takeUnsent();
@@ -395,7 +396,10 @@ export class Session extends EventEmitter {
         this.counts.bytesSent += entry.bytes;
       }
       if (!port.writeChunks(entry.chunks)) this.linkBlocked = true;
+      sent = true;
     }
+    // Reliable frames are acknowledged within the ACK delay: silence after them is news (keepalive.ts).
+    if (sent) port.link.expectReply?.();
   }
 
   private writeAck(port: LinkPort): void {

@@ -65,6 +65,32 @@ test('a live idle link (the peer pings every interval) is never suspect', (t) =>
   t.true(pings.length >= 60);
 });
 
+test('echo: after what must be answered, silence brings a PING every 250 ms until a record arrives; none on an idle link', (t) => {
+  const { clock, events, k, pings } = keepalive();
+  k.start();
+  run(clock, 100);
+  k.received();
+  k.expectReply();
+  run(clock, 240);
+  t.is(pings.length, 1, 'only the first PING before 250 ms of silence');
+  run(clock, 20);
+  t.is(pings.length, 2, 'an echo at 250 ms');
+  run(clock, 500);
+  t.is(pings.length, 4, 'and every 250 ms after');
+  k.received();
+  const before = pings.length;
+  run(clock, 900);
+  t.is(pings.length, before + 1, 'an answer ends the echoes: only the interval tick at 1 s');
+  t.deepEqual(events, []);
+  // Idle: records come, nothing awaits an answer: only the interval's PINGs.
+  const idle = pings.length;
+  for (let i = 0; i < 10; i++) {
+    run(clock, 1000);
+    k.received();
+  }
+  t.true(pings.length - idle <= 11, `${pings.length - idle} PINGs in 10 s idle`);
+});
+
 test('RTT-aware: at a 1 s RTT (loaded 4G) suspect after 3 s and dead after 4 s of silence', (t) => {
   t.is(keepaliveSuspectMs(1000, 2000, 1000), 3000);
   t.is(keepaliveDeadMs(2000, 1000), 4000);
