@@ -31,7 +31,7 @@ export interface Tuning {
   readonly maxStreams: number;
   /** Keepalive ping interval in ms; default 1000, 100 ms..60 s. */
   readonly keepaliveIntervalMs: number;
-  /** A link silent this long is declared dead, in ms; default 4000, above keepaliveIntervalMs, ..5 min. */
+  /** A link silent this long is declared dead, in ms; default 2000, above keepaliveIntervalMs, ..5 min. */
   readonly keepaliveTimeoutMs: number;
   /** AEAD implementation (node:crypto or @noble); default `auto`. */
   readonly cipherBackend: CipherBackendChoice;

@@ -41,7 +41,9 @@ export interface CloseBody {
 /**
  * One physical connection with its own keys. Events: 'frame' (frame: Frame, every frame but the link's
  * own PING/PONG/CLOSE/REKEY, in order; payloads are views of the decrypted record), 'drain', 'rtt'
- * (smoothed RTT in ms after each PONG, then the raw sample), 'close' (err?: XnatError; none after a local close()).
+ * (smoothed RTT in ms after each PONG, then the raw sample), 'suspect' (silentMs: nothing received for about
+ * one keepalive interval), 'alive' (a record arrived on a suspect link), 'close' (err?: XnatError; none
+ * after a local close()).
  * The socket is read from the next macrotask on, so listeners attached right after `await` miss nothing.
  */
 export class Link extends EventEmitter {
@@ -113,6 +115,9 @@ export class Link extends EventEmitter {
         ),
       // The raw sample rides along for percentiles (status RTT windows); the first argument stays smoothed.
       onRtt: (srtt, sample) => this.emit('rtt', srtt, sample),
+      // Early warning for the agent's probe dials (session-client.ts); the link itself carries on.
+      onSuspect: (silentMs) => this.emit('suspect', silentMs),
+      onAlive: () => this.emit('alive'),
     });
 
     this.socket.on('error', this.onSocketError);
@@ -156,6 +161,11 @@ export class Link extends EventEmitter {
   write(chunk: Buffer | readonly Buffer[]): boolean {
     if (this.isClosed) return false;
     return this.batcher.write(chunk);
+  }
+
+  /** What was just written is to be answered soon (the session's reliable frames): see Keepalive.expectReply. */
+  expectReply(): void {
+    this.keepalive.expectReply();
   }
 
   /** Sends queued frames and a CLOSE frame (code may be empty; reason up to 256 bytes), then ends the socket. */

@@ -10,7 +10,7 @@ import type { UdpPathKeys } from './udp-keys.ts';
 export const KEEPALIVE_INTERVAL_MS = 1000;
 /**
  * Default silence (no record at all received) after which a link is declared dead, in milliseconds:
- * two missed pings; checked on each ping tick, so a dead link is declared 2-3 s after its last record.
+ * two missed pings; a dead link is declared that long after its last record (a timer, not the ping tick).
  * The timeout in force is max(this, KEEPALIVE_RTT_FACTOR x smoothed RTT) (keepalive.ts).
  */
 export const KEEPALIVE_TIMEOUT_MS = 2000;
@@ -19,6 +19,23 @@ export const KEEPALIVE_TIMEOUT_MS = 2000;
  * queues fill) keeps its link instead of dropping it every time a ping waits behind the queue.
  */
 export const KEEPALIVE_RTT_FACTOR = 4;
+/**
+ * A link silent for one keepalive interval plus max(this, SUSPECT_RTT_FACTOR x smoothed RTT) is suspect
+ * (keepalive.ts): the agent starts probe dials while it keeps the link, so a dead path is replaced as soon
+ * as it returns instead of at the dead verdict. 150 ms covers most timer and event-loop jitter on a live
+ * link; a false suspect costs little, since the link PINGs at once and the PONG (one round trip) comes
+ * back before a probe (TCP and Noise handshakes, then the session's) can take over.
+ */
+export const SUSPECT_MARGIN_MS = 150;
+export const SUSPECT_RTT_FACTOR = 2;
+/**
+ * A link that sent what the peer must answer (expectReply: the session's reliable frames, ACKed within
+ * 20 ms) and has heard nothing for max(this, SUSPECT_RTT_FACTOR x smoothed RTT) PINGs again, and again
+ * after each such span (keepalive.ts's echo). After a short outage whose lost bytes broke the link's byte
+ * streams, that PING crosses soon after the path returns, the peer finds the stream broken and drops the
+ * link, and the agent redials at once, instead of at the next interval's PING. An idle link sends none.
+ */
+export const ECHO_PING_MS = 250;
 /** Default plaintext bytes sent on one key before a rekey: 1 GiB. */
 export const REKEY_AFTER_BYTES = 1024 ** 3;
 /** Default age of a sending key before a rekey, in milliseconds: 10 minutes. */
@@ -47,7 +64,6 @@ export interface LinkOptions {
   keepaliveIntervalMs?: number;
   /**
    * No record at all received for max(this, 4 x smoothed RTT) -> XNAT_ERR_LINK_KEEPALIVE; default 2000.
-   * Checked on each ping tick.
    */
   keepaliveTimeoutMs?: number;
   /** Plaintext bytes sent on one key before the sender rekeys; default 1 GiB. */

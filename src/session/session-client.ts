@@ -1,106 +1,43 @@
-// The agent side: the redial loop that dials links, opens or resumes the session on each, and backs off.
-// It knows nothing of how a link is made (the injected dial() does that: TCP, Noise) nor of streams.
+// The agent side: the redial loop that dials links, opens or resumes the session on each, and backs off;
+// when the attached link turns suspect it dials probes while keeping it, and moves to the first one that
+// completes. It knows nothing of how a link is made (the injected dial() does that: TCP, Noise) nor of streams.
 import { EventEmitter } from 'node:events';
 import { isErrorCode, toXnatError, XnatError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
-import { Backoff, type BackoffOptions } from '../util/backoff.ts';
 import type { TimerHandle } from '../util/clock.ts';
 import { hedge } from '../util/hedge.ts';
 import { FrameType, type Frame } from '../wire/frame.ts';
-import { computeResumeProof } from './resume-proof.ts';
-import { Session } from './session.ts';
-import { LinkPort, type SessionLink } from './session-link.ts';
+import type { LinkErrorInfo, SessionClientOptions } from './client-options.ts';
+import { startClientHandshake } from './client-handshake.ts';
+import { RedialPacing } from './client-pacing.ts';
+import { OutageTracker } from './outage.ts';
 import {
   attemptDeadlineMs,
-  AUTH_RETRY_MAX_FACTOR,
-  DEFAULT_AUTH_RETRY_DELAY_MS,
   DEFAULT_FAST_REDIAL_WINDOW_MS,
   isAuthRefusal,
   DIAL_MAX_IN_FLIGHT,
   dialSchedule,
   fastDelay,
-  FAST_REDIAL_MAX_MS,
 } from './redial.ts';
+import { Session } from './session.ts';
+import { LinkPort, type SessionLink } from './session-link.ts';
 import {
-  DEFAULT_STABLE_AFTER_MS,
   resolveSessionOptions,
   SESSION_HANDSHAKE_TIMEOUT_MS,
-  SESSION_PROTOCOL_VERSION,
   type ResolvedSessionOptions,
-  type SessionOptions,
 } from './session-options.ts';
 
-/** Agent-side options. */
-export interface SessionClientOptions extends SessionOptions {
-  /**
-   * Makes one established, authenticated link to the relay; rejects with a typed error. Several may run
-   * at once (hedged, redial.ts); an aborted `signal` means this one lost or was abandoned: give it up.
-   */
-  dial: (signal: AbortSignal) => Promise<SessionLink>;
-  /** Redial backoff; default first delay 200 ms (so the first retry comes within 250 ms), cap 10 s. */
-  backoff?: BackoffOptions;
-  /** The backoff resets after a link stayed attached this long, in ms; default 10 000. */
-  stableAfterMs?: number;
-  /**
-   * While a detached session waits to resume, redials during the first this-many ms of the outage are
-   * at most FAST_REDIAL_MAX_MS apart, so bytes flow again within a fraction of a second after the network
-   * returns; later ones back off exponentially. Default 30 000; 0 disables.
-   */
-  fastRedialWindowMs?: number;
-  /** Random source in [0, 1) for the fast-phase jitter; default Math.random. */
-  random?: () => number;
-  /** Deadline for SESSION_ACCEPT/REJECT after sending OPEN/RESUME, in ms; default 10 000. */
-  handshakeTimeoutMs?: number;
-  /** This agent's static public key, shown as Session.agentKey; default empty. */
-  agentKey?: Buffer;
-  /**
-   * Wait before opening a new session after another process with our key replaced ours, in ms: doubles
-   * per replacement up to 10 x, and resets after a stable link. Default 30 000. Two agents sharing one
-   * key would otherwise take the session from each other (and reset each other's visitors) forever.
-   */
-  replacedDelayMs?: number;
-  /**
-   * Wait before redialing after a refusal a retry cannot fix (isAuthRefusal: unknown key, wrong relay
-   * key, psk mismatch), in ms: doubles per refusal up to AUTH_RETRY_MAX_FACTOR x and resets with the
-   * next session. Default DEFAULT_AUTH_RETRY_DELAY_MS (1 min). Retryable failures keep the fast redials.
-   */
-  authRetryDelayMs?: number;
-}
-
-/** What 'link-error' says beside the error: when the next dial comes. */
-export interface LinkErrorInfo {
-  /** Wait before the next dial, in ms; undefined when a dial is already under way or the loop stopped. */
-  readonly retryInMs: number | undefined;
-  /** The failure was an auth refusal: the loop is at its slow pace. */
-  readonly slow: boolean;
-}
-
-/** Default wait after our session was replaced by another process with the same key, in ms. */
-export const DEFAULT_REPLACED_DELAY_MS = 30_000;
-/** The wait after replacements doubles up to this many times the first. */
-const REPLACED_DELAY_MAX_FACTOR = 10;
-
+export {
+  DEFAULT_CLIENT_BACKOFF,
+  DEFAULT_REPLACED_DELAY_MS,
+  type LinkErrorInfo,
+  type OutageSummary,
+  type SessionClientOptions,
+} from './client-options.ts';
 export { DEFAULT_FAST_REDIAL_WINDOW_MS, FAST_REDIAL_MAX_MS } from './redial.ts';
 
-/** What 'restored' reports when a session has a link again after an outage. */
-export interface OutageSummary {
-  /** From the link's loss (detection) to the new link's attach, in ms (clock). */
-  readonly outageMs: number;
-  /** Dials started meanwhile. */
-  readonly attempts: number;
-  /** True when the old session resumed; false when a new one replaced it. */
-  readonly resumed: boolean;
-  /** The last dial or handshake failure of the outage, if any. */
-  readonly lastError: XnatError | undefined;
-}
-
-/** Default redial backoff of the agent. */
-export const DEFAULT_CLIENT_BACKOFF: BackoffOptions = {
-  initialMs: 200,
-  maxMs: 10_000,
-  factor: 2,
-  jitter: 0.5,
-};
+/** The abort reason of probe dials whose suspect link proved alive. */
+const PROBES_CANCELLED = new XnatError('XNAT_ERR_SESSION_CLOSED', { detail: 'the suspect link is alive' });
 
 /**
  * Agent side. Events: 'session' (session) – a new session (the first, or after the relay refused to
@@ -112,14 +49,11 @@ export class SessionClient extends EventEmitter {
   private readonly options: SessionClientOptions;
   private readonly opts: ResolvedSessionOptions;
   private readonly logger: Logger;
-  private readonly backoff: Backoff;
-  private readonly stableAfterMs: number;
+  private readonly pacing: RedialPacing;
   private readonly fastRedialWindowMs: number;
   private readonly random: () => number;
   private readonly handshakeTimeoutMs: number;
-  private readonly replaced: Backoff;
-  /** The slow pace after auth refusals (isAuthRefusal). */
-  private readonly refused: Backoff;
+  private readonly outage = new OutageTracker();
   /** No dial before this clock time (relay.shutdown's reconnectAfterMs); 0 = no hold. */
   private notBefore = 0;
   private current: Session | undefined;
@@ -129,46 +63,27 @@ export class SessionClient extends EventEmitter {
   private redialTimer: TimerHandle | undefined;
   /** The link in its session handshake, if any (once attached, the session owns it). */
   private handshaking: LinkPort | undefined;
-  /** When the session's current link was attached (clock ms), for the stable-link backoff reset. */
-  private attachedAt: number | undefined;
   /** When the current session lost its link (clock ms); undefined while attached or without a session. */
   private detachedAt: number | undefined;
-  /** When the outage began (a session lost its link), until a session has a link again. */
-  private outageSince: number | undefined;
-  private outageAttempts = 0;
-  private outageError: XnatError | undefined;
-  /** The link last attached, for its smoothed RTT once it is gone. */
+  /** The link last attached (its 'suspect'/'alive' are followed), for its smoothed RTT once it is gone. */
   private attachedLink: SessionLink | undefined;
   private lastRttMs: number | undefined;
   /** The delay of the redial timer last set, in ms (for 'link-error'). */
   private redialDelayMs = 0;
-  /** Aborts the hedged dials under way (close()). */
+  /** Aborts the hedged dials under way (close(), or probes of a link that proved alive). */
   private dialAbort: AbortController | undefined;
+  private readonly onSuspect = (silentMs: number) => this.linkSuspect(silentMs);
+  private readonly onAlive = () => this.linkAlive();
 
   constructor(options: SessionClientOptions) {
     super();
     this.options = options;
     this.opts = resolveSessionOptions(options);
     this.logger = this.opts.logger;
-    this.backoff = new Backoff({ ...DEFAULT_CLIENT_BACKOFF, ...options.backoff });
-    this.stableAfterMs = options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS;
     this.fastRedialWindowMs = options.fastRedialWindowMs ?? DEFAULT_FAST_REDIAL_WINDOW_MS;
     this.random = options.random ?? Math.random;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? SESSION_HANDSHAKE_TIMEOUT_MS;
-    const replacedMs = options.replacedDelayMs ?? DEFAULT_REPLACED_DELAY_MS;
-    this.replaced = new Backoff({
-      initialMs: replacedMs,
-      maxMs: replacedMs * REPLACED_DELAY_MAX_FACTOR,
-      factor: 2,
-      jitter: 0.2,
-    });
-    const authMs = options.authRetryDelayMs ?? DEFAULT_AUTH_RETRY_DELAY_MS;
-    this.refused = new Backoff({
-      initialMs: authMs,
-      maxMs: authMs * AUTH_RETRY_MAX_FACTOR,
-      factor: 2,
-      jitter: 0.2,
-    });
+    this.pacing = new RedialPacing(options, this.random);
   }
 
   /** The live session, if one was established and has not closed. */
@@ -176,14 +91,14 @@ export class SessionClient extends EventEmitter {
     return this.current;
   }
 
-  /** A session lost its link and none has one again yet ('restored' ends it). */
+  /** A session lost its link and none has one again yet ('restored' ends it), or its link is suspect. */
   get inOutage(): boolean {
-    return this.outageSince !== undefined;
+    return this.outage.startedAt !== undefined;
   }
 
   /** Redial attempts since the backoff last reset (for status). */
   get attempts(): number {
-    return this.backoff.attempts;
+    return this.pacing.attempts;
   }
 
   /**
@@ -204,6 +119,7 @@ export class SessionClient extends EventEmitter {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.follow(undefined);
     this.redialTimer?.cancel();
     this.redialTimer = undefined;
     this.dialAbort?.abort(new XnatError('XNAT_ERR_SESSION_CLOSED'));
@@ -214,12 +130,12 @@ export class SessionClient extends EventEmitter {
 
   private async connect(): Promise<void> {
     this.redialTimer = undefined;
-    if (this.isClosed) return;
+    if (this.isClosed || (this.attached() && !this.outage.suspect)) return;
     this.dialing = true;
     const state = () => ({
       fast: this.inFastPhase(),
       resumable: this.resumable(),
-      lastRttMs: this.lastRttMs,
+      lastRttMs: this.attachedLink?.rttMs ?? this.lastRttMs,
     });
     const schedule = dialSchedule(state(), this.random, state);
     const abort = new AbortController();
@@ -228,7 +144,7 @@ export class SessionClient extends EventEmitter {
     try {
       link = await hedge(
         (signal) => {
-          if (this.outageSince !== undefined) this.outageAttempts++;
+          this.outage.attempt();
           return this.options.dial(signal);
         },
         {
@@ -246,15 +162,15 @@ export class SessionClient extends EventEmitter {
       );
     } catch (err) {
       this.dialing = false;
-      if (this.isClosed) return;
+      if (this.isClosed || abort.signal.reason === PROBES_CANCELLED) return;
       this.linkFailed(toXnatError(err, 'XNAT_ERR_LINK_CONNECT'));
       return;
     } finally {
       this.dialing = false;
       if (this.dialAbort === abort) this.dialAbort = undefined;
     }
-    if (this.isClosed) {
-      link.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED'));
+    if (this.isClosed || abort.signal.reason === PROBES_CANCELLED) {
+      link.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED', { detail: 'not needed' }));
       return;
     }
     this.handshake(link);
@@ -264,42 +180,33 @@ export class SessionClient extends EventEmitter {
     const port = new LinkPort(link, this.logger);
     this.handshaking = port;
     const session = this.current;
+    if (session?.state === 'attached') {
+      // A probe of a suspect link got through: nothing more is read from the old link, so the count the
+      // RESUME states is final; the relay moves the session over and retires its end of the old link.
+      this.logger.debug('a probe link replaces the suspect one');
+      session.detachLink(
+        new XnatError('XNAT_ERR_SESSION_LINK_REPLACED', { detail: 'silent link replaced by a probe dial' }),
+      );
+    }
     // During a resumable outage the answer is due within a few round trips; waiting the full deadline for
     // a link that died right after its handshake would hold up the fresher dials.
     const deadlineMs = this.resumable()
       ? Math.min(this.handshakeTimeoutMs, attemptDeadlineMs(this.lastRttMs))
       : this.handshakeTimeoutMs;
-    const timer = this.opts.clock.setTimeout(
-      () =>
-        port.destroy(
-          new XnatError('XNAT_ERR_SESSION_TIMEOUT', { detail: `no SESSION_ACCEPT in ${deadlineMs} ms` }),
-        ),
+    startClientHandshake({
+      port,
+      session,
       deadlineMs,
-    );
-    port.onClose = (err) => {
-      timer.cancel();
-      if (this.handshaking === port) this.handshaking = undefined;
-      this.linkFailed(
-        err ?? new XnatError('XNAT_ERR_LINK_CLOSED_BY_PEER', { detail: 'during session handshake' }),
-      );
-    };
-    port.onFrame = (frame) => {
-      timer.cancel();
-      port.onFrame = () => {};
-      port.onClose = () => {};
-      if (this.handshaking === port) this.handshaking = undefined;
-      this.answer(port, session, frame);
-    };
-    if (session) {
-      port.writeFrame({
-        type: FrameType.SESSION_RESUME,
-        sessionId: session.id,
-        proof: computeResumeProof(session.resumeSecret, session.id, link.handshakeHash),
-        received: BigInt(session.receivedCount),
-      });
-    } else {
-      port.writeFrame({ type: FrameType.SESSION_OPEN, version: SESSION_PROTOCOL_VERSION });
-    }
+      clock: this.opts.clock,
+      onFail: (err) => {
+        if (this.handshaking === port) this.handshaking = undefined;
+        this.linkFailed(err);
+      },
+      onAnswer: (frame) => {
+        if (this.handshaking === port) this.handshaking = undefined;
+        this.answer(port, session, frame);
+      },
+    });
   }
 
   /** Handles the relay's answer to our OPEN (session undefined) or RESUME. */
@@ -322,9 +229,9 @@ export class SessionClient extends EventEmitter {
         // Right away unless another process with our key replaced us: racing it would only flap, so
         // wait long (and longer each time), saying so once per replacement.
         if (code !== 'XNAT_ERR_SESSION_REPLACED') return this.scheduleRedial(0);
-        const delayMs = this.replaced.next();
+        const delayMs = this.pacing.nextReplaced();
         this.logger.warn(
-          { code, retryInMs: delayMs, replacements: this.replaced.attempts },
+          { code, retryInMs: delayMs, replacements: this.pacing.replacements },
           'session replaced by another agent with the same key',
         );
         this.scheduleRedial(delayMs);
@@ -355,7 +262,6 @@ export class SessionClient extends EventEmitter {
       const err = session.attach(port, frame.received);
       if (err) port.destroy(err);
       else {
-        this.attachedAt = this.opts.clock.now();
         this.detachedAt = undefined;
         this.linked(port.link, true);
       }
@@ -382,7 +288,6 @@ export class SessionClient extends EventEmitter {
       port.destroy(err);
       return;
     }
-    this.attachedAt = this.opts.clock.now();
     this.logger.info({ session: fresh.idHex }, 'session opened');
     this.emit('session', fresh);
     this.linked(port.link, false);
@@ -390,49 +295,74 @@ export class SessionClient extends EventEmitter {
 
   /** A session has a link again: ends the outage (if any) with one summary. */
   private linked(link: SessionLink, resumed: boolean): void {
+    this.follow(link);
+    this.pacing.attached(this.opts.clock.now());
+    const summary = this.outage.end(this.opts.clock.now(), resumed);
+    if (summary) this.emit('restored', summary);
+  }
+
+  /** Follows the attached link's 'suspect' and 'alive' (a Link emits them; other SessionLinks may not). */
+  private follow(link: SessionLink | undefined): void {
+    this.attachedLink?.off('suspect', this.onSuspect);
+    this.attachedLink?.off('alive', this.onAlive);
     this.attachedLink = link;
-    this.refused.reset();
-    if (this.outageSince === undefined) return;
-    const summary: OutageSummary = {
-      outageMs: this.opts.clock.now() - this.outageSince,
-      attempts: this.outageAttempts,
-      resumed,
-      lastError: this.outageError,
-    };
-    this.outageSince = undefined;
-    this.outageAttempts = 0;
-    this.outageError = undefined;
-    this.emit('restored', summary);
+    link?.on('suspect', this.onSuspect);
+    link?.on('alive', this.onAlive);
+  }
+
+  /** The attached link has been silent for about a keepalive interval: dial probes, keep the link. */
+  private linkSuspect(silentMs: number): void {
+    if (this.isClosed || !this.attached()) return;
+    this.logger.debug({ silentMs }, 'link suspect: probe dials');
+    this.outage.suspected(this.opts.clock.now());
+    if (this.notBefore > this.opts.clock.now()) return;
+    if (!this.dialing && !this.handshaking && !this.redialTimer) void this.connect();
+  }
+
+  /** A record arrived on the suspect link: it lives; the probes (not yet in a session handshake) stop. */
+  private linkAlive(): void {
+    if (!this.outage.suspect || !this.attached()) return;
+    this.logger.debug('suspect link alive: probes cancelled');
+    this.outage.alive();
+    this.redialTimer?.cancel();
+    this.redialTimer = undefined;
+    this.dialAbort?.abort(PROBES_CANCELLED);
   }
 
   private sessionDetached(session: Session): void {
     if (session !== this.current) return;
     this.detachedAt = this.opts.clock.now();
-    this.outageSince ??= this.detachedAt;
+    this.outage.begin(this.detachedAt);
     this.lastRttMs = this.attachedLink?.rttMs ?? this.lastRttMs;
-    this.attachedLink = undefined;
-    this.resetBackoffIfStable();
-    this.scheduleRedial();
+    this.follow(undefined);
+    this.pacing.lost(this.opts.clock.now());
+    // The loss of a stable link (or the first) is redialed at once: a short outage is over by the time
+    // its broken link is noticed. A flapping link has a backoff under way and keeps its pace.
+    this.scheduleRedial(this.pacing.attempts === 0 ? 0 : undefined);
   }
 
   private sessionClosed(session: Session): void {
     if (session !== this.current) return;
     this.current = undefined;
     this.detachedAt = undefined;
-    this.outageSince ??= this.opts.clock.now();
+    this.follow(undefined);
+    this.outage.begin(this.opts.clock.now());
     // Ended by the peer or expired here: open a new session on a new link.
-    this.resetBackoffIfStable();
+    this.pacing.lost(this.opts.clock.now());
     this.scheduleRedial();
   }
 
   private linkFailed(err: XnatError): void {
     if (this.isClosed) return;
     this.logger.debug({ code: err.code, detail: err.detail }, 'dial failed');
-    if (this.outageSince !== undefined) this.outageError = err;
+    this.outage.failed(err);
     // A refusal only an operator can fix: retrying at the redial pace would only fill the relay's log
     // (and ours) with the same line; wait minutes instead (the fast resume redials are for the network).
     const slow = isAuthRefusal(err);
-    this.scheduleRedial(slow ? this.refused.next() : undefined);
+    // Probes of a suspect link that all failed: the next round while it stays suspect.
+    if (this.attached()) {
+      if (this.outage.suspect) this.scheduleRedial(slow ? this.pacing.nextRefused() : fastDelay(this.random));
+    } else this.scheduleRedial(slow ? this.pacing.nextRefused() : undefined);
     this.emit('link-error', err, this.errorInfo(slow));
   }
 
@@ -440,37 +370,30 @@ export class SessionClient extends EventEmitter {
     return { retryInMs: this.redialTimer ? this.redialDelayMs : undefined, slow };
   }
 
-  private resetBackoffIfStable(): void {
-    if (this.attachedAt !== undefined && this.opts.clock.now() - this.attachedAt >= this.stableAfterMs) {
-      this.backoff.reset();
-      this.replaced.reset();
-    }
-    this.attachedAt = undefined;
+  private attached(): boolean {
+    return this.current?.state === 'attached';
   }
 
-  /** A detached session waits to resume. */
+  /** A detached session waits to resume, or the attached link is suspect. */
   private resumable(): boolean {
-    return this.current !== undefined && this.detachedAt !== undefined;
+    return this.current !== undefined && (this.detachedAt !== undefined || this.outage.suspect);
   }
 
-  /** In the first fastRedialWindowMs of a resumable outage. */
+  /** In the first fastRedialWindowMs of a resumable outage (counted from the suspect silence, if any). */
   private inFastPhase(): boolean {
-    return this.resumable() && this.opts.clock.now() - this.detachedAt! < this.fastRedialWindowMs;
-  }
-
-  /** The backoff's next delay, capped (and jittered) during the fast phase of a resumable outage. */
-  private nextDelay(): number {
-    const delay = this.backoff.next();
-    if (!this.inFastPhase() || delay < FAST_REDIAL_MAX_MS) return delay;
-    return fastDelay(this.random);
+    const since = this.outage.startedAt ?? this.detachedAt;
+    return this.resumable() && since !== undefined && this.opts.clock.now() - since < this.fastRedialWindowMs;
   }
 
   /** Schedules the next dial after `delayMs` (default: the next backoff delay), unless one is under way. */
   private scheduleRedial(delayMs?: number): void {
     if (this.isClosed || this.redialTimer || this.dialing || this.handshaking) return;
-    const delay = Math.max(delayMs ?? this.nextDelay(), this.notBefore - this.opts.clock.now());
+    const delay = Math.max(
+      delayMs ?? this.pacing.next(this.inFastPhase()),
+      this.notBefore - this.opts.clock.now(),
+    );
     this.redialDelayMs = delay;
-    this.logger.debug({ delayMs: delay, attempt: this.backoff.attempts }, 'redial scheduled');
+    this.logger.debug({ delayMs: delay, attempt: this.pacing.attempts }, 'redial scheduled');
     this.redialTimer = this.opts.clock.setTimeout(() => void this.connect(), delay);
   }
 }

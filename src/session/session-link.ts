@@ -11,7 +11,8 @@ import type { UdpPathKeys } from '../link/udp-keys.ts';
  * The part of src/link/link.ts's Link the session uses; the Link satisfies it structurally, and
  * test/helpers/memory-link.ts implements it in memory.
  * Events: 'frame' (frame: Frame, in order, never the link's own types), 'drain', 'rtt' (ms),
- * 'close' (err?: XnatError) – once. A link destroys itself with a WIRE_* code on a malformed frame.
+ * 'close' (err?: XnatError) – once; optionally 'suspect' (silentMs) and 'alive' (the keepalive's early
+ * warning and its all-clear, which SessionClient answers with probe dials). A link destroys itself with a WIRE_* code on a malformed frame.
  */
 export interface SessionLink extends EventEmitter {
   /**
@@ -30,6 +31,11 @@ export interface SessionLink extends EventEmitter {
   /** Smoothed round-trip time in ms, once measured. */
   readonly rttMs: number | undefined;
   readonly closed: boolean;
+  /**
+   * What was just written must be answered soon (reliable frames, which the peer ACKs): a link that then
+   * hears nothing PINGs again early (keepalive.ts's echo). Optional.
+   */
+  expectReply?(): void;
   /** Keys of this link's UDP path, when the link has one (memory links in tests do not). */
   readonly udpKeys?: UdpPathKeys;
 }

@@ -212,6 +212,15 @@ export class Session extends EventEmitter {
   }
 
   /**
+   * @internal Drops the attached link (destroyed with `err`) so that nothing more is read from it: the
+   * session detaches and waits to resume, as if the link had died. SessionClient does it before it resumes
+   * on a probe link, so the RESUME's count is final. No-op when detached.
+   */
+  detachLink(err: XnatError): void {
+    this.port?.destroy(err);
+  }
+
+  /**
    * @internal Attaches a link whose peer has received `peerReceived` of our reliable frames. On the relay
    * it writes SESSION_ACCEPT first (resumed after the first link). Any older link is destroyed with
    * XNAT_ERR_SESSION_LINK_REPLACED. Then the unacknowledged frames are resent in order, before any new one.
@@ -376,6 +385,7 @@ export class Session extends EventEmitter {
     const port = this.port;
     if (!port || this.currentState !== 'attached') return;
     if (this.received > this.ackSent) this.writeAck(port);
+    let sent = false;
     while (!this.linkBlocked && this.port === port) {
       const wasSentBefore = this.replay.maxSent;
       const entry = this.replay.takeUnsent();
@@ -386,7 +396,10 @@ export class Session extends EventEmitter {
         this.counts.bytesSent += entry.bytes;
       }
       if (!port.writeChunks(entry.chunks)) this.linkBlocked = true;
+      sent = true;
     }
+    // Reliable frames are acknowledged within the ACK delay: silence after them is news (keepalive.ts).
+    if (sent) port.link.expectReply?.();
   }
 
   private writeAck(port: LinkPort): void {

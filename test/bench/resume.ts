@@ -22,7 +22,7 @@ const QUICK_OUTAGE_MS = 300;
 /** While the link is down, connections the agent dials through the proxy are reset this often (ms). */
 const OUTAGE_RESET_INTERVAL_MS = 5;
 /** Blackhole lengths in ms (one each, in this order, on one download); --blackholes overrides. */
-const BLACKHOLES_MS = [1000, 7000];
+const BLACKHOLES_MS = [1000, 7000, 30000];
 const QUICK_BLACKHOLES_MS = [300];
 /** No byte at the visitor this long after a restore: the transfer is declared stalled (ms). */
 const STALL_TIMEOUT_MS = 30_000;

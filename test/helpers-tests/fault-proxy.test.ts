@@ -178,6 +178,23 @@ test('delay holds bytes back without losing or reordering them', async (t) => {
   await teardown(s);
 });
 
+test('blackhole also drops what was queued before it: a stream cut by a blackhole never resumes intact', async (t) => {
+  const s = await setup();
+  const c = await dial(s.proxy);
+  const conn = await s.proxy.waitForConnections(1, T);
+  conn.delay(10_000);
+  c.socket.write('in-flight');
+  await waitFor(() => conn.bytesQueued === 'in-flight'.length, T, 'bytes to be queued');
+  s.proxy.blackhole();
+  t.is(conn.bytesQueued, 0);
+  t.is(conn.bytesDropped, 'in-flight'.length);
+  s.proxy.heal();
+  c.socket.write('after');
+  await waitFor(() => total(s.target.received[0] ?? []) === 5, T, 'bytes after heal');
+  t.is(Buffer.concat(s.target.received[0]!).toString(), 'after');
+  await teardown(s);
+});
+
 test('throttle limits the rate and pushes back; heal lets the rest through intact', async (t) => {
   const s = await setup();
   const c = await dial(s.proxy);

@@ -143,6 +143,21 @@ class Pipe {
     }
   }
 
+  /**
+   * The blackhole began: what was queued is lost (in flight on a dead path) and a source paused by
+   * backpressure is read again, its bytes dropped, so neither direction survives a blackhole intact.
+   */
+  blackholed(): void {
+    for (const q of this.queue) this.dropped += q.bytes.length;
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.stop();
+    if (this.srcPaused) {
+      this.srcPaused = false;
+      this.src.resume();
+    }
+  }
+
   private schedule(ms: number): void {
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -226,9 +241,15 @@ export class ProxyConnection {
     return this.client.destroyed && this.target.destroyed;
   }
 
-  /** Stops forwarding both ways silently; bytes are read and dropped, sockets stay open (a half-open link). */
+  /**
+   * Stops forwarding both ways silently; bytes are read and dropped (also those queued so far), sockets
+   * stay open (a half-open link). Like a dead path, the link's byte streams never recover: TCP above a
+   * rebinding NAT or a changed address is gone for good.
+   */
   blackhole(): void {
     this.faults.blackhole = true;
+    this.up.blackholed();
+    this.down.blackholed();
   }
   /** Resets both sides at once (TCP RST). */
   reset(): void {

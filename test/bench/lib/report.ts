@@ -65,7 +65,11 @@ const HOW_TO_READ = `## How to read it
   is the time from that moment to the next byte at the visitor; it includes the agent's redial backoff.
   "new link accepted -> bytes" starts when the proxy accepts the agent's next link (handshake, resume
   and replay only). ssh -R does not resume: the first cut ends the ssh session and every forwarded
-  connection with it ("connection lost"). direct has no link to cut.
+  connection with it ("connection lost"). direct has no link to cut. Then, on a second download, the
+  proxy blackholes the link for 1 s, 7 s and 30 s (bytes dropped both ways, also those it had queued,
+  for good; sockets left open; new dials hang): "start -> first redial" is the time to the agent's first
+  new connection at the proxy (its probe dial once the link is suspect), "path back -> bytes" the time
+  from the proxy letting bytes through again to the next byte at the visitor.
 - **udp-game**: 50 players, each its own UDP socket (its own flow), send 100 B datagrams at 60/s for 10 s
   to a UDP echo (the game server) and time each echo; an echo not back within 1 s counts as lost. Once
   on loopback, once over an impaired wire: the relay (and the players) in one network namespace, the
