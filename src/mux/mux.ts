@@ -52,6 +52,16 @@ export interface MuxOptions {
   readonly logger?: Logger;
 }
 
+/** How openStream sends the open. */
+export interface OpenOptions {
+  /**
+   * Hold the STREAM_OPEN until the stream's first DATA and send that inside it (one frame, and the peer
+   * has the bytes when it sees the stream); if none comes, the open goes out at the end of the next loop
+   * iteration (a service that speaks first waits that long, never a timer).
+   */
+  readonly holdForFirstBytes?: boolean;
+}
+
 /** Per-mux counters; streams are counted in both directions. */
 export interface MuxStats {
   readonly streamsOpen: number;
@@ -103,6 +113,12 @@ export class Mux extends EventEmitter {
   private readonly ready = new RoundRobin<MuxStream>();
   /** The link record being filled, from this mux's frames: DATA frames top it off. */
   private readonly fill = new RecordFill();
+  /**
+   * STREAM_OPENs held until their stream's first frame (its visitor's first bytes ride in the open) or
+   * the end of the next loop iteration, in id order: the peer takes ids only increasing (openStream).
+   */
+  private readonly heldOpens = new Map<number, StreamOpenFrame>();
+  private heldRelease: 'none' | 'first' | 'second' = 'none';
   private transportClosed = false;
   private closing = false;
   private finished = false;
@@ -161,10 +177,11 @@ export class Mux extends EventEmitter {
 
   /**
    * Opens a stream to the peer. `meta` (at most 4 KiB) travels in the STREAM_OPEN; so do the first bytes of
-   * `firstData` that fit one chunk (no extra round trip), the rest follows as ordinary writes.
+   * `firstData` that fit one chunk (no extra round trip), the rest follows as ordinary writes. With
+   * `holdForFirstBytes` (and no firstData) the open waits for the stream's first DATA and carries it.
    * Throws XNAT_ERR_MUX_CLOSED, _STREAM_LIMIT, _IDS_EXHAUSTED or _MESSAGE_SIZE.
    */
-  openStream(meta: Buffer, firstData?: Buffer): MuxStream {
+  openStream(meta: Buffer, firstData?: Buffer, opts: OpenOptions = {}): MuxStream {
     if (this.closing || this.finished) throw new XnatError('XNAT_ERR_MUX_CLOSED');
     if (meta.length > MAX_OPEN_META_BYTES) {
       throw new XnatError('XNAT_ERR_MUX_MESSAGE_SIZE', { detail: `meta ${meta.length} bytes` });
@@ -184,8 +201,12 @@ export class Mux extends EventEmitter {
       stream.consumeOpenCredit(first.length);
     }
     const open: StreamOpenFrame = { type: FrameType.STREAM_OPEN, streamId: id, meta, data: first };
-    this.reliable(open);
-    this.grantExtraInitial(stream);
+    if (opts.holdForFirstBytes && first.length === 0 && !this.transportClosed) {
+      this.holdOpen(open); // its extra window follows the open (sendOpen)
+    } else {
+      this.reliable(open);
+      this.grantExtraInitial(stream);
+    }
     if (firstData && first.length < firstData.length) stream.write(firstData.subarray(first.length));
     this.logger.debug({ streamId: id, firstBytes: first.length }, 'stream opened');
     return stream;
@@ -363,8 +384,79 @@ export class Mux extends EventEmitter {
 
   /** Every reliable frame goes out here, so the record estimate sees it. */
   private reliable(frame: Frame): boolean {
+    if (this.heldOpens.size > 0 && 'streamId' in frame) {
+      const merged = this.releaseHeld(frame);
+      if (merged) return merged.sent;
+    }
     this.fill.sent(encodedLength(frame));
     return this.transport.sendReliable(frame);
+  }
+
+  // ---- held opens (the visitor's first bytes ride in the STREAM_OPEN)
+
+  private holdOpen(open: StreamOpenFrame): void {
+    this.heldOpens.set(open.streamId, open);
+    if (this.heldRelease !== 'none') return;
+    // Two check phases: the first comes before the new socket's first read could, the second after the
+    // next poll, which does not block while an immediate is pending. A server that speaks first waits
+    // one loop iteration for its open, never a timer.
+    this.heldRelease = 'first';
+    setImmediate(this.onHeldTurn);
+  }
+
+  private readonly onHeldTurn = (): void => {
+    if (this.heldRelease === 'first') {
+      this.heldRelease = 'second';
+      setImmediate(this.onHeldTurn);
+      return;
+    }
+    this.heldRelease = 'none';
+    if (this.heldOpens.size > 0 && !this.transportClosed && !this.finished) this.sendHeldBelow(Infinity);
+    else this.heldOpens.clear();
+  };
+
+  /** Sends the held opens with ids below `id`, empty, in id order (map order is open order). */
+  private sendHeldBelow(id: number): void {
+    for (const [heldId, open] of this.heldOpens) {
+      if (heldId >= id) break;
+      this.heldOpens.delete(heldId);
+      this.sendOpen(open);
+    }
+  }
+
+  /** A held open goes out (with `data`, or empty), then its stream's extra initial window. */
+  private sendOpen(open: StreamOpenFrame, data?: Buffer): boolean {
+    const frame: StreamOpenFrame = data ? { ...open, data } : open;
+    this.fill.sent(encodedLength(frame));
+    const sent = this.transport.sendReliable(frame);
+    const stream = this.table.get(open.streamId);
+    if (stream) this.grantExtraInitial(stream);
+    return sent;
+  }
+
+  /**
+   * Before a frame of stream `frame.streamId` (or any STREAM_OPEN) leaves: the held opens of lower ids go
+   * first, then its own, carrying the frame's bytes when it is a DATA that fits beside the meta. Returns
+   * the result when the frame itself went out merged into its open.
+   */
+  private releaseHeld(frame: Frame & { streamId: number }): { sent: boolean } | undefined {
+    const id = frame.streamId;
+    if (frame.type !== FrameType.STREAM_OPEN && !this.heldOpens.has(id)) return undefined;
+    const open = this.heldOpens.get(id);
+    // A stream reset before its open left: the peer never hears of it (a skipped id is fine, a reused one is not).
+    if (open && frame.type === FrameType.STREAM_RESET) {
+      this.heldOpens.delete(id);
+      return { sent: true };
+    }
+    this.sendHeldBelow(id);
+    if (!open) return undefined;
+    this.heldOpens.delete(id);
+    const fits = MAX_FRAME_PAYLOAD - 2 - open.meta.length;
+    if (frame.type === FrameType.STREAM_DATA && frame.data.length <= fits) {
+      return { sent: this.sendOpen(open, frame.data) };
+    }
+    this.sendOpen(open);
+    return undefined;
   }
 
   private sendReset(id: number, code: ErrorCode): void {
@@ -456,6 +548,7 @@ export class Mux extends EventEmitter {
     this.transport.off('drain', this.onDrain);
     this.transport.off('closed', this.onTransportClosed);
     this.ready.clear();
+    this.heldOpens.clear();
     this.capLog.close();
     this.logger.debug({ code: err?.code, ...this.stats }, 'mux closed');
     this.emit('closed', err);
