@@ -11,6 +11,9 @@ const CONCURRENCY = 64;
 /** Length of the run per path, in milliseconds. */
 const DURATION_MS = 5_000;
 const QUICK_DURATION_MS = 500;
+/** Cycles before measuring: JIT warm-up on every process of the path (as pingpong's warm-up trips). */
+const WARMUP_MS = 1_500;
+const QUICK_WARMUP_MS = 100;
 /** A connection that has not finished its cycle by then counts as failed (and the run goes on). */
 const CYCLE_TIMEOUT_MS = 10_000;
 
@@ -73,6 +76,7 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
       const path = await startPath(name, service.port);
       try {
         await waitForEcho(path.publicPort, 10_000);
+        await connectionRate(path.publicPort, options.quick ? QUICK_WARMUP_MS : WARMUP_MS);
         const pids = (): number[] => [...path.relayPids(), ...path.agentPids()];
         const cpu0 = cpuOf(pids());
         const r = await connectionRate(path.publicPort, duration);

@@ -54,7 +54,7 @@ const HOW_TO_READ = `## How to read it
   trip: utime+stime of both sides of the path over the measured trips (steadier than latency on a shared
   machine).
 - **connrate**: 64 connections in flight, each: connect, 1 byte out, 1 byte back, end, wait for close;
-  completed cycles per second over 5 s. The load generator is one Node process, so the direct figure is
+  completed cycles per second over 5 s, after 1.5 s of the same as warm-up. The load generator is one Node process, so the direct figure is
   its ceiling on this machine, not the kernel's. CPU per connection: utime+stime of both sides over the
   run, divided by the connections completed.
 - **idle**: settled VmRSS of each side before and after 10 000 connections that each did one 1-byte echo
