@@ -15,6 +15,7 @@ import { encodedLength } from '../wire/codec.ts';
 import { MuxStream, type StreamHost } from './mux-stream.ts';
 import { RecordFill } from './record-fill.ts';
 import { RoundRobin } from './round-robin.ts';
+import { HeldOpens } from './held-opens.ts';
 import { CapLog } from '../observe/cap-log.ts';
 import {
   type DatagramRoute,
@@ -113,12 +114,11 @@ export class Mux extends EventEmitter {
   private readonly ready = new RoundRobin<MuxStream>();
   /** The link record being filled, from this mux's frames: DATA frames top it off. */
   private readonly fill = new RecordFill();
-  /**
-   * STREAM_OPENs held until their stream's first frame (its visitor's first bytes ride in the open) or
-   * the end of the next loop iteration, in id order: the peer takes ids only increasing (openStream).
-   */
-  private readonly heldOpens = new Map<number, StreamOpenFrame>();
-  private heldRelease: 'none' | 'first' | 'second' = 'none';
+  /** Visitor opens waiting for their first bytes (openStream's holdForFirstBytes). */
+  private readonly held = new HeldOpens(
+    (open, data) => this.sendOpen(open, data),
+    () => !this.transportClosed && !this.finished,
+  );
   private transportClosed = false;
   private closing = false;
   private finished = false;
@@ -202,7 +202,7 @@ export class Mux extends EventEmitter {
     }
     const open: StreamOpenFrame = { type: FrameType.STREAM_OPEN, streamId: id, meta, data: first };
     if (opts.holdForFirstBytes && first.length === 0 && !this.transportClosed) {
-      this.holdOpen(open); // its extra window follows the open (sendOpen)
+      this.held.hold(open); // its extra window follows the open (sendOpen)
     } else {
       this.reliable(open);
       this.grantExtraInitial(stream);
@@ -384,44 +384,10 @@ export class Mux extends EventEmitter {
 
   /** Every reliable frame goes out here, so the record estimate sees it. */
   private reliable(frame: Frame): boolean {
-    if (this.heldOpens.size > 0 && 'streamId' in frame) {
-      const merged = this.releaseHeld(frame);
-      if (merged) return merged.sent;
-    }
+    const merged = this.held.release(frame);
+    if (merged) return merged.sent;
     this.fill.sent(encodedLength(frame));
     return this.transport.sendReliable(frame);
-  }
-
-  // ---- held opens (the visitor's first bytes ride in the STREAM_OPEN)
-
-  private holdOpen(open: StreamOpenFrame): void {
-    this.heldOpens.set(open.streamId, open);
-    if (this.heldRelease !== 'none') return;
-    // Two check phases: the first comes before the new socket's first read could, the second after the
-    // next poll, which does not block while an immediate is pending. A server that speaks first waits
-    // one loop iteration for its open, never a timer.
-    this.heldRelease = 'first';
-    setImmediate(this.onHeldTurn);
-  }
-
-  private readonly onHeldTurn = (): void => {
-    if (this.heldRelease === 'first') {
-      this.heldRelease = 'second';
-      setImmediate(this.onHeldTurn);
-      return;
-    }
-    this.heldRelease = 'none';
-    if (this.heldOpens.size > 0 && !this.transportClosed && !this.finished) this.sendHeldBelow(Infinity);
-    else this.heldOpens.clear();
-  };
-
-  /** Sends the held opens with ids below `id`, empty, in id order (map order is open order). */
-  private sendHeldBelow(id: number): void {
-    for (const [heldId, open] of this.heldOpens) {
-      if (heldId >= id) break;
-      this.heldOpens.delete(heldId);
-      this.sendOpen(open);
-    }
   }
 
   /** A held open goes out (with `data`, or empty), then its stream's extra initial window. */
@@ -432,31 +398,6 @@ export class Mux extends EventEmitter {
     const stream = this.table.get(open.streamId);
     if (stream) this.grantExtraInitial(stream);
     return sent;
-  }
-
-  /**
-   * Before a frame of stream `frame.streamId` (or any STREAM_OPEN) leaves: the held opens of lower ids go
-   * first, then its own, carrying the frame's bytes when it is a DATA that fits beside the meta. Returns
-   * the result when the frame itself went out merged into its open.
-   */
-  private releaseHeld(frame: Frame & { streamId: number }): { sent: boolean } | undefined {
-    const id = frame.streamId;
-    if (frame.type !== FrameType.STREAM_OPEN && !this.heldOpens.has(id)) return undefined;
-    const open = this.heldOpens.get(id);
-    // A stream reset before its open left: the peer never hears of it (a skipped id is fine, a reused one is not).
-    if (open && frame.type === FrameType.STREAM_RESET) {
-      this.heldOpens.delete(id);
-      return { sent: true };
-    }
-    this.sendHeldBelow(id);
-    if (!open) return undefined;
-    this.heldOpens.delete(id);
-    const fits = MAX_FRAME_PAYLOAD - 2 - open.meta.length;
-    if (frame.type === FrameType.STREAM_DATA && frame.data.length <= fits) {
-      return { sent: this.sendOpen(open, frame.data) };
-    }
-    this.sendOpen(open);
-    return undefined;
   }
 
   private sendReset(id: number, code: ErrorCode): void {
@@ -548,7 +489,7 @@ export class Mux extends EventEmitter {
     this.transport.off('drain', this.onDrain);
     this.transport.off('closed', this.onTransportClosed);
     this.ready.clear();
-    this.heldOpens.clear();
+    this.held.clear();
     this.capLog.close();
     this.logger.debug({ code: err?.code, ...this.stats }, 'mux closed');
     this.emit('closed', err);
