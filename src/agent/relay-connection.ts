@@ -453,16 +453,14 @@ export class RelayConnection {
     this.emit('stream.opened', { mapping: m.profile.name, stream: stream.id, visitor });
     // A visitor may reset before the LAN dial completes: give the dial up then, and never join a LAN
     // socket to a dead stream (the pipe resets such a socket at once).
-    const dial = new AbortController();
-    const giveUp = () => dial.abort();
-    stream.once('close', giveUp);
     let target = this.targets.get(m.profile.name);
     if (!target) this.targets.set(m.profile.name, (target = emptyTargetStats()));
     const t = target;
     const dialStart = this.clock.now();
-    dialTarget(local.host, local.port, { clock: this.clock, signal: dial.signal }).then(
-      (socket) => {
-        stream.off('close', giveUp);
+    // The dial starts on receipt of the open; the pipe joins in the connect event's own turn.
+    const cancel = dialTarget(local.host, local.port, { clock: this.clock }, (e, socket) => {
+      stream.off('close', cancel);
+      if (socket) {
         noteDial(t, this.clock.now() - dialStart, true);
         if (m.health.succeeded()) this.reportHealth(m, true, 0, log);
         void joinLan(socket, stream, meta, m.profile, m.bandwidth, this.clock, log).then((r) => {
@@ -472,22 +470,21 @@ export class RelayConnection {
           this.emit('stream.closed', { ...fields, visitor, clean: r.clean, code: r.code });
           if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
         });
-      },
-      (err: unknown) => {
-        stream.off('close', giveUp);
-        m.activeStreams--;
-        ended(0, 0);
-        const e = toXnatError(err);
-        this.emit('stream.closed', { ...fields, visitor, clean: false, code: e.code });
-        if (e.code !== 'XNAT_ERR_ABORTED') noteDial(t, this.clock.now() - dialStart, false);
-        if (e.code === 'XNAT_ERR_ABORTED')
-          return log.debug({ ...fields }, 'visitor gone before the target answered');
-        log.warn({ ...fields, code: e.code, detail: e.detail }, 'target failed');
-        stream.reset(e.code);
-        const backoffMs = m.health.failed();
-        if (backoffMs !== undefined) this.reportHealth(m, false, backoffMs, log);
-      },
-    );
+        return;
+      }
+      m.activeStreams--;
+      ended(0, 0);
+      const code = e?.code ?? 'XNAT_ERR_FORWARD_TARGET_UNREACHABLE';
+      this.emit('stream.closed', { ...fields, visitor, clean: false, code });
+      if (code === 'XNAT_ERR_ABORTED')
+        return log.debug({ ...fields }, 'visitor gone before the target answered');
+      noteDial(t, this.clock.now() - dialStart, false);
+      log.warn({ ...fields, code, detail: e?.detail }, 'target failed');
+      stream.reset(code);
+      const backoffMs = m.health.failed();
+      if (backoffMs !== undefined) this.reportHealth(m, false, backoffMs, log);
+    });
+    stream.once('close', cancel);
   }
 
   /** Tells the relay (mapping.health) so it sends new visitors to other agents during the back-off. */

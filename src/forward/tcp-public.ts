@@ -3,6 +3,13 @@
 import net from 'node:net';
 import { XnatError } from '../errors.ts';
 
+/**
+ * Accept queue of a public port: a burst of visitors (a web page's connections, a server browser's pings)
+ * waits in the kernel rather than having SYNs dropped and retried a second later. Node's default is 511;
+ * the kernel caps it at net.core.somaxconn (4096 on current kernels).
+ */
+export const PUBLIC_ACCEPT_BACKLOG = 4096;
+
 export interface PublicListener {
   readonly port: number;
   readonly address: string;
@@ -34,7 +41,7 @@ export function listenPublicTcp(
         }),
       );
     });
-    server.listen({ host, port, exclusive: true }, () => {
+    server.listen({ host, port, exclusive: true, backlog: PUBLIC_ACCEPT_BACKLOG }, () => {
       const addr = server.address() as net.AddressInfo;
       server.removeAllListeners('error');
       server.on('error', () => {}); // accept errors (EMFILE) must not crash the relay

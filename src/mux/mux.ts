@@ -16,6 +16,7 @@ import { MuxStream, type StreamHost } from './mux-stream.ts';
 import { MuxDuplex } from './mux-duplex.ts';
 import { RecordFill } from './record-fill.ts';
 import { RoundRobin } from './round-robin.ts';
+import { HeldOpens } from './held-opens.ts';
 import { CapLog } from '../observe/cap-log.ts';
 import {
   type DatagramRoute,
@@ -58,6 +59,16 @@ export interface MuxOptions {
   readonly duplexStreams?: boolean;
   readonly clock?: Clock;
   readonly logger?: Logger;
+}
+
+/** How openStream sends the open. */
+export interface OpenOptions {
+  /**
+   * Hold the STREAM_OPEN until the stream's first DATA and send that inside it (one frame, and the peer
+   * has the bytes when it sees the stream); if none comes, the open goes out at the end of the next loop
+   * iteration (a service that speaks first waits that long, never a timer).
+   */
+  readonly holdForFirstBytes?: boolean;
 }
 
 /** Per-mux counters; streams are counted in both directions. */
@@ -112,6 +123,11 @@ export class Mux extends EventEmitter {
   private readonly ready = new RoundRobin<MuxStream>();
   /** The link record being filled, from this mux's frames: DATA frames top it off. */
   private readonly fill = new RecordFill();
+  /** Visitor opens waiting for their first bytes (open()'s holdForFirstBytes). */
+  private readonly held = new HeldOpens(
+    (open, data) => this.sendOpen(open, data),
+    () => !this.transportClosed && !this.finished,
+  );
   private transportClosed = false;
   private closing = false;
   private finished = false;
@@ -170,16 +186,17 @@ export class Mux extends EventEmitter {
   }
 
   /** open() as a Duplex (MuxDuplex): for callers that want Node streams. Same errors. */
-  openStream(meta: Buffer, firstData?: Buffer): MuxDuplex {
-    return this.asDuplex(this.open(meta, firstData));
+  openStream(meta: Buffer, firstData?: Buffer, opts: OpenOptions = {}): MuxDuplex {
+    return this.asDuplex(this.open(meta, firstData, opts));
   }
 
   /**
    * Opens a stream to the peer. `meta` (at most 4 KiB) travels in the STREAM_OPEN; so do the first bytes of
-   * `firstData` that fit one chunk (no extra round trip), the rest follows as ordinary writes.
+   * `firstData` that fit one chunk (no extra round trip), the rest follows as ordinary writes. With
+   * `holdForFirstBytes` (and no firstData) the open waits for the stream's first DATA and carries it.
    * Throws XNAT_ERR_MUX_CLOSED, _STREAM_LIMIT, _IDS_EXHAUSTED or _MESSAGE_SIZE.
    */
-  open(meta: Buffer, firstData?: Buffer): MuxStream {
+  open(meta: Buffer, firstData?: Buffer, opts: OpenOptions = {}): MuxStream {
     if (this.closing || this.finished) throw new XnatError('XNAT_ERR_MUX_CLOSED');
     if (meta.length > MAX_OPEN_META_BYTES) {
       throw new XnatError('XNAT_ERR_MUX_MESSAGE_SIZE', { detail: `meta ${meta.length} bytes` });
@@ -199,8 +216,12 @@ export class Mux extends EventEmitter {
       stream.consumeOpenCredit(first.length);
     }
     const open: StreamOpenFrame = { type: FrameType.STREAM_OPEN, streamId: id, meta, data: first };
-    this.reliable(open);
-    this.grantExtraInitial(stream);
+    if (opts.holdForFirstBytes && first.length === 0 && !this.transportClosed) {
+      this.held.hold(open); // its extra window follows the open (sendOpen)
+    } else {
+      this.reliable(open);
+      this.grantExtraInitial(stream);
+    }
     if (firstData && first.length < firstData.length) stream.write(firstData.subarray(first.length));
     this.logger.debug({ streamId: id, firstBytes: first.length }, 'stream opened');
     return stream;
@@ -378,8 +399,20 @@ export class Mux extends EventEmitter {
 
   /** Every reliable frame goes out here, so the record estimate sees it. */
   private reliable(frame: Frame): boolean {
+    const merged = this.held.release(frame);
+    if (merged) return merged.sent;
     this.fill.sent(encodedLength(frame));
     return this.transport.sendReliable(frame);
+  }
+
+  /** A held open goes out (with `data`, or empty), then its stream's extra initial window. */
+  private sendOpen(open: StreamOpenFrame, data?: Buffer): boolean {
+    const frame: StreamOpenFrame = data ? { ...open, data } : open;
+    this.fill.sent(encodedLength(frame));
+    const sent = this.transport.sendReliable(frame);
+    const stream = this.table.get(open.streamId);
+    if (stream) this.grantExtraInitial(stream);
+    return sent;
   }
 
   private sendReset(id: number, code: ErrorCode): void {
@@ -476,6 +509,7 @@ export class Mux extends EventEmitter {
     this.transport.off('drain', this.onDrain);
     this.transport.off('closed', this.onTransportClosed);
     this.ready.clear();
+    this.held.clear();
     this.capLog.close();
     this.logger.debug({ code: err?.code, ...this.stats }, 'mux closed');
     this.emit('closed', err);

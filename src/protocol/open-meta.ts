@@ -39,48 +39,70 @@ const ADDRESS_RE = /^[\x21-\x7e]*$/;
 
 const invalid = (detail: string): XnatError => new XnatError('XNAT_ERR_PROTOCOL_OPEN_META', { detail });
 
-function endpointBytes(e: OpenEndpoint | undefined): Buffer {
+/** Checks one endpoint; returns its encoded length (kind, address, port). */
+function endpointLength(e: OpenEndpoint | undefined): number {
   if (typeof e !== 'object' || e === null) throw invalid('endpoint');
   if (!Number.isInteger(e.port) || e.port < 0 || e.port > 65535) throw invalid('port');
   if (typeof e.address !== 'string' || e.address.length > MAX_ADDRESS_CHARS || !ADDRESS_RE.test(e.address))
     throw invalid('address');
-  if (e.address === '') return Buffer.from([ADDR_NONE, e.port >> 8, e.port & 0xff]);
-  if (isIPv4(e.address)) {
-    const b = Buffer.alloc(7);
-    b[0] = ADDR_IPV4;
-    e.address.split('.').forEach((octet, i) => (b[1 + i] = Number(octet)));
-    b.writeUInt16BE(e.port, 5);
-    return b;
-  }
-  const text = Buffer.from(e.address, 'latin1');
-  const b = Buffer.alloc(2 + text.length + 2);
-  b[0] = ADDR_TEXT;
-  b[1] = text.length;
-  text.copy(b, 2);
-  b.writeUInt16BE(e.port, 2 + text.length);
-  return b;
+  if (e.address === '') return 3;
+  if (isIPv4(e.address)) return 7;
+  return 2 + e.address.length + 2;
 }
 
-/** Encodes `meta`; throws XNAT_ERR_PROTOCOL_OPEN_META when a field is invalid. */
+/** Writes a checked endpoint at `at`; returns the offset after it. */
+function writeEndpoint(out: Buffer, at: number, e: OpenEndpoint): number {
+  if (e.address === '') out[at++] = ADDR_NONE;
+  else if (isIPv4(e.address)) {
+    out[at++] = ADDR_IPV4;
+    let octet = 0;
+    for (let i = 0; i < e.address.length; i++) {
+      const c = e.address.charCodeAt(i);
+      if (c === 0x2e) {
+        out[at++] = octet;
+        octet = 0;
+      } else octet = octet * 10 + (c - 0x30);
+    }
+    out[at++] = octet;
+  } else {
+    out[at++] = ADDR_TEXT;
+    out[at++] = e.address.length;
+    at += out.write(e.address, at, 'latin1');
+  }
+  out[at++] = e.port >> 8;
+  out[at++] = e.port & 0xff;
+  return at;
+}
+
+/** Encodes `meta` into one buffer (it is on every visitor's path); throws XNAT_ERR_PROTOCOL_OPEN_META when a field is invalid. */
 export function encodeOpenMeta(meta: OpenMeta): Buffer {
   if (meta.protocol !== 'tcp') throw invalid('protocol');
   if (typeof meta.mapping !== 'string' || !MAPPING_RE.test(meta.mapping)) throw invalid('mapping');
-  const keys = Object.keys(meta);
-  if (keys.some((k) => !['mapping', 'protocol', 'visitor', 'local', 'compress'].includes(k)))
-    throw invalid('fields');
-  for (const e of [meta.visitor, meta.local]) {
-    if (typeof e === 'object' && e !== null && Object.keys(e).some((k) => k !== 'address' && k !== 'port'))
+  for (const k of Object.keys(meta)) {
+    if (k !== 'mapping' && k !== 'protocol' && k !== 'visitor' && k !== 'local' && k !== 'compress')
       throw invalid('fields');
   }
-  const head = Buffer.from([OPEN_META_VERSION, PROTOCOL_TCP, meta.mapping.length]);
-  const parts = [head, Buffer.from(meta.mapping, 'latin1'), endpointBytes(meta.visitor)];
-  parts.push(meta.local === undefined ? Buffer.from([ADDR_ABSENT]) : endpointBytes(meta.local));
-  if (meta.compress !== undefined) {
-    if (meta.compress !== 'deflate') throw invalid('compress');
-    parts.push(Buffer.from([FLAG_DEFLATE]));
+  for (const e of [meta.visitor, meta.local]) {
+    if (typeof e !== 'object' || e === null) continue;
+    for (const k of Object.keys(e)) if (k !== 'address' && k !== 'port') throw invalid('fields');
   }
-  const out = Buffer.concat(parts);
-  if (out.length > MAX_OPEN_META_BYTES) throw invalid('too large');
+  const length =
+    3 +
+    meta.mapping.length +
+    endpointLength(meta.visitor) +
+    (meta.local === undefined ? 1 : endpointLength(meta.local)) +
+    (meta.compress === undefined ? 0 : 1);
+  if (meta.compress !== undefined && meta.compress !== 'deflate') throw invalid('compress');
+  if (length > MAX_OPEN_META_BYTES) throw invalid('too large');
+  const out = Buffer.allocUnsafe(length);
+  out[0] = OPEN_META_VERSION;
+  out[1] = PROTOCOL_TCP;
+  out[2] = meta.mapping.length;
+  let at = 3 + out.write(meta.mapping, 3, 'latin1');
+  at = writeEndpoint(out, at, meta.visitor);
+  if (meta.local === undefined) out[at++] = ADDR_ABSENT;
+  else at = writeEndpoint(out, at, meta.local);
+  if (meta.compress !== undefined) out[at++] = FLAG_DEFLATE;
   return out;
 }
 

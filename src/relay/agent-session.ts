@@ -329,6 +329,10 @@ export class AgentSession implements MappingServer {
           local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
           ...(this.options.compresses(entry.name) ? { compress: 'deflate' as const } : {}),
         }),
+        undefined,
+        // The visitor's first bytes (most protocols speak first) ride in the open: one frame, and the
+        // agent has them to write the moment its LAN connect is up.
+        { holdForFirstBytes: true },
       );
     } catch (err) {
       this.refused.streamLimit++;

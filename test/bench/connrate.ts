@@ -4,12 +4,16 @@ import { connect } from 'node:net';
 import { eachPath, isMain, main, type MeasureOptions, type Row } from './lib/measure.ts';
 import { waitForEcho } from './lib/net.ts';
 import { startPath, startService } from './lib/paths.ts';
+import { cpuOf } from './lib/proc-stats.ts';
 
 /** Connections in flight at once. */
 const CONCURRENCY = 64;
 /** Length of the run per path, in milliseconds. */
 const DURATION_MS = 5_000;
 const QUICK_DURATION_MS = 500;
+/** Cycles before measuring: JIT warm-up on every process of the path (as pingpong's warm-up trips). */
+const WARMUP_MS = 1_500;
+const QUICK_WARMUP_MS = 100;
 /** A connection that has not finished its cycle by then counts as failed (and the run goes on). */
 const CYCLE_TIMEOUT_MS = 10_000;
 
@@ -65,17 +69,26 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
   const duration = options.quick ? QUICK_DURATION_MS : DURATION_MS;
   const rate: Row['values'] = {};
   const fails: Row['values'] = {};
+  const cpu: Row['values'] = {};
   const service = await startService('echo');
   try {
-    await eachPath(options, [rate, fails], async (name) => {
+    await eachPath(options, [rate, fails, cpu], async (name) => {
       const path = await startPath(name, service.port);
       try {
         await waitForEcho(path.publicPort, 10_000);
+        await connectionRate(path.publicPort, options.quick ? QUICK_WARMUP_MS : WARMUP_MS);
+        const pids = (): number[] => [...path.relayPids(), ...path.agentPids()];
+        const cpu0 = cpuOf(pids());
         const r = await connectionRate(path.publicPort, duration);
         rate[name] = r.done / r.seconds;
         fails[name] = r.failed;
+        // CPU of the tunnel's own processes per connection: steadier than the rate on a shared machine.
+        if (name !== 'direct' && r.done > 0) cpu[name] = ((cpuOf(pids()) - cpu0) * 1e6) / r.done;
         options.log(
-          `${name}: ${r.done} connections in ${r.seconds.toFixed(2)} s (${rate[name]!.toFixed(0)}/s), ${r.failed} failed`,
+          `${name}: ${r.done} connections in ${r.seconds.toFixed(2)} s (${rate[name]!.toFixed(0)}/s), ${r.failed} failed` +
+            (cpu[name] === undefined
+              ? ''
+              : `, CPU ${Number(cpu[name]).toFixed(0)} us per connection (both sides)`),
         );
       } finally {
         await path.close();
@@ -99,6 +112,13 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
       unit: 'count',
       better: 'lower',
       values: fails,
+    },
+    {
+      measure: 'connrate',
+      metric: 'CPU per connection, both sides',
+      unit: 'us',
+      better: 'lower',
+      values: cpu,
     },
   ];
 }

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { eachPath, isMain, main, type MeasureOptions, type Row } from './lib/measure.ts';
 import { dial, waitForEcho } from './lib/net.ts';
 import { startPath, startService } from './lib/paths.ts';
+import { cpuOf } from './lib/proc-stats.ts';
 
 /** Bytes per ping (and per pong). */
 const PING_BYTES = 64;
@@ -66,21 +67,29 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
   const p50: Row['values'] = {};
   const p99: Row['values'] = {};
   const mean: Row['values'] = {};
+  const cpu: Row['values'] = {};
   const service = await startService('echo');
   try {
-    await eachPath(options, [p50, p99, mean], async (name) => {
+    await eachPath(options, [p50, p99, mean, cpu], async (name) => {
       const path = await startPath(name, service.port);
       try {
         await waitForEcho(path.publicPort, 10_000);
         const socket = await dial(path.publicPort);
         try {
           await pingPong(socket, warm);
+          const pids = (): number[] => [...path.relayPids(), ...path.agentPids()];
+          const cpu0 = cpuOf(pids());
           const samples = (await pingPong(socket, trips)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
           p50[name] = percentile(samples, 50);
           p99[name] = percentile(samples, 99);
           mean[name] = Number(samples.reduce((s, x) => s + x, 0n)) / samples.length / 1000;
+          // CPU of the tunnel's own processes per trip: steadier than latency on a shared machine.
+          if (name !== 'direct') cpu[name] = ((cpuOf(pids()) - cpu0) * 1e6) / trips;
           options.log(
-            `${name}: ${trips} round trips, p50 ${p50[name]!.toFixed(1)} us, p99 ${p99[name]!.toFixed(1)} us`,
+            `${name}: ${trips} round trips, p50 ${p50[name]!.toFixed(1)} us, p99 ${p99[name]!.toFixed(1)} us` +
+              (cpu[name] === undefined
+                ? ''
+                : `, CPU ${Number(cpu[name]).toFixed(1)} us per trip (both sides)`),
           );
         } finally {
           socket.destroy();
@@ -97,6 +106,13 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
     { measure: 'pingpong', metric: metric('p50'), unit: 'us', better: 'lower', values: p50 },
     { measure: 'pingpong', metric: metric('p99'), unit: 'us', better: 'lower', values: p99 },
     { measure: 'pingpong', metric: metric('mean'), unit: 'us', better: 'lower', values: mean },
+    {
+      measure: 'pingpong',
+      metric: 'CPU per round trip, both sides',
+      unit: 'us',
+      better: 'lower',
+      values: cpu,
+    },
   ];
 }
 

@@ -10,6 +10,7 @@ import { createDuplexPair } from '../../src/transport/memory-pair.ts';
 import { encodeFrame } from '../../src/wire/codec.ts';
 import { FakeClock } from '../../src/util/clock.ts';
 import { RECORD_MIN_BYTES } from '../../src/link/wire.ts';
+import { loopTurn } from '../../src/link/batcher.ts';
 import { FrameType, type Frame } from '../../src/wire/frame.ts';
 import {
   closed,
@@ -46,6 +47,15 @@ test('data both ways over TCP, random sizes, several MiB, in order; RTT reported
   await relay.close();
 });
 
+/**
+ * Lets the link settle: keepalive answers flushed (the memory pair delivers in the check phase, so those
+ * flushes run in a check phase too), then a check phase of a later iteration, where no record went out yet.
+ */
+async function quietTurn(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
 test('many small writes in one tick are batched into few records', async (t) => {
   const { agent, relay } = await tapLinks(makeKeys());
   const before = agent.stats.recordsOut;
@@ -65,6 +75,7 @@ test('write-through: a lone 64 B frame on an idle link is sealed in the same tas
   await waitFor(
     () => (agent as unknown as { socket: { writableLength: number } }).socket.writableLength === 0,
   );
+  await quietTurn();
   const before = agent.stats.recordsOut;
   const got = collect(relay, 54);
   agent.write(dataFrame(Buffer.alloc(54, 1)));
@@ -72,6 +83,29 @@ test('write-through: a lone 64 B frame on an idle link is sealed in the same tas
   await Promise.resolve(); // one microtask: no timer, no setImmediate turn
   t.is(agent.stats.recordsOut, before + 1, 'sealed and handed to the socket at the end of the task');
   t.is((await got).length, 54);
+  agent.destroy();
+  relay.destroy();
+});
+
+test('a second record in one loop iteration waits for its check phase and shares it with later frames', async (t) => {
+  if (loopTurn() === undefined) return t.pass('this Node has no loop count: every flush writes through');
+  const { agent, relay } = await tapLinks(makeKeys());
+  await waitFor(
+    () => (agent as unknown as { socket: { writableLength: number } }).socket.writableLength === 0,
+  );
+  await quietTurn();
+  const got = collect(relay, 3 * 54);
+  const before = agent.stats.recordsOut;
+  agent.write(dataFrame(Buffer.alloc(54, 1)));
+  await Promise.resolve();
+  t.is(agent.stats.recordsOut, before + 1, 'the first goes through at the end of its task');
+  agent.write(dataFrame(Buffer.alloc(54, 2)));
+  await Promise.resolve();
+  t.is(agent.stats.recordsOut, before + 1, 'the second waits: this iteration already wrote a record');
+  agent.write(dataFrame(Buffer.alloc(54, 3)));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.is(agent.stats.recordsOut, before + 2, 'the second and third share one record, in the check phase');
+  t.is((await got).length, 3 * 54);
   agent.destroy();
   relay.destroy();
 });

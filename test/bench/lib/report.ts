@@ -52,10 +52,13 @@ const HOW_TO_READ = `## How to read it
   (the agent's \`tuning.cipher\`: AES-256-GCM, then ChaCha20-Poly1305, each a fresh relay and agent);
   each of its rows names the suite and repeats direct and ssh -R from the same run.
 - **pingpong**: one connection, 64 bytes out, 64 back, 2 000 warm-up round trips then 20 000 measured
-  with process.hrtime.bigint(); the client and the echo service are Node with Nagle off.
+  with process.hrtime.bigint(); the client and the echo service are Node with Nagle off. CPU per round
+  trip: utime+stime of both sides of the path over the measured trips (steadier than latency on a shared
+  machine).
 - **connrate**: 64 connections in flight, each: connect, 1 byte out, 1 byte back, end, wait for close;
-  completed cycles per second over 5 s. The load generator is one Node process, so the direct figure is
-  its ceiling on this machine, not the kernel's.
+  completed cycles per second over 5 s, after 1.5 s of the same as warm-up. The load generator is one Node process, so the direct figure is
+  its ceiling on this machine, not the kernel's. CPU per connection: utime+stime of both sides over the
+  run, divided by the connections completed.
 - **idle**: settled VmRSS of each side before and after 10 000 connections that each did one 1-byte echo
   and then stay open; (after - before) / 10 000. Processes run with the open-files limit raised (or at
   the hard limit where raising it is not permitted).
