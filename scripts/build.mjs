@@ -50,6 +50,20 @@ const devtoolsStub = {
  */
 const YAML_ESM = './node_modules/yaml/browser/index.js';
 
+/**
+ * ink's frame-to-string step goes through scripts/ansi-tokenize-lean.mjs (the same results as
+ * @alcalzone/ansi-tokenize with a fraction of the garbage: it keeps the dashboard's memory down); that
+ * module itself imports the package by path.
+ */
+const leanAnsiTokenize = {
+  name: 'ansi-tokenize-lean',
+  setup(b) {
+    b.onResolve({ filter: /^@alcalzone\/ansi-tokenize$/ }, () => ({
+      path: join(ROOT, 'scripts', 'ansi-tokenize-lean.mjs'),
+    }));
+  },
+};
+
 const common = {
   absWorkingDir: ROOT,
   platform: 'node',
@@ -59,7 +73,7 @@ const common = {
   jsx: 'automatic',
   logLevel: 'warning',
   legalComments: 'none',
-  plugins: [devtoolsStub],
+  plugins: [devtoolsStub, leanAnsiTokenize],
   alias: { yaml: YAML_ESM },
   define: { 'process.env.NODE_ENV': '"production"' },
 };
