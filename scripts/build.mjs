@@ -52,8 +52,8 @@ const YAML_ESM = './node_modules/yaml/browser/index.js';
 
 /**
  * ink's frame-to-string step goes through scripts/ansi-tokenize-lean.mjs (the same results as
- * @alcalzone/ansi-tokenize with a fraction of the garbage: it keeps the dashboard's memory down); that
- * module itself imports the package by path.
+ * @alcalzone/ansi-tokenize with a fraction of the garbage: it keeps the dashboard's memory down; that
+ * module imports the package by path), and its text widths through scripts/ink-text-width-lean.mjs.
  */
 const leanAnsiTokenize = {
   name: 'ansi-tokenize-lean',
@@ -61,6 +61,15 @@ const leanAnsiTokenize = {
     b.onResolve({ filter: /^@alcalzone\/ansi-tokenize$/ }, () => ({
       path: join(ROOT, 'scripts', 'ansi-tokenize-lean.mjs'),
     }));
+    // Widths of ink's texts, kept for recent frames only (scripts/ink-text-width-lean.mjs).
+    b.onResolve({ filter: /^widest-line$/ }, () => ({
+      path: join(ROOT, 'scripts', 'ink-widest-line-lean.mjs'),
+    }));
+    b.onResolve({ filter: /^\.\/measure-text\.js$/ }, (args) =>
+      args.importer.includes(`${join('node_modules', 'ink')}`)
+        ? { path: join(ROOT, 'scripts', 'ink-measure-text-lean.mjs') }
+        : undefined,
+    );
   },
 };
 

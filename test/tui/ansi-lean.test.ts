@@ -1,9 +1,12 @@
-// scripts/ansi-tokenize-lean.mjs (what the build gives ink in place of @alcalzone/ansi-tokenize) returns
+// What the build gives ink in place of @alcalzone/ansi-tokenize (scripts/ansi-tokenize-lean.mjs) returns
 // what the package returns: the same tokens, styled characters and strings, for styled, nested, reset,
-// wide and linked text, and for screen rows composed from pieces of several lines (as ink's output does).
+// wide and linked text, and for screen rows composed from pieces of several lines (as ink's output does);
+// its text widths (scripts/ink-text-width-lean.mjs) are widest-line's.
 import test from 'ava';
 import * as upstream from '@alcalzone/ansi-tokenize';
+import widestLine from 'widest-line';
 import * as lean from '../../scripts/ansi-tokenize-lean.mjs';
+import * as widths from '../../scripts/ink-text-width-lean.mjs';
 
 const E = '\u001b[';
 const LINES = [
@@ -61,4 +64,21 @@ test('the token cache stays bounded and keeps returning right answers past its s
     t.deepEqual(lean.tokenize(line), upstream.tokenize(line));
   }
   t.deepEqual(lean.tokenize(LINES[4]!), upstream.tokenize(LINES[4]!));
+});
+
+test('the text widths the build gives ink agree with widest-line, also past the cache size', (t) => {
+  const texts = [
+    ...LINES,
+    'two\nlines, the second wider',
+    '🎮\n幅広い',
+    ...LINES.map((l) => `${l}\n${l}${l}`),
+  ];
+  for (let i = 0; i < 600; i++) texts.push(`row ${i} ${'x'.repeat(i % 50)}`);
+  for (const text of [...texts, ...texts]) {
+    t.is(widths.widestLine(text), widestLine(text), text);
+    // ink's measure-text.js: an empty text is 0 x 0.
+    const height = text === '' ? 0 : text.split('\n').length;
+    t.deepEqual(widths.measureText(text), { width: widestLine(text), height });
+  }
+  t.deepEqual(widths.measureText(''), { width: 0, height: 0 });
 });
