@@ -50,6 +50,29 @@ const devtoolsStub = {
  */
 const YAML_ESM = './node_modules/yaml/browser/index.js';
 
+/**
+ * ink's frame-to-string step goes through scripts/ansi-tokenize-lean.mjs (the same results as
+ * @alcalzone/ansi-tokenize with a fraction of the garbage: it keeps the dashboard's memory down; that
+ * module imports the package by path), and its text widths through scripts/ink-text-width-lean.mjs.
+ */
+const leanAnsiTokenize = {
+  name: 'ansi-tokenize-lean',
+  setup(b) {
+    b.onResolve({ filter: /^@alcalzone\/ansi-tokenize$/ }, () => ({
+      path: join(ROOT, 'scripts', 'ansi-tokenize-lean.mjs'),
+    }));
+    // Widths of ink's texts, kept for recent frames only (scripts/ink-text-width-lean.mjs).
+    b.onResolve({ filter: /^widest-line$/ }, () => ({
+      path: join(ROOT, 'scripts', 'ink-widest-line-lean.mjs'),
+    }));
+    b.onResolve({ filter: /^\.\/measure-text\.js$/ }, (args) =>
+      args.importer.includes(`${join('node_modules', 'ink')}`)
+        ? { path: join(ROOT, 'scripts', 'ink-measure-text-lean.mjs') }
+        : undefined,
+    );
+  },
+};
+
 const common = {
   absWorkingDir: ROOT,
   platform: 'node',
@@ -59,7 +82,7 @@ const common = {
   jsx: 'automatic',
   logLevel: 'warning',
   legalComments: 'none',
-  plugins: [devtoolsStub],
+  plugins: [devtoolsStub, leanAnsiTokenize],
   alias: { yaml: YAML_ESM },
   define: { 'process.env.NODE_ENV': '"production"' },
 };

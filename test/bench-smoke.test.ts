@@ -50,7 +50,7 @@ async function runScript(script: string): Promise<TableRow[]> {
 }
 
 // Serial: each script already keeps both cores busy.
-for (const script of ['bulk', 'pingpong', 'connrate', 'idle', 'resume', 'udp-game']) {
+for (const script of ['bulk', 'pingpong', 'connrate', 'idle', 'resume', 'udp-game', 'dashboard-rss']) {
   test.serial(`bench ${script} --quick completes and prints numbers`, async (t) => {
     if (script === 'bulk' && !hasIperf3()) {
       if (process.env.CI) t.fail('iperf3 is not installed (apt-get install -y iperf3)');
@@ -60,7 +60,7 @@ for (const script of ['bulk', 'pingpong', 'connrate', 'idle', 'resume', 'udp-gam
     const rows = await runScript(script);
     t.true(rows.length > 0, 'a table was printed');
     for (const row of rows) {
-      t.is(row.measure, script);
+      t.is(row.measure, script.replace(/-rss$/, ''));
       if (row.metric.includes('SHA-256')) {
         t.is(row.xnat, 'intact', `${row.metric}: the download survived the cut intact`);
         continue;

@@ -1,11 +1,21 @@
 // Starts the dashboard on a terminal: first connection, alternate screen, ink render, clean exit.
 // It knows nothing of admin endpoints or profiles; the caller passes how to connect (src/cli/dashboard.ts).
 import { render } from 'ink';
+import { setFlagsFromString } from 'node:v8';
 import { XnatError } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { App, type AppProps } from './app.tsx';
 import { DashboardController } from './controller.ts';
 import type { ConnectSource, DashboardSource } from './source.ts';
+
+/**
+ * V8 doubles its young generation (up to 2 x 16 MiB on 64-bit Node) whenever enough has survived its
+ * scavenges, and a redraw every interval always leaves some: without this a dashboard grows by 20-30 MiB
+ * of young generation in its first minute. A factor of 1 keeps it at the size start-up left (V8 still
+ * shrinks it while little is allocated); frames cost no more CPU (docs/dashboard.md, "Memory"). The
+ * dashboard is not the data path: only `xnat demo` runs a relay and an agent beside it, for a try-out.
+ */
+const YOUNG_GENERATION_FLAG = '--semi-space-growth-factor=1';
 
 /** Terminal sequences to enter and leave the alternate screen (the shell's screen comes back on exit). */
 const ENTER_ALT_SCREEN = '\u001b[?1049h\u001b[H';
@@ -34,6 +44,7 @@ export interface RunDashboardOptions {
  */
 export async function runDashboard(opts: RunDashboardOptions): Promise<void> {
   const stdin = opts.stdin ?? process.stdin;
+  setFlagsFromString(YOUNG_GENERATION_FLAG);
   const stdout = opts.stdout ?? process.stdout;
   if (!stdin.isTTY) throw new XnatError('XNAT_ERR_TUI_NO_TTY', { detail: 'stdin is not a terminal' });
 

@@ -3,6 +3,7 @@
 import { loadavg } from 'node:os';
 import { run as bulk } from './bulk.ts';
 import { run as connrate } from './connrate.ts';
+import { run as dashboard } from './dashboard-rss.ts';
 import { run as idle } from './idle.ts';
 import { formatTable, parseArgs, type Measure, type Row } from './lib/measure.ts';
 import { stopAll } from './lib/procs.ts';
@@ -18,6 +19,7 @@ const MEASURES: ReadonlyArray<readonly [string, Measure]> = [
   ['idle', idle],
   ['resume', resume],
   ['udp-game', udpGame],
+  ['dashboard', dashboard],
 ];
 
 const argv = process.argv.slice(2);

@@ -80,9 +80,13 @@ const HOW_TO_READ = `## How to read it
   (10 ms each way, +-1 ms jitter without reordering, 1 % loss each way; this kernel has no netem). The
   direct row's players send across the same wire to the game server. ssh -R forwards no UDP.
   "CPU relay+agent" is both processes' CPU time over the run's wall time.
+- **dashboard** (\`test/bench/dashboard-rss.ts\`): \`xnat dashboard\` for a relay (three mappings, three TCP
+  visitors, one pushing 40 KB/s, a UDP player, a web visitor every 2 s) in two 80x24 tmux panes at once,
+  one at the default interval (1 s) and one at 250 ms, for 25 s; peak RSS is the dashboard process's
+  VmHWM at the end, CPU per frame its utime+stime from 2 s in divided by the frames due since.
 - Goals (not pass/fail): single-stream throughput >= ssh -R; ping-pong p99 no worse than ssh;
   >= 10 000 new connections/s; <= 3 KiB RSS per idle stream each side at 10 000 streams; bytes
-  flowing again within 0.5 s after the link returns, hash intact.
+  flowing again within 0.5 s after the link returns, hash intact; the dashboard <= 80 MB.
 `;
 
 /** The whole of docs/benchmarks.md for one run. */
