@@ -1,6 +1,6 @@
 // The agent's open visitor streams of one relay, for status and admin actions: each with its mapping,
 // its visitor (from the open metadata) and its age; byte counts are read from the stream's own stats.
-// It knows nothing of LAN dialing or pipes; RelayConnection tracks a stream and says when it ended.
+// It knows nothing of LAN dialing or pipes; StreamTargets tracks a stream and says when it ended.
 import type { MuxStream } from '../mux/mux.ts';
 import type { Logger } from '../observe/log.ts';
 import type { MappingTraffic, StreamStatus, TrafficCounters } from '../observe/status.ts';

@@ -1,6 +1,6 @@
 // The agent's LAN side of one visitor stream once its target answered: the PROXY protocol header first,
 // the mapping's bandwidth buckets, deflate when the relay said so, then the pipe. It knows nothing of
-// dialing, health or registration (relay-connection.ts does those).
+// dialing, health or registration (stream-targets.ts and mapping-registrar.ts do those).
 import type { Socket } from 'node:net';
 import type { MappingProfile } from '../config/index.ts';
 import type { BandwidthBuckets } from '../forward/bandwidth.ts';

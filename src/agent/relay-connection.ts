@@ -1,29 +1,14 @@
-// The agent's tie to one relay: the redial loop, the session's mux and commands (registration is
-// mapping-registrar.ts), and the LAN side of every stream. It knows nothing of the CLI or of other relays.
+// The agent's tie to one relay: the redial loop, each session's mux, endpoint, lifecycle and status.
+// Registration is mapping-registrar.ts, the commands agent-commands.ts, visitor streams stream-targets.ts.
 import type { Session } from '../session/index.ts';
 import { SessionClient, type LinkErrorInfo, type OutageSummary } from '../session/index.ts';
 import { publicKeyFromPrivate, keyFingerprint } from '../crypto/keys.ts';
 import { Mux, type MuxStream } from '../mux/mux.ts';
 import { CommandEndpoint } from '../command/endpoint.ts';
-import { createRegistry } from '../command/registry.ts';
 import { muxCommandChannel } from '../command/channel.ts';
-import {
-  decodeOpenMeta,
-  type OpenMeta,
-  flowClose,
-  flowOpen,
-  handleOneWay,
-  relayShutdown,
-  mappingHealth,
-  mappingRevoked,
-  sendOneWay,
-  udpOffer,
-} from '../protocol/index.ts';
+import { flowClose, sendOneWay, type OpenMeta } from '../protocol/index.ts';
 import { AgentUdpPaths } from './udp-path-client.ts';
 import { tcpLaneOnly } from '../link/udp-path-history.ts';
-import { dialTarget } from '../forward/tcp-target.ts';
-import { proxyHeaderV2 } from '../forward/proxy-protocol.ts';
-import { joinLan } from './lan-stream.ts';
 import type { AgentProfile, RelayEntry, MappingProfile, UdpMapping } from '../config/index.ts';
 import { formatHostPort } from '../config/index.ts';
 import type { Logger } from '../observe/log.ts';
@@ -38,15 +23,15 @@ import { LinkHistory, rttFields, takeRttSamples, type RttSource } from '../obser
 import { toXnatError, type ErrorCode, type XnatError } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { AgentFlows, udpMappingStatus } from './udp-flows.ts';
-import { AgentStreams, formatVisitor } from './agent-streams.ts';
-import { MappingRegistrar, type MappingState } from './mapping-registrar.ts';
+import { AgentStreams } from './agent-streams.ts';
+import { MappingRegistrar } from './mapping-registrar.ts';
 import type { CommandDef } from '../command/registry.ts';
 import { noEvents, type EventSink } from '../observe/events.ts';
 import type { UdpTarget } from '../forward/udp-target.ts';
-import { emptyTargetStats, noteDial, registerAgentQueries, type TargetStats } from './agent-queries.ts';
-import { registerAgentDiag } from './diag-bundle.ts';
 import type { LinkListener } from './link-listener.ts';
 import { relayDial } from './relay-dial.ts';
+import { StreamTargets } from './stream-targets.ts';
+import { buildAgentRegistry } from './agent-commands.ts';
 
 /** The in-process services of handler mappings (`handler:` in the profile), supplied by an embedder. */
 export interface AgentServices {
@@ -103,8 +88,8 @@ export class RelayConnection {
   private attachments = 0;
   private closed = false;
   private readonly emit: EventSink;
-  /** Per mapping name: how its LAN target answered dials (stats.query). */
-  private readonly targets = new Map<string, TargetStats>();
+  /** Where visitor streams go (a service or a LAN dial), and how each mapping's target answered. */
+  private readonly targets: StreamTargets;
   /** Reverse mode: the socket the relay dials; absent when this agent dials the relay. */
   private readonly listener: LinkListener | undefined;
 
@@ -125,6 +110,14 @@ export class RelayConnection {
     this.mappings = new MappingRegistrar(profile.mappings, profile.agent.name, clock, (name, e) =>
       this.emit(name, { ...e, relay: this.address }),
     );
+    this.targets = new StreamTargets({
+      mappings: this.mappings,
+      streams: this.streams,
+      clock,
+      emit: this.emit,
+      services: hooks.services,
+      current: () => ({ session: this.session, endpoint: this.endpoint }),
+    });
     const staticKeys = {
       privateKey: profile.agent.privateKey,
       publicKey: publicKeyFromPrivate(profile.agent.privateKey),
@@ -327,35 +320,20 @@ export class RelayConnection {
       traffic: (name) => this.mappings.get(name)?.traffic,
     });
     this.flows = flows;
-    const registry = createRegistry(this.hooks.appCommands);
-    handleOneWay(registry, flowOpen, (req) => {
-      const m = this.mappings.get(req.mapping)?.profile;
-      if (m?.protocol !== 'udp') {
-        log.warn({ mapping: req.mapping, code: 'XNAT_ERR_MAPPING_UNKNOWN' }, 'flow refused');
-        flows.refuse(req.flowId);
-        return;
-      }
-      // v2 DGRAM: the same header before every datagram of the flow (the LAN service reads each alone).
-      const header = m.proxyProtocol
-        ? proxyHeaderV2({ source: req.visitor, destination: req.public ?? { address: '', port: 0 } }, 'udp')
-        : undefined;
-      flows.open(req.flowId, m, `${req.visitor.address}:${req.visitor.port}`, header);
-    });
-    handleOneWay(registry, flowClose, (req) => flows.close(req.flowId));
-    registerAgentQueries(registry, {
-      sessionStats: () => session.stats,
-      mappings: () => this.mappingStatus(),
-      targets: () => this.targets,
+    const registry = buildAgentRegistry({
+      session,
+      flows,
+      mappings: this.mappings,
+      udp: this.udp,
+      log,
+      appCommands: this.hooks.appCommands,
+      diagBundle: this.hooks.diagBundle,
+      endpoint: () => endpoint,
       commands: () => this.endpoint?.snapshot(),
+      mappingStatus: () => this.mappingStatus(),
+      targets: () => this.targets.targets,
+      holdOff: (ms) => this.client.holdOff(ms),
     });
-    registerAgentDiag(registry, { endpoint: () => endpoint, bundle: this.hooks.diagBundle });
-    handleOneWay(registry, udpOffer, (req) => this.udp?.offered(session, req.link, req.index));
-    handleOneWay(registry, relayShutdown, (req) => {
-      // The relay says when it expects to be back: redialing earlier would only be refused.
-      this.client.holdOff(req.reconnectAfterMs);
-      log.warn({ reason: req.reason, reconnectAfterMs: req.reconnectAfterMs }, 'relay shutting down');
-    });
-    handleOneWay(registry, mappingRevoked, (req) => this.mappings.revoked(req.name, req.error));
     const endpoint = new CommandEndpoint(muxCommandChannel(mux), {
       registry,
       peer: this.address,
@@ -401,104 +379,7 @@ export class RelayConnection {
       else log.info({ code: err?.code }, 'session closed');
       this.emit('session.closed', { ...peer, resumes: resumes(), code: err?.code });
     });
-    mux.on('stream', (stream: MuxStream, meta: Buffer) => this.onStream(stream, meta, log));
+    mux.on('stream', (stream: MuxStream, meta: Buffer) => this.targets.accept(stream, meta, log));
     this.mappings.attach(session, endpoint, log);
-  }
-
-  /** A visitor's stream: dial the LAN target and join; a target that fails resets the stream (and visitor). */
-  private onStream(stream: MuxStream, metaBytes: Buffer, log: Logger): void {
-    let meta: OpenMeta;
-    try {
-      meta = decodeOpenMeta(metaBytes);
-    } catch (err) {
-      stream.reset(toXnatError(err).code);
-      return;
-    }
-    const mapping = this.mappings.get(meta.mapping);
-    if (!mapping) {
-      stream.reset('XNAT_ERR_MAPPING_UNKNOWN');
-      return;
-    }
-    const m = mapping;
-    const ended = this.streams.track(stream, m.profile.name, meta.visitor, m.traffic);
-    // Fields on the lines written, not a child logger per stream (streams are many and mostly silent).
-    const fields = { mapping: m.profile.name, stream: stream.id };
-    const visitor = formatVisitor(meta.visitor);
-    const { local, handler } = m.profile;
-    if (handler !== undefined || !local) {
-      if (handler === undefined || !this.hooks.services?.stream(handler, stream, meta)) {
-        log.warn({ ...fields, handler, code: 'XNAT_ERR_MAPPING_NO_HANDLER' }, 'target failed');
-        ended(0, 0);
-        return stream.reset('XNAT_ERR_MAPPING_NO_HANDLER');
-      }
-      m.activeStreams++;
-      m.totalStreams++;
-      this.emit('stream.opened', { mapping: m.profile.name, stream: stream.id, visitor });
-      stream.once('close', () => {
-        m.activeStreams--;
-        ended(stream.stats.bytesIn, stream.stats.bytesOut);
-        const code = stream.resetCode;
-        this.emit('stream.closed', {
-          mapping: m.profile.name,
-          stream: stream.id,
-          visitor,
-          clean: !code,
-          code,
-        });
-      });
-      return;
-    }
-    m.activeStreams++;
-    m.totalStreams++;
-    this.emit('stream.opened', { mapping: m.profile.name, stream: stream.id, visitor });
-    // A visitor may reset before the LAN dial completes: give the dial up then, and never join a LAN
-    // socket to a dead stream (the pipe resets such a socket at once).
-    let target = this.targets.get(m.profile.name);
-    if (!target) this.targets.set(m.profile.name, (target = emptyTargetStats()));
-    const t = target;
-    const dialStart = this.clock.now();
-    // The dial starts on receipt of the open; the pipe joins in the connect event's own turn.
-    const cancel = dialTarget(local.host, local.port, { clock: this.clock }, (e, socket) => {
-      stream.off('close', cancel);
-      if (socket) {
-        noteDial(t, this.clock.now() - dialStart, true);
-        if (m.health.succeeded()) this.reportHealth(m, true, 0, log);
-        void joinLan(socket, stream, meta, m.profile, m.bandwidth, this.clock, log).then((r) => {
-          m.activeStreams--;
-          // The pipe counts from the LAN socket's view: what it wrote went up, what it read goes down.
-          ended(r.bytesToSocket, r.bytesFromSocket);
-          this.emit('stream.closed', { ...fields, visitor, clean: r.clean, code: r.code });
-          if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
-        });
-        return;
-      }
-      m.activeStreams--;
-      ended(0, 0);
-      const code = e?.code ?? 'XNAT_ERR_FORWARD_TARGET_UNREACHABLE';
-      this.emit('stream.closed', { ...fields, visitor, clean: false, code });
-      if (code === 'XNAT_ERR_ABORTED')
-        return log.debug({ ...fields }, 'visitor gone before the target answered');
-      noteDial(t, this.clock.now() - dialStart, false);
-      log.warn({ ...fields, code, detail: e?.detail }, 'target failed');
-      stream.reset(code);
-      const backoffMs = m.health.failed();
-      if (backoffMs !== undefined) this.reportHealth(m, false, backoffMs, log);
-    });
-    stream.once('close', cancel);
-  }
-
-  /** Tells the relay (mapping.health) so it sends new visitors to other agents during the back-off. */
-  private reportHealth(m: MappingState, healthy: boolean, retryAfterMs: number, log: Logger): void {
-    const endpoint = this.endpoint;
-    if (!endpoint || !this.session || this.session.state === 'closed') return;
-    try {
-      sendOneWay(endpoint, mappingHealth, { name: m.profile.name, healthy, retryAfterMs });
-    } catch {
-      // The session is ending: a new one registers the mapping afresh (healthy until the next refusal).
-    }
-    log[healthy ? 'info' : 'warn'](
-      { mapping: m.profile.name, ...(healthy ? {} : { retryAfterMs }) },
-      healthy ? 'target healthy' : 'target unhealthy',
-    );
   }
 }

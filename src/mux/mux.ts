@@ -13,6 +13,8 @@ import {
 } from '../wire/frame.ts';
 import { encodedLength } from '../wire/codec.ts';
 import { MuxStream, type StreamHost } from './mux-stream.ts';
+import { makeStreamHost } from './stream-host.ts';
+import { type MuxStats, newMuxCounters } from './mux-stats.ts';
 import { MuxDuplex } from './mux-duplex.ts';
 import { RecordFill } from './record-fill.ts';
 import { RoundRobin } from './round-robin.ts';
@@ -34,6 +36,7 @@ export { MuxStream, type MuxStreamStats } from './mux-stream.ts';
 export { MuxDuplex, duplexOf } from './mux-duplex.ts';
 export type { ByteReader, ByteStream } from './byte-stream.ts';
 export type { DatagramRoute, MuxRole, MuxTransport } from './mux-transport.ts';
+export type { MuxStats } from './mux-stats.ts';
 
 /** Mux settings; sizes in bytes. */
 export interface MuxOptions {
@@ -71,33 +74,6 @@ export interface OpenOptions {
   readonly holdForFirstBytes?: boolean;
 }
 
-/** Per-mux counters; streams are counted in both directions. */
-export interface MuxStats {
-  readonly streamsOpen: number;
-  /** Streams opened by this side. */
-  readonly streamsOpened: number;
-  /** Streams opened by the peer and accepted. */
-  readonly streamsAccepted: number;
-  readonly resetsSent: number;
-  readonly resetsReceived: number;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly commandsSent: number;
-  readonly commandsReceived: number;
-  readonly datagramsSent: number;
-  readonly datagramsReceived: number;
-  readonly datagramsDropped: number;
-  /** Frames for streams already gone (a race after a reset or a finish), ignored. */
-  readonly lateFrames: number;
-  /**
-   * Answers (STREAM_RESET) to frames the peer should not have sent (never-opened ids, refused opens) that
-   * were dropped because the transport was over its cap: a peer cannot make this side buffer replies.
-   */
-  readonly repliesDropped: number;
-}
-
-type Counters = { -readonly [K in keyof MuxStats]: MuxStats[K] };
-
 /**
  * Events: 'stream' (stream: MuxDuplex, or MuxStream without duplexStreams, meta: Buffer) for each stream the peer opens; 'command' (body:
  * Buffer); 'datagram' (flowId: number, data: Buffer); 'drain' when the transport takes data again after
@@ -108,8 +84,6 @@ export class Mux extends EventEmitter {
   private readonly role: MuxRole;
   private readonly initialWindow: number;
   private readonly maxWindow: number;
-  /** Window growth still free for the session's streams (SESSION_WINDOW_BUDGET_BYTES by default). */
-  private windowBudgetFree: number;
   private readonly maxStreams: number;
   private readonly chunkSize: number;
   private readonly duplexStreams: boolean;
@@ -131,22 +105,7 @@ export class Mux extends EventEmitter {
   private transportClosed = false;
   private closing = false;
   private finished = false;
-  private readonly counters: Counters = {
-    streamsOpen: 0,
-    streamsOpened: 0,
-    streamsAccepted: 0,
-    resetsSent: 0,
-    resetsReceived: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    commandsSent: 0,
-    commandsReceived: 0,
-    datagramsSent: 0,
-    datagramsReceived: 0,
-    datagramsDropped: 0,
-    lateFrames: 0,
-    repliesDropped: 0,
-  };
+  private readonly counters = newMuxCounters();
   private readonly capLog: CapLog;
 
   constructor(transport: MuxTransport, opts: MuxOptions) {
@@ -162,14 +121,27 @@ export class Mux extends EventEmitter {
       2 ** 30,
       Math.max(this.initialWindow, opts.maxWindow ?? STREAM_MAX_WINDOW_BYTES),
     );
-    this.windowBudgetFree = Math.max(0, opts.windowBudget ?? SESSION_WINDOW_BUDGET_BYTES);
     this.maxStreams = Math.max(1, opts.maxStreams ?? MAX_STREAMS);
     this.chunkSize = Math.min(MAX_FRAME_PAYLOAD, Math.max(1, opts.chunkSize ?? STREAM_CHUNK_BYTES));
     this.duplexStreams = opts.duplexStreams ?? true;
     this.clock = opts.clock ?? realClock;
     this.logger = opts.logger ?? silentLogger();
     this.nextId = this.role === 'relay' ? 1 : 2;
-    this.host = this.makeHost();
+    this.host = makeStreamHost({
+      clock: this.clock,
+      chunkSize: this.chunkSize,
+      transport,
+      ready: this.ready,
+      fill: this.fill,
+      counters: this.counters,
+      logger: this.logger,
+      windowBudget: opts.windowBudget ?? SESSION_WINDOW_BUDGET_BYTES,
+      transportClosed: () => this.transportClosed,
+      reliable: (frame) => this.reliable(frame),
+      sendReset: (streamId, code) => this.sendReset(streamId, code),
+      pump: () => this.pump(),
+      release: (stream) => this.release(stream),
+    });
     this.capLog = new CapLog(this.logger, this.clock, 'stream replies dropped');
     transport.on('frame', this.onFrame);
     transport.on('drain', this.onDrain);
@@ -456,46 +428,11 @@ export class Mux extends EventEmitter {
   /** Called with `this` = the stream that emitted 'error'. */
   private readonly onStreamError = streamErrorListener(() => this.logger);
 
-  private makeHost(): StreamHost {
-    const send = (frame: Frame) => {
-      if (!this.transportClosed) this.reliable(frame);
-    };
-    return {
-      clock: this.clock,
-      chunkSize: this.chunkSize,
-      turnBytes: () =>
-        Math.min(this.ready.waiting === 0 ? MAX_FRAME_PAYLOAD : this.chunkSize, this.fill.room),
-      transportClosed: () => this.transportClosed,
-      rttMs: () => this.transport.stats?.rttMs ?? 0,
-      sendWindow: (streamId, delta) => send({ type: FrameType.STREAM_WINDOW, streamId, delta }),
-      sendFin: (streamId) => send({ type: FrameType.STREAM_FIN, streamId }),
-      sendReset: (streamId, code) => this.sendReset(streamId, code),
-      sendData: (frame) => {
-        this.counters.bytesOut += frame.data.length;
-        send(frame);
-      },
-      schedule: (stream) => {
-        this.ready.add(stream);
-        this.pump();
-      },
-      release: (stream) => {
-        if (this.table.get(stream.id) === stream) this.table.delete(stream.id);
-        this.ready.delete(stream);
-        this.maybeFinish();
-      },
-      takeWindowBudget: (bytes) => {
-        const granted = Math.min(bytes, this.windowBudgetFree);
-        this.windowBudgetFree -= granted;
-        return granted;
-      },
-      returnWindowBudget: (bytes) => {
-        this.windowBudgetFree += bytes;
-      },
-      resetReceived: (stream, code) => {
-        this.counters.resetsReceived++;
-        this.logger.debug({ streamId: stream.id, code }, 'stream reset by peer');
-      },
-    };
+  /** Both FINs crossed or the stream was destroyed (StreamHost.release). */
+  private release(stream: MuxStream): void {
+    if (this.table.get(stream.id) === stream) this.table.delete(stream.id);
+    this.ready.delete(stream);
+    this.maybeFinish();
   }
 
   private maybeFinish(): void {
