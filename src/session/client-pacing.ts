@@ -16,6 +16,11 @@ import {
 } from './redial.ts';
 import { DEFAULT_STABLE_AFTER_MS } from './session-options.ts';
 
+/** A slow doubling pace from `initialMs` up to `maxFactor` times it (the replaced and the refused waits). */
+function slowBackoff(initialMs: number, maxFactor: number): Backoff {
+  return new Backoff({ initialMs, maxMs: initialMs * maxFactor, factor: 2, jitter: 0.2 });
+}
+
 export class RedialPacing {
   private readonly backoff: Backoff;
   private readonly stableAfterMs: number;
@@ -31,20 +36,14 @@ export class RedialPacing {
   ) {
     this.backoff = new Backoff({ ...DEFAULT_CLIENT_BACKOFF, ...options.backoff });
     this.stableAfterMs = options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS;
-    const replacedMs = options.replacedDelayMs ?? DEFAULT_REPLACED_DELAY_MS;
-    this.replaced = new Backoff({
-      initialMs: replacedMs,
-      maxMs: replacedMs * REPLACED_DELAY_MAX_FACTOR,
-      factor: 2,
-      jitter: 0.2,
-    });
-    const authMs = options.authRetryDelayMs ?? DEFAULT_AUTH_RETRY_DELAY_MS;
-    this.refused = new Backoff({
-      initialMs: authMs,
-      maxMs: authMs * AUTH_RETRY_MAX_FACTOR,
-      factor: 2,
-      jitter: 0.2,
-    });
+    this.replaced = slowBackoff(
+      options.replacedDelayMs ?? DEFAULT_REPLACED_DELAY_MS,
+      REPLACED_DELAY_MAX_FACTOR,
+    );
+    this.refused = slowBackoff(
+      options.authRetryDelayMs ?? DEFAULT_AUTH_RETRY_DELAY_MS,
+      AUTH_RETRY_MAX_FACTOR,
+    );
   }
 
   /** Redial attempts since the backoff last reset. */
