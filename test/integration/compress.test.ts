@@ -3,10 +3,9 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { TestEnv } from '../e2e/lib/env.ts';
-import { makeKeys } from '../e2e/lib/profiles.ts';
 import { connectVisitor, hashIncoming, seededDigest, startHashServer } from '../e2e/lib/targets.ts';
 import { killAll } from '../helpers/procs.ts';
-import { admin, relayStatus, startAgent, startRelay } from './udp-stack.ts';
+import { admin, relayStatus, startHome } from './udp-stack.ts';
 
 test.after.always(() => killAll());
 
@@ -20,16 +19,9 @@ test('a deflate mapping round-trips with equal hashes both ways and shrinks comp
   t.timeout(120_000);
   const env = new TestEnv(t);
   const server = await startHashServer(env, { replySeed: 'zip-reply', replyBytes: REPLY_BYTES });
-  const relayKeys = makeKeys();
-  const keys = makeKeys();
-  const relay = await startRelay(env, relayKeys, [{ name: 'home', keys }]);
-  const agent = await startAgent(env, {
-    name: 'home',
-    keys,
-    relayPort: relay.controlPort,
-    relayKeys,
-    mappings: [{ name: 'zip', protocol: 'tcp', localPort: server.port, extra: { compress: 'deflate' } }],
-  });
+  const { relay, agent } = await startHome(env, [
+    { name: 'zip', protocol: 'tcp', localPort: server.port, extra: { compress: 'deflate' } },
+  ]);
   const client = await admin(env, relay);
   const before = (await relayStatus(client)).sessions[0]!.bytesSent;
 

@@ -3,9 +3,8 @@
 import test from 'ava';
 import net from 'node:net';
 import { TestEnv } from '../e2e/lib/env.ts';
-import { makeKeys } from '../e2e/lib/profiles.ts';
 import { killAll } from '../helpers/procs.ts';
-import { admin, relayStatus, startAgent, startRelay } from './udp-stack.ts';
+import { admin, relayStatus, startHome } from './udp-stack.ts';
 
 test.after.always(() => killAll());
 
@@ -48,16 +47,7 @@ test('1 000 visitors at once through one mapping: all served, none reset', async
   t.timeout(180_000);
   const env = new TestEnv(t);
   const echoPort = await startEcho(env);
-  const relayKeys = makeKeys();
-  const keys = makeKeys();
-  const relay = await startRelay(env, relayKeys, [{ name: 'home', keys }]);
-  const agent = await startAgent(env, {
-    name: 'home',
-    keys,
-    relayPort: relay.controlPort,
-    relayKeys,
-    mappings: [{ name: 'burst', protocol: 'tcp', localPort: echoPort }],
-  });
+  const { relay, agent } = await startHome(env, [{ name: 'burst', protocol: 'tcp', localPort: echoPort }]);
   const port = agent.ports.burst!;
   const began = Date.now();
   const outcomes = await Promise.all(

@@ -6,10 +6,9 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { TestEnv, freePort, programsAvailable, requirePrograms } from '../e2e/lib/env.ts';
-import { makeKeys } from '../e2e/lib/profiles.ts';
 import { killAll, waitFor } from '../helpers/procs.ts';
 import { PROXY_V2_SIGNATURE } from '../../src/forward/proxy-protocol.ts';
-import { askOnce, spawnDaemon, startAgent, startRelay } from './udp-stack.ts';
+import { askOnce, spawnDaemon, startHome } from './udp-stack.ts';
 
 test.after.always(() => killAll());
 
@@ -100,20 +99,11 @@ run(
     const env = new TestEnv(t);
     const nginx = await startNginx(env);
     const udpPort = await startUdpConsumer(env);
-    const relayKeys = makeKeys();
-    const keys = makeKeys();
-    const relay = await startRelay(env, relayKeys, [{ name: 'home', keys }]);
-    const agent = await startAgent(env, {
-      name: 'home',
-      keys,
-      relayPort: relay.controlPort,
-      relayKeys,
-      mappings: [
-        { name: 'web1', protocol: 'tcp', localPort: nginx.v1, extra: { proxyProtocol: 'v1' } },
-        { name: 'web2', protocol: 'tcp', localPort: nginx.v2, extra: { proxyProtocol: 'v2' } },
-        { name: 'game', protocol: 'udp', localPort: udpPort, extra: { proxyProtocol: 'v2' } },
-      ],
-    });
+    const { agent } = await startHome(env, [
+      { name: 'web1', protocol: 'tcp', localPort: nginx.v1, extra: { proxyProtocol: 'v1' } },
+      { name: 'web2', protocol: 'tcp', localPort: nginx.v2, extra: { proxyProtocol: 'v2' } },
+      { name: 'game', protocol: 'udp', localPort: udpPort, extra: { proxyProtocol: 'v2' } },
+    ]);
     t.is(await get(agent.ports.web1!, '127.0.0.2'), 'pp=127.0.0.2\n');
     t.is(await get(agent.ports.web2!, '127.0.0.3'), 'pp=127.0.0.3\n');
     await waitFor(

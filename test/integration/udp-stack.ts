@@ -9,7 +9,7 @@ import type { AgentStatus, RelayStatus } from '../../src/observe/status.ts';
 import type { XnatProcess } from '../helpers/procs.ts';
 import { waitFor } from '../helpers/procs.ts';
 import { WAIT_MS, type TestEnv } from '../e2e/lib/env.ts';
-import type { Keys } from '../e2e/lib/profiles.ts';
+import { makeKeys, type Keys } from '../e2e/lib/profiles.ts';
 
 export const ADMIN_TOKEN = 'udp-test-admin-token-0123456789';
 /** Ports the relays of these tests may give out, both protocols. */
@@ -118,6 +118,27 @@ export async function startAgent(
     found[m.name] = line.remotePort as number;
   }
   return { proc, ports: found, ...(await ports(proc)) };
+}
+
+/** A relay accepting one agent `home` (fresh keys for both) and that agent serving `mappings`. */
+export async function startHome(
+  env: TestEnv,
+  mappings: readonly UdpMapping[],
+): Promise<{
+  relay: Awaited<ReturnType<typeof startRelay>>;
+  agent: Awaited<ReturnType<typeof startAgent>>;
+}> {
+  const relayKeys = makeKeys();
+  const keys = makeKeys();
+  const relay = await startRelay(env, relayKeys, [{ name: 'home', keys }]);
+  const agent = await startAgent(env, {
+    name: 'home',
+    keys,
+    relayPort: relay.controlPort,
+    relayKeys,
+    mappings,
+  });
+  return { relay, agent };
 }
 
 /** Connects an admin client (closed at teardown). */
