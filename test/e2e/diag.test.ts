@@ -61,6 +61,18 @@ async function diagPair(env: TestEnv, proxy = false) {
   return { pair, relayAdmin, secrets: secretTexts(pair, psk, [relayToken, agentToken]) };
 }
 
+/** Starts `xnat diag --agent home -o file` on the relay; resolves once the transfer has begun (or diag ended). */
+async function diagReceiving(env: TestEnv, pair: Pair, file: string) {
+  const diag = env.start(['diag', '--profile', pair.relay.profilePath, '--agent', 'home', '-o', file], {
+    name: 'diag',
+  });
+  diag.stdin.end();
+  const deadline = Date.now() + WAIT_MS;
+  while (!/diag: receiving/.test(diag.stderr) && diag.exit === undefined && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
+  return diag;
+}
+
 test('xnat diag --agent fetches the agent bundle through the relay; own bundles of relay and agent; no secret in any', async (t) => {
   const env = new TestEnv(t);
   const { pair, secrets } = await diagPair(env);
@@ -166,13 +178,7 @@ test('xnat diag --agent completes across a link reset during the transfer (the s
   // still holds: the bundle must arrive whole either way).
   proxy.throttle(4 * 1024);
   const file = env.path('bundle.json');
-  const diag = env.start(['diag', '--profile', pair.relay.profilePath, '--agent', 'home', '-o', file], {
-    name: 'diag',
-  });
-  diag.stdin.end();
-  const deadline = Date.now() + WAIT_MS;
-  while (!/diag: receiving/.test(diag.stderr) && diag.exit === undefined && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 20));
+  const diag = await diagReceiving(env, pair, file);
   t.log(existsSync(file) ? 'link cut after the bundle was written' : 'link cut during the transfer');
   proxy.reset();
   proxy.heal();
@@ -207,13 +213,7 @@ test('a session that ends during the transfer fails the diag with a code and lea
   // Slow: the bundle (several KiB) takes many seconds, so the kick below falls inside the transfer.
   pair.proxy!.throttle(512);
   const file = env.path('cut.json');
-  const diag = env.start(['diag', '--profile', pair.relay.profilePath, '--agent', 'home', '-o', file], {
-    name: 'diag',
-  });
-  diag.stdin.end();
-  const deadline = Date.now() + WAIT_MS;
-  while (!/diag: receiving/.test(diag.stderr) && diag.exit === undefined && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 20));
+  const diag = await diagReceiving(env, pair, file);
   // A kick closes the session on the relay: the transfer in ends at once, and so does the diag.
   const admin = await AdminClient.connect('127.0.0.1', relayAdmin.port, relayAdmin.token);
   t.true(await admin.kick('home'));
