@@ -19,8 +19,9 @@ import {
   startRelay,
   waitForNth,
   type AgentHandle,
+  type RelayHandle,
 } from './lib/cluster.ts';
-import { makeKeys, relayProfile, type Keys, type MappingSpec } from './lib/profiles.ts';
+import { makeKeys, relayProfile, type AgentSpec, type Keys, type MappingSpec } from './lib/profiles.ts';
 import {
   connectVisitor,
   hashIncoming,
@@ -38,6 +39,36 @@ const test = ava.serial;
 const TRANSFER_BYTES = 32 * 1024 * 1024;
 const RESETS = 2;
 
+/** The profile of reverse-mode agent `home`: it listens on 127.0.0.1:listenPort (0: any) for its relay. */
+function reverseAgent(
+  keys: Keys,
+  relayKeys: Keys,
+  listenPort: number,
+  mappings: readonly MappingSpec[],
+): AgentSpec {
+  return {
+    name: 'home',
+    keys,
+    relayPort: 0,
+    relayPublicKey: relayKeys.publicKey,
+    reverse: { listenPort },
+    mappings,
+  };
+}
+
+/** Starts a relay that dials agent `home` (agentKeys) at 127.0.0.1:dialPort. */
+function startDialingRelay(
+  env: TestEnv,
+  relayKeys: Keys,
+  agentKeys: Keys,
+  dialPort: number,
+): Promise<RelayHandle> {
+  return startRelay(env, {
+    keys: relayKeys,
+    agents: [{ name: 'home', publicKey: agentKeys.publicKey, dial: `127.0.0.1:${dialPort}` }],
+  });
+}
+
 /** Starts a reverse-mode agent on 127.0.0.1:0; resolves with it and the port it listens on for the relay. */
 async function startReverseAgent(
   env: TestEnv,
@@ -46,18 +77,7 @@ async function startReverseAgent(
   mappings: readonly MappingSpec[],
   file = 'agent.yaml',
 ): Promise<{ agent: AgentHandle; port: number }> {
-  const agent = startAgent(
-    env,
-    {
-      name: 'home',
-      keys,
-      relayPort: 0,
-      relayPublicKey: relayKeys.publicKey,
-      reverse: { listenPort: 0 },
-      mappings,
-    },
-    file,
-  );
+  const agent = startAgent(env, reverseAgent(keys, relayKeys, 0, mappings), file);
   const line = await agent.proc.waitForLog({ msg: 'listening', what: 'reverse' }, WAIT_MS);
   return { agent, port: line.port as number };
 }
@@ -73,10 +93,7 @@ test(`reverse mode: a transfer through one visitor connection survives ${RESETS}
   ]);
   const proxy = await startFaultProxy(port);
   env.onDispose(() => proxy.close());
-  const relay = await startRelay(env, {
-    keys: relayKeys,
-    agents: [{ name: 'home', publicKey: agentKeys.publicKey, dial: `127.0.0.1:${proxy.port}` }],
-  });
+  const relay = await startDialingRelay(env, relayKeys, agentKeys, proxy.port);
   const publicPort = await mappingReady(agent.proc, 'bulk');
   const visitor = await connectVisitor(env, publicPort);
   const back = hashIncoming(visitor);
@@ -142,10 +159,7 @@ test('reverse mode: strangers on the agent port (silent, garbage, reset) do not 
     if (bytes.length === 64) s.resetAndDestroy();
     else strangers.push(s);
   }
-  const relay = await startRelay(env, {
-    keys: relayKeys,
-    agents: [{ name: 'home', publicKey: agentKeys.publicKey, dial: `127.0.0.1:${port}` }],
-  });
+  const relay = await startDialingRelay(env, relayKeys, agentKeys, port);
   const publicPort = await mappingReady(agent.proc, 'web');
   t.true(await visitorWorks(env, publicPort, body));
   t.truthy(await relay.proc.waitForLog({ msg: 'session established', agent: 'home' }, WAIT_MS));
@@ -162,10 +176,7 @@ test('reverse mode: a dial answered by another agent is refused with XNAT_ERR_AU
   const relayKeys = makeKeys();
   const other = await startReverseAgent(env, makeKeys(), relayKeys, [{ name: 'web', localPort: 9 }]);
   const expected = makeKeys();
-  const relay = await startRelay(env, {
-    keys: relayKeys,
-    agents: [{ name: 'home', publicKey: expected.publicKey, dial: `127.0.0.1:${other.port}` }],
-  });
+  const relay = await startDialingRelay(env, relayKeys, expected, other.port);
   const line = await relay.proc.waitForLog({ msg: 'agent dial failed', agent: 'home' }, WAIT_MS);
   t.is(line.code, 'XNAT_ERR_AUTH_WRONG_AGENT');
   t.is(countLogs(other.agent.proc, { msg: 'session established' }), 0);
@@ -178,21 +189,14 @@ test('reverse mode: a relay started before its agent keeps dialing and links onc
   const body = 'relay first\n';
   const httpPort = await startHttpServer(env, body);
   const listenPort = await freePort();
-  const relay = await startRelay(env, {
-    keys: relayKeys,
-    agents: [{ name: 'home', publicKey: agentKeys.publicKey, dial: `127.0.0.1:${listenPort}` }],
-  });
+  const relay = await startDialingRelay(env, relayKeys, agentKeys, listenPort);
   // The first failure of the outage is a warning; the redials after it are quiet (debug).
   const failed = await relay.proc.waitForLog({ msg: 'agent dial failed', agent: 'home' }, WAIT_MS);
   t.is(failed.code, 'XNAT_ERR_LINK_CONNECT');
-  const agent = startAgent(env, {
-    name: 'home',
-    keys: agentKeys,
-    relayPort: 0,
-    relayPublicKey: relayKeys.publicKey,
-    reverse: { listenPort },
-    mappings: [{ name: 'web', localPort: httpPort }],
-  });
+  const agent = startAgent(
+    env,
+    reverseAgent(agentKeys, relayKeys, listenPort, [{ name: 'web', localPort: httpPort }]),
+  );
   const publicPort = await mappingReady(agent.proc, 'web');
   t.true(await visitorWorks(env, publicPort, body));
   const restored = await relay.proc.waitForLog({ msg: 'agent link restored', agent: 'home' }, WAIT_MS);
@@ -238,14 +242,7 @@ test('reverse mode: a taken listen port ends the agent with XNAT_ERR_LINK_LISTEN
   await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', () => resolve()));
   env.onDispose(() => new Promise<void>((r) => held.close(() => r())));
   const port = (held.address() as net.AddressInfo).port;
-  const agent = startAgent(env, {
-    name: 'home',
-    keys: makeKeys(),
-    relayPort: 0,
-    relayPublicKey: makeKeys().publicKey,
-    reverse: { listenPort: port },
-    mappings: [{ name: 'web', localPort: 9 }],
-  });
+  const agent = startAgent(env, reverseAgent(makeKeys(), makeKeys(), port, [{ name: 'web', localPort: 9 }]));
   const exit = await agent.proc.exited;
   t.is(exit.code, EXIT.NETWORK, agent.proc.tail());
   t.regex(
@@ -263,19 +260,11 @@ test('reverse mode: a restarted agent is redialed and takes over; a relay restar
   const body = 'restarts\n';
   const httpPort = await startHttpServer(env, body);
   const listenPort = await freePort();
-  const spec = {
-    name: 'home',
-    keys: agentKeys,
-    relayPort: 0,
-    relayPublicKey: relayKeys.publicKey,
-    reverse: { listenPort },
-    mappings: [{ name: 'web', localPort: httpPort }],
-  };
-  let agent = startAgent(env, spec);
-  let relay = await startRelay(env, {
-    keys: relayKeys,
-    agents: [{ name: 'home', publicKey: agentKeys.publicKey, dial: `127.0.0.1:${listenPort}` }],
-  });
+  let agent = startAgent(
+    env,
+    reverseAgent(agentKeys, relayKeys, listenPort, [{ name: 'web', localPort: httpPort }]),
+  );
+  let relay = await startDialingRelay(env, relayKeys, agentKeys, listenPort);
   t.true(await visitorWorks(env, await mappingReady(agent.proc, 'web'), body));
 
   await agent.proc.stop('SIGKILL');
