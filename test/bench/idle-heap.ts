@@ -34,19 +34,42 @@ function tally(path: string): Map<string, { n: number; size: number }> {
   const f: string[] = snap.snapshot.meta.node_fields;
   const types: string[] = snap.snapshot.meta.node_types[0];
   const width = f.length;
-  const [ti, ni, si] = [f.indexOf('type'), f.indexOf('name'), f.indexOf('self_size')];
+  const [ti, ni, si, ei] = [
+    f.indexOf('type'),
+    f.indexOf('name'),
+    f.indexOf('self_size'),
+    f.indexOf('edge_count'),
+  ];
+  const ef: string[] = snap.snapshot.meta.edge_fields;
+  const etypes: string[] = snap.snapshot.meta.edge_types[0];
+  const ew = ef.length;
+  const [eti, eni] = [ef.indexOf('type'), ef.indexOf('name_or_index')];
+  const edges: number[] = snap.edges;
   const out = new Map<string, { n: number; size: number }>();
   const nodes: number[] = snap.nodes;
+  let e = 0;
   for (let i = 0; i < nodes.length; i += width) {
     const type = types[nodes[i + ti]!]!;
     let name: string = snap.strings[nodes[i + ni]!];
+    const count = nodes[i + ei]!;
     if (type === 'string' || type === 'concatenated string' || type === 'sliced string') name = '';
     if (type === 'code' || type === 'hidden') name = name.slice(0, 40);
+    // Plain objects and contexts are told apart by their property (or context variable) names.
+    if ((type === 'object' && name === 'Object') || name === 'system / Context') {
+      const props: string[] = [];
+      for (let k = 0; k < count && props.length < 8; k++) {
+        const et = etypes[edges[(e + k) * ew + eti]!];
+        if (et === 'property' || et === 'context')
+          props.push(String(snap.strings[edges[(e + k) * ew + eni]!]));
+      }
+      name += `{${props.join(',')}}`;
+    }
+    e += count;
     const key = `${type}:${name}`;
-    const e = out.get(key) ?? { n: 0, size: 0 };
-    e.n++;
-    e.size += nodes[i + si]!;
-    out.set(key, e);
+    const v = out.get(key) ?? { n: 0, size: 0 };
+    v.n++;
+    v.size += nodes[i + si]!;
+    out.set(key, v);
   }
   return out;
 }
