@@ -5,11 +5,25 @@ import type { MuxStream } from '../mux/mux.ts';
 import type { Logger } from '../observe/log.ts';
 import type { MappingTraffic, StreamStatus, TrafficCounters } from '../observe/status.ts';
 
-interface LiveStream {
-  readonly stream: MuxStream;
-  readonly mapping: string;
-  readonly visitor: string;
-  readonly openedAt: number;
+/** One tracked stream: what status shows of it, and how its end is told (an object, not a closure). */
+export class LiveStream {
+  readonly openedAt = Date.now();
+
+  constructor(
+    private readonly owner: Map<number, LiveStream>,
+    readonly stream: MuxStream,
+    readonly mapping: string,
+    /** The visitor as host:port (formatVisitor), built once per stream. */
+    readonly visitor: string,
+    private readonly traffic: TrafficCounters,
+  ) {}
+
+  /** The stream ended having moved `up` bytes towards the LAN service and `down` back. */
+  ended(up: number, down: number): void {
+    if (this.owner.get(this.stream.id) === this) this.owner.delete(this.stream.id);
+    this.traffic.bytesUp += up;
+    this.traffic.bytesDown += down;
+  }
 }
 
 /** A visitor address as host:port ([v6]:port); '?' when the relay no longer knew it. */
@@ -24,7 +38,7 @@ export class AgentStreams {
   constructor(private readonly log: Logger) {}
 
   /**
-   * Tracks `stream` of `mapping` until the returned function is called with the bytes the pipe moved
+   * Tracks `stream` of `mapping` until the returned entry's `ended` is called with the bytes the pipe moved
    * (up: towards the LAN service), which go to the mapping's `traffic` counters.
    */
   track(
@@ -32,14 +46,10 @@ export class AgentStreams {
     mapping: string,
     visitor: { address: string; port: number },
     traffic: TrafficCounters,
-  ): (up: number, down: number) => void {
-    const entry = { stream, mapping, visitor: formatVisitor(visitor), openedAt: Date.now() };
+  ): LiveStream {
+    const entry = new LiveStream(this.live, stream, mapping, formatVisitor(visitor), traffic);
     this.live.set(stream.id, entry);
-    return (up, down) => {
-      if (this.live.get(stream.id) === entry) this.live.delete(stream.id);
-      traffic.bytesUp += up;
-      traffic.bytesDown += down;
-    };
+    return entry;
   }
 
   status(): StreamStatus[] {

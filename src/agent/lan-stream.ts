@@ -6,13 +6,16 @@ import type { MappingProfile } from '../config/index.ts';
 import type { BandwidthBuckets } from '../forward/bandwidth.ts';
 import { deflateStream } from '../forward/compress.ts';
 import { proxyHeader } from '../forward/proxy-protocol.ts';
-import { joinSocketToStream, type PipeResult } from '../forward/tcp-pipe.ts';
+import { pipeSocketToStream, SharedPipeLimits, type PipeDone } from '../forward/tcp-pipe.ts';
 import type { MuxStream } from '../mux/mux.ts';
 import type { Logger } from '../observe/log.ts';
 import type { OpenMeta } from '../protocol/index.ts';
 import type { Clock } from '../util/clock.ts';
 
-/** Joins the LAN `socket` to `stream` as `profile` and the stream's open `meta` ask; resolves at its end. */
+/** One shared limits object per mapping's buckets (and clock): none allocated per stream. */
+const sharedLimits = new WeakMap<BandwidthBuckets, { clock: Clock; limits: SharedPipeLimits }>();
+
+/** Joins the LAN `socket` to `stream` as `profile` and the stream's open `meta` ask; `done` hears its end. */
 export function joinLan(
   socket: Socket,
   stream: MuxStream,
@@ -21,18 +24,20 @@ export function joinLan(
   bandwidth: BandwidthBuckets,
   clock: Clock,
   log: Logger,
-): Promise<PipeResult> {
+  done: PipeDone,
+): void {
   // Before any byte of the visitor's: the service reads the header first, then the connection.
   if (profile.proxyProtocol) {
     const destination = meta.local ?? { address: '', port: 0 };
     socket.write(proxyHeader(profile.proxyProtocol, { source: meta.visitor, destination }, 'tcp'));
   }
+  let shared = sharedLimits.get(bandwidth);
+  if (!shared || shared.clock !== clock) {
+    shared = { clock, limits: new SharedPipeLimits(clock) };
+    sharedLimits.set(bandwidth, shared);
+  }
   // The LAN socket's reads are the visitor's download, its writes the upload.
-  const limits = {
-    fromSocket: bandwidth.down ? [bandwidth.down] : [],
-    toSocket: bandwidth.up ? [bandwidth.up] : [],
-    clock,
-  };
+  const limits = shared.limits.get(bandwidth.down, bandwidth.up);
   const tunnel = meta.compress === 'deflate' ? deflateStream(stream) : stream;
-  return joinSocketToStream(socket, tunnel, log, limits);
+  pipeSocketToStream(socket, tunnel, log, limits, done);
 }

@@ -9,7 +9,8 @@ import type { EventSink } from '../observe/events.ts';
 import { toXnatError } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { joinLan } from './lan-stream.ts';
-import { formatVisitor, type AgentStreams } from './agent-streams.ts';
+import type { AgentStreams, LiveStream } from './agent-streams.ts';
+import type { PipeDone, PipeResult } from '../forward/tcp-pipe.ts';
 import type { MappingRegistrar, MappingState } from './mapping-registrar.ts';
 import { emptyTargetStats, noteDial, type TargetStats } from './agent-queries.ts';
 
@@ -51,10 +52,11 @@ export class StreamTargets {
       return;
     }
     const m = mapping;
-    const ended = this.deps.streams.track(stream, m.profile.name, meta.visitor, m.traffic);
+    const live = this.deps.streams.track(stream, m.profile.name, meta.visitor, m.traffic);
+    const ended = (up: number, down: number): void => live.ended(up, down);
     // Fields on the lines written, not a child logger per stream (streams are many and mostly silent).
     const fields = { mapping: m.profile.name, stream: stream.id };
-    const visitor = formatVisitor(meta.visitor);
+    const visitor = live.visitor;
     const { local, handler } = m.profile;
     if (handler !== undefined || !local) {
       if (handler === undefined || !this.deps.services?.stream(handler, stream, meta)) {
@@ -94,13 +96,8 @@ export class StreamTargets {
       if (socket) {
         noteDial(t, clock.now() - dialStart, true);
         if (m.health.succeeded()) this.reportHealth(m, true, 0, log);
-        void joinLan(socket, stream, meta, m.profile, m.bandwidth, clock, log).then((r) => {
-          m.activeStreams--;
-          // The pipe counts from the LAN socket's view: what it wrote went up, what it read goes down.
-          ended(r.bytesToSocket, r.bytesFromSocket);
-          emit('stream.closed', { ...fields, visitor, clean: r.clean, code: r.code });
-          if (!r.clean) log.info({ ...fields, code: r.code }, 'stream reset');
-        });
+        // An object, not a closure over this scope: an idle stream then keeps none of the open's locals.
+        joinLan(socket, stream, meta, m.profile, m.bandwidth, clock, log, new LanEnd(m, live, emit, log));
         return;
       }
       m.activeStreams--;
@@ -131,5 +128,25 @@ export class StreamTargets {
       { mapping: m.profile.name, ...(healthy ? {} : { retryAfterMs }) },
       healthy ? 'target healthy' : 'target unhealthy',
     );
+  }
+}
+
+/** The end of one joined LAN stream: counters, the event and the log line (one object per idle stream). */
+class LanEnd implements PipeDone {
+  constructor(
+    private readonly m: MappingState,
+    private readonly live: LiveStream,
+    private readonly emit: EventSink,
+    private readonly log: Logger,
+  ) {}
+
+  pipeDone(r: PipeResult): void {
+    const { m, live } = this;
+    m.activeStreams--;
+    // The pipe counts from the LAN socket's view: what it wrote went up, what it read goes down.
+    live.ended(r.bytesToSocket, r.bytesFromSocket);
+    const fields = { mapping: live.mapping, stream: live.stream.id };
+    this.emit('stream.closed', { ...fields, visitor: live.visitor, clean: r.clean, code: r.code });
+    if (!r.clean) this.log.info({ ...fields, code: r.code }, 'stream reset');
   }
 }

@@ -24,6 +24,11 @@ export interface PipeResult {
   readonly bytesToSocket: number;
 }
 
+/** Told once how a pipe ended. An object with a method, not a promise: idle pipes are many (issue 10). */
+export interface PipeDone {
+  pipeDone(result: PipeResult): void;
+}
+
 /** Bandwidth limits of one pipe: buckets charged per direction (a mapping's, an agent's total). */
 export interface PipeLimits {
   /** Charged for bytes read from the socket (it is paused while a bucket is in debt). */
@@ -44,15 +49,30 @@ export function joinSocketToStream(
   logger?: Logger,
   limits: PipeLimits = {},
 ): Promise<PipeResult> {
+  return new Promise((resolve) => pipeSocketToStream(socket, tunnel, logger, limits, { pipeDone: resolve }));
+}
+
+/**
+ * joinSocketToStream without a promise: `done.pipeDone` is called once both are closed (never
+ * synchronously). Per idle stream this saves a promise, its resolve functions and the caller's closure.
+ */
+export function pipeSocketToStream(
+  socket: Socket,
+  tunnel: ByteStream | TunnelStream,
+  logger: Logger | undefined,
+  limits: PipeLimits,
+  done: PipeDone,
+): void {
   const stream: PipeStream = tunnel instanceof Duplex ? tunnelOf(tunnel) : tunnel;
   if (stream.destroyed) {
     // The stream died while the socket was being set up (a visitor that reset before the LAN dial
     // completed): the socket must not outlive it, or anyone could pile up open LAN connections.
     const code = stream.resetCode ?? 'XNAT_ERR_FORWARD_STREAM_RESET';
     if (!socket.destroyed) socket.resetAndDestroy();
-    return Promise.resolve({ clean: false, code, bytesFromSocket: 0, bytesToSocket: 0 });
+    queueMicrotask(() => done.pipeDone({ clean: false, code, bytesFromSocket: 0, bytesToSocket: 0 }));
+    return;
   }
-  return new Promise((resolve) => new Pipe(socket, stream, logger, limits, resolve).start());
+  new Pipe(socket, stream, logger, limits, done).start();
 }
 
 type PipeStream = ByteStream & Partial<Pick<DuplexTunnel, 'done'>>;
@@ -110,7 +130,7 @@ class Pipe implements ByteReader {
     private readonly stream: PipeStream,
     private readonly logger: Logger | undefined,
     private readonly limits: PipeLimits,
-    private readonly resolve: (r: PipeResult) => void,
+    private readonly done: PipeDone,
   ) {
     this.up = limits.fromSocket ?? NO_BUCKETS;
     this.down = limits.toSocket ?? NO_BUCKETS;
@@ -272,6 +292,30 @@ class Pipe implements ByteReader {
     this.socketThrottle?.cancel();
     this.streamThrottle?.cancel();
     const { failed, bytesFromSocket, bytesToSocket } = this;
-    this.resolve({ clean: failed === undefined, code: failed, bytesFromSocket, bytesToSocket });
+    this.done.pipeDone({ clean: failed === undefined, code: failed, bytesFromSocket, bytesToSocket });
+  }
+}
+
+/**
+ * One PipeLimits object for every pipe under the same buckets (a fresh object and two arrays per stream
+ * would be many): `get` returns the cached one until a reload replaces a bucket.
+ */
+export class SharedPipeLimits {
+  private from: TokenBucket | undefined;
+  private to: TokenBucket | undefined;
+  private limits: PipeLimits | undefined;
+
+  constructor(private readonly clock: Clock) {}
+
+  get(fromSocket: TokenBucket | undefined, toSocket: TokenBucket | undefined): PipeLimits {
+    if (this.limits && this.from === fromSocket && this.to === toSocket) return this.limits;
+    this.from = fromSocket;
+    this.to = toSocket;
+    this.limits = {
+      fromSocket: fromSocket ? [fromSocket] : NO_BUCKETS,
+      toSocket: toSocket ? [toSocket] : NO_BUCKETS,
+      clock: this.clock,
+    };
+    return this.limits;
   }
 }

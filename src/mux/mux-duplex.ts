@@ -12,7 +12,6 @@ import type { MuxStream, MuxStreamStats } from './mux-stream.ts';
  */
 export class MuxDuplex extends Duplex {
   readonly id: number;
-  readonly meta: Buffer;
   /** The stream underneath. */
   readonly inner: MuxStream;
   private pushedBytes = 0;
@@ -28,7 +27,6 @@ export class MuxDuplex extends Duplex {
     });
     this.inner = inner;
     this.id = inner.id;
-    this.meta = inner.meta;
     const reader: ByteReader = {
       data: (chunk) => {
         this.pushedBytes += chunk.length;

@@ -62,7 +62,6 @@ export interface MuxStreamStats {
 /** How a stream is built by its mux. */
 export interface MuxStreamInit {
   readonly id: number;
-  readonly meta: Buffer;
   readonly host: StreamHost;
   /** Receive window this side wants, in bytes (>= STREAM_INITIAL_WINDOW_BYTES). */
   readonly initialWindow: number;
@@ -98,8 +97,8 @@ const NO_READER: ByteReader = {
  */
 export class MuxStream extends EventEmitter implements ByteStream {
   readonly id: number;
-  /** The opaque metadata of the STREAM_OPEN (mapping, visitor address: the forward layer's business). */
-  readonly meta: Buffer;
+  // No copy of the STREAM_OPEN's metadata: the 'stream' event hands it over once, and an idle stream
+  // should not keep its buffer (issue 10).
   private readonly host: StreamHost;
   private readonly openedAt: number;
   private _resetCode: ErrorCode | undefined;
@@ -142,7 +141,6 @@ export class MuxStream extends EventEmitter implements ByteStream {
   constructor(init: MuxStreamInit) {
     super();
     this.id = init.id;
-    this.meta = init.meta;
     this.host = init.host;
     this.openedAt = init.host.clock.now();
     this.lastGrantAt = this.openedAt;

@@ -179,7 +179,7 @@ export class Mux extends EventEmitter {
     if (this.nextId > MAX_STREAM_ID) throw new XnatError('XNAT_ERR_MUX_IDS_EXHAUSTED');
     const id = this.nextId;
     this.nextId += 2;
-    const stream = this.addStream(id, meta);
+    const stream = this.addStream(id);
     this.counters.streamsOpened++;
     let first: Buffer = Buffer.alloc(0);
     if (firstData && firstData.length > 0 && this.transport.writable) {
@@ -318,7 +318,7 @@ export class Mux extends EventEmitter {
       this.capLog.hit('stream limit', { streamId: id, limit: this.maxStreams });
       return this.sendReply(id, 'XNAT_ERR_MUX_STREAM_LIMIT');
     }
-    const stream = this.addStream(id, frame.meta);
+    const stream = this.addStream(id);
     this.counters.streamsAccepted++;
     this.grantExtraInitial(stream);
     this.counters.bytesIn += frame.data.length;
@@ -404,10 +404,9 @@ export class Mux extends EventEmitter {
     return (id % 2 === 1) === (this.role === 'relay');
   }
 
-  private addStream(id: number, meta: Buffer): MuxStream {
+  private addStream(id: number): MuxStream {
     const stream = new MuxStream({
       id,
-      meta,
       host: this.host,
       initialWindow: this.initialWindow,
       maxWindow: this.maxWindow,

@@ -11,7 +11,7 @@ import type { Logger } from '../observe/log.ts';
 import { isAllowed, type PortRange } from '../util/ports.ts';
 import type { MappingServerStatus } from '../observe/status.ts';
 import { pickServer } from './server-pick.ts';
-import { VisitorPolicy } from './visitor-policy.ts';
+import { VisitorPolicy, type Admitted } from './visitor-policy.ts';
 import {
   DEFAULT_MAX_FLOWS_PER_MAPPING,
   DEFAULT_MAX_FLOWS_PER_SOURCE,
@@ -20,6 +20,13 @@ import {
   type FlowServer,
   type UdpEntry,
 } from './udp-router.ts';
+
+/** A visitor's admission rides on its socket, so one close listener serves every visitor. */
+const kAdmitted = Symbol('xnat.admitted');
+type AdmittedSocket = Socket & { [kAdmitted]: Admitted };
+function releaseOnClose(this: AdmittedSocket): void {
+  this[kAdmitted].release();
+}
 
 /** A session that serves mappings; the table only reads its load and health and hands it visitors and flows. */
 export interface MappingServer extends FlowServer {
@@ -262,7 +269,8 @@ export class MappingTable {
       socket.resetAndDestroy();
       return;
     }
-    socket.once('close', () => admitted.release());
+    (socket as AdmittedSocket)[kAdmitted] = admitted;
+    socket.on('close', releaseOnClose); // one function for every visitor, not a closure each
     best.acceptVisitor(entry, socket);
   }
 }

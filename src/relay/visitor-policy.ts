@@ -30,6 +30,27 @@ export interface Admitted {
 }
 export type Admission = Admitted | { readonly ok: false; readonly cause: VisitorRefusalCause };
 
+/**
+ * One admitted visitor: an object with a method, not closures over admit()'s scope, and its count keys
+ * rebuilt on release rather than kept (idle visitors are many; issue 10).
+ */
+class OpenVisitor implements Admitted {
+  readonly ok = true;
+  private done = false;
+
+  constructor(
+    private readonly policy: VisitorPolicy,
+    private readonly mapping: string,
+    private readonly source: string,
+  ) {}
+
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.policy.released(this.mapping, this.source);
+  }
+}
+
 interface Compiled {
   readonly allow: BlockList | undefined;
   readonly deny: BlockList | undefined;
@@ -126,17 +147,14 @@ export class VisitorPolicy {
     this.openOfMapping.set(mapping, open + 1);
     bump(this.open, globalKey, 1);
     bump(this.open, mappingKey, 1);
-    let released = false;
-    return {
-      ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        bump(this.openOfMapping, mapping, -1);
-        bump(this.open, globalKey, -1);
-        bump(this.open, mappingKey, -1);
-      },
-    };
+    return new OpenVisitor(this, mapping, source);
+  }
+
+  /** An admitted visitor's connection closed: its counts go down (OpenVisitor calls it once). */
+  released(mapping: string, source: string): void {
+    bump(this.openOfMapping, mapping, -1);
+    bump(this.open, `*|${source}`, -1);
+    bump(this.open, `m:${mapping}|${source}`, -1);
   }
 
   /** A new UDP flow of `mapping` from `address`: lists, bans and rates apply; caps are the flow table's. */

@@ -6,7 +6,7 @@ import type { Logger } from '../observe/log.ts';
 import type { StreamStatus } from '../observe/status.ts';
 import type { EventSink } from '../observe/events.ts';
 import { CapLog } from '../observe/cap-log.ts';
-import { joinSocketToStream } from '../forward/tcp-pipe.ts';
+import { pipeSocketToStream, SharedPipeLimits, type PipeDone, type PipeResult } from '../forward/tcp-pipe.ts';
 import { IdleStreams } from '../forward/idle-streams.ts';
 import { BandwidthBuckets } from '../forward/bandwidth.ts';
 import { deflateStream } from '../forward/compress.ts';
@@ -17,12 +17,27 @@ import { admitStream } from './stream-shares.ts';
 import type { ClaimOptions } from './claim-options.ts';
 import type { MappingEntry } from './mapping-table.ts';
 
-/** A visitor's stream as status needs it; byte counts are read from the stream's own stats (no listeners). */
-interface LiveStream {
-  readonly stream: MuxStream;
-  readonly mapping: string;
-  readonly visitor: string;
-  readonly openedAt: number;
+/**
+ * A visitor's stream as status needs it; byte counts are read from the stream's own stats (no listeners).
+ * It is also its pipe's PipeDone: one object per idle stream, no closure or promise (issue 10).
+ */
+class LiveStream implements PipeDone {
+  readonly openedAt = Date.now();
+
+  constructor(
+    private readonly owner: VisitorStreams,
+    readonly stream: MuxStream,
+    readonly entry: MappingEntry,
+    readonly visitor: string,
+  ) {}
+
+  get mapping(): string {
+    return this.entry.name;
+  }
+
+  pipeDone(r: PipeResult): void {
+    this.owner.ended(this, r);
+  }
 }
 
 /** Idle timeout of a TCP visitor connection when the agent's mapping gives none, in ms (1 hour). */
@@ -60,12 +75,14 @@ export class VisitorStreams {
   private readonly bandwidth: BandwidthBuckets;
   private readonly idle: IdleStreams;
   private readonly refusedLog: CapLog;
+  private readonly limits: SharedPipeLimits;
   readonly refused: VisitorRefusals = { share: 0, streamLimit: 0, idleTimeout: 0 };
 
   constructor(private readonly deps: VisitorStreamsDeps) {
     this.idle = new IdleStreams(deps.clock);
     this.bandwidth = new BandwidthBuckets(deps.bandwidth(), deps.clock);
     this.refusedLog = new CapLog(deps.log, deps.clock, 'visitors refused');
+    this.limits = new SharedPipeLimits(deps.clock);
   }
 
   get size(): number {
@@ -150,42 +167,42 @@ export class VisitorStreams {
       return;
     }
     const id = stream.id;
-    this.streams.set(id, { stream, mapping: entry.name, visitor, openedAt: Date.now() });
+    const live = new LiveStream(this, stream, entry, visitor);
+    this.streams.set(id, live);
     this.perMapping.set(entry.name, (this.perMapping.get(entry.name) ?? 0) + 1);
     this.idle.add(stream, this.idleMs.get(entry.name) ?? DEFAULT_TCP_IDLE_MS);
     // No child logger per visitor: at thousands of connections a second and of idle streams, the fields
     // go on the few lines that are written instead.
-    const fields = { mapping: entry.name, stream: id, visitor };
-    log.debug(fields, 'visitor connected');
+    log.debug({ mapping: entry.name, stream: id, visitor }, 'visitor connected');
     this.deps.onEvent('stream.opened', { mapping: entry.name, stream: id, visitor });
     const bw = this.bandwidth;
     bw.update(this.deps.bandwidth()); // a reload replaces the entry: its limits apply from here
-    const limits = {
-      fromSocket: bw.up ? [bw.up] : [],
-      toSocket: bw.down ? [bw.down] : [],
-      clock: this.deps.clock,
-    };
     const tunnel = options.compresses(entry.name) ? deflateStream(stream) : stream;
-    void joinSocketToStream(socket, tunnel, log, limits).then((r) => {
-      this.deps.onEvent('stream.closed', {
-        mapping: entry.name,
-        stream: id,
-        visitor,
-        clean: r.clean,
-        code: r.code,
-      });
-      this.streams.delete(id);
-      this.idle.delete(stream);
-      const left = (this.perMapping.get(entry.name) ?? 1) - 1;
-      if (left > 0) this.perMapping.set(entry.name, left);
-      else this.perMapping.delete(entry.name);
-      if (r.code === 'XNAT_ERR_FORWARD_IDLE_TIMEOUT') this.refused.idleTimeout++;
-      entry.traffic.bytesUp += r.bytesFromSocket;
-      entry.traffic.bytesDown += r.bytesToSocket;
-      const done = { ...fields, up: r.bytesFromSocket, down: r.bytesToSocket };
-      if (r.clean) log.debug(done, 'visitor closed');
-      else log.info({ ...done, code: r.code }, 'visitor reset');
+    pipeSocketToStream(socket, tunnel, log, this.limits.get(bw.up, bw.down), live);
+  }
+
+  /** A visitor's pipe ended (both its socket and its stream are closed). */
+  ended(live: LiveStream, r: PipeResult): void {
+    const { entry, visitor, stream } = live;
+    const id = stream.id;
+    this.deps.onEvent('stream.closed', {
+      mapping: entry.name,
+      stream: id,
+      visitor,
+      clean: r.clean,
+      code: r.code,
     });
+    this.streams.delete(id);
+    this.idle.delete(stream);
+    const left = (this.perMapping.get(entry.name) ?? 1) - 1;
+    if (left > 0) this.perMapping.set(entry.name, left);
+    else this.perMapping.delete(entry.name);
+    if (r.code === 'XNAT_ERR_FORWARD_IDLE_TIMEOUT') this.refused.idleTimeout++;
+    entry.traffic.bytesUp += r.bytesFromSocket;
+    entry.traffic.bytesDown += r.bytesToSocket;
+    const done = { mapping: entry.name, stream: id, visitor, up: r.bytesFromSocket, down: r.bytesToSocket };
+    if (r.clean) this.deps.log.debug(done, 'visitor closed');
+    else this.deps.log.info({ ...done, code: r.code }, 'visitor reset');
   }
 
   /** The open streams, as status objects. */
