@@ -76,8 +76,10 @@ export function bindUdp(
           address: addr.address,
           send: (data, port, peer) => {
             if (closed) return;
-            if (connected) socket.send(data, () => {});
-            else if (port !== undefined && peer !== undefined) socket.send(data, port, peer, () => {});
+            // No callback: one costs a send request's completion per datagram; a failed send (ICMP
+            // unreachable) lands on the no-op 'error' listener instead.
+            if (connected) socket.send(data);
+            else if (port !== undefined && peer !== undefined) socket.send(data, port, peer);
           },
           close: () =>
             new Promise<void>((done) => {
