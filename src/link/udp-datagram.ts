@@ -64,8 +64,18 @@ export function receiverOf(buf: Buffer): number | undefined {
   return buf.length >= UDP_HEADER_BYTES ? buf.readUInt32BE(4) : undefined;
 }
 
-/** Seals one datagram: header || AEAD(key, nonce(counter), ad = header, body). */
-export function sealDatagram(aead: Aead, key: Buffer, header: UdpHeader, body: Buffer): Buffer {
+/**
+ * Seals one datagram: header || AEAD(key, nonce(counter), ad = header, body), joined once (the
+ * backend's ciphertext and tag are copied straight into the datagram). `nonce` is a 12-byte scratch
+ * buffer the caller may reuse (the AEAD keeps no input after the call): no nonce allocation per datagram.
+ */
+export function sealDatagram(
+  aead: Aead,
+  key: Buffer,
+  header: UdpHeader,
+  body: Buffer,
+  nonce: Buffer = Buffer.allocUnsafe(NONCE_BYTES),
+): Buffer {
   const head = Buffer.allocUnsafe(UDP_HEADER_BYTES);
   head[0] = header.type;
   head[1] = header.epoch;
@@ -73,13 +83,22 @@ export function sealDatagram(aead: Aead, key: Buffer, header: UdpHeader, body: B
   head.writeUInt32BE(header.receiver, 4);
   head.writeUInt32BE(Math.floor(header.counter / TWO_32), 8);
   head.writeUInt32BE(header.counter >>> 0, 12);
-  return Buffer.concat([head, aead.seal(key, nonceOf(aead, header.counter), head, body)]);
+  writeNonce(nonce, header.counter, NONCE_ORDER[aead.cipher]);
+  const sealed = aead.sealParts(key, nonce, head, body);
+  return Buffer.concat([head, ...sealed], UDP_HEADER_BYTES + body.length + AEAD_TAG_BYTES);
 }
 
 /** The body of `buf` under `key`; throws XNAT_ERR_CRYPTO_DECRYPT when the tag does not verify. */
-export function openDatagram(aead: Aead, key: Buffer, header: UdpHeader, buf: Buffer): Buffer {
+export function openDatagram(
+  aead: Aead,
+  key: Buffer,
+  header: UdpHeader,
+  buf: Buffer,
+  nonce: Buffer = Buffer.allocUnsafe(NONCE_BYTES),
+): Buffer {
   const head = buf.subarray(0, UDP_HEADER_BYTES);
-  return aead.open(key, nonceOf(aead, header.counter), head, buf.subarray(UDP_HEADER_BYTES));
+  writeNonce(nonce, header.counter, NONCE_ORDER[aead.cipher]);
+  return aead.open(key, nonce, head, buf.subarray(UDP_HEADER_BYTES));
 }
 
 /** DATA body: flow id, then the visitor datagram. */
@@ -114,11 +133,4 @@ export function encodeProbeBody(p: ProbeBody): Buffer {
 
 export function decodeProbeBody(body: Buffer): ProbeBody | undefined {
   return body.length === 5 ? { index: body.readUInt32BE(0), recvEpoch: body[4]! } : undefined;
-}
-
-/** The AEAD nonce of `counter`, laid out as the suite's Noise cipher does (ChaCha LE, GCM BE). */
-function nonceOf(aead: Aead, counter: number): Buffer {
-  const nonce = Buffer.allocUnsafe(NONCE_BYTES);
-  writeNonce(nonce, counter, NONCE_ORDER[aead.cipher]);
-  return nonce;
 }

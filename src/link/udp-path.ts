@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from '../util/clock.ts';
 import type { Logger } from '../observe/log.ts';
 import { UdpRecvKeys, UdpSendKeys, type UdpPathKeys } from './udp-keys.ts';
 import { REKEY_AFTER_MS } from './options.ts';
+import { NONCE_BYTES } from '../crypto/nonce.ts';
 import { ReplayWindow, UDP_COUNTER_MAX } from './udp-replay-window.ts';
 import {
   UDP_PATH_MAX_PAYLOAD_BYTES,
@@ -129,6 +130,9 @@ export class UdpPath {
   /** The epoch of our datagrams the peer last said it authenticated (its probes and replies carry it). */
   private peerRecvEpoch = 0;
   private readonly window = new ReplayWindow();
+  /** Scratch nonces of one seal and one open (filled per datagram from its counter, never kept). */
+  private readonly sealNonce = Buffer.alloc(NONCE_BYTES);
+  private readonly openNonce = Buffer.alloc(NONCE_BYTES);
   private lastHeard = -Infinity;
   private roundStartedAt: number | undefined;
   private roundProbes = 0;
@@ -224,7 +228,7 @@ export class UdpPath {
     }
     let body: Buffer;
     try {
-      body = openDatagram(this.opts.keys.aead, key.key, header, buf);
+      body = openDatagram(this.opts.keys.aead, key.key, header, buf, this.openNonce);
     } catch (err) {
       // Never thrown out of a socket's message handler: anything that does not open is a bad tag.
       const e = toXnatError(err);
@@ -365,6 +369,7 @@ export class UdpPath {
       this.sendKeys.key,
       { type, epoch: this.sendKeys.epoch, receiver: this.remoteIndex, counter: this.sendCounter++ },
       body,
+      this.sealNonce,
     );
     this.opts.transmit(bytes, this.peer);
     return true;
