@@ -1,6 +1,7 @@
 // Reverse mode on the relay: dials one agent (its agents[].dial) whenever that agent has no live link,
 // and redials on the agent's own schedule (fast during a resumable outage, backoff later, slow after an
-// auth refusal). Each connected socket takes the inbound path (admission, handshake) via `accept`.
+// auth refusal). While our link is suspect (keepalive silence) it dials probes on the agent's probe pace and
+// keeps the link; the agent's own probe takes one. Each socket takes the inbound path via `accept`.
 import type { Socket } from 'node:net';
 import { dialTcp } from '../transport/tcp.ts';
 import type { Link } from '../link/link.ts';
@@ -21,6 +22,7 @@ import {
   fastDelay,
   FAST_REDIAL_MAX_MS,
   isAuthRefusal,
+  type RedialState,
 } from '../session/redial.ts';
 
 /** A link that stayed up this long resets the backoff (the session client's DEFAULT_STABLE_AFTER_MS). */
@@ -63,6 +65,14 @@ export class AgentDialer {
   private lastRttMs: number | undefined;
   private timer: TimerHandle | undefined;
   private abort: AbortController | undefined;
+  /** Probe dials for a suspect link of ours: the link, and since when. */
+  private probing: { readonly link: Link; readonly since: number } | undefined;
+  /**
+   * Aborts probe dials at close() only: probes no longer needed just start no more, and the ones in flight
+   * finish (a handshake cut halfway would read as a rejected relay in the agent's log).
+   */
+  private readonly probeAbort = new AbortController();
+  private probeTimer: TimerHandle | undefined;
   /** When the current outage began (our link lost, or never up), for the fast window and the summary. */
   private outageSince: number | undefined;
   private outageDials = 0;
@@ -117,6 +127,8 @@ export class AgentDialer {
     this.timer?.cancel();
     this.timer = undefined;
     this.abort?.abort(new XnatError('XNAT_ERR_SESSION_CLOSED'));
+    this.stopProbes();
+    this.probeAbort.abort(new XnatError('XNAT_ERR_SESSION_CLOSED'));
     if (!keepLinks) for (const l of this.links) l.close('XNAT_ERR_SESSION_CLOSED');
   }
 
@@ -170,18 +182,7 @@ export class AgentDialer {
     this.abort = abort;
     let link: Link;
     try {
-      link = await hedge((signal) => this.dialOnce(signal), {
-        ...dialSchedule(state(), this.random, state),
-        maxInFlight: DIAL_MAX_IN_FLIGHT,
-        abandonReason: (ageMs) =>
-          new XnatError('XNAT_ERR_LINK_HANDSHAKE_TIMEOUT', {
-            detail: `dial abandoned after ${ageMs} ms for a fresher one`,
-          }),
-        signal: abort.signal,
-        clock: this.o.clock,
-        // Not ours to drop: the agent may have taken this one for its session (it completed first there).
-        dispose: (late) => this.adopt(late),
-      });
+      link = await this.hedged(state, abort.signal);
     } catch (err) {
       this.dialing = false;
       if (!this.closed) this.failed(toXnatError(err, 'XNAT_ERR_LINK_CONNECT'));
@@ -192,6 +193,22 @@ export class AgentDialer {
     }
     if (this.closed) return link.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED'));
     this.linked(link);
+  }
+
+  /** Hedged dials on the agent's schedule (dialSchedule) from `state`, until one links or `signal`. */
+  private hedged(state: () => RedialState, signal: AbortSignal): Promise<Link> {
+    return hedge((s) => this.dialOnce(s), {
+      ...dialSchedule(state(), this.random, state),
+      maxInFlight: DIAL_MAX_IN_FLIGHT,
+      abandonReason: (ageMs) =>
+        new XnatError('XNAT_ERR_LINK_HANDSHAKE_TIMEOUT', {
+          detail: `dial abandoned after ${ageMs} ms for a fresher one`,
+        }),
+      signal,
+      clock: this.o.clock,
+      // Not ours to drop: the agent may have taken this one for its session (it completed first there).
+      dispose: (late) => this.adopt(late),
+    });
   }
 
   private async dialOnce(signal: AbortSignal): Promise<Link> {
@@ -230,11 +247,57 @@ export class AgentDialer {
     if (this.closed) return link.destroy(new XnatError('XNAT_ERR_SESSION_CLOSED'));
     this.links.add(link);
     link.on('rtt', (srtt: number) => (this.lastRttMs = srtt));
+    link.on('suspect', () => this.suspect(link));
+    link.on('alive', () => {
+      if (this.probing?.link === link) this.stopProbes();
+    });
     link.once('close', () => this.unlinked(link));
     this.o.attach(link, this.where);
   }
 
+  /**
+   * Our link has been silent for about a keepalive interval: dial probes (the agent's suspect pace, from
+   * dialSchedule) while it stays suspect, so a path that returns before the dead verdict is used at once.
+   * The probe links go to the session server like any other; the agent's own probe takes one (or none,
+   * and the server drops it at its deadline). Starts no more at 'alive' or the link's close.
+   */
+  private suspect(link: Link): void {
+    if (this.closed || this.probing || !this.links.has(link)) return;
+    const probe = { link, since: this.o.clock.now() };
+    this.probing = probe;
+    const active = () => this.probing === probe && !this.closed;
+    const round = (): void => {
+      this.probeTimer = undefined;
+      if (!active()) return;
+      const state = () => ({
+        fast: active() && this.o.clock.now() - probe.since < DEFAULT_FAST_REDIAL_WINDOW_MS,
+        resumable: active(),
+        lastRttMs: link.rttMs ?? this.lastRttMs,
+      });
+      this.log.debug('agent link suspect: probe dials');
+      this.hedged(state, this.probeAbort.signal).then(
+        // Adopted even once not needed: the agent may have taken it; unused, the server drops it.
+        (l) => this.adopt(l),
+        (err: unknown) => {
+          if (!active()) return;
+          const e = toXnatError(err, 'XNAT_ERR_LINK_CONNECT');
+          this.log.debug({ code: e.code, detail: e.detail }, 'probe dials failed');
+          // The next round while the link stays suspect; a refusal waits for the dead verdict's redials.
+          if (!isAuthRefusal(e)) this.probeTimer = this.o.clock.setTimeout(round, fastDelay(this.random));
+        },
+      );
+    };
+    round();
+  }
+
+  private stopProbes(): void {
+    this.probeTimer?.cancel();
+    this.probeTimer = undefined;
+    this.probing = undefined;
+  }
+
   private unlinked(link: Link): void {
+    if (this.probing?.link === link) this.stopProbes();
     if (!this.links.delete(link) || this.links.size > 0 || this.closed) return;
     const now = this.o.clock.now();
     if (now - this.linkedAt >= STABLE_AFTER_MS) this.backoff.reset();

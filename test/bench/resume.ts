@@ -3,6 +3,7 @@
 // Two scenarios: cuts (links reset, new dials reset too) and blackholes (nothing passes, sockets stay open,
 // new dials hang: a dead uplink), with the time from the blackhole to the agent's first redial (detection).
 // Run: node --import=tsx test/bench/resume.ts [--quick] [--paths ssh,xnat] [--blackholes 1000,7000,30000]
+// [--reverse] (xnat in reverse mode: the relay dials the agent, the blackholes are on that path)
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { eachPath, isMain, main, type MeasureOptions, type Row } from './lib/measure.ts';
@@ -192,7 +193,10 @@ async function scenario(
     // One service per path: its only connection is the visitor's download, so its one hash line is ours.
     const service = await startService('source', { bytes: total });
     try {
-      const path = await startPath(name, service.port, { faultProxy: true });
+      const path = await startPath(name, service.port, {
+        faultProxy: true,
+        reverse: process.argv.includes('--reverse'),
+      });
       try {
         const sourceHash = async (): Promise<string> => {
           const line = await service.proc.waitForJson(

@@ -26,6 +26,8 @@ export interface PathOptions {
   readonly nofile?: number;
   /** Put a fault proxy between agent and relay (xnat) or between ssh and sshd. */
   readonly faultProxy?: boolean;
+  /** xnat only: reverse mode (the relay dials the agent's listen port; the fault proxy sits on that path). */
+  readonly reverse?: boolean;
   /** ssh only: `-tt` with a remote `sleep` (a tty turns Nagle off on both ends); default true. */
   readonly sshTty?: boolean;
   /** Extra node arguments for the xnat relay (e.g. --cpu-prof). */
@@ -226,6 +228,9 @@ async function startXnat(targetPort: number, opts: PathOptions): Promise<Path> {
       .map((t) => t.trim())
       .filter((t) => t.length > 0);
     const tuning = [`tuning:`, `  maxStreams: ${BENCH_MAX_STREAMS}`, ...extra.map((t) => `  ${t}`)];
+    // Reverse mode: the agent listens on a port picked now; the relay dials it (through the proxy, if any).
+    const agentPort = opts.reverse ? await freePort() : 0;
+    if (opts.reverse && opts.faultProxy) proxy = await startFaultProxy(agentPort);
     const relayYaml = [
       `relay:`,
       `  listen: '${opts.netns?.relayHost ?? '127.0.0.1'}:0'`,
@@ -235,6 +240,7 @@ async function startXnat(targetPort: number, opts: PathOptions): Promise<Path> {
       `  - name: bench`,
       `    publicKey: '${encodeKey(agentKeys.publicKey)}'`,
       `    allow: [${BENCH_ALLOW.map((a) => `'${a}'`).join(', ')}]`,
+      ...(opts.reverse ? [`    dial: '127.0.0.1:${proxy?.port ?? agentPort}'`] : []),
       ...tuning,
     ];
     writeFileSync(join(dir, 'relay.yaml'), `${relayYaml.join('\n')}\n`, { mode: 0o600 });
@@ -258,16 +264,19 @@ async function startXnat(targetPort: number, opts: PathOptions): Promise<Path> {
       'control listening',
     );
     let controlPort = Number(listening.port);
-    if (opts.faultProxy) {
+    if (opts.faultProxy && !opts.reverse) {
       proxy = await startFaultProxy(controlPort);
       controlPort = proxy.port;
     }
+    const relayEntry = opts.reverse
+      ? [`  - mode: reverse`, `    listen: '127.0.0.1:${agentPort}'`]
+      : [`  - address: '${opts.netns?.relayHost ?? '127.0.0.1'}:${controlPort}'`];
     const agentYaml = [
       `agent:`,
       `  name: bench`,
       `  privateKey: '${encodeKey(agentKeys.privateKey)}'`,
       `relays:`,
-      `  - address: '${opts.netns?.relayHost ?? '127.0.0.1'}:${controlPort}'`,
+      ...relayEntry,
       `    publicKey: '${encodeKey(relayKeys.publicKey)}'`,
       `mappings:`,
       `  - name: bench`,
