@@ -102,7 +102,7 @@ test('waitForConnections resolves with the n-th connection, and times out with a
   await teardown(s);
 });
 
-test('blackhole drops bytes both ways silently, keeps sockets open; heal restores future bytes', async (t) => {
+test('blackhole drops bytes both ways silently, keeps sockets open; a cut connection stays dark after heal, new ones pass', async (t) => {
   const s = await setup();
   const c = await dial(s.proxy);
   const conn = await s.proxy.waitForConnections(1, T);
@@ -128,9 +128,29 @@ test('blackhole drops bytes both ways silently, keeps sockets open; heal restore
   // The first connection learns now that its peer is gone.
   await waitFor(() => c.closed, T, 'held reset to reach the client');
   t.is(c.error, 'ECONNRESET');
+  // A connection that lost bytes stays dark (TCP never delivers past a hole); a new one passes.
   c2.socket.write('after');
-  await waitFor(() => total(s.target.received[1] ?? []) === 5, T, 'bytes after heal');
-  t.is(Buffer.concat(s.target.received[1]!).toString(), 'after');
+  await waitFor(() => conn2.bytesDropped === 1 + 'after'.length, T, 'the cut connection to drop on');
+  t.deepEqual(s.target.received[1] ?? [], []);
+  const c3 = await dial(s.proxy);
+  await s.proxy.waitForConnections(3, T);
+  c3.socket.write('fresh');
+  await waitFor(() => total(s.target.received[2] ?? []) === 5, T, 'bytes on a new connection after heal');
+  t.is(Buffer.concat(s.target.received[2]!).toString(), 'fresh');
+  await teardown(s);
+});
+
+test('a connection that lost nothing to a blackhole carries on intact after heal, as TCP would', async (t) => {
+  const s = await setup();
+  const c = await dial(s.proxy);
+  await s.proxy.waitForConnections(1, T);
+  c.socket.write('before;');
+  await waitFor(() => total(s.target.received[0] ?? []) === 7, T, 'first bytes');
+  s.proxy.blackhole();
+  s.proxy.heal();
+  c.socket.write('after');
+  await waitFor(() => total(s.target.received[0] ?? []) === 12, T, 'bytes after heal');
+  t.is(Buffer.concat(s.target.received[0]!).toString(), 'before;after');
   await teardown(s);
 });
 
@@ -190,8 +210,8 @@ test('blackhole also drops what was queued before it: a stream cut by a blackhol
   t.is(conn.bytesDropped, 'in-flight'.length);
   s.proxy.heal();
   c.socket.write('after');
-  await waitFor(() => total(s.target.received[0] ?? []) === 5, T, 'bytes after heal');
-  t.is(Buffer.concat(s.target.received[0]!).toString(), 'after');
+  await waitFor(() => conn.bytesDropped === 'in-flight'.length + 5, T, 'later bytes dropped too');
+  t.deepEqual(s.target.received[0] ?? [], []);
   await teardown(s);
 });
 

@@ -275,9 +275,13 @@ export class ProxyConnection {
   flipByteAt(direction: Direction, offset: number, mask: number): void {
     (direction === 'up' ? this.up : this.down).flip = { offset, mask };
   }
-  /** Undoes blackhole, delay and throttle for future bytes; bytes dropped while blackholed stay lost. */
+  /**
+   * Undoes blackhole, delay and throttle for future bytes. A connection that lost bytes to the blackhole
+   * stays dark for good (its later bytes are dropped too): TCP never delivers past a hole, so such a
+   * stream is dead, as above a NAT that forgot it. One that lost nothing carries on intact, as TCP would.
+   */
   heal(): void {
-    this.faults.blackhole = false;
+    this.faults.blackhole = this.bytesDropped > 0;
     this.faults.delayMs = 0;
     this.faults.throttleBps = 0;
     if (this.held) {
