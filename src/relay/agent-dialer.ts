@@ -104,6 +104,11 @@ export class AgentDialer {
     return this.o.agent;
   }
 
+  /** Is `link` one of ours (dialed by this relay and still open)? */
+  owns(link: object): boolean {
+    return this.links.has(link as Link);
+  }
+
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;

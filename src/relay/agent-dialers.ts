@@ -36,9 +36,9 @@ export class AgentDialers {
     for (const a of agents) this.add(a);
   }
 
-  /** Does the relay dial this agent (hex key)? */
-  has(keyHex: string): boolean {
-    return this.byKey.has(keyHex);
+  /** Did our dialer for this agent (hex key) dial `link`? False for a link the agent dialed in itself. */
+  dialed(keyHex: string, link: object | undefined): boolean {
+    return link !== undefined && (this.byKey.get(keyHex)?.owns(link) ?? false);
   }
 
   /** The agent's session lost its link or ended: its dialer (if any) dials soon. */

@@ -192,7 +192,7 @@ export class Relay {
         : {}),
       sessions: [...this.sessions].map((s) => ({
         ...s.status(),
-        dialedBy: this.dialers.has(s.session.agentKey.toString('hex'))
+        dialedBy: this.dialers.dialed(s.session.agentKey.toString('hex'), s.session.link)
           ? ('relay' as const)
           : ('agent' as const),
       })),

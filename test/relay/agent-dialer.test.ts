@@ -156,5 +156,10 @@ test('an answer by another agent waits authRetryDelay; an agent attached by itse
   s.dialer.wake();
   await s.run(1_000);
   t.is(s.attached.length, 1);
+  // Status's dialed-by: only a link this dialer made counts, not the agent's own, nor a closed one.
+  t.true(s.dialer.owns(s.attached[0]!));
+  t.false(s.dialer.owns(new FakeLink()));
+  s.attached[0]!.destroy();
+  t.false(s.dialer.owns(s.attached[0]!));
   s.dialer.close();
 });
