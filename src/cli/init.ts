@@ -21,8 +21,27 @@ function adminToken(): string {
   return randomBytes(24).toString('base64url');
 }
 
+/** The port of a `host:port` (checked by the caller). */
+function portOf(hostPort: string): number {
+  return Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
+}
+
+/** A usable `host:port`, or a usage error naming the flag. */
+function checkHostPort(flag: string, value: string): number {
+  const port = portOf(value);
+  if (!value.includes(':') || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new XnatError('XNAT_ERR_CLI_USAGE', { detail: `${flag} must be host:port` });
+  }
+  return port;
+}
+
 /** Renders the two profiles; exported for tests and the demo. */
-export function renderInitProfiles(o: { relayAddress: string; listenPort: number }): {
+export function renderInitProfiles(o: {
+  relayAddress: string;
+  listenPort: number;
+  /** Reverse mode: where the relay dials the agent (`host:port`); the agent listens on its port. */
+  reverse?: string;
+}): {
   relay: string;
   agent: string;
 } {
@@ -38,7 +57,7 @@ relay:
 agents:
   - name: home
     publicKey: "${encodeKey(agentKeys.publicKey)}"
-    psk: "${psk}"
+    psk: "${psk}"${o.reverse ? `\n    # Reverse mode: this relay dials the agent here.\n    dial: "${o.reverse}"` : ''}
     allow: [${ALLOW.map((a) => `"${a}"`).join(', ')}]
 # Loopback only: \`xnat status --profile\` and \`xnat dashboard --profile\` on this machine use it.
 admin:
@@ -56,7 +75,7 @@ agent:
 relays:
   - address: "${o.relayAddress}"
     publicKey: "${encodeKey(relayKeys.publicKey)}"
-    psk: "${psk}"
+    psk: "${psk}"${o.reverse ? `\n    # Reverse mode: the relay dials in here; the address above serves the UDP path and status.\n    mode: reverse\n    listen: "0.0.0.0:${portOf(o.reverse)}"` : ''}
 # One entry per LAN service: local is the service, remotePort the public port on the relay (0 = any allowed).
 mappings:
   - name: ssh
@@ -81,18 +100,22 @@ export function initInstructions(
   relayAddress: string,
   port: number,
   allow: readonly string[] = ALLOW,
+  reverse?: string,
 ): string {
   const host = relayAddress.slice(0, relayAddress.lastIndexOf(':'));
+  const inbound = reverse ? '' : `${port}/tcp (agents) and `;
   return [
     `wrote ${files.relay} and ${files.agent} (mode 0600: they hold private keys, the psk and admin tokens)`,
     '',
-    `On the relay machine (${host}): copy ${files.relay} there; let ${port}/tcp (agents) and the allowed`,
+    `On the relay machine (${host}): copy ${files.relay} there; let ${inbound}the allowed`,
     `public ports (${allow.join(', ')}) through its firewall; then run`,
     `  xnat check ${files.relay}`,
     `  xnat relay --profile ${files.relay}`,
     `  xnat status --profile ${files.relay}     # from another shell: sessions and mappings`,
     '',
-    `On the agent machine (next to the LAN services): copy ${files.agent} there, edit its mappings, then run`,
+    reverse
+      ? `On the agent machine (reachable at ${reverse}): copy ${files.agent} there; let ${portOf(reverse)}/tcp in from the relay; edit its mappings, then run`
+      : `On the agent machine (next to the LAN services): copy ${files.agent} there, edit its mappings, then run`,
     `  xnat check ${files.agent}`,
     `  xnat agent --profile ${files.agent}`,
     `  xnat status --profile ${files.agent}     # mappings, with their public ports on ${host}`,
@@ -108,23 +131,28 @@ export function addInitCommand(program: Command): void {
     .option('--relay-address <host:port>', 'address agents dial to reach the relay', '127.0.0.1:7000')
     .option('--force', 'overwrite existing files', false)
     .option('--preset <name>', 'map a game server instead of ssh (valheim, palworld, minecraft, ...)')
-    .action((dir: string, opts: { relayAddress: string; force: boolean; preset?: string }) => {
-      const preset = opts.preset === undefined ? undefined : presetFromFlag(opts.preset);
-      const port = Number(opts.relayAddress.split(':').pop());
-      if (!opts.relayAddress.includes(':') || !Number.isInteger(port) || port < 1 || port > 65535) {
-        throw new XnatError('XNAT_ERR_CLI_USAGE', { detail: '--relay-address must be host:port' });
-      }
-      mkdirSync(dir, { recursive: true });
-      const files = { relay: join(dir, 'relay.yaml'), agent: join(dir, 'agent.yaml') };
-      for (const f of Object.values(files)) {
-        if (existsSync(f) && !opts.force)
-          throw new XnatError('XNAT_ERR_CLI_USAGE', { detail: `${f} exists; use --force` });
-      }
-      const plain = renderInitProfiles({ relayAddress: opts.relayAddress, listenPort: port });
-      const text = preset === undefined ? plain : applyPreset(plain, preset);
-      writeFileSync(files.relay, text.relay, { mode: 0o600 });
-      writeFileSync(files.agent, text.agent, { mode: 0o600 });
-      const allow = preset === undefined ? ALLOW : presetAllow(preset);
-      process.stdout.write(initInstructions(files, opts.relayAddress, port, allow));
-    });
+    .option('--reverse <host:port>', 'reverse mode: the relay dials the agent at this address')
+    .action(
+      (dir: string, opts: { relayAddress: string; force: boolean; preset?: string; reverse?: string }) => {
+        const preset = opts.preset === undefined ? undefined : presetFromFlag(opts.preset);
+        const port = checkHostPort('--relay-address', opts.relayAddress);
+        if (opts.reverse !== undefined) checkHostPort('--reverse', opts.reverse);
+        mkdirSync(dir, { recursive: true });
+        const files = { relay: join(dir, 'relay.yaml'), agent: join(dir, 'agent.yaml') };
+        for (const f of Object.values(files)) {
+          if (existsSync(f) && !opts.force)
+            throw new XnatError('XNAT_ERR_CLI_USAGE', { detail: `${f} exists; use --force` });
+        }
+        const plain = renderInitProfiles({
+          relayAddress: opts.relayAddress,
+          listenPort: port,
+          ...(opts.reverse ? { reverse: opts.reverse } : {}),
+        });
+        const text = preset === undefined ? plain : applyPreset(plain, preset);
+        writeFileSync(files.relay, text.relay, { mode: 0o600 });
+        writeFileSync(files.agent, text.agent, { mode: 0o600 });
+        const allow = preset === undefined ? ALLOW : presetAllow(preset);
+        process.stdout.write(initInstructions(files, opts.relayAddress, port, allow, opts.reverse));
+      },
+    );
 }

@@ -116,3 +116,61 @@ test('xnat pubkey and keygen --public derive the public key from a key file, a p
   t.regex(bad.stderr, /^error XNAT_ERR_CONFIG_KEY_TEXT: /);
   t.false(bad.stderr.includes('maybe-a-secret'));
 });
+
+test('init --reverse writes a reverse-mode pair: the relay dials the agent, which listens; both run', async (t) => {
+  t.timeout(120_000);
+  const env = new TestEnv(t);
+  const dir = env.path('init-reverse');
+  const control = await freePort();
+  const agentPort = await freePort();
+  const init = await env.run([
+    'init',
+    dir,
+    '--relay-address',
+    `127.0.0.1:${control}`,
+    '--reverse',
+    `127.0.0.1:${agentPort}`,
+  ]);
+  t.is(init.exit?.code, 0, init.stderr);
+  const printed = init.otherLines.join('\n');
+  t.regex(printed, new RegExp(`let ${agentPort}/tcp in from the relay`));
+  t.notRegex(printed, /\(agents\)/);
+  const relayPath = join(dir, 'relay.yaml');
+  const agentPath = join(dir, 'agent.yaml');
+  t.regex(readFileSync(relayPath, 'utf8'), new RegExp(`^ {4}dial: "127\\.0\\.0\\.1:${agentPort}"$`, 'm'));
+  t.regex(
+    readFileSync(agentPath, 'utf8'),
+    new RegExp(`^ {4}mode: reverse\\n {4}listen: "0\\.0\\.0\\.0:${agentPort}"$`, 'm'),
+  );
+  const ports = {
+    7001: await freePort(),
+    7002: await freePort(),
+    9100: await freePort(),
+    9101: await freePort(),
+  };
+  for (const file of [relayPath, agentPath]) {
+    let text = readFileSync(file, 'utf8');
+    for (const [from, to] of Object.entries(ports))
+      text = text.replace(`127.0.0.1:${from}"`, `127.0.0.1:${to}"`);
+    writeFileSync(
+      file,
+      text
+        .replace('remotePort: 2222', 'remotePort: 0')
+        .replace(`0.0.0.0:${agentPort}`, `127.0.0.1:${agentPort}`),
+    );
+    const check = await env.run(['check', file]);
+    t.is(check.exit?.code, 0, check.stderr);
+  }
+  env.start(['agent', '--profile', agentPath], { name: 'agent' });
+  const relay = env.start(['relay', '--profile', relayPath], { name: 'relay' });
+  await relay.waitForLog({ msg: 'listening', what: 'control' }, WAIT_MS);
+  await waitFor(
+    async () =>
+      /dialed-by=relay/.test((await env.run(['status', '--profile', relayPath])).otherLines.join('\n')),
+    WAIT_MS,
+    'the relay to dial the agent',
+  );
+  const bad = await env.run(['init', env.path('bad'), '--reverse', 'no-port']);
+  t.is(bad.exit?.code, 2, bad.stderr);
+  t.regex(bad.stderr, /--reverse must be host:port/);
+});
