@@ -3,7 +3,7 @@
 import type { CommandRegistry } from '../command/registry.ts';
 import type { CommandStats } from '../command/stats.ts';
 import type { SessionStats } from '../session/index.ts';
-import type { MappingStatus } from '../observe/status.ts';
+import type { LanTargetStatus, MappingStatus } from '../observe/status.ts';
 import { handleRequest, mappingStatus, statsQuery } from '../protocol/index.ts';
 
 /** How one mapping's LAN target answered since the agent started: dials, failures, connect time in ms. */
@@ -29,6 +29,12 @@ export function noteDial(t: TargetStats, ms: number, ok: boolean): void {
   t.connectMsLast = ms;
   t.connectMsMax = Math.max(t.connectMsMax, ms);
   t.connectMsSum += ms;
+}
+
+/** The status form of a target's stats (zeros before the first dial). */
+export function lanTargetStatus(t: TargetStats | undefined): LanTargetStatus {
+  if (!t || t.connects === 0) return { connects: 0, connectErrors: t?.connectErrors ?? 0 };
+  return { connects: t.connects, connectErrors: t.connectErrors, connectMsAvg: t.connectMsSum / t.connects };
 }
 
 export interface AgentQuerySource {

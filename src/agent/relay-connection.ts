@@ -32,6 +32,7 @@ import type { LinkListener } from './link-listener.ts';
 import { relayDial } from './relay-dial.ts';
 import { StreamTargets } from './stream-targets.ts';
 import { buildAgentRegistry } from './agent-commands.ts';
+import { lanTargetStatus } from './agent-queries.ts';
 
 /** The in-process services of handler mappings (`handler:` in the profile), supplied by an embedder. */
 export interface AgentServices {
@@ -271,7 +272,9 @@ export class RelayConnection {
 
   mappingStatus(): MappingStatus[] {
     return this.mappings.status((m) => ({
-      ...(m.profile.protocol === 'tcp' ? { healthy: m.health.healthy } : {}),
+      ...(m.profile.protocol === 'tcp'
+        ? { healthy: m.health.healthy, lan: lanTargetStatus(this.targets.targets.get(m.profile.name)) }
+        : {}),
       ...(m.remotePort > 0 && this.relay.address
         ? { publicAddress: formatHostPort({ host: this.relay.address.host, port: m.remotePort }) }
         : {}),

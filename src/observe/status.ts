@@ -245,10 +245,20 @@ export interface MappingStatus {
   readonly disabled?: boolean;
   /** Agent side, tcp: false inside the back-off after its LAN target refused a dial. */
   readonly healthy?: boolean;
+  /** Agent side, tcp: how its LAN target answered dials since start (what stats.query tells the relay). */
+  readonly lan?: LanTargetStatus;
   /** Relay side: visitors of this mapping refused by the who-may-visit rules, by cause. */
   readonly visitorsRefused?: VisitorPolicyRefusals;
   /** Relay side: each session serving it, with what picks its next visitor (docs/operations.md, "Failover"). */
   readonly servers?: readonly MappingServerStatus[];
+}
+
+/** A LAN target's dials: successful ones, failed ones, and the mean connect time of the successful. */
+export interface LanTargetStatus {
+  readonly connects: number;
+  readonly connectErrors: number;
+  /** Mean connect time in ms over `connects`; absent before the first success. */
+  readonly connectMsAvg?: number;
 }
 
 /** One session serving a mapping, as the relay's pick sees it. */

@@ -1,6 +1,6 @@
-// The agents' own side on a relay's dashboard: every few seconds, one round of stats.query (through the
-// relay's admin endpoint, admin.agentStats) over the attached agents, one request at a time, and per
-// mapping the sum of their LAN connect errors and their connect latency. Pure but for the one round it runs.
+// The LAN side of mappings on a dashboard: a relay asks its agents every few seconds (one round of
+// stats.query through admin.agentStats, one request at a time) and sums per mapping their LAN connect errors
+// and connect latency; an agent shows its own, from its status. Pure but for the one round it runs.
 import type { Status, MappingStatus } from '../observe/status.ts';
 import type { Clock } from '../util/clock.ts';
 import type { DashboardSource } from './source.ts';
@@ -36,6 +36,11 @@ export function lanSideOf(m: MappingStatus, side: AgentSide): LanSide | undefine
   }
   if (!any) return undefined;
   return { connectErrors: errors, connectMsAvg: connects > 0 ? msSum / connects : undefined };
+}
+
+/** An agent's own mapping: its LAN side from its status (null for a mapping without one: udp). */
+export function ownLanSide(m: MappingStatus): LanSide | null {
+  return m.lan ? { connectErrors: m.lan.connectErrors, connectMsAvg: m.lan.connectMsAvg } : null;
 }
 
 export class AgentSidePoller {

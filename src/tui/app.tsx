@@ -10,7 +10,7 @@ import { RETRY_MS } from './controller.ts';
 import { Table } from './table.tsx';
 import { shortCode } from './format.ts';
 import { layout, PANELS, type Panel } from './layout.ts';
-import { lanSideOf } from './agent-side.ts';
+import { lanSideOf, ownLanSide } from './agent-side.ts';
 import { selectionActions, type Confirm } from './actions.ts';
 import {
   headerText,
@@ -269,7 +269,7 @@ export function App({ controller, wallNow = Date.now, onQuit, note, noticeMs = N
               mappingCells(
                 m,
                 state.trends.get(key),
-                role === 'relay' ? (lanSideOf(m, state.agentSide) ?? null) : undefined,
+                role === 'relay' ? (lanSideOf(m, state.agentSide) ?? null) : ownLanSide(m),
               ),
             )}
             cursor={focus === 'mappings' ? mapSel.cursor : undefined}

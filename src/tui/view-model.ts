@@ -140,18 +140,24 @@ export function forwardingText(m: MappingStatus): string {
 }
 
 /**
- * The mappings panel. On a relay two columns show the agents' own side (stats.query): LAN connect errors
- * and mean LAN connect time, summed over the agents serving the mapping.
+ * The mappings panel. Two columns show the LAN side: LAN connect errors and mean LAN connect time; on a
+ * relay summed over the agents serving the mapping (stats.query), on an agent its own.
  */
 export function mappingColumns(role?: Status['role']): readonly Column[] {
+  // At 80 columns a relay's forwarding line needs the room, and errors are what an operator acts on; an
+  // agent's forwarding line names its LAN target, so there both columns wait for a wide terminal.
   const lan: Column[] =
     role === 'relay'
       ? [
           { title: 'lan err', width: 7, align: 'right' },
-          // At 80 columns the forwarding line needs the room; errors are what an operator acts on.
           { title: 'lan ms', width: 6, align: 'right', hideBelow: 90 },
         ]
-      : [];
+      : role === 'agent'
+        ? [
+            { title: 'lan err', width: 7, align: 'right', hideBelow: 110 },
+            { title: 'lan ms', width: 6, align: 'right', hideBelow: 110 },
+          ]
+        : [];
   return [
     { title: 'mapping', width: 7, max: 16, flex: 1 },
     { title: 'forwarding', width: 16, max: 64, flex: 3 },

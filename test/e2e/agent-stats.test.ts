@@ -1,5 +1,6 @@
 // End to end: `xnat status --agent NAME` on the relay shows the agent's own side, fetched with stats.query
-// over its session: per mapping, its LAN target's connects, connect errors and connect latency.
+// over its session: per mapping, its LAN target's connects, connect errors and connect latency; the agent's
+// own status says the same.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -27,6 +28,7 @@ test('xnat status --agent shows LAN connects, connect errors and latency per map
       { name: 'dead', localPort: closedPort },
     ],
     relay: { admin: { port: await freePort(), token } },
+    agent: { admin: { port: await freePort(), token } },
   });
   await run('curl', ['-sS', '--max-time', '20', `http://127.0.0.1:${pair.ports.web}/`]);
   await run('curl', ['-sS', '--max-time', '20', `http://127.0.0.1:${pair.ports.dead}/`]).catch(
@@ -46,6 +48,16 @@ test('xnat status --agent shows LAN connects, connect errors and latency per map
   const text = await env.run(['status', '--profile', pair.relay.profilePath, '--agent', 'home']);
   t.is(text.exit?.code, 0, text.stderr);
   t.regex(text.otherLines.join('\n'), /mapping dead lan connects=0 connect-errors=1/);
+
+  // The agent's own status carries the same LAN side per mapping (its dashboard's lan columns).
+  const own = await env.run(['status', '--profile', pair.agent.profilePath, '--json']);
+  t.is(own.exit?.code, 0, own.stderr);
+  const lan = Object.fromEntries(
+    (JSON.parse(own.otherLines.join('\n')) as { mappings: { name: string; lan?: unknown }[] }).mappings.map(
+      (m) => [m.name, m.lan],
+    ),
+  );
+  t.like(lan, { web: { connects: 1, connectErrors: 0 }, dead: { connects: 0, connectErrors: 1 } });
 
   const unknown = await env.run(['status', '--profile', pair.relay.profilePath, '--agent', 'nobody']);
   t.not(unknown.exit?.code, 0);

@@ -1,5 +1,5 @@
-// The agents' own side on the relay's dashboard: LAN connect errors and connect time per mapping, from
-// stats.query through the relay (admin.agentStats), asked every 5 s at most and of attached agents only.
+// The LAN side on dashboards: on a relay's, LAN connect errors and connect time per mapping from stats.query
+// through the relay (admin.agentStats), asked every 5 s at most and of attached agents only; on an agent's, its own.
 import test from 'ava';
 import { App } from '../../src/tui/app.tsx';
 import { DashboardController } from '../../src/tui/controller.ts';
@@ -78,10 +78,18 @@ test('relay on a wide terminal: LAN connect time too; asked once per interval, n
   d.end();
 });
 
-test('an agent dashboard has no LAN columns and asks nothing', async (t) => {
-  const d = screen(agentStatus(), 80, 24);
-  const f = await d.until((x) => x.includes('Mappings'));
-  t.false(f.includes('lan err'));
+test('an agent dashboard shows its own LAN side from its status and asks nothing', async (t) => {
+  const base = agentStatus();
+  const [tcp, udp] = base.mappings;
+  const status = agentStatus({
+    mappings: [{ ...tcp!, lan: { connects: 4, connectErrors: 3, connectMsAvg: 0.75 } }, udp!],
+  });
+  const d = screen(status, 170, 36);
+  const f = await d.until((x) => x.includes('minecraft'));
+  t.regex(f, /lan err\s+lan ms/);
+  t.regex(f, /minecraft .*\s3\s+0\.8ms\s+registering/);
+  // A udp mapping has no LAN dials: '-'.
+  t.regex(f, /valheim .*-\s+-\s+ready/);
   t.deepEqual(d.source.agentAsks, []);
   d.end();
 });
