@@ -1,10 +1,13 @@
 // Measure: memory at rest: RSS of each side with one session and no stream (the footprint of an idle relay
 // and agent), and per idle stream: RSS before and after opening 10 000 idle visitor connections through one
-// mapping. Run: node --import=tsx test/bench/idle.ts [--quick] [--paths ...]
+// mapping. The direct column is the floor of any Node tunnel: a plain Node process at rest, and what one idle
+// socket costs it accepted (relay row) or dialed (agent row). Run: node --import=tsx test/bench/idle.ts
+// [--quick] [--paths ...]
 import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { isMain, main, type MeasureOptions, type Row } from './lib/measure.ts';
 import { waitForEcho } from './lib/net.ts';
+import { startFloorProcess, type FloorProcess } from './lib/node-floor.ts';
 import { memOf } from './lib/proc-stats.ts';
 import { startPath, startService, type PathName } from './lib/paths.ts';
 
@@ -142,8 +145,13 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
   try {
     for (const name of options.paths) {
       if (name === 'direct') {
-        // No process sits between visitor and service: nothing to weigh.
-        for (const values of [perRelay, perAgent, restRelay, restAgent]) values[name] = 'n/a';
+        // No process sits between visitor and service; the column shows the floor a Node tunnel pays.
+        try {
+          await measureFloor();
+        } catch (err) {
+          options.log(`node floor failed: ${err instanceof Error ? err.message : String(err)}`);
+          for (const values of [perRelay, perAgent, restRelay, restAgent]) values[name] = 'failed';
+        }
         continue;
       }
       try {
@@ -155,6 +163,30 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
     }
   } finally {
     await service.close();
+  }
+  /** Plain Node processes: one at rest, then one accepting and one dialing `count` idle sockets. */
+  async function measureFloor(): Promise<void> {
+    const accepting = await startFloorProcess(nofile);
+    const dialing = await startFloorProcess(nofile);
+    try {
+      const one = (p: FloorProcess) => settledRss(() => [p.pid]);
+      const before = { relay: await one(accepting), agent: await one(dialing) };
+      restRelay.direct = before.relay / MIB;
+      restAgent.direct = before.agent / MIB;
+      const accepted = accepting.accept(count);
+      await dialing.dial(count, accepting.port);
+      await accepted;
+      const after = { relay: await one(accepting), agent: await one(dialing) };
+      perRelay.direct = (after.relay - before.relay) / count;
+      perAgent.direct = (after.agent - before.agent) / count;
+      options.log(
+        `node floor: at rest ${mib(before.relay)} MiB; per idle socket accepted ${perRelay.direct.toFixed(0)} B, ` +
+          `dialed ${perAgent.direct.toFixed(0)} B`,
+      );
+    } finally {
+      await accepting.close();
+      await dialing.close();
+    }
   }
   async function measurePath(name: PathName): Promise<void> {
     const path = await startPath(name, service.port, { nofile });

@@ -61,7 +61,10 @@ const HOW_TO_READ = `## How to read it
   run, divided by the connections completed.
 - **idle**: settled VmRSS of each side before and after 10 000 connections that each did one 1-byte echo
   and then stay open; (after - before) / 10 000. Processes run with the open-files limit raised (or at
-  the hard limit where raising it is not permitted).
+  the hard limit where raising it is not permitted). The direct column is the floor of any Node tunnel
+  (test/bench/lib/node-floor.ts): a plain Node process at rest, and the RSS one idle, reading socket
+  costs it, accepted (relay row, as a relay holds its visitor) and dialed (agent row, as an agent holds
+  its LAN connection).
 - **resume**: a 64 MiB download (random bytes, hashed at both ends) from the LAN service to the visitor;
   at 25%, 50% and 75% a fault proxy between agent and relay resets the link and resets every redial for
   1 s (the uplink is down), then lets connections through again ("restored"). "link restored -> bytes"
