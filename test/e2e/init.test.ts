@@ -10,6 +10,27 @@ import { waitFor } from '../helpers/procs.ts';
 
 const test = ava.serial;
 
+/**
+ * The default admin and metrics ports (7001/7002, 9100/9101) may be taken on a shared test machine: moves
+ * them (and only them) to free ones in the written profiles, lets the relay pick the mapping's public port,
+ * and applies `edit`. Returns the moves.
+ */
+async function movePorts(files: readonly string[], edit: (text: string) => string = (x) => x) {
+  const ports = {
+    7001: await freePort(),
+    7002: await freePort(),
+    9100: await freePort(),
+    9101: await freePort(),
+  };
+  for (const file of files) {
+    let text = readFileSync(file, 'utf8');
+    for (const [from, to] of Object.entries(ports))
+      text = text.replace(`127.0.0.1:${from}"`, `127.0.0.1:${to}"`);
+    writeFileSync(file, edit(text.replace('remotePort: 2222', 'remotePort: 0')));
+  }
+  return ports;
+}
+
 test('init -> check -> relay and agent start -> xnat status works on the written profiles', async (t) => {
   t.timeout(180_000);
   const env = new TestEnv(t);
@@ -44,20 +65,7 @@ test('init -> check -> relay and agent start -> xnat status works on the written
   const tokens = [relayPath, agentPath].map((f) => /token: "([^"]+)"/.exec(readFileSync(f, 'utf8'))![1]);
   t.not(tokens[0], tokens[1]);
 
-  // The default admin and metrics ports (7001/7002, 9100/9101) may be taken on a shared test machine:
-  // move them (and only them) to free ones, and let the relay pick the mapping's public port.
-  const ports = {
-    7001: await freePort(),
-    7002: await freePort(),
-    9100: await freePort(),
-    9101: await freePort(),
-  };
-  for (const file of [relayPath, agentPath]) {
-    let text = readFileSync(file, 'utf8');
-    for (const [from, to] of Object.entries(ports))
-      text = text.replace(`127.0.0.1:${from}"`, `127.0.0.1:${to}"`);
-    writeFileSync(file, text.replace('remotePort: 2222', 'remotePort: 0'));
-  }
+  const ports = await movePorts([relayPath, agentPath]);
   const relay = env.start(['relay', '--profile', relayPath], { name: 'relay' });
   await relay.waitForLog({ msg: 'listening', what: 'control' }, WAIT_MS);
   const agent = env.start(['agent', '--profile', agentPath], { name: 'agent' });
@@ -142,22 +150,10 @@ test('init --reverse writes a reverse-mode pair: the relay dials the agent, whic
     readFileSync(agentPath, 'utf8'),
     new RegExp(`^ {4}mode: reverse\\n {4}listen: "0\\.0\\.0\\.0:${agentPort}"$`, 'm'),
   );
-  const ports = {
-    7001: await freePort(),
-    7002: await freePort(),
-    9100: await freePort(),
-    9101: await freePort(),
-  };
+  await movePorts([relayPath, agentPath], (text) =>
+    text.replace(`0.0.0.0:${agentPort}`, `127.0.0.1:${agentPort}`),
+  );
   for (const file of [relayPath, agentPath]) {
-    let text = readFileSync(file, 'utf8');
-    for (const [from, to] of Object.entries(ports))
-      text = text.replace(`127.0.0.1:${from}"`, `127.0.0.1:${to}"`);
-    writeFileSync(
-      file,
-      text
-        .replace('remotePort: 2222', 'remotePort: 0')
-        .replace(`0.0.0.0:${agentPort}`, `127.0.0.1:${agentPort}`),
-    );
     const check = await env.run(['check', file]);
     t.is(check.exit?.code, 0, check.stderr);
   }
