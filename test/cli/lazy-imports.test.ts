@@ -213,3 +213,31 @@ test('xnat dashboard loads ink but no pino, yaml or profile code (sources and di
     [],
   );
 });
+
+test("dist/cli/'s dashboard chunks load none of Node's HTTP stack (yoga-layout's wasm is decoded without fetch)", async (t) => {
+  const file = join(REPO_ROOT, 'dist', 'cli-meta.json');
+  if (!existsSync(file)) {
+    t.fail('dist/ is not built: run `npm run build` (npm test does)');
+    return;
+  }
+  const meta = JSON.parse(readFileSync(file, 'utf8')) as { outputs: Record<string, { entryPoint?: string }> };
+  const chunk = Object.keys(meta.outputs).find((k) => meta.outputs[k]?.entryPoint === 'src/cli/dashboard.ts');
+  t.truthy(chunk, 'a chunk for src/cli/dashboard.ts');
+  // Importing the chunk evaluates ink and yoga-layout (which instantiates its wasm at import).
+  const script =
+    `const before = new Set(process.moduleLoadList);` +
+    `await import(${JSON.stringify(join(REPO_ROOT, chunk!))});` +
+    `process.stdout.write(process.moduleLoadList.filter((m) => !before.has(m)).join('\\n'));`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT });
+  const loaded = stdout.split('\n');
+  t.true(
+    loaded.some((m) => m === 'NativeModule tty'),
+    'the list names the builtins the chunk loaded',
+  );
+  t.deepEqual(
+    loaded.filter((m) =>
+      /^NativeModule (http|https|http2|tls|zlib|worker_threads|internal\/deps\/undici)/.test(m),
+    ),
+    [],
+  );
+});
