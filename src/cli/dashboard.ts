@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { AdminClient } from '../admin/admin-client.ts';
 import { XnatError } from '../errors.ts';
 import { parseDuration } from '../util/bytes.ts';
+import { capOldGeneration } from '../tui/heap-cap.ts';
 import { runDashboard, DEFAULT_INTERVAL_MS, type ConnectSource } from '../tui/index.ts';
 import { resolveAdminTarget, type AdminTarget } from './admin-target.ts';
 
@@ -37,6 +38,12 @@ export function addDashboardCommand(program: Command): void {
     .action(async (opts: { profile?: string; admin?: string; token?: string; interval: string }) => {
       const intervalMs = parseInterval(opts.interval);
       const target = await resolveAdminTarget(opts);
-      await runDashboard({ connect: adminSource(target), intervalMs });
+      // Here rather than in runDashboard: `xnat demo` draws the same screen in a process carrying a relay.
+      const stopCap = capOldGeneration();
+      try {
+        await runDashboard({ connect: adminSource(target), intervalMs });
+      } finally {
+        stopCap();
+      }
     });
 }
