@@ -12,7 +12,7 @@ async function majorGcsDuring(fn: () => Promise<void>): Promise<number> {
   let n = 0;
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) n++;
+      if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) n++;
     }
   });
   obs.observe({ entryTypes: ['gc'] });
