@@ -73,6 +73,27 @@ const leanAnsiTokenize = {
   },
 };
 
+/**
+ * yoga-layout's Emscripten loader turns its embedded wasm (a data: URL) into bytes with fetch() wherever a
+ * global fetch exists, as on Node 18+: that first call loads Node's undici and with it http, tls, http2,
+ * zlib, worker_threads and web streams, about 6 MiB of a dashboard that never makes an HTTP request. The
+ * loader's own synchronous decoder (its fallback when fetch fails) gives the same bytes: the build makes it
+ * take that path. The text is matched exactly; a yoga-layout whose loader reads differently fails the build.
+ */
+const YOGA_FETCH = 'function ya(){return w||"function"!=typeof fetch?';
+const yogaWithoutFetch = {
+  name: 'yoga-without-fetch',
+  setup(b) {
+    b.onLoad({ filter: /yoga-layout[\\/]dist[\\/]binaries[\\/]yoga-wasm-base64-esm\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes(YOGA_FETCH)) {
+        throw new Error(`${args.path}: its wasm loader changed; see yogaWithoutFetch in scripts/build.mjs`);
+      }
+      return { contents: text.replace(YOGA_FETCH, 'function ya(){return true?'), loader: 'js' };
+    });
+  },
+};
+
 const common = {
   absWorkingDir: ROOT,
   platform: 'node',
@@ -82,7 +103,7 @@ const common = {
   jsx: 'automatic',
   logLevel: 'warning',
   legalComments: 'none',
-  plugins: [devtoolsStub, leanAnsiTokenize],
+  plugins: [devtoolsStub, leanAnsiTokenize, yogaWithoutFetch],
   alias: { yaml: YAML_ESM },
   define: { 'process.env.NODE_ENV': '"production"' },
 };

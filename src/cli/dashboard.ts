@@ -4,8 +4,9 @@ import type { Command } from 'commander';
 import { AdminClient } from '../admin/admin-client.ts';
 import { XnatError } from '../errors.ts';
 import { parseDuration } from '../util/bytes.ts';
+import { capOldGeneration } from '../tui/heap-cap.ts';
 import { runDashboard, DEFAULT_INTERVAL_MS, type ConnectSource } from '../tui/index.ts';
-import { resolveAdminTarget, type AdminTarget } from './status.ts';
+import { resolveAdminTarget, type AdminTarget } from './admin-target.ts';
 
 /** Bounds of --interval, in ms, as the admin endpoint accepts them (admin.subscribe). */
 const MIN_INTERVAL_MS = 100;
@@ -36,7 +37,13 @@ export function addDashboardCommand(program: Command): void {
     .option('--interval <duration>', 'refresh interval (100ms..60s)', `${DEFAULT_INTERVAL_MS}ms`)
     .action(async (opts: { profile?: string; admin?: string; token?: string; interval: string }) => {
       const intervalMs = parseInterval(opts.interval);
-      const target = resolveAdminTarget(opts);
-      await runDashboard({ connect: adminSource(target), intervalMs });
+      const target = await resolveAdminTarget(opts);
+      // Here rather than in runDashboard: `xnat demo` draws the same screen in a process carrying a relay.
+      const stopCap = capOldGeneration();
+      try {
+        await runDashboard({ connect: adminSource(target), intervalMs });
+      } finally {
+        stopCap();
+      }
     });
 }

@@ -9,7 +9,7 @@ import { AdminClient } from '../admin/admin-client.ts';
 import { XnatError, toXnatError } from '../errors.ts';
 import { DIAG_MAX_BYTES, DIAG_MIN_BYTES } from '../protocol/index.ts';
 import { formatBytes, parseSize } from '../util/bytes.ts';
-import { resolveAdminTarget } from './status.ts';
+import { resolveAdminTarget } from './admin-target.ts';
 
 /** The default file name: `xnat-diag-<who>-<UTC time>.json` (who: the agent's name, or "local"). */
 export function defaultDiagName(who: string, now = new Date()): string {
@@ -87,7 +87,7 @@ interface DiagOptions {
 
 async function runDiag(opts: DiagOptions): Promise<void> {
   const maxBytes = opts.maxBytes === undefined ? DIAG_MAX_BYTES : parseMaxBytes(opts.maxBytes);
-  const target = resolveAdminTarget(opts);
+  const target = await resolveAdminTarget(opts);
   const toStdout = opts.output === '-';
   const file = toStdout ? undefined : (opts.output ?? defaultDiagName(opts.agent ?? 'local'));
   const tty = process.stderr.isTTY === true;

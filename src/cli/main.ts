@@ -31,6 +31,7 @@ export const COMMANDS: readonly CommandModule[] = [
     names: ['dashboard'],
     load: async () => {
       (await import('./terminal.ts')).preferLiveTerminal();
+      (await import('../tui/v8-flags.ts')).favourSmallFootprint();
       return (await import('./dashboard.ts')).addDashboardCommand;
     },
   },

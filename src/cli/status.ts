@@ -1,8 +1,7 @@
 // `xnat status`: one-shot status of a running relay or agent through its admin endpoint.
 import type { Command } from 'commander';
-import { loadProfile, parseHostPort } from '../config/index.ts';
 import { AdminClient } from '../admin/admin-client.ts';
-import { XnatError } from '../errors.ts';
+import { resolveAdminTarget } from './admin-target.ts';
 import { formatBytes } from '../util/bytes.ts';
 import type { Status, SessionStatus } from '../observe/status.ts';
 import type { StatsQueryReply } from '../protocol/index.ts';
@@ -78,35 +77,6 @@ export function renderStatus(s: Status): string {
   return `${lines.join('\n')}\n`;
 }
 
-export interface AdminTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly token: string;
-}
-
-/** Where the admin endpoint is: from --admin/--token, or from the profile's admin block. */
-export function resolveAdminTarget(opts: { profile?: string; admin?: string; token?: string }): AdminTarget {
-  if (opts.admin) {
-    const hp = parseHostPort(opts.admin);
-    const token = opts.token ?? process.env.XNAT_ADMIN_TOKEN;
-    if (!token)
-      throw new XnatError('XNAT_ERR_CLI_USAGE', {
-        detail: '--token or XNAT_ADMIN_TOKEN is required with --admin',
-      });
-    return { host: hp.host, port: hp.port, token };
-  }
-  if (!opts.profile) throw new XnatError('XNAT_ERR_CLI_USAGE', { detail: 'give --profile or --admin' });
-  const profile = loadProfile(opts.profile);
-  if (!profile.admin) throw new XnatError('XNAT_ERR_ADMIN_NOT_CONFIGURED', { detail: opts.profile });
-  const host =
-    profile.admin.listen.host === '0.0.0.0'
-      ? '127.0.0.1'
-      : profile.admin.listen.host === '::'
-        ? '::1'
-        : profile.admin.listen.host;
-  return { host, port: profile.admin.listen.port, token: profile.admin.token };
-}
-
 export function addStatusCommand(program: Command): void {
   program
     .command('status')
@@ -118,7 +88,7 @@ export function addStatusCommand(program: Command): void {
     .option('--agent <name>', "on a relay: the named agent's own side (LAN connects, errors, latency)")
     .action(
       async (opts: { profile?: string; admin?: string; token?: string; json?: boolean; agent?: string }) => {
-        const target = resolveAdminTarget(opts);
+        const target = await resolveAdminTarget(opts);
         const client = await AdminClient.connect(target.host, target.port, target.token);
         try {
           if (opts.agent !== undefined) {
@@ -147,7 +117,7 @@ export function addReloadCommand(program: Command): void {
     .option('--admin <host:port>', 'admin endpoint address (instead of --profile)')
     .option('--token <token>', 'admin token (default: XNAT_ADMIN_TOKEN)')
     .action(async (opts: { profile?: string; admin?: string; token?: string }) => {
-      const target = resolveAdminTarget(opts);
+      const target = await resolveAdminTarget(opts);
       const client = await AdminClient.connect(target.host, target.port, target.token);
       try {
         const changes = await client.reload();

@@ -5,7 +5,6 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { XnatError } from '../errors.ts';
-import { silentLogger } from '../observe/log.ts';
 import type { Logger } from '../observe/log.ts';
 import { realClock } from '../util/clock.ts';
 import type { Clock, TimerHandle } from '../util/clock.ts';
@@ -23,7 +22,7 @@ import {
 import type { Message } from './codec.ts';
 import { JobQueue } from './job-queue.ts';
 import type { CommandRegistry } from './registry.ts';
-import { Responder } from './responder.ts';
+import { Responder, type CommandLog } from './responder.ts';
 import { StatsRecorder } from './stats.ts';
 import type { CommandStats } from './stats.ts';
 import { OutgoingTransfer } from './transfer-out.ts';
@@ -42,6 +41,12 @@ export const DEFAULT_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_BUFFERED_BYTES_TOTAL = 64 * 1024 * 1024;
 /** Default credit a stream receiver grants ahead, in bytes (1 MiB). */
 export const DEFAULT_STREAM_WINDOW_BYTES = 1024 * 1024;
+
+/**
+ * The log of an endpoint given no logger: drops its lines without loading pino, which the admin client (so
+ * `xnat dashboard`) would otherwise load for nothing (issue 10: memory).
+ */
+const QUIET: CommandLog = { debug: () => {}, warn: () => {} };
 
 /** Options of a CommandEndpoint; every limit has a default. */
 export interface CommandEndpointOptions {
@@ -109,7 +114,7 @@ interface Pending {
  */
 export class CommandEndpoint extends EventEmitter {
   private readonly clock: Clock;
-  private readonly log: Logger;
+  private readonly log: CommandLog;
   private readonly stats = new StatsRecorder();
   private readonly queue: JobQueue;
   private readonly responder: Responder;
@@ -133,7 +138,7 @@ export class CommandEndpoint extends EventEmitter {
   ) {
     super();
     this.clock = opts.clock ?? realClock;
-    this.log = opts.logger ?? silentLogger();
+    this.log = opts.logger ?? QUIET;
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.maxBufferBytes = opts.maxBufferBytes ?? DEFAULT_MAX_BUFFER_BYTES;
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;

@@ -10,6 +10,9 @@ import type { CommandContext, CommandDef, CommandRegistry, StreamContext } from 
 import type { StatsRecorder } from './stats.ts';
 import { IncomingTransfer } from './transfer-in.ts';
 
+/** What the command layer logs through, a pino Logger's debug and warn lines (src/command/endpoint.ts). */
+export type CommandLog = Pick<Logger, 'debug' | 'warn'>;
+
 /** What the responder needs from its endpoint. */
 export interface ResponderHost {
   readonly registry: CommandRegistry;
@@ -17,7 +20,7 @@ export interface ResponderHost {
   readonly allow: ((peer: unknown, name: string) => boolean) | undefined;
   readonly queue: JobQueue;
   readonly stats: StatsRecorder;
-  readonly log: Logger;
+  readonly log: CommandLog;
   /** Default buffer cap in bytes (a command's options.maxBytes overrides). */
   readonly maxBufferBytes: number;
   /** Cap on bytes held by all incoming buffers together; beyond it a new buffer gets BUSY. */

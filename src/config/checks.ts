@@ -7,6 +7,7 @@ import { formatHostPort, isWildcardHost, type HostPort } from '../util/ports.ts'
 import type { RawAgentProfile, RawRelayProfile } from './schema.ts';
 import { entryName, expandMappings, toBandwidth } from './mapping-expand.ts';
 import { formatPath, type ProfileIssue, type ProfileSource } from './source.ts';
+import { MAX_ADMIN_TOKEN_CHARS, MIN_ADMIN_TOKEN_CHARS } from './limits.ts';
 import { readBoundedFile } from './read-file.ts';
 import { openFileWarning, openToOthers } from './warnings.ts';
 import type {
@@ -23,13 +24,6 @@ import type {
 export const ENV_PRIVATE_KEY = 'XNAT_PRIVATE_KEY';
 /** Environment variable that replaces admin.token. */
 export const ENV_ADMIN_TOKEN = 'XNAT_ADMIN_TOKEN';
-/** Shortest admin token accepted, in characters. */
-export const MIN_ADMIN_TOKEN_CHARS = 16;
-/**
- * Longest admin token accepted, in characters (UTF-16 units, as String.length counts): one limit for the
- * profile and for admin.auth on the wire, so every token a profile accepts can authenticate.
- */
-export const MAX_ADMIN_TOKEN_CHARS = 512;
 /** Largest private key file read, in bytes: a key is 44 characters; anything far bigger is the wrong file. */
 export const MAX_KEY_FILE_BYTES = 4096;
 

@@ -11,7 +11,8 @@ export {
   MAX_PROFILE_BYTES,
 } from './load.ts';
 export { redactProfile, REDACTED } from './redact.ts';
-export { ENV_PRIVATE_KEY, ENV_ADMIN_TOKEN, MIN_ADMIN_TOKEN_CHARS, MAX_ADMIN_TOKEN_CHARS } from './checks.ts';
+export { ENV_PRIVATE_KEY, ENV_ADMIN_TOKEN } from './checks.ts';
+export { MIN_ADMIN_TOKEN_CHARS, MAX_ADMIN_TOKEN_CHARS } from './limits.ts';
 export { DEFAULT_RELAY_PORT, DEFAULT_TCP_IDLE_TIMEOUT_MS, DEFAULT_UDP_IDLE_TIMEOUT_MS } from './schema.ts';
 export { isAllowed, formatHostPort, formatPortRange } from '../util/ports.ts';
 export type * from './types.ts';

@@ -1,7 +1,7 @@
 // The admin commands of the catalogue: what an admin client asks a relay or agent endpoint (status and
 // its subscription, logs, kick, reload, connection close, mapping disable, auth).
 import * as z from 'zod';
-import { MAX_ADMIN_TOKEN_CHARS } from '../config/index.ts';
+import { MAX_ADMIN_TOKEN_CHARS } from '../config/limits.ts';
 import { nameSchema, shortText, spec } from './command-spec.ts';
 import { statsQuery } from './commands-session.ts';
 

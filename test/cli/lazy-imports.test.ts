@@ -182,3 +182,62 @@ test('the relay and agent chunk loads ink, react, prom-client and pino-pretty on
     [],
   );
 });
+
+/**
+ * What `xnat dashboard` has no use for: a logger (pino, through the command endpoint's default) and the
+ * profile code (yaml, the schema; --profile imports it when given) but for the limits it shares with the wire.
+ */
+const NOT_FOR_DASHBOARD =
+  /node_modules\/(pino|pino-pretty|sonic-boom|thread-stream|yaml|prom-client)\/|src\/config\/(?!limits\.ts)/;
+
+test('xnat dashboard loads ink but no pino, yaml or profile code (sources and dist/cli/)', async (t) => {
+  const src = await traced(['dashboard', '--help'], { XNAT_FROM_SOURCE: '1' });
+  t.true(src.urls.some((u) => /node_modules\/ink\//.test(u)));
+  t.deepEqual(
+    src.urls.filter((u) => NOT_FOR_DASHBOARD.test(u)),
+    [],
+  );
+  if (!existsSync(join(REPO_ROOT, 'dist', 'cli-meta.json'))) {
+    t.fail('dist/ is not built: run `npm run build` (npm test does)');
+    return;
+  }
+  const dist = await traced(['dashboard', '--help']);
+  if (!dist.urls.some((u) => u.includes('/dist/cli/main.js'))) {
+    t.log('dist/ is older than src/: bin/xnat.js ran the sources; run `npm run build` to check dist/');
+    return;
+  }
+  const inputs = compiledInputs(dist.urls);
+  t.true(inputs.some((i) => /node_modules\/ink\//.test(i)));
+  t.deepEqual(
+    inputs.filter((i) => NOT_FOR_DASHBOARD.test(i)),
+    [],
+  );
+});
+
+test("dist/cli/'s dashboard chunks load none of Node's HTTP stack (yoga-layout's wasm is decoded without fetch)", async (t) => {
+  const file = join(REPO_ROOT, 'dist', 'cli-meta.json');
+  if (!existsSync(file)) {
+    t.fail('dist/ is not built: run `npm run build` (npm test does)');
+    return;
+  }
+  const meta = JSON.parse(readFileSync(file, 'utf8')) as { outputs: Record<string, { entryPoint?: string }> };
+  const chunk = Object.keys(meta.outputs).find((k) => meta.outputs[k]?.entryPoint === 'src/cli/dashboard.ts');
+  t.truthy(chunk, 'a chunk for src/cli/dashboard.ts');
+  // Importing the chunk evaluates ink and yoga-layout (which instantiates its wasm at import).
+  const script =
+    `const before = new Set(process.moduleLoadList);` +
+    `await import(${JSON.stringify(join(REPO_ROOT, chunk!))});` +
+    `process.stdout.write(process.moduleLoadList.filter((m) => !before.has(m)).join('\\n'));`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT });
+  const loaded = stdout.split('\n');
+  t.true(
+    loaded.some((m) => m === 'NativeModule tty'),
+    'the list names the builtins the chunk loaded',
+  );
+  t.deepEqual(
+    loaded.filter((m) =>
+      /^NativeModule (http|https|http2|tls|zlib|worker_threads|internal\/deps\/undici)/.test(m),
+    ),
+    [],
+  );
+});
