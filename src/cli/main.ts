@@ -83,6 +83,8 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
+  // relay/agent: V8 flags held while modules load, released once the role runs (src/cli/startup-flags.ts).
+  if (argv[0] === 'relay' || argv[0] === 'agent') (await import('./startup-flags.ts')).holdStartupFlags();
   try {
     const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });

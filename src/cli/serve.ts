@@ -9,6 +9,7 @@ import { startAdminServer, type AdminActions } from '../admin/admin-server.ts';
 import { toXnatError, XnatError } from '../errors.ts';
 import { LogRing } from '../observe/log-ring.ts';
 import { bundleSource } from '../protocol/diag-bundle.ts';
+import { releaseStartupFlags } from './startup-flags.ts';
 
 /** A running role with its endpoints; close() stops everything. */
 export interface Running {
@@ -215,6 +216,7 @@ export function addServeCommands(program: Command): void {
         throw err;
       });
       live.reload = () => running.relay.reload(loadRelayProfile(opts.profile));
+      releaseStartupFlags();
       await untilSignal(logger);
       await running.close();
       exitAfterFlush(logger, 0);
@@ -242,6 +244,7 @@ export function addServeCommands(program: Command): void {
         throw err;
       });
       live.reload = () => running.agent.reload(loadAgentProfile(opts.profile));
+      releaseStartupFlags();
       await untilSignal(logger);
       await running.close();
       exitAfterFlush(logger, 0);

@@ -1,0 +1,54 @@
+// The V8 flags a relay or agent holds while starting: while held, a hot function is not optimised and
+// surviving allocation does not grow the young generation; once released, both happen as by default.
+import test from 'ava';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { holdStartupFlags, releaseStartupFlags } from '../../src/cli/startup-flags.ts';
+
+const MIB = 1024 * 1024;
+/** %GetOptimizationStatus bit: the function has optimised code (V8 11.3, runtime-test.cc). */
+const OPTIMIZED = 16;
+
+setFlagsFromString('--allow-natives-syntax');
+const optimizationStatus = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+
+function newSpaceSize(): number {
+  return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
+}
+
+/** Survives several scavenges (kept until the end), the pattern that makes V8 double the young generation. */
+function allocateSurvivors(): unknown[] {
+  const kept: unknown[] = [];
+  for (let i = 0; i < 400_000; i++) kept.push({ i, s: `x${i}` });
+  return kept;
+}
+
+/** A fresh hot function each time (so one test's tiering never carries over to the other). */
+function makeHot(): (n: number) => number {
+  return new Function('n', 'let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s;') as (
+    n: number,
+  ) => number;
+}
+
+/** Calls `f` until it is optimised or `rounds` calls are done, yielding so a concurrent compile installs. */
+async function runHot(f: (n: number) => number, rounds: number): Promise<boolean> {
+  for (let r = 0; r < rounds; r++) {
+    f(10_000);
+    if ((optimizationStatus(f) & OPTIMIZED) !== 0) return true;
+    if (r % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return false;
+}
+
+test.serial('held: no optimising compile and no young-generation growth; released: both again', async (t) => {
+  releaseStartupFlags(); // a no-op without a hold
+  holdStartupFlags();
+  const before = newSpaceSize();
+  let kept = allocateSurvivors();
+  t.true(newSpaceSize() <= Math.max(before, 2 * MIB), `held: new space ${newSpaceSize()} bytes`);
+  t.false(await runHot(makeHot(), 2_000), 'held: a hot function was optimised');
+  releaseStartupFlags();
+  t.true(await runHot(makeHot(), 20_000), 'released: a hot function was not optimised');
+  kept = kept.concat(allocateSurvivors(), allocateSurvivors());
+  t.true(newSpaceSize() > 2 * MIB, `released: new space ${newSpaceSize()} bytes`);
+  t.true(kept.length > 0);
+});
