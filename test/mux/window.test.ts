@@ -131,6 +131,49 @@ test('all streams of a session grow within one window budget; a finished stream 
   t.true(third.stats.recvWindow > STREAM_INITIAL_WINDOW_BYTES, 'the budget came back when the first ended');
 });
 
+test('eight bulk streams never hold more receive window together than the session budget allows', async (t) => {
+  // Fake clock never advanced: every grant is "fast", so each stream asks for growth at every grant and
+  // only the budget stops them. Checked at every delivered chunk, not just at the end.
+  const budget = MiB;
+  const n = 8;
+  const { relay, agent } = pair({ maxWindow: 4 * MiB, windowBudget: budget });
+  const bound = n * STREAM_INITIAL_WINDOW_BYTES + budget;
+  const remotes: MuxStream[] = [];
+  let worstWindow = 0;
+  let worstBuffered = 0;
+  const check = () => {
+    let windows = 0;
+    let buffered = 0;
+    for (const r of remotes) {
+      windows += r.stats.recvWindow;
+      buffered += r.stats.recvBuffered;
+    }
+    worstWindow = Math.max(worstWindow, windows);
+    worstBuffered = Math.max(worstBuffered, buffered);
+  };
+  const done: Promise<string>[] = [];
+  agent.on('stream', (r: MuxStream) => {
+    remotes.push(r);
+    done.push(
+      new Promise((resolve) => {
+        const parts: Buffer[] = [];
+        r.on('data', (d: Buffer) => {
+          parts.push(d);
+          check();
+        });
+        r.on('end', () => resolve(sha(Buffer.concat(parts))));
+      }),
+    );
+  });
+  const sent = Array.from({ length: n }, () => randomBytes(4 * MiB));
+  for (const data of sent) Readable.from([data]).pipe(relay.openStream(Buffer.from('m')));
+  await until(() => done.length === n);
+  t.deepEqual(await Promise.all(done), sent.map(sha));
+  t.true(worstWindow > n * STREAM_INITIAL_WINDOW_BYTES, 'the windows did grow');
+  t.true(worstWindow <= bound, `windows ${worstWindow} within ${bound}`);
+  t.true(worstBuffered <= bound, `buffered ${worstBuffered} within ${bound}`);
+});
+
 test('the window does not grow when grants are far apart (slow path, fake clock)', async (t) => {
   const { relay, agent, clock } = pair({ maxWindow: 4 * MiB });
   const data = randomBytes(2 * MiB);
