@@ -20,12 +20,16 @@ rl.on('line', (line) => {
   const [cmd, a, b] = line.split(' ');
   if (cmd === 'accept') want = Number(a);
   if (cmd === 'dial') {
-    let n = 0;
+    let started = 0;
+    let connected = 0;
     const total = Number(a);
     const next = () => {
-      if (n === total) return console.log('held ' + held.length);
-      n++;
-      const s = net.connect({ port: Number(b), host: '127.0.0.1', noDelay: true }, next);
+      if (started === total) return;
+      started++;
+      const s = net.connect({ port: Number(b), host: '127.0.0.1', noDelay: true }, () => {
+        if (++connected === total) console.log('held ' + held.length);
+        next();
+      });
       keep(s);
     };
     for (let i = 0; i < 64 && i < total; i++) next();

@@ -59,8 +59,10 @@ const HOW_TO_READ = `## How to read it
   completed cycles per second over 5 s, after 1.5 s of the same as warm-up. The load generator is one Node process, so the direct figure is
   its ceiling on this machine, not the kernel's. CPU per connection: utime+stime of both sides over the
   run, divided by the connections completed.
-- **idle**: settled VmRSS of each side before and after 10 000 connections that each did one 1-byte echo
-  and then stay open; (after - before) / 10 000. Processes run with the open-files limit raised (or at
+- **idle**: settled VmRSS of each side at rest, after 1 000 and after 10 000 connections that each did
+  one 1-byte echo and then stay open; per stream is (at 10 000 - at 1 000) / 9 000, the marginal cost
+  (the first streams also pay one-time costs: the stream path's first compilation, the young
+  generation's growth). Processes run with the open-files limit raised (or at
   the hard limit where raising it is not permitted). The direct column is the floor of any Node tunnel
   (test/bench/lib/node-floor.ts): a plain Node process at rest, and the RSS one idle, reading socket
   costs it, accepted (relay row, as a relay holds its visitor) and dialed (agent row, as an agent holds
