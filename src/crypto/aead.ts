@@ -3,7 +3,7 @@
 // It knows nothing of Noise state or links; nonce.ts lays the Noise counter into the 12 bytes.
 import { XnatError } from '../errors.ts';
 import { nodeAeadFor, nodeSupports } from './aead-node.ts';
-import { nobleAeadFor } from './aead-noble.ts';
+import type * as NobleBackend from './aead-noble.ts';
 import type { NonceOrder } from './nonce.ts';
 
 /** Key length of both AEADs, in bytes. */
@@ -63,8 +63,35 @@ export type AeadBackendName = 'auto' | 'node' | 'noble';
 export const AEAD_BACKEND_NAMES: readonly AeadBackendName[] = ['auto', 'node', 'noble'];
 
 /**
+ * The @noble backend, loaded on demand: evaluating @noble/ciphers builds its AES tables (about 5 MiB of a
+ * relay's resting RSS), and node:crypto has both ciphers on every usual Node build.
+ */
+let noble: typeof NobleBackend | undefined;
+
+/** Does `name` need the noble backend for some cipher on this Node? */
+export function needsNoble(name: AeadBackendName): boolean {
+  return name === 'noble' || (name === 'auto' && AEAD_CIPHERS.some((c) => !nodeSupports(c)));
+}
+
+/**
+ * Makes `name` usable by getAead: loads the noble backend if `name` may pick it. Every link handshake
+ * awaits it before its first getAead; callers of getAead outside a handshake (tests, tools) await it first.
+ */
+export async function prepareAead(name: AeadBackendName = 'auto'): Promise<void> {
+  if (noble === undefined && needsNoble(name)) noble = await import('./aead-noble.ts');
+}
+
+function nobleAeadFor(cipher: AeadCipher): Aead {
+  if (noble === undefined) {
+    throw new XnatError('XNAT_ERR_CRYPTO_BACKEND', { detail: 'noble not loaded: await prepareAead first' });
+  }
+  return noble.nobleAeadFor(cipher);
+}
+
+/**
  * The backend `name` for `cipher`. 'auto' = node:crypto when its OpenSSL has the cipher (probed once),
  * else noble. 'node' when node:crypto lacks the cipher, or an unknown name -> XNAT_ERR_CRYPTO_BACKEND.
+ * A noble pick needs prepareAead(name) to have resolved.
  */
 export function getAead(name: AeadBackendName = 'auto', cipher: AeadCipher = 'ChaChaPoly'): Aead {
   if (cipher !== 'ChaChaPoly' && cipher !== 'AESGCM') {

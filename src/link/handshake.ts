@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { XnatError, isErrorCode, toXnatError, type ErrorCode } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { PSK_BYTES, keyFingerprint, type KeyPair } from '../crypto/keys.ts';
+import { prepareAead } from '../crypto/aead.ts';
 import type { LinkInit, LinkOptions } from './options.ts';
 import { CIPHER_SUITES, SUITES, SuiteProposal, resolveCipher, suiteState, trySuites } from './suites.ts';
 import {
@@ -166,6 +167,7 @@ export async function runInitiator(
   params: InitiatorParams,
   options: LinkOptions,
 ): Promise<LinkInit> {
+  await prepareAead(options.cipherBackend);
   const choice = options.cipher ?? 'auto';
   const suite = choice instanceof SuiteProposal ? choice.current : resolveCipher(choice);
   const preface = encodePreface(LINK_PROTOCOL_VERSION, SUITES[suite].id);
@@ -274,6 +276,7 @@ export async function runResponder(
     );
   }
   const suite = prefaceSuite(preface);
+  await prepareAead(options.cipherBackend);
   const frame = await reader.readFrame(HANDSHAKE_FRAME_MAX_BYTES, gone);
   if (frame[0] !== HandshakeTag.NOISE) {
     throw new XnatError('XNAT_ERR_LINK_HANDSHAKE_MALFORMED', { detail: `handshake tag ${frame[0]}` });

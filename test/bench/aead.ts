@@ -3,7 +3,7 @@
 // Run: node --import=tsx test/bench/aead.ts [--seconds=0.5] [--sodium=/path/to/node_modules/sodium-native]
 import { createCipheriv, type CipherGCMTypes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { AEAD_CIPHERS, NONCE_ORDER, getAead, type AeadCipher } from '../../src/crypto/aead.ts';
+import { AEAD_CIPHERS, NONCE_ORDER, getAead, prepareAead, type AeadCipher } from '../../src/crypto/aead.ts';
 import { Nonce } from '../../src/crypto/nonce.ts';
 
 const SIZES_BYTES = [1024, 16 * 1024, 64 * 1024];
@@ -143,6 +143,7 @@ function sodiumCases(sodium: Sodium, size: number) {
   };
 }
 
+await prepareAead('noble');
 const sodium = SODIUM_PATH ? (createRequire(import.meta.url)(SODIUM_PATH) as Sodium) : undefined;
 console.log(
   `AEAD throughput, ${process.version}, ${SECONDS_PER_CASE}s per case in ${ROUNDS} interleaved rounds, best round, MB/s (10^6 bytes/s)`,

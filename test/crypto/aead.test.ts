@@ -2,10 +2,13 @@
 // cross-decryption (each backend opens what the other seals), tamper rejection, backend selection.
 import test from 'ava';
 import fc from 'fast-check';
-import { AEAD_CIPHERS, NONCE_ORDER, getAead } from '../../src/crypto/aead.ts';
+import { AEAD_CIPHERS, NONCE_ORDER, getAead, prepareAead } from '../../src/crypto/aead.ts';
 import type { AeadBackendName, AeadCipher } from '../../src/crypto/aead.ts';
 import { writeNonce } from '../../src/crypto/nonce.ts';
 import { isXnatError } from '../../src/errors.ts';
+
+// The noble backend loads on demand (src/crypto/aead.ts); these tests call it without a link handshake.
+test.before(() => prepareAead('noble'));
 
 const BACKENDS = ['node', 'noble'] as const;
 

@@ -2,12 +2,15 @@
 // limit, Rekey per the spec, and HMAC/HKDF against node:crypto.
 import test from 'ava';
 import { createHmac } from 'node:crypto';
-import { AEAD_CIPHERS, NONCE_ORDER, getAead, type AeadCipher } from '../../src/crypto/aead.ts';
+import { AEAD_CIPHERS, NONCE_ORDER, getAead, type AeadCipher, prepareAead } from '../../src/crypto/aead.ts';
 import { CipherState, NONCE_MAX, NOISE_MAX_PLAINTEXT_BYTES } from '../../src/crypto/cipher-state.ts';
 import { Nonce, REKEY_NONCE, writeNonce } from '../../src/crypto/nonce.ts';
 import { BLAKE2s, SHA256 } from '../../src/crypto/hash.ts';
 import { HandshakeState } from '../../src/crypto/handshake-state.ts';
 import { isXnatError } from '../../src/errors.ts';
+
+// The noble backend loads on demand (src/crypto/aead.ts); these tests call it without a link handshake.
+test.before(() => prepareAead('noble'));
 
 const AD = new Uint8Array(0);
 const key = Buffer.alloc(32, 9);

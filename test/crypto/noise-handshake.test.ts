@@ -1,5 +1,6 @@
 // HandshakeState behaviour beyond the vectors: xnat's IKpsk2 shape, tampering, turn order, bad input.
 import test from 'ava';
+import { prepareAead } from '../../src/crypto/aead.ts';
 import type { ExecutionContext } from 'ava';
 import { HandshakeState } from '../../src/crypto/handshake-state.ts';
 import type { HandshakeOptions } from '../../src/crypto/handshake-state.ts';
@@ -7,6 +8,9 @@ import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { getPattern, parseProtocolName } from '../../src/crypto/patterns.ts';
 import { isXnatError } from '../../src/errors.ts';
 import type { ErrorCode } from '../../src/errors.ts';
+
+// The noble backend loads on demand (src/crypto/aead.ts); these tests call it without a link handshake.
+test.before(() => prepareAead('noble'));
 
 const IK = 'Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s';
 const prologue = Buffer.from('xnat/1');

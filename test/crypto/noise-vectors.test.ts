@@ -1,6 +1,7 @@
 // Known-answer tests: every Cacophony vector in test/fixtures/noise (ChaChaPoly and AESGCM), both AEAD
 // backends, byte for byte.
 import test from 'ava';
+import { prepareAead } from '../../src/crypto/aead.ts';
 import type { ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -9,6 +10,9 @@ import type { CipherState } from '../../src/crypto/cipher-state.ts';
 import { HandshakeState } from '../../src/crypto/handshake-state.ts';
 import type { KeyPair } from '../../src/crypto/keys.ts';
 import { publicKeyFromPrivate } from '../../src/crypto/keys.ts';
+
+// The noble backend loads on demand (src/crypto/aead.ts); these tests call it without a link handshake.
+test.before(() => prepareAead('noble'));
 
 interface Vector {
   protocol_name: string;

@@ -4,12 +4,15 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { isXnatError } from '../../src/errors.ts';
-import { AEAD_CIPHERS, getAead } from '../../src/crypto/aead.ts';
+import { AEAD_CIPHERS, getAead, prepareAead } from '../../src/crypto/aead.ts';
 import { CipherState } from '../../src/crypto/cipher-state.ts';
 import { encodeFrame } from '../../src/wire/codec.ts';
 import { FrameType, MAX_FRAME_PAYLOAD, isLinkType, type Frame } from '../../src/wire/frame.ts';
 import { anyFrameArb, cut, frameArb } from '../wire/arbitraries.ts';
 import { makeKeys, tapLinks, waitFor } from './link-helpers.ts';
+
+// The noble backend loads on demand (src/crypto/aead.ts); these tests call it without a link handshake.
+test.before(() => prepareAead('noble'));
 
 const EMPTY = new Uint8Array(0);
 const bytesOf = (frames: readonly Frame[]): Buffer => Buffer.concat(frames.flatMap((f) => encodeFrame(f)));
