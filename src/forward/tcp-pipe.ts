@@ -99,6 +99,9 @@ function onSocketError(this: PipedSocket, err: NodeJS.ErrnoException): void {
 function onSocketClose(this: PipedSocket): void {
   this[kPipe].socketClose();
 }
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
 function uncorkPipe(pipe: Pipe): void {
   pipe.uncork();
 }
@@ -294,7 +297,7 @@ class Pipe implements ByteReader {
     if (!this.socketEnded || !this.streamEnded) return;
     const socket = this.socket;
     if (socket.writableFinished) socket.destroy();
-    else socket.once('finish', () => socket.destroy());
+    else socket.once('finish', destroySocket);
   }
 
   private finish(): void {
