@@ -53,15 +53,17 @@ export class StreamTargets {
     }
     const m = mapping;
     const live = this.deps.streams.track(stream, m.profile.name, meta.visitor, m.traffic);
-    const ended = (up: number, down: number): void => live.ended(up, down);
-    // Fields on the lines written, not a child logger per stream (streams are many and mostly silent).
-    const fields = { mapping: m.profile.name, stream: stream.id };
+    // Fields on the lines written, not a child logger per stream (streams are many and mostly silent);
+    // built only on the paths that write one.
     const visitor = live.visitor;
     const { local, handler } = m.profile;
     if (handler !== undefined || !local) {
       if (handler === undefined || !this.deps.services?.stream(handler, stream, meta)) {
-        log.warn({ ...fields, handler, code: 'XNAT_ERR_MAPPING_NO_HANDLER' }, 'target failed');
-        ended(0, 0);
+        log.warn(
+          { mapping: m.profile.name, stream: stream.id, handler, code: 'XNAT_ERR_MAPPING_NO_HANDLER' },
+          'target failed',
+        );
+        live.ended(0, 0);
         return stream.reset('XNAT_ERR_MAPPING_NO_HANDLER');
       }
       m.activeStreams++;
@@ -69,7 +71,7 @@ export class StreamTargets {
       emit('stream.opened', { mapping: m.profile.name, stream: stream.id, visitor });
       stream.once('close', () => {
         m.activeStreams--;
-        ended(stream.stats.bytesIn, stream.stats.bytesOut);
+        live.ended(stream.stats.bytesIn, stream.stats.bytesOut);
         const code = stream.resetCode;
         emit('stream.closed', {
           mapping: m.profile.name,
@@ -101,7 +103,8 @@ export class StreamTargets {
         return;
       }
       m.activeStreams--;
-      ended(0, 0);
+      live.ended(0, 0);
+      const fields = { mapping: m.profile.name, stream: stream.id };
       const code = e?.code ?? 'XNAT_ERR_FORWARD_TARGET_UNREACHABLE';
       emit('stream.closed', { ...fields, visitor, clean: false, code });
       if (code === 'XNAT_ERR_ABORTED')
@@ -145,8 +148,9 @@ class LanEnd implements PipeDone {
     m.activeStreams--;
     // The pipe counts from the LAN socket's view: what it wrote went up, what it read goes down.
     live.ended(r.bytesToSocket, r.bytesFromSocket);
-    const fields = { mapping: live.mapping, stream: live.stream.id };
-    this.emit('stream.closed', { ...fields, visitor: live.visitor, clean: r.clean, code: r.code });
-    if (!r.clean) this.log.info({ ...fields, code: r.code }, 'stream reset');
+    const mapping = live.mapping;
+    const stream = live.stream.id;
+    this.emit('stream.closed', { mapping, stream, visitor: live.visitor, clean: r.clean, code: r.code });
+    if (!r.clean) this.log.info({ mapping, stream, code: r.code }, 'stream reset');
   }
 }

@@ -39,8 +39,9 @@ export class IdleStreams {
   }
 
   delete(stream: IdleWatched): void {
+    // The sweep stops itself once it finds none left: stopping here would cancel and re-create the
+    // interval timer per connection when visitors come one at a time.
     this.watched.delete(stream);
-    if (this.watched.size === 0) this.stop();
   }
 
   /** Stops watching everything. */

@@ -9,6 +9,7 @@ import type { ByteReader, ByteStream } from '../mux/byte-stream.ts';
 import { tunnelOf, type DuplexTunnel, type ResettableDuplex } from './duplex-tunnel.ts';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.ts';
 import { takeAll, type TokenBucket } from '../util/token-bucket.ts';
+import { loopTurn } from '../link/batcher.ts';
 
 /** Bytes a pipe lets wait in a socket's write buffer before it pauses the stream: one link read's worth. */
 export const SOCKET_WRITE_CAP_BYTES = 64 * 1024;
@@ -98,6 +99,9 @@ function onSocketError(this: PipedSocket, err: NodeJS.ErrnoException): void {
 function onSocketClose(this: PipedSocket): void {
   this[kPipe].socketClose();
 }
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
 function uncorkPipe(pipe: Pipe): void {
   pipe.uncork();
 }
@@ -122,6 +126,8 @@ class Pipe implements ByteReader {
   private streamHeld = false; // the socket's write buffer is at its cap
   private streamThrottle: TimerHandle | undefined;
   private corked = false;
+  /** The loop turn whose first chunk was written through uncorked (see data()). */
+  private throughTurn: number | undefined;
   private readonly up: readonly TokenBucket[];
   private readonly down: readonly TokenBucket[];
 
@@ -203,10 +209,18 @@ class Pipe implements ByteReader {
     this.bytesToSocket += chunk.length;
     // The stream hands over one chunk per DATA frame, several per link read; corking the socket until the
     // end of the tick turns them into one writev (one syscall, one wakeup of the reader) instead of one each.
+    // The first chunk of a loop turn to an empty socket goes straight out: most turns carry one (a
+    // keypress, a request, a ping-pong), and a cork, a queued write and a nextTick per chunk were a few
+    // us per round trip on each side. Later chunks of the same turn are corked together (loopTurn()).
     if (!this.corked && !socket.destroyed) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(uncorkPipe, this);
+      const turn = loopTurn();
+      if (turn !== undefined && turn !== this.throughTurn && socket.writableLength === 0)
+        this.throughTurn = turn;
+      else {
+        this.corked = true;
+        socket.cork();
+        process.nextTick(uncorkPipe, this);
+      }
     }
     let more = true;
     // Pause at the socket's write buffer cap, not at its (small) high-water mark, which a corked tick
@@ -283,7 +297,7 @@ class Pipe implements ByteReader {
     if (!this.socketEnded || !this.streamEnded) return;
     const socket = this.socket;
     if (socket.writableFinished) socket.destroy();
-    else socket.once('finish', () => socket.destroy());
+    else socket.once('finish', destroySocket);
   }
 
   private finish(): void {

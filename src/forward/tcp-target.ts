@@ -2,7 +2,7 @@
 // It knows nothing of mappings' names or sessions.
 import net from 'node:net';
 import { XnatError } from '../errors.ts';
-import { realClock, type Clock } from '../util/clock.ts';
+import { realClock, type Clock, type TimerHandle } from '../util/clock.ts';
 
 /** Connect timeout for LAN targets: a LAN answers fast; a silent host is as good as down. */
 export const TARGET_CONNECT_TIMEOUT_MS = 5_000;
@@ -24,7 +24,6 @@ export type DialDone = (err: XnatError | undefined, socket: net.Socket | undefin
  * AbortSignal: this runs once per visitor, and the socket is joined in the connect event's own turn.
  */
 export function dialTarget(host: string, port: number, opts: DialTargetOptions, done: DialDone): () => void {
-  const clock = opts.clock ?? realClock;
   let socket: net.Socket;
   try {
     socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
@@ -34,37 +33,79 @@ export function dialTarget(host: string, port: number, opts: DialTargetOptions, 
     queueMicrotask(() => done(e, undefined));
     return () => {};
   }
-  let finished = false;
-  const end = (err: XnatError | undefined, ok: net.Socket | undefined): void => {
-    if (finished) return;
-    finished = true;
-    timer.cancel();
-    socket.off('connect', onConnect);
-    socket.off('error', onError);
-    if (err) {
-      socket.on('error', () => {}); // nothing may surface from a socket given up
-      socket.destroy();
-    }
-    done(err, ok);
-  };
-  const onConnect = (): void => {
-    socket.pause();
-    end(undefined, socket);
-  };
-  const onError = (err: NodeJS.ErrnoException): void => {
+  return new TargetDial(socket, host, port, opts, done).cancel;
+}
+
+/** The dial a connecting socket belongs to, so one pair of listener functions serves every dial. */
+const kDial = Symbol('xnat.dial');
+type DialingSocket = net.Socket & { [kDial]: TargetDial | undefined };
+
+function onDialConnect(this: DialingSocket): void {
+  this.pause();
+  this[kDial]?.end(undefined, this);
+}
+function onDialError(this: DialingSocket, err: NodeJS.ErrnoException): void {
+  this[kDial]?.failed(err);
+}
+function ignoreError(): void {}
+
+/**
+ * One dial in flight: an object and its cancel function, not five closures over dialTarget's scope
+ * (a dial per visitor: the agent's share of the connection rate).
+ */
+class TargetDial {
+  private finished = false;
+  private readonly timer: TimerHandle;
+  /** Gives the dial up (its stream went away): XNAT_ERR_ABORTED, the connecting socket destroyed. */
+  readonly cancel = (): void =>
+    this.end(
+      new XnatError('XNAT_ERR_ABORTED', { detail: `${this.host}:${this.port} dial given up` }),
+      undefined,
+    );
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly host: string,
+    private readonly port: number,
+    opts: DialTargetOptions,
+    private readonly done: DialDone,
+  ) {
+    (socket as DialingSocket)[kDial] = this;
+    this.timer = (opts.clock ?? realClock).setTimeout(
+      () =>
+        this.end(
+          new XnatError('XNAT_ERR_FORWARD_TARGET_UNREACHABLE', { detail: `${host}:${port} timeout` }),
+          undefined,
+        ),
+      opts.timeoutMs ?? TARGET_CONNECT_TIMEOUT_MS,
+    );
+    socket.once('connect', onDialConnect);
+    socket.once('error', onDialError);
+  }
+
+  failed(err: NodeJS.ErrnoException): void {
     const code =
       err.code === 'ECONNREFUSED' ? 'XNAT_ERR_FORWARD_TARGET_REFUSED' : 'XNAT_ERR_FORWARD_TARGET_UNREACHABLE';
-    end(new XnatError(code, { detail: `${host}:${port} ${err.code ?? ''}`.trim(), cause: err }), undefined);
-  };
-  const timer = clock.setTimeout(
-    () =>
-      end(
-        new XnatError('XNAT_ERR_FORWARD_TARGET_UNREACHABLE', { detail: `${host}:${port} timeout` }),
-        undefined,
-      ),
-    opts.timeoutMs ?? TARGET_CONNECT_TIMEOUT_MS,
-  );
-  socket.once('connect', onConnect);
-  socket.once('error', onError);
-  return () => end(new XnatError('XNAT_ERR_ABORTED', { detail: `${host}:${port} dial given up` }), undefined);
+    this.end(
+      new XnatError(code, { detail: `${this.host}:${this.port} ${err.code ?? ''}`.trim(), cause: err }),
+      undefined,
+    );
+  }
+
+  end(err: XnatError | undefined, ok: net.Socket | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    const socket = this.socket as DialingSocket;
+    this.timer.cancel();
+    socket.off('connect', onDialConnect);
+    socket.off('error', onDialError);
+    // Set, not deleted (a delete would turn the socket into a slow dictionary object): the socket keeps
+    // no reference to the dial, nor to what its callback holds.
+    socket[kDial] = undefined;
+    if (err) {
+      socket.on('error', ignoreError); // nothing may surface from a socket given up
+      socket.destroy();
+    }
+    this.done(err, ok);
+  }
 }

@@ -97,8 +97,13 @@ function holds(list: BlockList, address: string): boolean {
 export class VisitorPolicy {
   private global: Compiled = NONE;
   private perMapping = new Map<string, Compiled>();
-  /** Open connections by `scope|source` (scope '*' is relay-wide) and by mapping. */
-  private readonly open = new Map<string, number>();
+  /**
+   * Open connections by source relay-wide, by mapping and source, and by mapping. Keyed by the address
+   * strings themselves (nested per mapping), not by `scope|source` strings built and hashed anew on
+   * every admit and release.
+   */
+  private readonly openOfSource = new Map<string, number>();
+  private readonly openOfMappingSource = new Map<string, Map<string, number>>();
   private readonly openOfMapping = new Map<string, number>();
   private readonly rates = new Map<string, RateState>();
   private readonly log: CapLog;
@@ -132,29 +137,33 @@ export class VisitorPolicy {
     const m = this.perMapping.get(mapping) ?? NONE;
     const cause = this.screen(mapping, m, address);
     if (cause) return this.refuse(mapping, cause, address);
-    const source = sourceOf(address);
+    const source = sourceOfIp(address);
     const open = this.openOfMapping.get(mapping) ?? 0;
     if (m.maxConnections !== undefined && open >= m.maxConnections)
       return this.refuse(mapping, 'maxConnections', address);
-    const globalKey = `*|${source}`;
-    const mappingKey = `m:${mapping}|${source}`;
+    let ofMapping = this.openOfMappingSource.get(mapping);
     if (
       (this.global.maxPerSource !== undefined &&
-        (this.open.get(globalKey) ?? 0) >= this.global.maxPerSource) ||
-      (m.maxPerSource !== undefined && (this.open.get(mappingKey) ?? 0) >= m.maxPerSource)
+        (this.openOfSource.get(source) ?? 0) >= this.global.maxPerSource) ||
+      (m.maxPerSource !== undefined && (ofMapping?.get(source) ?? 0) >= m.maxPerSource)
     )
       return this.refuse(mapping, 'perSource', address);
     this.openOfMapping.set(mapping, open + 1);
-    bump(this.open, globalKey, 1);
-    bump(this.open, mappingKey, 1);
+    bump(this.openOfSource, source, 1);
+    if (!ofMapping) this.openOfMappingSource.set(mapping, (ofMapping = new Map()));
+    bump(ofMapping, source, 1);
     return new OpenVisitor(this, mapping, source);
   }
 
   /** An admitted visitor's connection closed: its counts go down (OpenVisitor calls it once). */
   released(mapping: string, source: string): void {
     bump(this.openOfMapping, mapping, -1);
-    bump(this.open, `*|${source}`, -1);
-    bump(this.open, `m:${mapping}|${source}`, -1);
+    bump(this.openOfSource, source, -1);
+    const ofMapping = this.openOfMappingSource.get(mapping);
+    if (ofMapping) {
+      bump(ofMapping, source, -1);
+      if (ofMapping.size === 0) this.openOfMappingSource.delete(mapping);
+    }
   }
 
   /** A new UDP flow of `mapping` from `address`: lists, bans and rates apply; caps are the flow table's. */
@@ -189,7 +198,8 @@ export class VisitorPolicy {
       return 'denied';
     if ((this.global.allow && !holds(this.global.allow, address)) || (m.allow && !holds(m.allow, address)))
       return 'notAllowed';
-    const source = sourceOf(address);
+    if (!this.global.rate && !m.rate) return undefined; // no key strings built for a check that is off
+    const source = sourceOfIp(address);
     return (
       this.rateCheck(`*|${source}`, this.global.rate) ?? this.rateCheck(`m:${mapping}|${source}`, m.rate)
     );
@@ -220,6 +230,11 @@ export class VisitorPolicy {
     st.at = st.bannedUntil;
     return 'rate';
   }
+}
+
+/** sourceOf for a canonicalIp() result: an IPv4 address (no ':') is its own source, with no string work. */
+function sourceOfIp(address: string): string {
+  return address !== '' && !address.includes(':') ? address : sourceOf(address);
 }
 
 function bump(map: Map<string, number>, key: string, by: number): void {

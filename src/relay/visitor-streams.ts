@@ -149,7 +149,10 @@ export class VisitorStreams {
           mapping: entry.name,
           protocol: 'tcp',
           visitor: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
-          local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+          local: entry.listener?.localOf(socket) ?? {
+            address: socket.localAddress ?? '',
+            port: socket.localPort ?? 0,
+          },
           ...(options.compresses(entry.name) ? { compress: 'deflate' as const } : {}),
         }),
         undefined,

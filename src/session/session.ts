@@ -60,7 +60,15 @@ export class Session extends EventEmitter {
   private ackSent = 0;
   private unackedFrames = 0;
   private unackedBytes = 0;
+  /**
+   * Fires at or before the ACK owed for the oldest unacked frame is due (ackDueAt). It is not cancelled
+   * when an ACK rides with a reply: arming and cancelling a timer per frame was a setTimeout, a closure
+   * and a clearTimeout per ping-pong round trip on each side; now one timer lives per ACK delay, and a
+   * firing with nothing owed (or owed later) only looks at the clock (onAckTimer).
+   */
   private ackTimer: TimerHandle | undefined;
+  /** Clock time by which an ACK for the unacked frames must go out (set by the first unacked one). */
+  private ackDueAt = 0;
   private expiryTimer: TimerHandle | undefined;
   private closeTimer: TimerHandle | undefined;
   private readonly counts = {
@@ -302,15 +310,12 @@ export class Session extends EventEmitter {
       const bytes = encodedLength(frame);
       this.counts.framesReceived++;
       this.counts.bytesReceived += bytes;
-      this.unackedFrames++;
+      if (this.unackedFrames++ === 0) {
+        this.ackDueAt = this.opts.clock.now() + this.opts.ackDelayMs;
+        this.ackTimer ??= this.opts.clock.setTimeout(this.onAckTimer, this.opts.ackDelayMs);
+      }
       this.unackedBytes += bytes;
       if (this.unackedFrames >= ACK_EVERY_FRAMES || this.unackedBytes >= ACK_EVERY_BYTES) this.writeAck(port);
-      else if (!this.ackTimer) {
-        this.ackTimer = this.opts.clock.setTimeout(() => {
-          this.ackTimer = undefined;
-          if (this.port && this.received > this.ackSent) this.writeAck(this.port);
-        }, this.opts.ackDelayMs);
-      }
       this.emit('frame', frame);
       return;
     }
@@ -402,8 +407,16 @@ export class Session extends EventEmitter {
     if (sent) port.link.expectReply?.();
   }
 
+  /** The ACK timer: writes the ACK owed if due, waits for it if owed later, else stays unarmed. */
+  private readonly onAckTimer = (): void => {
+    this.ackTimer = undefined;
+    if (!this.port || this.received <= this.ackSent) return;
+    const left = this.ackDueAt - this.opts.clock.now();
+    if (left > 0) this.ackTimer = this.opts.clock.setTimeout(this.onAckTimer, left);
+    else this.writeAck(this.port);
+  };
+
   private writeAck(port: LinkPort): void {
-    this.cancelAckTimer();
     this.ackSent = this.received;
     this.unackedFrames = 0;
     this.unackedBytes = 0;

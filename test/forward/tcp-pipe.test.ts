@@ -6,6 +6,7 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import type { ErrorCode } from '../../src/errors.ts';
 import { SOCKET_WRITE_CAP_BYTES, joinSocketToStream } from '../../src/forward/tcp-pipe.ts';
+import type { ByteReader, ByteStream } from '../../src/mux/byte-stream.ts';
 
 const CHUNK_BYTES = 16 * 1024;
 
@@ -100,4 +101,51 @@ test('a stream already reset when the socket arrives resets the socket at once (
   while (!peerEnding) await new Promise((r) => setTimeout(r, 5));
   t.is(await peerEnding, 'ECONNRESET');
   await new Promise((r) => server.close(r));
+});
+
+test('stream chunks: the first of a loop turn goes out uncorked, later ones of the same turn are corked into one write', async (t) => {
+  const received: Buffer[] = [];
+  const server = net.createServer({ allowHalfOpen: true }, (s) =>
+    s.on('data', (c: Buffer) => received.push(c)),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise((r) => socket.once('connect', r));
+  socket.pause();
+  let reader: ByteReader | undefined;
+  const stream: ByteStream = {
+    destroyed: false,
+    resetCode: undefined,
+    setReader: (r) => (reader = r),
+    write: () => true,
+    end: () => {},
+    reset: () => {},
+    resume: () => {},
+  };
+  void joinSocketToStream(socket, stream);
+  let corks = 0;
+  const cork = socket.cork.bind(socket);
+  socket.cork = () => {
+    corks++;
+    cork();
+  };
+  await new Promise((r) => setImmediate(r));
+  reader!.data(Buffer.from('a'));
+  t.is(corks, 0, 'a lone chunk is written through');
+  t.is(socket.writableLength, 0);
+  reader!.data(Buffer.from('b'));
+  reader!.data(Buffer.from('c'));
+  t.is(corks, 1, 'the rest of the turn is corked once');
+  t.is(socket.writableLength, 2, 'held until the tick ends');
+  await new Promise((r) => setImmediate(r));
+  t.is(socket.writableLength, 0);
+  await new Promise((r) => setImmediate(r));
+  reader!.data(Buffer.from('d'));
+  t.is(corks, 1, 'a new turn writes through again');
+  for (let i = 0; i < 100 && Buffer.concat(received).length < 4; i++)
+    await new Promise((r) => setTimeout(r, 5));
+  t.is(Buffer.concat(received).toString(), 'abcd');
+  socket.destroy();
 });

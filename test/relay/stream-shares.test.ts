@@ -49,7 +49,7 @@ class Watched implements IdleWatched {
   }
 }
 
-test('a silent stream is reset after its idle time; traffic keeps one alive; the sweep stops when empty', (t) => {
+test('a silent stream is reset after its idle time; traffic keeps one alive; the sweep stops once it finds none', (t) => {
   const clock = new FakeClock();
   const idle = new IdleStreams(clock);
   const quiet = new Watched();
@@ -64,7 +64,12 @@ test('a silent stream is reset after its idle time; traffic keeps one alive; the
   t.is(busy.code, undefined);
   t.is(idle.timedOut, 1);
   idle.delete(busy);
-  t.is(clock.pending, 0);
+  t.is(clock.pending, 1, 'the sweep stays armed until its next run');
+  idle.add(busy, 10_000);
+  t.is(clock.pending, 1, 'a new stream reuses it');
+  idle.delete(busy);
+  clock.advance(2_500);
+  t.is(clock.pending, 0, 'the sweep that finds none left stops');
 });
 
 test('a stream is reset between idleMs and 1.25 x idleMs after its last byte; 0 never times out', (t) => {

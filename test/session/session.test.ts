@@ -142,3 +142,30 @@ test('link backpressure: frames wait unsent in the replay buffer while the link 
 
 // Compile-time check: the real Link satisfies SessionLink (tsc fails here if either side drifts).
 export const linkIsSessionLink = (link: Link): SessionLink => link;
+
+test('ack delay: an ACK riding with a reply leaves the timer armed; the next frame is acked ackDelayMs after it, not earlier', async (t) => {
+  const clock = new FakeClock();
+  const h = createHarness({ client: { clock } });
+  t.teardown(() => h.close());
+  h.client.start();
+  await waitFor(() => h.agentSessions.length === 1 && h.relaySessions.length === 1, 'sessions');
+  const [relay, agent] = [h.relaySessions[0]!, h.agentSessions[0]!];
+  let got = 0;
+  agent.on('frame', () => got++);
+  relay.sendReliable(dataFrame(0, 10));
+  await waitFor(() => got === 1, 'first frame');
+  agent.sendReliable(dataFrame(0, 10)); // the reply carries the ACK
+  await waitFor(() => relay.stats.replayBytes === 0, 'ACK with the reply');
+  clock.advance(15);
+  relay.sendReliable(dataFrame(1, 10));
+  await waitFor(() => got === 2, 'second frame');
+  clock.advance(5); // the first frame's timer fires: the second's ACK is due 20 ms after it, not now
+  await settle();
+  t.true(relay.stats.replayBytes > 0, 'not acked before its delay');
+  clock.advance(14);
+  await settle();
+  t.true(relay.stats.replayBytes > 0, 'not acked 19 ms after');
+  clock.advance(1);
+  await waitFor(() => relay.stats.replayBytes === 0, 'ACK at the delay');
+  t.pass();
+});
