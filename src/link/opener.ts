@@ -1,5 +1,5 @@
 // Opening: u16-length-prefixed records cut out of the socket's chunks and decrypted under the receiving key;
-// a record split across socket reads is decrypted piece by piece where the cipher can. Knows no frames.
+// a record split across socket reads is joined into a shared scratch first, then decrypted. Knows no frames.
 import { XnatError } from '../errors.ts';
 import type { LinkStats, RecordCipher } from './options.ts';
 import { ByteQueue, LENGTH_PREFIX_BYTES, RECORD_MAX_BYTES, RECORD_MIN_BYTES } from './wire.ts';
@@ -7,8 +7,11 @@ import { ByteQueue, LENGTH_PREFIX_BYTES, RECORD_MAX_BYTES, RECORD_MIN_BYTES } fr
 const EMPTY = new Uint8Array(0);
 
 /**
- * A record split across socket reads is joined here when the cipher cannot decrypt pieces: shared by every
- * link of the process, safe because the decryption consumes it in the same synchronous step.
+ * A record split across socket reads (most bulk records: 65 537 wire bytes against 64 KiB reads) is joined
+ * here before decryption: shared by every link of the process, safe because the decryption consumes it in
+ * the same synchronous step. Joining beats decrypting the pieces: node:crypto returns one new buffer per
+ * piece, and the frame straddling them (a bulk record's one DATA frame) would then be copied again into a
+ * fresh allocation by the frame decoder; this copy goes to a reused buffer and the record decrypts whole.
  */
 let joinScratch: Buffer | undefined;
 
@@ -26,8 +29,8 @@ export class RecordOpener {
   }
 
   /**
-   * Opens each complete record queued and hands its plaintext to `onRecord`: one buffer, or the pieces of
-   * a record that straddled reads, in order. Stops early once `stopped()` holds. Throws
+   * Opens each complete record queued and hands its plaintext to `onRecord` (one buffer; the type also
+   * admits pieces, in order, for callers that decode either). Stops early once `stopped()` holds. Throws
    * XNAT_ERR_LINK_RECORD_MALFORMED (length out of range) or XNAT_ERR_CRYPTO_DECRYPT (bad tag).
    */
   open(onRecord: (plaintext: Buffer | readonly Buffer[]) => void, stopped: () => boolean): void {
@@ -49,7 +52,6 @@ export class RecordOpener {
   private decrypt(views: readonly Buffer[], len: number): Buffer | readonly Buffer[] {
     const recv = this.recv;
     if (views.length === 1) return recv.decryptWithAd(EMPTY, views[0]!);
-    if (recv.decryptWithAdPieces) return recv.decryptWithAdPieces(EMPTY, views);
     joinScratch ??= Buffer.allocUnsafe(RECORD_MAX_BYTES);
     const ct = joinScratch.subarray(0, len);
     let at = 0;

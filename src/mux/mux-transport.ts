@@ -25,6 +25,8 @@ export interface MuxTransport extends EventEmitter {
   readonly writable: boolean;
   /** Optional link figures; `rttMs` (milliseconds) lets the mux grow receive windows on long paths. */
   readonly stats?: { readonly rttMs?: number };
+  /** The same RTT read directly, preferred when present (no stats snapshot per window grant). */
+  readonly rttMs?: number;
 }
 
 /** Which way a datagram may take: any (the session picks: UDP path or lane) or the link's lane only. */

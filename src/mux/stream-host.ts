@@ -42,7 +42,7 @@ export function makeStreamHost(o: HostOwner): StreamHost {
     chunkSize: o.chunkSize,
     turnBytes: () => Math.min(ready.waiting === 0 ? MAX_FRAME_PAYLOAD : o.chunkSize, fill.room),
     transportClosed: () => o.transportClosed(),
-    rttMs: () => o.transport.stats?.rttMs ?? 0,
+    rttMs: () => ('rttMs' in o.transport ? o.transport.rttMs : o.transport.stats?.rttMs) ?? 0,
     sendWindow: (streamId, delta) => send({ type: FrameType.STREAM_WINDOW, streamId, delta }),
     sendFin: (streamId) => send({ type: FrameType.STREAM_FIN, streamId }),
     sendReset: (streamId, code) => o.sendReset(streamId, code),

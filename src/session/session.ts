@@ -118,6 +118,14 @@ export class Session extends EventEmitter {
     return this.port?.link;
   }
 
+  /**
+   * The current link's smoothed RTT in ms (undefined without a link): what `stats.rttMs` says, without
+   * building the stats snapshot (the mux reads it at every window grant).
+   */
+  get rttMs(): number | undefined {
+    return this.port?.link.rttMs;
+  }
+
   get stats(): SessionStats {
     return {
       ...this.counts,

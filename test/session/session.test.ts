@@ -39,6 +39,10 @@ test('open: relay and agent get one session each with the same id; frames flow b
   t.is(agent.stats.framesSent, 200);
   t.is(relay.stats.framesReceived, 200);
   t.is(agent.stats.replayed, 0);
+  // The direct RTT read (the mux's, per window grant) is the link's, as in the stats snapshot.
+  t.is(typeof agent.rttMs, 'number');
+  t.is(agent.rttMs, agent.link?.rttMs);
+  t.is(relay.rttMs, relay.stats.rttMs);
 });
 
 test('datagrams pass while attached and are dropped and counted while detached', async (t) => {
