@@ -178,7 +178,9 @@ test('the relay and agent chunk loads ink, react, prom-client, pino-pretty and @
   }
   const inputs = [...closure].flatMap((o) => Object.keys(meta.outputs[o]?.inputs ?? {}));
   t.deepEqual(
-    inputs.filter((i) => /node_modules\/(ink|react|react-reconciler|prom-client|pino-pretty|@noble)\//.test(i)),
+    inputs.filter((i) =>
+      /node_modules\/(ink|react|react-reconciler|prom-client|pino-pretty|@noble)\//.test(i),
+    ),
     [],
   );
 });
