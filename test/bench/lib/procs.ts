@@ -139,7 +139,12 @@ export class BenchProc {
   async stop(): Promise<void> {
     const kids = descendants(this.pid);
     if (!this.hasExited) this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.killNow(), STOP_GRACE_MS);
+    // 'close' waits for stdio: a child that outlives its parent (sshd's session process on a dead link,
+    // reparented to init) holds the pipes open, so the grace timer kills the descendants found at first too.
+    const timer = setTimeout(() => {
+      this.killNow();
+      for (const pid of kids) killPid(pid, 'SIGKILL');
+    }, STOP_GRACE_MS);
     await this.exited;
     clearTimeout(timer);
     for (const pid of kids) killPid(pid, 'SIGKILL');
