@@ -1,28 +1,18 @@
 // dig through a UDP mapping to a real dnsmasq behind the agent: every query (a new source port, so a new
 // flow) is answered on its one and only try. Before the first-datagram fix, none was.
 import test from 'ava';
-import dgram from 'node:dgram';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { TestEnv, programsAvailable, requirePrograms } from '../e2e/lib/env.ts';
 import { makeKeys } from '../e2e/lib/profiles.ts';
 import { killAll } from '../helpers/procs.ts';
-import { spawnDaemon, startAgent, startRelay } from './udp-stack.ts';
+import { freeBothPort, spawnDaemon, startAgent, startRelay } from './udp-stack.ts';
 
 const execFileAsync = promisify(execFile);
 const DNSMASQ = '/usr/sbin/dnsmasq';
 const run = programsAvailable(DNSMASQ, 'dig') ? test : test.skip;
 
 test.after.always(() => killAll());
-
-/** A UDP port free a moment ago (dnsmasq cannot take port 0). */
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 async function dig(port: number, name: string): Promise<string> {
   const { stdout } = await execFileAsync(
@@ -37,7 +27,8 @@ run('dig gets its answer through a udp mapping with one try, query after query',
   t.timeout(120_000);
   requirePrograms(DNSMASQ, 'dig');
   const env = new TestEnv(t);
-  const dnsPort = await freeUdpPort();
+  // dnsmasq cannot take port 0, and it listens on TCP too: a port free for both a moment ago.
+  const dnsPort = await freeBothPort();
   const dns = spawnDaemon(env, DNSMASQ, [
     '--no-daemon',
     '--conf-file=/dev/null',
