@@ -3,6 +3,7 @@
 // `xnat dashboard` starts it; it knows nothing of the screen.
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { realClock, type Clock } from '../util/clock.ts';
 
 /** Growth of the used heap past the last full collection that triggers the next one, in bytes. */
 export const HEAP_CAP_STEP_BYTES = 3 * 1024 * 1024;
@@ -17,12 +18,14 @@ export const HEAP_CAP_CHECK_MS = 1000;
 export function capOldGeneration(
   stepBytes: number = HEAP_CAP_STEP_BYTES,
   checkMs: number = HEAP_CAP_CHECK_MS,
+  clock: Clock = realClock,
 ): () => void {
   // A context created after --expose-gc has `gc`; the main context keeps its globals as they were.
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   let base = getHeapStatistics().used_heap_size;
-  const timer = setInterval(() => {
+  // The real clock's timers are unref'd: the cap never holds the process open.
+  const timer = clock.setInterval(() => {
     const used = getHeapStatistics().used_heap_size;
     if (used < base) base = used;
     else if (used > base + stepBytes) {
@@ -30,6 +33,5 @@ export function capOldGeneration(
       base = getHeapStatistics().used_heap_size;
     }
   }, checkMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  return () => timer.cancel();
 }
