@@ -17,10 +17,24 @@ const RELEASE = '--turbofan --semi-space-growth-factor=2';
 
 let held = false;
 
-/** Called first by main for `relay` and `agent`, before any command module is imported. */
-export function holdStartupFlags(): void {
+/** Node options naming the flags we would hold: the operator's own choice, left as given. */
+const OPERATOR_FLAGS = /--(no-)?(turbofan|opt)\b|--max-opt|semi-space/;
+
+/**
+ * Called first by main for `relay` and `agent`, before any command module is imported. Skipped when node
+ * was started with one of these flags itself (command line or NODE_OPTIONS): the release would undo it.
+ */
+export function holdStartupFlags(
+  nodeOptions: string = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`,
+): void {
+  if (OPERATOR_FLAGS.test(nodeOptions)) return;
   setFlagsFromString(HOLD);
   held = true;
+}
+
+/** Whether the flags are held now (for status and tests). */
+export function startupFlagsHeld(): boolean {
+  return held;
 }
 
 /**

@@ -2,7 +2,7 @@
 // surviving allocation does not grow the young generation; once released, both happen as by default.
 import test from 'ava';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { holdStartupFlags, releaseStartupFlags } from '../../src/cli/startup-flags.ts';
+import { holdStartupFlags, releaseStartupFlags, startupFlagsHeld } from '../../src/cli/startup-flags.ts';
 
 const MIB = 1024 * 1024;
 /** %GetOptimizationStatus bit: the function has optimised code (V8 11.3, runtime-test.cc). */
@@ -41,7 +41,7 @@ async function runHot(f: (n: number) => number, rounds: number): Promise<boolean
 
 test.serial('held: no optimising compile and no young-generation growth; released: both again', async (t) => {
   releaseStartupFlags(); // a no-op without a hold
-  holdStartupFlags();
+  holdStartupFlags('');
   const before = newSpaceSize();
   let kept = allocateSurvivors();
   t.true(newSpaceSize() <= Math.max(before, 2 * MIB), `held: new space ${newSpaceSize()} bytes`);
@@ -51,4 +51,16 @@ test.serial('held: no optimising compile and no young-generation growth; release
   kept = kept.concat(allocateSurvivors(), allocateSurvivors());
   t.true(newSpaceSize() > 2 * MIB, `released: new space ${newSpaceSize()} bytes`);
   t.true(kept.length > 0);
+});
+
+test.serial('node started with one of those flags by the operator: no hold, so nothing to undo', (t) => {
+  for (const given of ['--max-semi-space-size=4', '--no-turbofan', '--turbofan', '--max-opt=2', '--no-opt']) {
+    holdStartupFlags(`--import=tsx ${given}`);
+    t.false(startupFlagsHeld(), given);
+    releaseStartupFlags();
+  }
+  holdStartupFlags('--import=tsx --max-old-space-size=64');
+  t.true(startupFlagsHeld());
+  releaseStartupFlags();
+  t.false(startupFlagsHeld());
 });
