@@ -3,9 +3,9 @@
 import test from 'ava';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { capOldGeneration } from '../../src/tui/heap-cap.ts';
+import { FakeClock } from '../../src/util/clock.ts';
 
 const MiB = 1024 * 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Counts major (mark-compact) collections while `fn` runs. */
 async function majorGcsDuring(fn: () => Promise<void>): Promise<number> {
@@ -17,29 +17,33 @@ async function majorGcsDuring(fn: () => Promise<void>): Promise<number> {
   });
   obs.observe({ entryTypes: ['gc'] });
   await fn();
-  await sleep(50); // gc entries arrive asynchronously
+  await new Promise((r) => setTimeout(r, 50)); // gc entries are delivered asynchronously
   obs.disconnect();
   return n;
 }
 
 test.serial('a full collection once the heap grew a step; none after stop', async (t) => {
+  // The checks run on a fake clock: each advance is one check, whatever the machine's load.
+  const clock = new FakeClock();
   let keep: unknown[] = [];
-  const stop = capOldGeneration(2 * MiB, 20);
+  const stop = capOldGeneration(2 * MiB, 20, clock);
   try {
     const grew = await majorGcsDuring(async () => {
-      // Kept across the checks, so it is still counted when the timer reads the heap, then let go.
       keep = Array.from({ length: 60_000 }, (_, i) => ({ i, s: `row ${i}` }));
-      await sleep(100);
+      clock.advance(20); // the heap is a step past the base: a full collection
       keep = [];
-      await sleep(100);
     });
     t.true(grew >= 1, `expected a full collection, saw ${grew}`);
+    const calm = await majorGcsDuring(async () => {
+      clock.advance(100); // no growth since: none
+    });
+    t.is(calm, 0);
   } finally {
     stop();
   }
   const after = await majorGcsDuring(async () => {
     keep = Array.from({ length: 60_000 }, (_, i) => ({ i, s: `row ${i}` }));
-    await sleep(100);
+    clock.advance(100);
     keep = [];
   });
   t.is(after, 0);
