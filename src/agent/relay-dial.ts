@@ -63,7 +63,7 @@ export function relayDial(o: RelayDialOptions): RelayDial {
     dial: async (signal) => {
       if (!address)
         throw new XnatError('XNAT_ERR_CONFIG_INVALID', { detail: 'relay entry without an address' });
-      const socket = await dialTcp(address.host, address.port, { signal });
+      const socket = await dialTcp(address.host, address.port, { signal, reuseReads: true });
       if (signal.aborted) socket.destroy();
       else signal.addEventListener('abort', () => socket.destroy(), { once: true });
       return handshake(socket);

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { XnatError, toXnatError, type ErrorCode } from '../errors.ts';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.ts';
 import { silentLogger, type Logger } from '../observe/log.ts';
+import { readChunks } from '../transport/reused-reads.ts';
 import { encodeFrame } from '../wire/codec.ts';
 import { decodeFrames } from '../wire/decoder.ts';
 import { FrameType, type Frame } from '../wire/frame.ts';
@@ -137,7 +138,7 @@ export class Link extends EventEmitter {
       }
       this.readInbox();
       if (this.isClosed) return;
-      this.socket.on('data', this.onSocketData);
+      readChunks(this.socket, this.onSocketData);
       this.socket.resume();
     });
   }
@@ -234,9 +235,11 @@ export class Link extends EventEmitter {
 
   // ---- receiving
 
-  private readonly onSocketData = (chunk: Buffer): void => {
+  private readonly onSocketData = (chunk: Buffer, transient: boolean): void => {
     this.opener.push(chunk);
     this.readInbox();
+    // A reused read buffer is read into again after this returns: keep the partial record's bytes.
+    if (transient) this.opener.retainRest();
   };
 
   private readInbox(): void {

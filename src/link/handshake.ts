@@ -4,6 +4,7 @@
 import type { Duplex } from 'node:stream';
 import { XnatError, isErrorCode, toXnatError, type ErrorCode } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
+import { readChunks } from '../transport/reused-reads.ts';
 import { PSK_BYTES, keyFingerprint, type KeyPair } from '../crypto/keys.ts';
 import { prepareAead } from '../crypto/aead.ts';
 import type { LinkInit, LinkOptions } from './options.ts';
@@ -54,9 +55,10 @@ export class HandshakeReader {
   private ended: string | undefined;
   private wake: (() => void) | undefined;
   private released = false;
+  private readonly stopReading: () => void;
 
   constructor(private readonly socket: Duplex) {
-    socket.on('data', this.onData);
+    this.stopReading = readChunks(socket, this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', this.onError);
@@ -106,7 +108,7 @@ export class HandshakeReader {
     if (!this.released) {
       this.released = true;
       this.socket.pause();
-      this.socket.off('data', this.onData);
+      this.stopReading();
       this.socket.off('end', this.onEnd);
       this.socket.off('close', this.onClose);
       this.socket.off('error', this.onError);
@@ -131,8 +133,9 @@ export class HandshakeReader {
     w?.();
   }
 
-  private readonly onData = (chunk: Buffer): void => {
-    this.queue.push(chunk);
+  private readonly onData = (chunk: Buffer, transient: boolean): void => {
+    // Handshake bytes are few: a reused read buffer's chunk is simply copied.
+    this.queue.push(transient ? Buffer.from(chunk) : chunk);
     // A peer may not push more than a frame or two ahead; past that, TCP backpressure holds it.
     if (this.queue.length > HANDSHAKE_READ_AHEAD_BYTES) this.socket.pause();
     this.wakeUp();
@@ -373,7 +376,9 @@ export function closeAfterFailure(socket: Duplex, clock: Clock, farewell: Buffer
     socket.destroy();
     return;
   }
-  socket.resume(); // drain and drop whatever the peer still sends, so our FIN is not turned into a RST
+  // Drain and drop whatever the peer still sends, so our FIN is not turned into a RST.
+  readChunks(socket, () => {});
+  socket.resume();
   socket.end(farewell);
   const t = clock.setTimeout(() => socket.destroy(), FAREWELL_LINGER_MS);
   socket.once('close', () => t.cancel());

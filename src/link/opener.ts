@@ -1,5 +1,5 @@
 // Opening: u16-length-prefixed records cut out of the socket's chunks and decrypted under the receiving key;
-// a record split across socket reads is joined into a shared scratch first, then decrypted. Knows no frames.
+// a record split across socket reads is joined into one buffer first, then decrypted. Knows no frames.
 import { XnatError } from '../errors.ts';
 import type { LinkStats, RecordCipher } from './options.ts';
 import { ByteQueue, LENGTH_PREFIX_BYTES, RECORD_MAX_BYTES, RECORD_MIN_BYTES } from './wire.ts';
@@ -15,8 +15,17 @@ const EMPTY = new Uint8Array(0);
  */
 let joinScratch: Buffer | undefined;
 
+/** Room for one whole record on the wire: the most a carry ever holds. */
+const CARRY_BYTES = LENGTH_PREFIX_BYTES + RECORD_MAX_BYTES;
+
 export class RecordOpener {
   private readonly inbox = new ByteQueue();
+  /**
+   * The unopened rest of a reused read buffer's chunk (a record's head, waiting for its tail), copied
+   * here before the buffer is read into again; the tail is appended behind it so the record opens from
+   * here with no further join. Per opener, allocated on the first such rest.
+   */
+  private carry: Buffer | undefined;
 
   constructor(
     private readonly recv: RecordCipher,
@@ -26,6 +35,31 @@ export class RecordOpener {
   /** Queues bytes read from the socket (held by reference until their record is opened). */
   push(chunk: Buffer): void {
     this.inbox.push(chunk);
+  }
+
+  /**
+   * Copies what is still queued into this opener's own memory: the chunks pushed since the last open()
+   * are views of a read buffer about to be reused (transport/reused-reads.ts). At most one partial record.
+   */
+  retainRest(): void {
+    if (this.inbox.length === 0) return;
+    const views = this.inbox.drain();
+    const first = views[0]!;
+    let at = 0;
+    let from = 0;
+    if (this.carry && first.buffer === this.carry.buffer && first.byteOffset === this.carry.byteOffset) {
+      at = first.length; // already the carry's head: append the rest behind it
+      from = 1;
+    } else if (views.some((v) => this.carry !== undefined && v.buffer === this.carry.buffer)) {
+      // Not the carry's own layout (a link stopped mid-read): give up on reuse rather than copy onto itself.
+      this.carry = undefined;
+    }
+    this.carry ??= Buffer.allocUnsafe(CARRY_BYTES);
+    for (let i = from; i < views.length; i++) {
+      views[i]!.copy(this.carry, at);
+      at += views[i]!.length;
+    }
+    this.inbox.push(this.carry.subarray(0, at));
   }
 
   /**
@@ -52,12 +86,26 @@ export class RecordOpener {
   private decrypt(views: readonly Buffer[], len: number): Buffer | readonly Buffer[] {
     const recv = this.recv;
     if (views.length === 1) return recv.decryptWithAd(EMPTY, views[0]!);
-    joinScratch ??= Buffer.allocUnsafe(RECORD_MAX_BYTES);
-    const ct = joinScratch.subarray(0, len);
-    let at = 0;
-    for (const v of views) {
-      v.copy(ct, at);
-      at += v.length;
+    const head = views[0]!;
+    const carry = this.carry;
+    let ct: Buffer;
+    let at: number;
+    let from: number;
+    if (carry && head.buffer === carry.buffer) {
+      // The record's head is in the carry, with room behind it for the whole record: join there.
+      const start = head.byteOffset - carry.byteOffset;
+      ct = carry.subarray(start, start + len);
+      at = head.length;
+      from = 1;
+    } else {
+      joinScratch ??= Buffer.allocUnsafe(RECORD_MAX_BYTES);
+      ct = joinScratch.subarray(0, len);
+      at = 0;
+      from = 0;
+    }
+    for (let i = from; i < views.length; i++) {
+      views[i]!.copy(ct, at);
+      at += views[i]!.length;
     }
     return recv.decryptWithAd(EMPTY, ct);
   }

@@ -222,7 +222,7 @@ export class AgentDialer {
     const { host, port } = this.o.agent.dial;
     const socket = this.o.connect
       ? await this.o.connect(host, port, signal)
-      : await dialTcp(host, port, { signal, clock: this.o.clock });
+      : await dialTcp(host, port, { signal, clock: this.o.clock, reuseReads: true });
     if (signal.aborted) socket.destroy();
     else signal.addEventListener('abort', () => socket.destroy(), { once: true });
     return this.o.accept(socket, this.o.agent.publicKey);

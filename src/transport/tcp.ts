@@ -3,6 +3,7 @@
 import net from 'node:net';
 import { XnatError } from '../errors.ts';
 import { realClock, type Clock } from '../util/clock.ts';
+import { connectReusingReads } from './reused-reads.ts';
 
 /** Default deadline of a dial, in milliseconds. */
 export const DIAL_TIMEOUT_MS = 10_000;
@@ -16,6 +17,11 @@ export interface DialOptions {
   /** Deadline in milliseconds; default DIAL_TIMEOUT_MS. */
   readonly timeoutMs?: number;
   readonly clock?: Clock;
+  /**
+   * Reads land in one reused buffer (transport/reused-reads.ts): the socket then emits no 'data' and is
+   * read with readChunks only. For link sockets, whose every chunk is opened or copied before the next read.
+   */
+  readonly reuseReads?: boolean;
 }
 
 /** Turns off Nagle (records are already batched) and turns on OS keepalive; returns the socket. */
@@ -35,7 +41,7 @@ export function dialTcp(host: string, port: number, opts: DialOptions = {}): Pro
       reject(new XnatError('XNAT_ERR_ABORTED', { detail: `dial ${where}` }));
       return;
     }
-    const socket = net.connect({ host, port });
+    const socket = opts.reuseReads ? connectReusingReads({ host, port }) : net.connect({ host, port });
     const fail = (err: XnatError): void => {
       cleanup();
       socket.destroy();

@@ -31,7 +31,7 @@ async function run(
   });
   const accepted: Promise<Link>[] = [];
   const listener = await listenTcp('127.0.0.1', 0, (s) => accepted.push(acceptor.accept(s)));
-  const agent = await connectLink(await dialTcp('127.0.0.1', listener.port), {
+  const agent = await connectLink(await dialTcp('127.0.0.1', listener.port, { reuseReads: true }), {
     staticKeys: agentKeys,
     remoteStaticKey: relayKeys.publicKey,
     cipher: suite,

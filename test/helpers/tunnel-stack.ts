@@ -75,7 +75,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const proxy = await startFaultProxy(listener.port);
   const client = new SessionClient({
     dial: async () =>
-      connectLink(await dialTcp('127.0.0.1', proxy.port), {
+      connectLink(await dialTcp('127.0.0.1', proxy.port, { reuseReads: true }), {
         ...linkOpts,
         cipher,
         staticKeys: agentKeys,

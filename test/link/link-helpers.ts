@@ -133,7 +133,7 @@ export async function dialAgent(
   keys: Keys,
   extra: Partial<Parameters<typeof connectLink>[1]> = {},
 ): Promise<Link> {
-  const socket = await dialTcp('127.0.0.1', relay.listener.port);
+  const socket = await dialTcp('127.0.0.1', relay.listener.port, { reuseReads: true });
   return connectLink(socket, { staticKeys: keys.agent, remoteStaticKey: keys.relay.publicKey, ...extra });
 }
 

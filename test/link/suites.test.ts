@@ -93,7 +93,7 @@ async function tampered(
   });
   const proxy = await startFaultProxy(relay.listener.port);
   proxy.flipByteAtNext('up', PREFACE_SUITE_OFFSET, mask);
-  const socket = await dialTcp('127.0.0.1', proxy.port);
+  const socket = await dialTcp('127.0.0.1', proxy.port, { reuseReads: true });
   const err = await connectLink(socket, {
     staticKeys: keys.agent,
     remoteStaticKey: keys.relay.publicKey,
