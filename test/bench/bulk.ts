@@ -3,6 +3,7 @@
 // Run: node --import=tsx test/bench/bulk.ts [--quick] [--paths direct,ssh,xnat] [--suites aes-256-gcm,chacha20-poly1305]
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { startFloor } from './lib/floor.ts';
 import { eachPath, isMain, main, type MeasureOptions, type Row } from './lib/measure.ts';
 import { freePort } from './lib/net.ts';
 import { cpuOf, memOf } from './lib/proc-stats.ts';
@@ -184,6 +185,38 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
         }
       });
     }
+    // The direct column of the CPU and RSS rows: two bare Node hops sealing and opening records with the
+    // suite's cipher (test/bench/lib/floor.ts), the least any Node tunnel spends; same cases, same server.
+    if (options.paths.includes('direct')) {
+      for (const suite of suites) {
+        const into = cells.get(suite)!;
+        const floorCells = [into.cpuRelay, into.cpuAgent, into.hwmRelay, into.hwmAgent];
+        await eachPath({ ...options, paths: ['direct'] }, floorCells, async () => {
+          const pair = await startFloor(server.port, suite);
+          try {
+            const cpu0 = { relay: cpuOf([pair.relayPid]), agent: cpuOf([pair.agentPid]) };
+            let bytes = 0;
+            for (const c of CASES) {
+              const r = await iperfClient(pair.publicPort, c, seconds);
+              bytes += r.bytes;
+              options.log(
+                `Node floor ${SUITE_LABEL[suite]}: ${caseLabel(c)}: ${(r.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`,
+              );
+            }
+            const gb = bytes / 1e9;
+            into.cpuRelay.direct = (cpuOf([pair.relayPid]) - cpu0.relay) / gb;
+            into.cpuAgent.direct = (cpuOf([pair.agentPid]) - cpu0.agent) / gb;
+            into.hwmRelay.direct = memOf([pair.relayPid]).hwmBytes / MIB;
+            into.hwmAgent.direct = memOf([pair.agentPid]).hwmBytes / MIB;
+            options.log(
+              `Node floor ${SUITE_LABEL[suite]}: CPU s/GB relay-side hop ${fmt(into.cpuRelay.direct)} agent-side hop ${fmt(into.cpuAgent.direct)}`,
+            );
+          } finally {
+            await pair.close();
+          }
+        });
+      }
+    }
   } finally {
     await server.proc.stop();
   }
@@ -219,10 +252,19 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
         metric: `${m.metric}, xnat ${SUITE_LABEL[suite]}`,
         unit: m.unit,
         better: m.better,
-        values: { ...base, xnat: m.pick(cells.get(suite)!).xnat },
+        // The suite's own direct cell, where it has one, is its Node floor (CPU and RSS rows).
+        values: {
+          ...base,
+          ...definedOnly({ direct: m.pick(cells.get(suite)!).direct }),
+          xnat: m.pick(cells.get(suite)!).xnat,
+        },
       });
   }
   return rows;
+}
+
+function definedOnly(v: Row['values']): Row['values'] {
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined));
 }
 
 function fmt(v: Row['values'][PathName]): string {

@@ -50,7 +50,12 @@ const HOW_TO_READ = `## How to read it
   the four cases divided by GB (10^9 bytes) received; sshd is counted with its session processes. Peak
   RSS is VmHWM after the four cases (summed over sshd's processes). xnat runs once per cipher suite
   (the agent's \`tuning.cipher\`: AES-256-GCM, then ChaCha20-Poly1305, each a fresh relay and agent);
-  each of its rows names the suite and repeats direct and ssh -R from the same run.
+  each of its rows names the suite and repeats direct and ssh -R from the same run. The direct column of
+  the CPU and RSS rows is the floor of any Node tunnel for that suite (\`test/bench/lib/floor-hop.mjs\`):
+  two bare Node processes, the relay-side one sealing what the visitor sends into 64 KiB records (a new
+  Cipheriv per record) and opening what comes back, the agent-side one the reverse, over the same four
+  cases; no frames, mux, session, acknowledgements or replay. \`node --import=tsx test/bench/pipe-floor.ts\`
+  adds the same pair forwarding plain bytes.
 - **pingpong**: one connection, 64 bytes out, 64 back, 2 000 warm-up round trips then 20 000 measured
   with process.hrtime.bigint(); the client and the echo service are Node with Nagle off. CPU per round
   trip: utime+stime of both sides of the path over the measured trips (steadier than latency on a shared
