@@ -15,7 +15,10 @@ export type ChunkReader = (chunk: Buffer, transient: boolean) => void;
 
 interface Reads {
   reader: ChunkReader | undefined;
-  /** Chunks that came while no reader was attached, copied (the socket is paused until one is). */
+  /**
+   * Chunks that came while no reader was attached, copied: each pauses the socket, so there is at most
+   * one per resume() (a handshake hands over to its link between two loop turns).
+   */
   early: Buffer[];
 }
 
