@@ -68,7 +68,8 @@ test('a reused-read socket: chunks are views of one buffer, bytes before a reade
   await new Promise((r) => socket.once('connect', r));
   const p = await peer;
   p.write('early');
-  await new Promise((r) => setTimeout(r, 100));
+  // Read (into the early list: no reader yet) once the socket has counted the bytes.
+  await waitFor(() => socket.bytesRead >= 'early'.length, 2000, 'early read');
 
   const got: string[] = [];
   const buffers = new Set<ArrayBufferLike>();
@@ -91,7 +92,8 @@ test('a reused-read socket: chunks are views of one buffer, bytes before a reade
 
   detach();
   p.write('later');
-  await new Promise((r) => setTimeout(r, 100));
+  // The bytes are read off the kernel (into the early list), yet no detached reader sees them.
+  await waitFor(() => socket.bytesRead >= 'earlyonetwothreelater'.length, 2000, 'later read');
   t.is(got.join(''), 'earlyonetwothree');
   detach = readChunks(socket, (c) => got.push(c.toString()));
   socket.resume();
