@@ -19,7 +19,7 @@ const QUICK_CASE_SECONDS = 1;
 const IPERF_SLACK_MS = 30_000;
 const MIB = 1024 * 1024;
 
-interface Case {
+export interface Case {
   readonly streams: number;
   /** iperf3 -R: the LAN service sends, the visitor receives. */
   readonly reverse: boolean;
@@ -31,7 +31,7 @@ const CASES: readonly Case[] = [
   { streams: 8, reverse: true },
 ];
 
-function caseLabel(c: Case): string {
+export function caseLabel(c: Case): string {
   return `${c.streams} stream${c.streams > 1 ? 's' : ''}, ${c.reverse ? 'service -> visitor' : 'visitor -> service'}`;
 }
 
@@ -49,7 +49,7 @@ const IPERF_BUSY_WAIT_MS = 200;
  * "try again later"), which happens when the previous test's last bytes and FINs are still in flight
  * through a forwarder that delivers them all, so the client retries.
  */
-async function iperfClient(port: number, c: Case, seconds: number): Promise<IperfResult> {
+export async function iperfClient(port: number, c: Case, seconds: number): Promise<IperfResult> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await iperfClientOnce(port, c, seconds);
@@ -78,7 +78,7 @@ async function iperfClientOnce(port: number, c: Case, seconds: number): Promise<
 }
 
 /** iperf3 -s on a port found free at run time (iperf3 cannot report a port-0 bind); retried on a race. */
-async function startIperfServer(): Promise<{ port: number; proc: BenchProc }> {
+export async function startIperfServer(): Promise<{ port: number; proc: BenchProc }> {
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const proc = startProc('iperf3', ['-s', '--forceflush', '-B', '127.0.0.1', '-p', String(port)], {
