@@ -1,5 +1,6 @@
 // V8 flags held while a relay or agent starts (its modules load, its profile is parsed) and given back
-// their defaults once the role runs: what start-up leaves resident shrinks, the data path is untouched.
+// their defaults once the role runs, TurboFan once the process is first busy: what start-up and idling
+// leave resident shrinks, the data path is untouched.
 import { setFlagsFromString } from 'node:v8';
 
 /**
@@ -12,10 +13,27 @@ import { setFlagsFromString } from 'node:v8';
  *   resident until V8's memory reducer shrinks it 8-13 s after start; a factor of 1 keeps it at 1 MiB.
  */
 const HOLD = '--no-turbofan --semi-space-growth-factor=1';
-/** V8's defaults (Node 20, V8 11.3): hot data-path functions are optimised and the young generation grows. */
-const RELEASE = '--turbofan --semi-space-growth-factor=2';
+/** V8's default (Node 20, V8 11.3), given back once the role runs: the young generation grows with load. */
+const RELEASE_GROWTH = '--semi-space-growth-factor=2';
+/** V8's default, given back once the process is busy: hot data-path functions are optimised. */
+const RELEASE_TURBOFAN = '--turbofan';
+/**
+ * After the role runs, TurboFan waits for the first check interval in which the process used this much CPU
+ * (10 % of a core). An idle relay or agent (a keepalive a second: under 2 ms of CPU a second) never gets
+ * there, nor does the burst of its first session (about 40 ms), so nothing it does is optimised: left free,
+ * TurboFan compiled node's shared argument-check wrapper (hideStackFrames) about 20 s after start, which
+ * paged 3.6 MiB of compiler code into an idle process for a function that saves it nothing. Real load (a
+ * download, a game's datagrams, a burst of connections) gets there within an interval; a trickle that does
+ * not (one ssh session typing) costs too little CPU for TurboFan to repay its compiles. Until then the data
+ * path runs in Sparkplug, V8's baseline compiler.
+ */
+const BUSY_CPU_MS = 100;
+/** How often the CPU used is checked while TurboFan waits, in milliseconds. */
+const BUSY_CHECK_MS = 1_000;
 
 let held = false;
+let turbofanWaits = false;
+let busyCheck: NodeJS.Timeout | undefined;
 
 /** Node options naming the flags we would hold: the operator's own choice, left as given. */
 const OPERATOR_FLAGS = /--(no-)?(turbofan|opt)\b|--max-opt|semi-space/;
@@ -30,19 +48,47 @@ export function holdStartupFlags(
   if (OPERATOR_FLAGS.test(nodeOptions)) return;
   setFlagsFromString(HOLD);
   held = true;
+  turbofanWaits = true;
 }
 
-/** Whether the flags are held now (for status and tests). */
+/** Whether the start-up flags are held now (for tests). */
 export function startupFlagsHeld(): boolean {
   return held;
 }
 
+/** Whether TurboFan is still held: until the process is first busy after start-up (for tests). */
+export function turbofanHeld(): boolean {
+  return turbofanWaits;
+}
+
 /**
- * Called once the role runs: from here V8 optimises and sizes the heap as it would without the hold. A
- * no-op without a hold (the demo, an embedder), so flags given on node's command line stay as given.
+ * Called once the role runs: from here the young generation grows as it would without the hold, and
+ * TurboFan comes back at the first check interval in which the process used BUSY_CPU_MS of CPU (`busy`
+ * overrides that test). A no-op without a hold (the demo, an embedder), so flags given on node's command
+ * line stay as given.
  */
-export function releaseStartupFlags(): void {
+export function releaseStartupFlags(
+  busy: (cpuMs: number) => boolean = (cpuMs) => cpuMs >= BUSY_CPU_MS,
+  checkMs: number = BUSY_CHECK_MS,
+): void {
   if (!held) return;
-  setFlagsFromString(RELEASE);
+  setFlagsFromString(RELEASE_GROWTH);
   held = false;
+  let last = process.cpuUsage();
+  busyCheck = setInterval(() => {
+    const now = process.cpuUsage(last);
+    last = process.cpuUsage();
+    if (busy((now.user + now.system) / 1000)) releaseTurbofan();
+  }, checkMs);
+  // The check never keeps the process alive.
+  busyCheck.unref();
+}
+
+/** Gives TurboFan back now (the process is busy, or a test says so); a no-op once given. */
+export function releaseTurbofan(): void {
+  clearInterval(busyCheck);
+  busyCheck = undefined;
+  if (!turbofanWaits) return;
+  setFlagsFromString(RELEASE_TURBOFAN);
+  turbofanWaits = false;
 }

@@ -2,7 +2,13 @@
 // surviving allocation does not grow the young generation; once released, both happen as by default.
 import test from 'ava';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { holdStartupFlags, releaseStartupFlags, startupFlagsHeld } from '../../src/cli/startup-flags.ts';
+import {
+  holdStartupFlags,
+  releaseStartupFlags,
+  releaseTurbofan,
+  startupFlagsHeld,
+  turbofanHeld,
+} from '../../src/cli/startup-flags.ts';
 
 const MIB = 1024 * 1024;
 /** %GetOptimizationStatus bit: the function has optimised code (V8 11.3, runtime-test.cc). */
@@ -46,11 +52,50 @@ test.serial('held: no optimising compile and no young-generation growth; release
   let kept = allocateSurvivors();
   t.true(newSpaceSize() <= Math.max(before, 2 * MIB), `held: new space ${newSpaceSize()} bytes`);
   t.false(await runHot(makeHot(), 2_000), 'held: a hot function was optimised');
-  releaseStartupFlags();
-  t.true(await runHot(makeHot(), 20_000), 'released: a hot function was not optimised');
+  releaseStartupFlags(() => false);
   kept = kept.concat(allocateSurvivors(), allocateSurvivors());
   t.true(newSpaceSize() > 2 * MIB, `released: new space ${newSpaceSize()} bytes`);
+  t.true(turbofanHeld(), 'TurboFan waits for the process to be busy');
+  t.false(await runHot(makeHot(), 2_000), 'not busy yet: a hot function was optimised');
+  releaseTurbofan();
+  t.false(turbofanHeld());
+  t.true(await runHot(makeHot(), 20_000), 'released: a hot function was not optimised');
   t.true(kept.length > 0);
+});
+
+test.serial(
+  'TurboFan comes back at the first check that finds the process busy, and only then',
+  async (t) => {
+    holdStartupFlags('');
+    const seen: number[] = [];
+    let busyNow = false;
+    releaseStartupFlags((cpuMs) => {
+      seen.push(cpuMs);
+      return busyNow;
+    }, 20);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.true(seen.length >= 2, `checks made: ${seen.length}`);
+    t.true(turbofanHeld(), 'not busy: still held');
+    busyNow = true;
+    const deadline = Date.now() + 5_000;
+    while (turbofanHeld() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    t.false(turbofanHeld(), 'busy: given back');
+    const checks = seen.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.is(seen.length, checks, 'no check runs once it is given back');
+  },
+);
+
+test.serial('the default test counts the CPU used since the last check', async (t) => {
+  holdStartupFlags('');
+  releaseStartupFlags(undefined, 300);
+  t.true(turbofanHeld());
+  // Busy for more than BUSY_CPU_MS (100 ms) of one interval.
+  const until = Date.now() + 700;
+  while (Date.now() < until) makeHot()(10_000);
+  const deadline = Date.now() + 5_000;
+  while (turbofanHeld() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.false(turbofanHeld());
 });
 
 test.serial('node started with one of those flags by the operator: no hold, so nothing to undo', (t) => {
@@ -61,6 +106,7 @@ test.serial('node started with one of those flags by the operator: no hold, so n
   }
   holdStartupFlags('--import=tsx --max-old-space-size=64');
   t.true(startupFlagsHeld());
-  releaseStartupFlags();
+  releaseStartupFlags(() => false);
   t.false(startupFlagsHeld());
+  releaseTurbofan();
 });
