@@ -15,6 +15,12 @@ const execFileP = promisify(execFile);
 /** Seconds per iperf3 case. */
 const CASE_SECONDS = 5;
 const QUICK_CASE_SECONDS = 1;
+/**
+ * An unmeasured iperf3 run first on every path (its first case, this many seconds): the JIT warm-up, as
+ * pingpong's warm-up trips. An xnat relay or agent gives TurboFan back only once it is busy
+ * (src/cli/startup-flags.ts), so without it the first case would start in the baseline compiler.
+ */
+const WARMUP_SECONDS = 2;
 /** Extra time an iperf3 client gets beyond its test length before it is declared stuck, in ms. */
 const IPERF_SLACK_MS = 30_000;
 const MIB = 1024 * 1024;
@@ -161,6 +167,7 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
         try {
           // No probe connection: iperf3 -s would take it for a test and refuse the next one as busy. The
           // path is up once it reported its public port (xnat's "mapping ready", ssh's "Allocated port").
+          if (!options.quick) await iperfClient(path.publicPort, CASES[0]!, WARMUP_SECONDS);
           const cpu0 = { relay: cpuOf(path.relayPids()), agent: cpuOf(path.agentPids()) };
           let bytes = 0;
           for (const c of CASES) {
@@ -194,6 +201,7 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
         await eachPath({ ...options, paths: ['direct'] }, floorCells, async () => {
           const pair = await startFloor(server.port, suite);
           try {
+            if (!options.quick) await iperfClient(pair.publicPort, CASES[0]!, WARMUP_SECONDS);
             const cpu0 = { relay: cpuOf([pair.relayPid]), agent: cpuOf([pair.agentPid]) };
             let bytes = 0;
             for (const c of CASES) {

@@ -11,8 +11,11 @@ const CONCURRENCY = 64;
 /** Length of the run per path, in milliseconds. */
 const DURATION_MS = 5_000;
 const QUICK_DURATION_MS = 500;
-/** Cycles before measuring: JIT warm-up on every process of the path (as pingpong's warm-up trips). */
-const WARMUP_MS = 1_500;
+/**
+ * Cycles before measuring: JIT warm-up on every process of the path (as pingpong's warm-up trips; an xnat
+ * relay or agent gives TurboFan back after its first busy second, src/cli/startup-flags.ts).
+ */
+const WARMUP_MS = 3_000;
 const QUICK_WARMUP_MS = 100;
 /** A connection that has not finished its cycle by then counts as failed (and the run goes on). */
 const CYCLE_TIMEOUT_MS = 10_000;

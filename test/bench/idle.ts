@@ -29,6 +29,13 @@ const OPEN_STALL_MS = 30_000;
 const SETTLE_INTERVAL_MS = 500;
 /** Relative RSS change under which two samples agree. */
 const SETTLE_TOLERANCE = 0.01;
+/**
+ * At rest means this long after the path came up, in milliseconds: V8's memory reducer shrinks the heap
+ * about 8-13 s after the last activity, and what an idle process does later (a keepalive a second) is
+ * what it keeps doing for days; a reading right after start-up shows neither.
+ */
+const REST_MS = 20_000;
+const QUICK_REST_MS = 1_000;
 /** Give up waiting for RSS to settle after this long and take the last sample, in milliseconds. */
 const SETTLE_MAX_MS = 10_000;
 
@@ -135,6 +142,7 @@ async function settledRss(pids: () => number[]): Promise<number> {
 
 export async function run(options: MeasureOptions): Promise<Row[]> {
   const count = options.quick ? QUICK_IDLE_STREAMS : IDLE_STREAMS;
+  const restMs = options.quick ? QUICK_REST_MS : REST_MS;
   // Per stream is the marginal cost from `warm` to `count` streams: the first streams also pay one-time
   // costs (the stream path's first compilation, young-generation growth) that are no stream's own.
   const warm = count / 10;
@@ -173,6 +181,7 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
     const dialing = await startFloorProcess(nofile);
     try {
       const one = (p: FloorProcess) => settledRss(() => [p.pid]);
+      await new Promise((r) => setTimeout(r, restMs));
       const before = { relay: await one(accepting), agent: await one(dialing) };
       restRelay.direct = before.relay / MIB;
       restAgent.direct = before.agent / MIB;
@@ -199,6 +208,7 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
     const path = await startPath(name, service.port, { nofile });
     try {
       await waitForEcho(path.publicPort, 10_000);
+      await new Promise((r) => setTimeout(r, restMs));
       const before = { relay: await settledRss(path.relayPids), agent: await settledRss(path.agentPids) };
       restRelay[name] = before.relay / MIB;
       restAgent[name] = before.agent / MIB;

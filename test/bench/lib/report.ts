@@ -45,8 +45,8 @@ const HOW_TO_READ = `## How to read it
 - Everything runs on one machine over loopback: the two tunnel processes, the load generator and the LAN
   service share the same cores, so a tunnel that burns CPU also slows its own load generator. Numbers
   compare paths on one machine at one moment; they are not internet figures.
-- **bulk**: iperf3 -s behind the mapping, iperf3 -c to the public port, 5 s per case, \`-P 8\` for 8
-  streams, \`-R\` for service -> visitor; Gbit/s as received. CPU s/GB: utime+stime of each side over
+- **bulk**: iperf3 -s behind the mapping, iperf3 -c to the public port, 5 s per case after an unmeasured
+  2 s one (JIT warm-up), \`-P 8\` for 8 streams, \`-R\` for service -> visitor; Gbit/s as received. CPU s/GB: utime+stime of each side over
   the four cases divided by GB (10^9 bytes) received; sshd is counted with its session processes. Peak
   RSS is VmHWM after the four cases (summed over sshd's processes). xnat runs once per cipher suite
   (the agent's \`tuning.cipher\`: AES-256-GCM, then ChaCha20-Poly1305, each a fresh relay and agent);
@@ -56,15 +56,19 @@ const HOW_TO_READ = `## How to read it
   Cipheriv per record) and opening what comes back, the agent-side one the reverse, over the same four
   cases; no frames, mux, session, acknowledgements or replay. \`node --import=tsx test/bench/pipe-floor.ts\`
   adds the same pair forwarding plain bytes.
-- **pingpong**: one connection, 64 bytes out, 64 back, 2 000 warm-up round trips then 20 000 measured
+- **pingpong**: one connection, 64 bytes out, 64 back, 10 000 warm-up round trips then 20 000 measured
   with process.hrtime.bigint(); the client and the echo service are Node with Nagle off. CPU per round
   trip: utime+stime of both sides of the path over the measured trips (steadier than latency on a shared
-  machine).
+  machine). The rows "Node floor pair in the direct column", and the direct column of the CPU row, are the
+  same trips through the floor pair of bulk (test/bench/lib/floor-hop.mjs: two bare Node hops, each
+  message sealed and opened as one AES-256-GCM record, a new Cipheriv per record; no frames, mux or
+  session): the least a Node tunnel with node:crypto takes per trip on this machine.
 - **connrate**: 64 connections in flight, each: connect, 1 byte out, 1 byte back, end, wait for close;
-  completed cycles per second over 5 s, after 1.5 s of the same as warm-up. The load generator is one Node process, so the direct figure is
+  completed cycles per second over 5 s, after 3 s of the same as warm-up. The load generator is one Node process, so the direct figure is
   its ceiling on this machine, not the kernel's. CPU per connection: utime+stime of both sides over the
   run, divided by the connections completed.
-- **idle**: settled VmRSS of each side at rest, after 1 000 and after 10 000 connections that each did
+- **idle**: settled VmRSS of each side at rest (20 s after the path came up: V8's memory reducer has run),
+  after 1 000 and after 10 000 connections that each did
   one 1-byte echo and then stay open; per stream is (at 10 000 - at 1 000) / 9 000, the marginal cost
   (the first streams also pay one-time costs: the stream path's first compilation, the young
   generation's growth). Processes run with the open-files limit raised (or at
