@@ -73,16 +73,27 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
   const rate: Row['values'] = {};
   const fails: Row['values'] = {};
   const cpu: Row['values'] = {};
+  const serviceCpu: Row['values'] = {};
+  const generatorCpu: Row['values'] = {};
   const service = await startService('echo');
   try {
-    await eachPath(options, [rate, fails, cpu], async (name) => {
+    await eachPath(options, [rate, fails, cpu, serviceCpu, generatorCpu], async (name) => {
       const path = await startPath(name, service.port);
       try {
         await waitForEcho(path.publicPort, 10_000);
         await connectionRate(path.publicPort, options.quick ? QUICK_WARMUP_MS : WARMUP_MS);
         const pids = (): number[] => [...path.relayPids(), ...path.agentPids()];
         const cpu0 = cpuOf(pids());
+        const ends0 = { service: cpuOf([service.proc.pid]), generator: process.cpuUsage() };
         const r = await connectionRate(path.publicPort, duration);
+        // What the two Node processes at the ends cost per connection: the service's accept, read, write
+        // and close is a relay's visitor-side work, the generator's connect, write, read and close an
+        // agent's LAN-side work (the floor of any Node tunnel's set-up, beside ssh's).
+        if (r.done > 0) {
+          const gen = process.cpuUsage(ends0.generator);
+          serviceCpu[name] = ((cpuOf([service.proc.pid]) - ends0.service) * 1e6) / r.done;
+          generatorCpu[name] = (gen.user + gen.system) / r.done;
+        }
         rate[name] = r.done / r.seconds;
         fails[name] = r.failed;
         // CPU of the tunnel's own processes per connection: steadier than the rate on a shared machine.
@@ -122,6 +133,20 @@ export async function run(options: MeasureOptions): Promise<Row[]> {
       unit: 'us',
       better: 'lower',
       values: cpu,
+    },
+    {
+      measure: 'connrate',
+      metric: 'CPU per connection, the LAN service (Node echo) in the same run',
+      unit: 'us',
+      better: 'lower',
+      values: serviceCpu,
+    },
+    {
+      measure: 'connrate',
+      metric: 'CPU per connection, the load generator (Node) in the same run',
+      unit: 'us',
+      better: 'lower',
+      values: generatorCpu,
     },
   ];
 }

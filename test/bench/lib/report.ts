@@ -66,7 +66,11 @@ const HOW_TO_READ = `## How to read it
 - **connrate**: 64 connections in flight, each: connect, 1 byte out, 1 byte back, end, wait for close;
   completed cycles per second over 5 s, after 3 s of the same as warm-up. The load generator is one Node process, so the direct figure is
   its ceiling on this machine, not the kernel's. CPU per connection: utime+stime of both sides over the
-  run, divided by the connections completed.
+  run, divided by the connections completed. The LAN service and load generator rows: the CPU per
+  connection of the two Node processes at the ends in each path's run (the service's accept, read, write
+  and close is what a relay does for a visitor, the generator's connect, write, read and close what an
+  agent does towards its LAN service). On 2 cores, n connections/s leave 2 000 000 / n us of CPU per
+  connection for all four processes together.
 - **idle**: settled VmRSS of each side at rest (20 s after the path came up: V8's memory reducer has run),
   after 1 000 and after 10 000 connections that each did
   one 1-byte echo and then stay open; per stream is (at 10 000 - at 1 000) / 9 000, the marginal cost
