@@ -202,6 +202,12 @@ function xnatCommand(role: 'relay' | 'agent', profile: string, nodeArgs: readonl
     }
     cliHasRelay = /^\s+relay\b/m.test(help) && /^\s+agent\b/m.test(help);
   }
+  // XNAT_BENCH_NODE_ARGS="--max-semi-space-size=2" tries node or V8 flags on both roles without editing
+  // code (V8 flags that NODE_OPTIONS refuses included).
+  nodeArgs = [
+    ...(process.env.XNAT_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0),
+    ...nodeArgs,
+  ];
   return cliHasRelay
     ? [...nodeArgs, 'bin/xnat.js', role, '--profile', profile]
     : [...nodeArgs, '--import=tsx', 'test/bench/lib/xnat-main.ts', role, profile];
