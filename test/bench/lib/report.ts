@@ -46,8 +46,8 @@ const HOW_TO_READ = `## How to read it
   service share the same cores, so a tunnel that burns CPU also slows its own load generator. Numbers
   compare paths on one machine at one moment; they are not internet figures.
 - **bulk**: iperf3 -s behind the mapping, iperf3 -c to the public port, 5 s per case after an unmeasured
-  2 s one (JIT warm-up), \`-P 8\` for 8 streams, \`-R\` for service -> visitor; Gbit/s as received. CPU s/GB: utime+stime of each side over
-  the four cases divided by GB (10^9 bytes) received; sshd is counted with its session processes. Peak
+  2 s one (JIT warm-up), \`-P 8\` for 8 streams, \`-R\` for service -> visitor; Gbit/s as received.
+  CPU s/GB: utime+stime of each side over the four cases divided by GB (10^9 bytes) received; sshd is counted with its session processes. Peak
   RSS is VmHWM after the four cases (summed over sshd's processes). xnat runs once per cipher suite
   (the agent's \`tuning.cipher\`: AES-256-GCM, then ChaCha20-Poly1305, each a fresh relay and agent);
   each of its rows names the suite and repeats direct and ssh -R from the same run. The direct column of
@@ -72,8 +72,7 @@ const HOW_TO_READ = `## How to read it
   agent does towards its LAN service). On 2 cores, n connections/s leave 2 000 000 / n us of CPU per
   connection for all four processes together.
 - **idle**: settled VmRSS of each side at rest (20 s after the path came up: V8's memory reducer has run),
-  after 1 000 and after 10 000 connections that each did
-  one 1-byte echo and then stay open; per stream is (at 10 000 - at 1 000) / 9 000, the marginal cost
+  after 1 000 and after 10 000 connections that each did one 1-byte echo and then stay open; per stream is (at 10 000 - at 1 000) / 9 000, the marginal cost
   (the first streams also pay one-time costs: the stream path's first compilation, the young
   generation's growth). Processes run with the open-files limit raised (or at
   the hard limit where raising it is not permitted). The direct column is the floor of any Node tunnel
